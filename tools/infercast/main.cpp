@@ -1,1 +1,58 @@
-int main() { return 0; }
+// infercast: what a neural network costs to run.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "commands.hpp"
+#include "infercast/base/error.hpp"
+
+namespace infercast::cli {
+
+void write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) throw Error(ErrorKind::kIo, path, "", "cannot write output");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorKind::kIo, path, "", "cannot write output: " + ec.message());
+}
+
+}  // namespace infercast::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"infercast: what a neural network costs to run (params, memory, MACs, traffic)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "infercast 0.1.0");
+  infercast::cli::Action action;
+  infercast::cli::register_analyze(app, action);
+  infercast::cli::register_ops(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  try {
+    return action ? action() : 0;
+  } catch (const infercast::Error& e) {
+    std::cerr << "infercast: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "infercast: error: out of memory\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "infercast: error: " << e.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,58 @@
+// One Report per result: a canonical JSON document plus the tables that the text
+// formats draw from it. Reporters format; they compute nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/cost/cost.hpp"
+#include "infercast/ir/graph.hpp"
+
+namespace infercast::report {
+
+enum class Unit { kNone, kCount, kBytes, kRatio };
+
+struct Column {
+  std::string key;    // field name in the JSON rows
+  std::string title;  // header in table and CSV output
+  Unit unit = Unit::kNone;
+};
+
+struct Table {
+  std::string title;
+  std::vector<Column> columns;
+  std::vector<nlohmann::json> rows;  // objects keyed by Column::key
+  bool detail = false;               // drawn by the table format only on request (--per-layer)
+};
+
+struct Report {
+  nlohmann::json json;  // canonical
+  std::vector<Table> tables;
+};
+
+enum class Format { kTable, kCsv, kJson };
+
+// "table" | "csv" | "json"; throws Error(kInvalidArgument) otherwise.
+Format parse_format(const std::string& name);
+
+struct RenderOptions {
+  bool detail = false;  // include detail tables (per-layer) in table output
+};
+
+// table: every non-detail table (and detail ones on request) aligned for people,
+// with counts and bytes in engineering units; csv: the last detail table (or the
+// last table) with exact numbers, RFC 4180 quoting; json: the document, indented.
+std::string render(const Report& report, Format format, const RenderOptions& options = {});
+
+// `infercast analyze`'s report for a graph and its costs.
+Report analysis_report(const ir::Graph& graph, const cost::ModelCost& cost);
+
+// 1234567 → "1.23 M"; bytes: 1536 → "1.50 KiB".
+std::string human_count(double value);
+std::string human_bytes(double value);
+
+}  // namespace infercast::report
