@@ -118,7 +118,7 @@ class OnnxConverter {
       }
     }
     if (!found && model.graph().node_size() > 0) {
-      fail(ErrorKind::kBadModel, "opset_import", "the model imports no ai.onnx opset");
+      meta.warnings.push_back("the model imports no ai.onnx opset; ops are read by name only");
     }
     const auto& range = ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
     const auto it = range.find("");

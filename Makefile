@@ -1,0 +1,68 @@
+# infercast: the two set-up commands are `make demo` and `make test`.
+# Both install what is missing (Debian packages, npm packages, model files into the
+# git-ignored .cache/), build, then run. Re-running is fast when nothing changed.
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+PY         := /usr/bin/python3
+TORCHVISION_TEST_MODELS := resnet18 resnet50 mobilenet_v2 mobilenet_v3_large squeezenet1_1 densenet121 \
+                           googlenet alexnet vit_b_16
+REFERENCE  := .cache/reference
+
+.PHONY: all deps build models references test unit-test fuzz install-test demo bench format clean
+
+all: build
+
+deps:
+	@scripts/install_deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+models: deps
+	@scripts/fetch_mediapipe.sh
+	@scripts/fetch_torchvision.sh $(TORCHVISION_TEST_MODELS)
+
+# Reference figures computed by tools nobody here wrote (Python onnx + its shape
+# inference; the ONNX suite's own output tensors), read by the C++ tests.
+references: models
+	@mkdir -p $(REFERENCE)/torchvision
+	@$(PY) tests/reference/onnx_testdata_shapes.py
+	@for m in $(TORCHVISION_TEST_MODELS); do \
+	  out=$(REFERENCE)/torchvision/$$m.json; src=.cache/models/torchvision/$$m.onnx; \
+	  if [ ! -s $$out ] || [ $$src -nt $$out ]; then \
+	    $(PY) tests/reference/onnx_reference_counts.py $$src --json > $$out.tmp && mv $$out.tmp $$out; fi; \
+	done
+
+unit-test: build references
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+install-test: build
+	@tests/install/install_test.sh $(BUILD)
+
+test: unit-test install-test fuzz
+
+demo: build
+	@scripts/fetch_mediapipe.sh
+	@scripts/fetch_torchvision.sh resnet18
+	$(BUILD)/infercast analyze .cache/models/mediapipe/face_detection_short_range.tflite
+	@echo
+	$(BUILD)/infercast analyze .cache/models/mediapipe/selfie_segmentation.tflite --per-layer
+	@echo
+	$(BUILD)/infercast analyze .cache/models/torchvision/resnet18.onnx
+
+bench: build
+	@bench/analyze_speed.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) build-fuzz

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages infercast needs to build, test and fetch its test
+# models. Idempotent: does nothing (and touches no network) when all are present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake clang clang-format clang-tidy libclang-rt-14-dev
+  # libraries
+  libonnx-dev libprotobuf-dev protobuf-compiler libflatbuffers-dev flatbuffers-compiler
+  libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libbenchmark-dev
+  # reference data and models: ONNX backend tests, Python onnx + torchvision (exports), npm (MediaPipe)
+  libonnx-testdata python3-onnx python3-numpy python3-torchvision nodejs npm
+  # measuring
+  hyperfine time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# npm may come from outside Debian (e.g. a NodeSource or preinstalled node); accept any npm on PATH.
+if command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == npm || "$p" == nodejs ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install_deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
