@@ -190,7 +190,8 @@ double fused_activation_flops(const std::string& act) {
 bool is_weight(const Graph& graph, int tensor) {
   if (tensor < 0) return false;
   const ir::Tensor& t = graph.tensors[tensor];
-  if (!t.is_constant()) return false;
+  // Constants without data (TFLite variable tensors: recurrent state) are not weights.
+  if (!t.is_constant() || (t.data.empty() && t.shape.numel().value_or(0) > 0)) return false;
   const bool quantized = !t.quant.empty() || t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8 ||
                          t.dtype == ir::DType::kInt4;
   if (!ir::is_floating(t.dtype) && !quantized) return false;

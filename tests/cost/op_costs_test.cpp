@@ -96,6 +96,7 @@ TEST(OpCosts, DepthwiseConvInNhwc) {
   const int x = add("x", ir::Shape::of({1, 8, 8, 4}), ir::TensorKind::kInput);
   const int w = add("w", ir::Shape::of({1, 3, 3, 4}), ir::TensorKind::kConstant);
   const int y = add("y", ir::Shape::of({1, 8, 8, 4}), ir::TensorKind::kOutput);
+  g.tensors[w].data = g.own(std::vector<std::byte>(36 * sizeof(float)));
   ir::Node n;
   n.name = "dw";
   n.op = ir::Op::Conv;
