@@ -55,6 +55,10 @@ TEST_P(TorchvisionReference, MacsAndParamsMatchIndependentCounts) {
     EXPECT_EQ(it->second, count.get<int>()) << name << ": " << op;
   }
   EXPECT_TRUE(cost.unknown_ops.empty());
+  // Every shape resolved (ViT's class-token Expand needs shape folding for this).
+  for (const LayerCost& layer : cost.layers) {
+    EXPECT_TRUE(layer.complete) << name << ": layer " << graph.nodes[layer.node].name << " has unknown shapes";
+  }
   // Peak memory is bracketed by its lower bound and the naive sum.
   EXPECT_LE(cost.memory.lower_bound_bytes, cost.memory.arena_bytes);
   EXPECT_LE(cost.memory.arena_bytes, cost.memory.naive_bytes + kArenaAlignment * cost.memory.placements.size());

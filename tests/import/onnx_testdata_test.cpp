@@ -106,7 +106,7 @@ TEST(OnnxTestdata, InferenceAloneRecoversMostOutputShapes) {
   if (!std::ifstream(kReference)) GTEST_SKIP() << "run `make test` to create " << kReference;
   const Tally tally = run_suite(true, kCache + "onnx_testdata_inference_mismatches.txt");
   EXPECT_EQ(tally.load_failures, 0);
-  EXPECT_GE(tally.rate(), 0.78);  // 79.3% when written; a drop means inference regressed
+  EXPECT_GE(tally.rate(), 0.85);  // 86.1% when written (78.9% before shape folding); a drop means a regression
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "import/onnx/onnx_wire.hpp"
+#include "import/onnx/shape_folding.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/base/mapped_file.hpp"
 #include "infercast/import/import.hpp"
@@ -71,6 +73,47 @@ std::string node_where(int index, const ::onnx::NodeProto& n) {
   return "node " + std::to_string(index) + " '" + n.name() + "' (" + n.op_type() + ")";
 }
 
+// libonnx 1.12's inference functions check less than they read: some index vectors
+// by another input's rank (Conv and QLinearConv size the kernel from the weight's rank
+// and index dilations and pads by the data's). InferShapes gets copies of the schemas
+// whose inference function first checks those preconditions and fails just that
+// node's inference, which ONNX records and moves past, instead of reading out of bounds.
+void check_inference_preconditions(const std::string& op, ::onnx::InferenceContext& ctx) {
+  auto rank = [&ctx](std::size_t i) -> int {
+    if (i >= ctx.getNumInputs()) return -1;
+    const ::onnx::TypeProto* t = ctx.getInputType(i);
+    if (t == nullptr || !t->has_tensor_type() || !t->tensor_type().has_shape()) return -1;
+    return t->tensor_type().shape().dim_size();
+  };
+  if (op == "Conv" || op == "ConvInteger" || op == "ConvTranspose" || op == "QLinearConv") {
+    const int x = rank(0);
+    const int w = rank(op == "QLinearConv" ? 3 : 1);
+    if (x >= 0 && w >= 0 && x != w) fail_shape_inference("input rank ", x, " differs from weight rank ", w);
+  }
+}
+
+class GuardedSchemas final : public ::onnx::ISchemaRegistry {
+ public:
+  const ::onnx::OpSchema* GetSchema(const std::string& key, const int version,
+                                    const std::string& domain) const override {
+    const ::onnx::OpSchema* schema = ::onnx::OpSchemaRegistry::Schema(key, version, domain);
+    if (schema == nullptr || !schema->has_type_and_shape_inference_function()) return schema;
+    auto& guarded = guarded_[schema];
+    if (!guarded) {
+      guarded = std::make_unique<::onnx::OpSchema>(*schema);
+      guarded->TypeAndShapeInferenceFunction(
+          [infer = schema->GetTypeAndShapeInferenceFunction(), op = schema->Name()](::onnx::InferenceContext& ctx) {
+            check_inference_preconditions(op, ctx);
+            infer(ctx);
+          });
+    }
+    return guarded.get();
+  }
+
+ private:
+  mutable std::unordered_map<const ::onnx::OpSchema*, std::unique_ptr<::onnx::OpSchema>> guarded_;
+};
+
 class OnnxConverter {
  public:
   OnnxConverter(std::span<const std::byte> bytes, std::string file, std::optional<fs::path> folder,
@@ -90,6 +133,7 @@ class OnnxConverter {
     validate_declared_shapes(model->graph());
     apply_input_shapes(*model->mutable_graph());
     infer_shapes(*model);
+    refine_with_folding(*model);
     build(model->graph());
     graph_.finalize(file_);
     resolve_constant_identities();
@@ -220,14 +264,101 @@ class OnnxConverter {
     }
   }
 
+  // The first node (subgraphs and model functions included) that fails the ONNX
+  // checker's per-node schema verification, as a message; empty when all pass.
+  std::string schema_violation(const ::onnx::GraphProto& g, const std::unordered_map<std::string, int>& opsets,
+                               int depth = 0) const {
+    if (depth > 64) return "subgraphs nested deeper than 64 levels";
+    for (const auto& n : g.node()) {
+      if (auto why = schema_violation(n, opsets); !why.empty()) return why;
+      for (const auto& a : n.attribute()) {
+        if (a.has_g()) {
+          if (auto why = schema_violation(a.g(), opsets, depth + 1); !why.empty()) return why;
+        }
+        for (const auto& sub : a.graphs()) {
+          if (auto why = schema_violation(sub, opsets, depth + 1); !why.empty()) return why;
+        }
+      }
+    }
+    return {};
+  }
+
+  std::string schema_violation(const ::onnx::NodeProto& n, const std::unordered_map<std::string, int>& opsets) const {
+    const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    const auto opset = opsets.find(domain);
+    if (opset == opsets.end()) return {};
+    const auto* schema = ::onnx::OpSchemaRegistry::Schema(n.op_type(), opset->second, domain);
+    if (schema == nullptr) return {};
+    try {
+      schema->Verify(n);
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      if (what.size() > 200) what = what.substr(0, 200) + "...";
+      return "node '" + n.name() + "' (" + n.op_type() + "): " + what;
+    }
+    return {};
+  }
+
   void infer_shapes(::onnx::ModelProto& model) {
+    // libonnx's inference functions assume every node passed its schema check and read
+    // required attributes without looking (a Scan without num_scan_inputs segfaults in
+    // libonnx 1.12), so hostile nodes must not reach them.
+    std::unordered_map<std::string, int> opsets;
+    for (const auto& o : model.opset_import()) {
+      opsets[o.domain() == "ai.onnx" ? "" : o.domain()] = static_cast<int>(o.version());
+    }
+    std::string violation = schema_violation(model.graph(), opsets);
+    for (int i = 0; violation.empty() && i < model.functions_size(); ++i) {
+      auto function_opsets = opsets;
+      for (const auto& o : model.functions(i).opset_import()) {
+        function_opsets[o.domain() == "ai.onnx" ? "" : o.domain()] = static_cast<int>(o.version());
+      }
+      for (const auto& n : model.functions(i).node()) {
+        violation = schema_violation(n, function_opsets);
+        if (!violation.empty()) break;
+      }
+    }
+    if (!violation.empty()) {
+      graph_.meta.warnings.push_back("ONNX shape inference skipped: " + violation);
+      return;
+    }
     try {
       ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
-      ::onnx::shape_inference::InferShapes(model, ::onnx::OpSchemaRegistry::Instance(), opts);
+      const GuardedSchemas schemas;
+      ::onnx::shape_inference::InferShapes(model, &schemas, opts);
+      inference_ran_ = true;
     } catch (const std::exception& e) {
       std::string what = e.what();
       if (what.size() > 300) what = what.substr(0, 300) + "...";
       graph_.meta.warnings.push_back("ONNX shape inference stopped early: " + what);
+    }
+  }
+
+  // Shape arithmetic that libonnx does not propagate is evaluated in a working copy
+  // (shape_folding.hpp) and inference re-run on it until nothing more folds; the
+  // copy's inferred types then replace the model's. The copy is small: weight
+  // payloads were stripped while parsing.
+  void refine_with_folding(::onnx::ModelProto& model) {
+    if (!inference_ran_) return;
+    ::onnx::ModelProto work = model;
+    int folded = 0;
+    for (int round = 0; round < 8; ++round) {
+      const int now = onnx_fold::fold_shape_values(work);
+      if (now == 0) break;
+      folded += now;
+      try {
+        ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
+        const GuardedSchemas schemas;
+        ::onnx::shape_inference::InferShapes(work, &schemas, opts);
+      } catch (const std::exception&) {
+        return;  // keep what the first inference found
+      }
+    }
+    if (folded == 0) return;
+    auto& graph = *model.mutable_graph();
+    *graph.mutable_value_info() = work.graph().value_info();
+    for (int i = 0; i < graph.output_size() && i < work.graph().output_size(); ++i) {
+      *graph.mutable_output(i)->mutable_type() = work.graph().output(i).type();
     }
   }
 
@@ -613,6 +744,7 @@ class OnnxConverter {
   std::optional<fs::path> folder_;
   const ImportOptions& options_;
   ir::Graph graph_;
+  bool inference_ran_ = false;
   std::unordered_map<std::string, std::shared_ptr<base::MappedFile>> external_files_;
 };
 

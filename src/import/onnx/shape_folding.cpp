@@ -1,0 +1,505 @@
+#include "import/onnx/shape_folding.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace infercast::import::onnx_fold {
+namespace {
+
+using ::onnx::TensorProto;
+
+// A small known tensor. Values are held as doubles: exact for the integers shapes
+// use (|v| < 2^53), and able to carry the float casts some exporters put in shape math.
+struct Value {
+  std::vector<std::int64_t> dims;
+  std::vector<double> data;
+  int elem_type = TensorProto::INT64;
+
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (auto d : dims) n *= d;
+    return n;
+  }
+};
+
+bool is_integer_type(int t) {
+  return t == TensorProto::INT64 || t == TensorProto::INT32 || t == TensorProto::INT16 || t == TensorProto::INT8 ||
+         t == TensorProto::UINT8 || t == TensorProto::UINT16 || t == TensorProto::UINT32 || t == TensorProto::UINT64 ||
+         t == TensorProto::BOOL;
+}
+
+bool is_supported_type(int t) {
+  return is_integer_type(t) || t == TensorProto::FLOAT || t == TensorProto::DOUBLE;
+}
+
+bool small_dims(const google::protobuf::RepeatedField<std::int64_t>& dims) {
+  std::int64_t n = 1;
+  for (auto d : dims) {
+    if (d < 0 || d > kMaxFoldedElements) return false;
+    n *= d;
+    if (n > kMaxFoldedElements) return false;
+  }
+  return true;
+}
+
+template <typename T>
+void append_raw(const std::string& raw, std::vector<double>& out) {
+  const std::size_t n = raw.size() / sizeof(T);
+  for (std::size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
+    out.push_back(static_cast<double>(v));
+  }
+}
+
+// The value of a tensor stored inline (raw or typed fields); nullopt otherwise.
+std::optional<Value> value_of(const TensorProto& t) {
+  if (!is_supported_type(t.data_type()) || !small_dims(t.dims())) return std::nullopt;
+  if (t.data_location() == TensorProto::EXTERNAL || t.external_data_size() > 0) return std::nullopt;
+  Value v;
+  v.elem_type = t.data_type();
+  v.dims.assign(t.dims().begin(), t.dims().end());
+  const std::string& raw = t.raw_data();
+  if (!raw.empty()) {
+    switch (t.data_type()) {
+      case TensorProto::INT64: append_raw<std::int64_t>(raw, v.data); break;
+      case TensorProto::INT32: append_raw<std::int32_t>(raw, v.data); break;
+      case TensorProto::INT16: append_raw<std::int16_t>(raw, v.data); break;
+      case TensorProto::INT8: append_raw<std::int8_t>(raw, v.data); break;
+      case TensorProto::UINT8:
+      case TensorProto::BOOL: append_raw<std::uint8_t>(raw, v.data); break;
+      case TensorProto::UINT16: append_raw<std::uint16_t>(raw, v.data); break;
+      case TensorProto::UINT32: append_raw<std::uint32_t>(raw, v.data); break;
+      case TensorProto::UINT64: append_raw<std::uint64_t>(raw, v.data); break;
+      case TensorProto::FLOAT: append_raw<float>(raw, v.data); break;
+      case TensorProto::DOUBLE: append_raw<double>(raw, v.data); break;
+      default: return std::nullopt;
+    }
+  } else {
+    switch (t.data_type()) {
+      case TensorProto::INT64: for (auto x : t.int64_data()) v.data.push_back(static_cast<double>(x)); break;
+      case TensorProto::UINT32:
+      case TensorProto::UINT64: for (auto x : t.uint64_data()) v.data.push_back(static_cast<double>(x)); break;
+      case TensorProto::FLOAT: for (auto x : t.float_data()) v.data.push_back(x); break;
+      case TensorProto::DOUBLE: for (auto x : t.double_data()) v.data.push_back(x); break;
+      default: for (auto x : t.int32_data()) v.data.push_back(x); break;
+    }
+  }
+  if (static_cast<std::int64_t>(v.data.size()) != v.numel()) return std::nullopt;
+  return v;
+}
+
+TensorProto to_proto(const Value& v) {
+  TensorProto t;
+  t.set_data_type(v.elem_type);
+  for (auto d : v.dims) t.add_dims(d);
+  for (double x : v.data) {
+    switch (v.elem_type) {
+      case TensorProto::INT64: t.add_int64_data(static_cast<std::int64_t>(x)); break;
+      case TensorProto::UINT32:
+      case TensorProto::UINT64: t.add_uint64_data(static_cast<std::uint64_t>(x)); break;
+      case TensorProto::FLOAT: t.add_float_data(static_cast<float>(x)); break;
+      case TensorProto::DOUBLE: t.add_double_data(x); break;
+      default: t.add_int32_data(static_cast<std::int32_t>(x)); break;
+    }
+  }
+  return t;
+}
+
+std::vector<std::int64_t> ints_attr(const ::onnx::NodeProto& n, const char* name, bool* found = nullptr) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() == name) {
+      if (found) *found = true;
+      if (a.ints_size() > 0) return {a.ints().begin(), a.ints().end()};
+      return {a.i()};
+    }
+  }
+  if (found) *found = false;
+  return {};
+}
+
+std::int64_t int_attr(const ::onnx::NodeProto& n, const char* name, std::int64_t fallback) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() == name) return a.i();
+  }
+  return fallback;
+}
+
+// Numpy-style broadcasting of a binary function; nullopt when shapes do not broadcast.
+template <typename F>
+std::optional<Value> broadcast(const Value& a, const Value& b, int out_type, F f) {
+  const std::size_t rank = std::max(a.dims.size(), b.dims.size());
+  std::vector<std::int64_t> da(rank, 1), db(rank, 1), out(rank, 1);
+  std::copy(a.dims.begin(), a.dims.end(), da.begin() + static_cast<std::ptrdiff_t>(rank - a.dims.size()));
+  std::copy(b.dims.begin(), b.dims.end(), db.begin() + static_cast<std::ptrdiff_t>(rank - b.dims.size()));
+  for (std::size_t i = 0; i < rank; ++i) {
+    if (da[i] != db[i] && da[i] != 1 && db[i] != 1) return std::nullopt;
+    out[i] = std::max(da[i], db[i]);
+  }
+  Value r;
+  r.dims = out;
+  r.elem_type = out_type;
+  const std::int64_t n = r.numel();
+  if (n > kMaxFoldedElements) return std::nullopt;
+  r.data.resize(static_cast<std::size_t>(n));
+  std::vector<std::int64_t> index(rank, 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t ia = 0, ib = 0;
+    for (std::size_t k = 0; k < rank; ++k) {
+      ia = ia * da[k] + (da[k] == 1 ? 0 : index[k]);
+      ib = ib * db[k] + (db[k] == 1 ? 0 : index[k]);
+    }
+    r.data[static_cast<std::size_t>(i)] = f(a.data[static_cast<std::size_t>(ia)], b.data[static_cast<std::size_t>(ib)]);
+    for (std::size_t k = rank; k-- > 0;) {
+      if (++index[k] < out[k]) break;
+      index[k] = 0;
+    }
+  }
+  return r;
+}
+
+double normalized_axis(std::int64_t axis, std::int64_t rank) { return static_cast<double>(axis < 0 ? axis + rank : axis); }
+
+class Folder {
+ public:
+  explicit Folder(::onnx::ModelProto& model) : model_(model) {
+    for (const auto& o : model.opset_import()) {
+      if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+    }
+    auto& g = *model.mutable_graph();
+    for (const auto& t : g.initializer()) {
+      if (auto v = value_of(t)) known_[t.name()] = std::move(*v);
+    }
+    auto add_type = [&](const ::onnx::ValueInfoProto& vi) {
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape()) shapes_[vi.name()] = &vi.type().tensor_type().shape();
+    };
+    for (const auto& vi : g.input()) add_type(vi);
+    for (const auto& vi : g.value_info()) add_type(vi);
+    for (const auto& vi : g.output()) add_type(vi);
+  }
+
+  int run() {
+    int folded = 0;
+    auto& nodes = *model_.mutable_graph()->mutable_node();
+    for (auto& n : nodes) {
+      if (n.output_size() != 1 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+      if (n.op_type() == "Constant") {
+        for (const auto& a : n.attribute()) {
+          if (a.name() == "value" && a.has_t()) {
+            if (auto v = value_of(a.t())) known_[n.output(0)] = std::move(*v);
+          } else if (a.name() == "value_int") {
+            known_[n.output(0)] = Value{{}, {static_cast<double>(a.i())}, TensorProto::INT64};
+          } else if (a.name() == "value_ints") {
+            Value v{{a.ints_size()}, {}, TensorProto::INT64};
+            for (auto x : a.ints()) v.data.push_back(static_cast<double>(x));
+            known_[n.output(0)] = std::move(v);
+          }
+        }
+        continue;
+      }
+      std::optional<Value> v;
+      try {
+        v = evaluate(n);
+      } catch (const std::exception&) {
+        v.reset();  // malformed for folding purposes: leave the node to inference
+      }
+      if (!v || v->numel() > kMaxFoldedElements || static_cast<std::int64_t>(v->data.size()) != v->numel()) continue;
+      const std::string out = n.output(0);
+      known_[out] = *v;
+      ::onnx::NodeProto constant;
+      constant.set_op_type("Constant");
+      constant.set_name(n.name());
+      constant.add_output(out);
+      auto* attr = constant.add_attribute();
+      attr->set_name("value");
+      attr->set_type(::onnx::AttributeProto::TENSOR);
+      *attr->mutable_t() = to_proto(*v);
+      n = std::move(constant);
+      ++folded;
+    }
+    return folded;
+  }
+
+ private:
+  const Value* in(const ::onnx::NodeProto& n, int i) const {
+    if (i >= n.input_size() || n.input(i).empty()) return nullptr;
+    auto it = known_.find(n.input(i));
+    return it == known_.end() ? nullptr : &it->second;
+  }
+
+  std::optional<Value> evaluate(const ::onnx::NodeProto& n) {
+    const std::string& op = n.op_type();
+    if (op == "Shape") return shape(n);
+    const Value* a = in(n, 0);
+    if (op == "Size") {
+      const auto s = static_shape(n);
+      if (!s) return std::nullopt;
+      double numel = 1;
+      for (auto d : *s) numel *= static_cast<double>(d);
+      return Value{{}, {numel}, TensorProto::INT64};
+    }
+    if (a == nullptr) return std::nullopt;
+    if (op == "Identity") return *a;
+    if (op == "Cast") {
+      const int to = static_cast<int>(int_attr(n, "to", 0));
+      if (!is_supported_type(to)) return std::nullopt;
+      Value r = *a;
+      r.elem_type = to;
+      for (double& x : r.data) x = to == TensorProto::BOOL ? (x != 0) : is_integer_type(to) ? std::trunc(x) : x;
+      return r;
+    }
+    if (op == "Neg" || op == "Abs" || op == "Floor" || op == "Ceil" || op == "Not") {
+      Value r = *a;
+      for (double& x : r.data) {
+        x = op == "Neg" ? -x : op == "Abs" ? std::fabs(x) : op == "Floor" ? std::floor(x) : op == "Ceil" ? std::ceil(x) : (x == 0);
+      }
+      return r;
+    }
+    if (op == "Unsqueeze" || op == "Squeeze") return squeeze(n, *a, op == "Unsqueeze");
+    if (op == "Gather") return gather(n, *a);
+    if (op == "Concat") return concat(n);
+    if (op == "Slice") return slice(n, *a);
+    if (op == "Reshape") return reshape(n, *a);
+    if (op == "ConstantOfShape") return constant_of_shape(n, *a);
+    if (op == "Range") return range(n);
+    const Value* b = in(n, 1);
+    if (op == "Where") {
+      const Value* c = in(n, 2);
+      if (b == nullptr || c == nullptr) return std::nullopt;
+      auto picked = broadcast(*a, *b, TensorProto::INT64, [](double cond, double) { return cond; });
+      if (!picked) return std::nullopt;
+      auto x = broadcast(*a, *b, b->elem_type, [](double cond, double x) { return cond != 0 ? x : NAN; });
+      if (!x) return std::nullopt;
+      auto r = broadcast(*x, *c, b->elem_type, [](double x, double y) { return std::isnan(x) ? y : x; });
+      return r;
+    }
+    if (b == nullptr) return std::nullopt;
+    const bool integer = is_integer_type(a->elem_type);
+    if (op == "Add") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return x + y; });
+    if (op == "Sub") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return x - y; });
+    if (op == "Mul") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return x * y; });
+    if (op == "Div") {
+      if (std::find(b->data.begin(), b->data.end(), 0.0) != b->data.end()) return std::nullopt;
+      return broadcast(*a, *b, a->elem_type, [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; });
+    }
+    if (op == "Max") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::max(x, y); });
+    if (op == "Min") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::min(x, y); });
+    if (op == "Equal") return broadcast(*a, *b, TensorProto::BOOL, [](double x, double y) { return double(x == y); });
+    if (op == "Less") return broadcast(*a, *b, TensorProto::BOOL, [](double x, double y) { return double(x < y); });
+    if (op == "Greater") return broadcast(*a, *b, TensorProto::BOOL, [](double x, double y) { return double(x > y); });
+    return std::nullopt;
+  }
+
+  std::optional<std::vector<std::int64_t>> static_shape(const ::onnx::NodeProto& n) const {
+    if (n.input_size() < 1) return std::nullopt;
+    auto it = shapes_.find(n.input(0));
+    if (it == shapes_.end()) return std::nullopt;
+    std::vector<std::int64_t> dims;
+    for (const auto& d : it->second->dim()) {
+      if (!d.has_dim_value() || d.dim_value() < 0) return std::nullopt;
+      dims.push_back(d.dim_value());
+    }
+    return dims;
+  }
+
+  std::optional<Value> shape(const ::onnx::NodeProto& n) const {
+    auto dims = static_shape(n);
+    if (!dims) return std::nullopt;
+    const auto rank = static_cast<std::int64_t>(dims->size());
+    std::int64_t start = int_attr(n, "start", 0);
+    std::int64_t end = int_attr(n, "end", rank);
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    start = std::clamp<std::int64_t>(start, 0, rank);
+    end = std::clamp<std::int64_t>(end, 0, rank);
+    Value v{{std::max<std::int64_t>(end - start, 0)}, {}, TensorProto::INT64};
+    for (std::int64_t i = start; i < end; ++i) v.data.push_back(static_cast<double>((*dims)[static_cast<std::size_t>(i)]));
+    return v;
+  }
+
+  std::optional<Value> squeeze(const ::onnx::NodeProto& n, const Value& a, bool unsqueeze) const {
+    bool from_attr = false;
+    std::vector<std::int64_t> axes = ints_attr(n, "axes", &from_attr);
+    if (!from_attr && n.input_size() > 1) {
+      const Value* ax = in(n, 1);
+      if (ax == nullptr) return std::nullopt;
+      for (double x : ax->data) axes.push_back(static_cast<std::int64_t>(x));
+    }
+    Value r = a;
+    if (unsqueeze) {
+      const auto rank = static_cast<std::int64_t>(a.dims.size() + axes.size());
+      for (auto& x : axes) x = static_cast<std::int64_t>(normalized_axis(x, rank));
+      std::sort(axes.begin(), axes.end());
+      for (auto x : axes) {
+        if (x < 0 || x > static_cast<std::int64_t>(r.dims.size())) return std::nullopt;
+        r.dims.insert(r.dims.begin() + x, 1);
+      }
+      return r;
+    }
+    const auto rank = static_cast<std::int64_t>(a.dims.size());
+    std::vector<std::int64_t> kept;
+    for (std::int64_t i = 0; i < rank; ++i) {
+      const bool listed = axes.empty() ? a.dims[static_cast<std::size_t>(i)] == 1
+                                       : std::any_of(axes.begin(), axes.end(), [&](std::int64_t x) { return normalized_axis(x, rank) == i; });
+      if (!listed) kept.push_back(a.dims[static_cast<std::size_t>(i)]);
+    }
+    r.dims = kept;
+    return r;
+  }
+
+  std::optional<Value> gather(const ::onnx::NodeProto& n, const Value& data) const {
+    const Value* idx = in(n, 1);
+    if (idx == nullptr || data.dims.size() != 1) return std::nullopt;
+    if (normalized_axis(int_attr(n, "axis", 0), 1) != 0) return std::nullopt;
+    Value r{idx->dims, {}, data.elem_type};
+    const auto size = data.dims[0];
+    for (double x : idx->data) {
+      auto i = static_cast<std::int64_t>(x);
+      if (i < 0) i += size;
+      if (i < 0 || i >= size) return std::nullopt;
+      r.data.push_back(data.data[static_cast<std::size_t>(i)]);
+    }
+    return r;
+  }
+
+  std::optional<Value> concat(const ::onnx::NodeProto& n) const {
+    Value r{{0}, {}, TensorProto::INT64};
+    for (int i = 0; i < n.input_size(); ++i) {
+      const Value* v = in(n, i);
+      if (v == nullptr || v->dims.size() != 1) return std::nullopt;
+      r.elem_type = v->elem_type;
+      r.data.insert(r.data.end(), v->data.begin(), v->data.end());
+    }
+    r.dims[0] = static_cast<std::int64_t>(r.data.size());
+    return r;
+  }
+
+  std::optional<Value> slice(const ::onnx::NodeProto& n, const Value& data) const {
+    if (data.dims.size() != 1) return std::nullopt;
+    std::int64_t start = 0, end = 0, step = 1;
+    if (opset_ < 10) {
+      const auto starts = ints_attr(n, "starts");
+      const auto ends = ints_attr(n, "ends");
+      if (starts.size() != 1 || ends.size() != 1) return std::nullopt;
+      start = starts[0];
+      end = ends[0];
+    } else {
+      const Value* s = in(n, 1);
+      const Value* e = in(n, 2);
+      if (s == nullptr || e == nullptr || s->data.size() != 1 || e->data.size() != 1) return std::nullopt;
+      if (n.input_size() > 3 && !n.input(3).empty()) {
+        const Value* ax = in(n, 3);
+        if (ax == nullptr || ax->data.size() != 1 || normalized_axis(static_cast<std::int64_t>(ax->data[0]), 1) != 0) return std::nullopt;
+      }
+      if (n.input_size() > 4 && !n.input(4).empty()) {
+        const Value* st = in(n, 4);
+        if (st == nullptr || st->data.size() != 1 || st->data[0] == 0) return std::nullopt;
+        step = static_cast<std::int64_t>(st->data[0]);
+      }
+      start = static_cast<std::int64_t>(std::clamp(s->data[0], -9e18, 9e18));
+      end = static_cast<std::int64_t>(std::clamp(e->data[0], -9e18, 9e18));
+    }
+    const std::int64_t size = data.dims[0];
+    auto clampi = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
+      if (v < 0) v += size;
+      return std::clamp(v, lo, hi);
+    };
+    Value r{{0}, {}, data.elem_type};
+    if (step > 0) {
+      start = clampi(start, 0, size);
+      end = clampi(end, 0, size);
+      for (std::int64_t i = start; i < end; i += step) r.data.push_back(data.data[static_cast<std::size_t>(i)]);
+    } else {
+      start = clampi(start, -1, size - 1);
+      end = clampi(end, -1, size - 1);
+      for (std::int64_t i = start; i > end; i += step) r.data.push_back(data.data[static_cast<std::size_t>(i)]);
+    }
+    r.dims[0] = static_cast<std::int64_t>(r.data.size());
+    return r;
+  }
+
+  std::optional<Value> reshape(const ::onnx::NodeProto& n, const Value& data) const {
+    const Value* s = in(n, 1);
+    if (s == nullptr) return std::nullopt;
+    std::vector<std::int64_t> dims;
+    std::int64_t known = 1;
+    int infer = -1;
+    for (std::size_t i = 0; i < s->data.size(); ++i) {
+      auto d = static_cast<std::int64_t>(s->data[i]);
+      if (d == 0 && int_attr(n, "allowzero", 0) == 0) {
+        if (i >= data.dims.size()) return std::nullopt;
+        d = data.dims[i];
+      }
+      if (d == -1) {
+        if (infer >= 0) return std::nullopt;
+        infer = static_cast<int>(i);
+      } else if (d < 0) {
+        return std::nullopt;
+      } else {
+        known *= d;
+      }
+      dims.push_back(d);
+    }
+    if (infer >= 0) {
+      if (known == 0 || data.numel() % known != 0) return std::nullopt;
+      dims[static_cast<std::size_t>(infer)] = data.numel() / known;
+    }
+    Value r{dims, data.data, data.elem_type};
+    if (r.numel() != data.numel()) return std::nullopt;
+    return r;
+  }
+
+  std::optional<Value> constant_of_shape(const ::onnx::NodeProto& n, const Value& shape) const {
+    Value r{{}, {}, TensorProto::FLOAT};
+    double fill = 0;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "value" && a.has_t()) {
+        auto v = value_of(a.t());
+        if (!v || v->data.size() != 1) return std::nullopt;
+        fill = v->data[0];
+        r.elem_type = v->elem_type;
+      }
+    }
+    std::int64_t numel = 1;
+    for (double d : shape.data) {
+      if (d < 0 || d > kMaxFoldedElements) return std::nullopt;
+      r.dims.push_back(static_cast<std::int64_t>(d));
+      numel *= static_cast<std::int64_t>(d);
+      if (numel > kMaxFoldedElements) return std::nullopt;
+    }
+    r.data.assign(static_cast<std::size_t>(numel), fill);
+    return r;
+  }
+
+  std::optional<Value> range(const ::onnx::NodeProto& n) const {
+    const Value* s = in(n, 0);
+    const Value* l = in(n, 1);
+    const Value* d = in(n, 2);
+    if (s == nullptr || l == nullptr || d == nullptr || s->data.size() != 1 || l->data.size() != 1 || d->data.size() != 1) return std::nullopt;
+    if (d->data[0] == 0) return std::nullopt;
+    const double count = std::max(std::ceil((l->data[0] - s->data[0]) / d->data[0]), 0.0);
+    if (count > kMaxFoldedElements) return std::nullopt;
+    Value r{{static_cast<std::int64_t>(count)}, {}, s->elem_type};
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) r.data.push_back(s->data[0] + static_cast<double>(i) * d->data[0]);
+    return r;
+  }
+
+  ::onnx::ModelProto& model_;
+  std::int64_t opset_ = 0;
+  std::unordered_map<std::string, Value> known_;
+  std::unordered_map<std::string, const ::onnx::TensorShapeProto*> shapes_;
+};
+
+}  // namespace
+
+int fold_shape_values(::onnx::ModelProto& work) {
+  if (!work.has_graph()) return 0;
+  return Folder(work).run();
+}
+
+}  // namespace infercast::import::onnx_fold
