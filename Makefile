@@ -10,7 +10,7 @@ TORCHVISION_TEST_MODELS := resnet18 resnet50 mobilenet_v2 mobilenet_v3_large squ
                            googlenet alexnet vit_b_16
 REFERENCE  := .cache/reference
 
-.PHONY: all deps build models references test unit-test fuzz install-test demo bench format clean
+.PHONY: all deps build models references test unit-test fuzz demo bench format clean
 
 all: build
 
@@ -44,10 +44,7 @@ unit-test: build references
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
-install-test: build
-	@tests/install/install_test.sh $(BUILD)
-
-test: unit-test install-test fuzz
+test: unit-test fuzz
 
 demo: build
 	@scripts/fetch_mediapipe.sh

@@ -15,6 +15,16 @@ void write_output(const std::string& path, const std::string& text) {
     std::fflush(stdout);
     return;
   }
+  // A regular file is replaced atomically (write beside it, then rename); anything
+  // else (/dev/null, a FIFO, a terminal) is written in place, never replaced.
+  std::error_code status_error;
+  const auto status = std::filesystem::status(path, status_error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    if (!out) throw Error(ErrorKind::kIo, path, "", "cannot write output");
+    return;
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary);
