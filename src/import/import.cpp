@@ -24,7 +24,18 @@ ir::Graph load_model(const std::filesystem::path& path, const ImportOptions& opt
     base::MappedFile file(path);
     tflite = has_tflite_identifier(file.bytes());
   }
-  ir::Graph graph = tflite ? load_tflite(path, options) : load_onnx(path, options);
+  if (!tflite && ext == ".tflite") {
+    throw Error(ErrorKind::kBadModel, name, "", "not a TFLite model: no 'TFL3' identifier at byte 4");
+  }
+  ir::Graph graph = [&] {
+    if (tflite || ext == ".onnx") return tflite ? load_tflite(path, options) : load_onnx(path, options);
+    try {
+      return load_onnx(path, options);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kBadModel) throw;
+      throw Error(e.kind(), e.file(), e.where(), "not a TFLite model (no 'TFL3' identifier); read as ONNX: " + e.reason());
+    }
+  }();
   if (tflite && ext == ".onnx") {
     graph.meta.warnings.push_back("file has extension .onnx but holds a TFLite model; read as TFLite");
   } else if (!tflite && ext == ".tflite") {
