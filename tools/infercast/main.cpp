@@ -45,12 +45,14 @@ int main(int argc, char** argv) {
   infercast::cli::Action action;
   infercast::cli::register_analyze(app, action);
   infercast::cli::register_ops(app, action);
+  infercast::cli::register_run(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // One line, like every other error; `--help` shows the usage.
+    std::cerr << "infercast: error: " << e.what() << " (see --help)\n";
     return 2;
   }
   try {

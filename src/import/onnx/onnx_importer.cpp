@@ -369,6 +369,8 @@ class OnnxConverter {
     for (const auto& e : t.external_data()) {
       try {
         if (e.key() == "location") location = e.value();
+        const bool digits = !e.value().empty() && e.value().find_first_not_of("0123456789") == std::string::npos;
+        if ((e.key() == "offset" || e.key() == "length") && !digits) throw std::invalid_argument("not a number");
         if (e.key() == "offset") offset = std::stoull(e.value());
         if (e.key() == "length") length = std::stoull(e.value());
       } catch (const std::exception&) {

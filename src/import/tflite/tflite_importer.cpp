@@ -288,7 +288,16 @@ void TfliteImporter::read_tensors() {
 
     if (const auto* q = src->quantization()) {
       if (q->scale()) t.quant.scales.assign(q->scale()->begin(), q->scale()->end());
-      if (q->zero_point()) t.quant.zero_points.assign(q->zero_point()->begin(), q->zero_point()->end());
+      // flatbuffers 2.0.8 verifies vectors to 4-byte alignment only: read the 8-byte
+      // zero points with memcpy, never through a possibly misaligned pointer.
+      if (const auto* zp = q->zero_point()) {
+        const auto* raw = reinterpret_cast<const std::uint8_t*>(zp->Data());
+        for (flatbuffers::uoffset_t k = 0; k < zp->size(); ++k) {
+          std::int64_t v = 0;
+          std::memcpy(&v, raw + 8 * static_cast<std::size_t>(k), sizeof v);
+          t.quant.zero_points.push_back(v);
+        }
+      }
       t.quant.axis = q->quantized_dimension();
     }
     t.sparse = src->sparsity() != nullptr;
