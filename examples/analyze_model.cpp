@@ -18,11 +18,11 @@
 #include <string>
 #include <string_view>
 
-#include "infercast/base/error.hpp"    // infercast::Error: the one error type
-#include "infercast/cost/cost.hpp"     // cost::analyze, ModelCost, LayerCost
-#include "infercast/import/import.hpp" // import::load_model, ImportOptions
-#include "infercast/ir/graph.hpp"      // ir::Graph, the format-independent model
-#include "infercast/report/report.hpp" // report::human_count / human_bytes
+#include "infercast/base/error.hpp"     // infercast::Error: the one error type
+#include "infercast/cost/cost.hpp"      // cost::analyze, ModelCost, LayerCost
+#include "infercast/import/import.hpp"  // import::load_model, ImportOptions
+#include "infercast/ir/graph.hpp"       // ir::Graph, the format-independent model
+#include "infercast/report/report.hpp"  // report::human_count / human_bytes
 
 namespace {
 
@@ -37,8 +37,7 @@ int usage() {
 // Parses the command line into the model path and the import options. Shape specs
 // ("NAME=1x3x224x224") are handed to import::add_input_shape, which throws
 // Error(kInvalidArgument) on a malformed one; that error takes the common exit path.
-bool parse_args(int argc, char** argv, std::string& model,
-                infercast::import::ImportOptions& options) {
+bool parse_args(int argc, char** argv, std::string& model, infercast::import::ImportOptions& options) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--input-shape") {
@@ -71,8 +70,8 @@ void print_costs(const infercast::ir::Graph& graph, const infercast::cost::Model
     // A layer is incomplete when a shape its cost needs is unknown: its MACs are
     // then a lower bound. Mark it rather than hide it.
     std::printf("%-40s %-22s %16llu %14llu%s\n", name.c_str(), node.source_op.c_str(),
-                static_cast<unsigned long long>(layer.macs),
-                static_cast<unsigned long long>(layer.params), layer.complete ? "" : "  (incomplete)");
+                static_cast<unsigned long long>(layer.macs), static_cast<unsigned long long>(layer.params),
+                layer.complete ? "" : "  (incomplete)");
   }
 
   // Totals count each stored weight once (shared weights are not double counted),

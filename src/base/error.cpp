@@ -3,8 +3,7 @@
 namespace infercast {
 namespace {
 
-std::string format_message(const std::string& file, const std::string& where,
-                           const std::string& reason) {
+std::string format_message(const std::string& file, const std::string& where, const std::string& reason) {
   std::string message;
   if (!file.empty()) message += file + ": ";
   if (!where.empty()) message += where + ": ";

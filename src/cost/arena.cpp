@@ -5,9 +5,13 @@
 namespace infercast::cost {
 namespace {
 
-std::uint64_t align_up(std::uint64_t v) { return (v + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+std::uint64_t align_up(std::uint64_t v) {
+  return (v + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+}
 
-bool overlaps_in_time(const Placement& a, const Placement& b) { return a.first <= b.last && b.first <= a.last; }
+bool overlaps_in_time(const Placement& a, const Placement& b) {
+  return a.first <= b.last && b.first <= a.last;
+}
 
 }  // namespace
 
@@ -20,7 +24,8 @@ std::vector<bool> constant_derived(const ir::Graph& graph) {
     }
     if (!all_constant) continue;
     for (int id : node.outputs) {
-      if (id >= 0 && !graph.tensors[id].is_constant() && graph.tensors[id].kind != ir::TensorKind::kOutput) derived[id] = true;
+      if (id >= 0 && !graph.tensors[id].is_constant() && graph.tensors[id].kind != ir::TensorKind::kOutput)
+        derived[id] = true;
     }
   }
   return derived;
@@ -45,7 +50,8 @@ MemoryPlan plan_memory(const ir::Graph& graph) {
     p.first = t.producer >= 0 ? t.producer : 0;
     p.last = p.first;
     for (int consumer : t.consumers) p.last = std::max(p.last, consumer);
-    if (t.kind == ir::TensorKind::kOutput || std::find(graph.outputs.begin(), graph.outputs.end(), static_cast<int>(id)) != graph.outputs.end()) {
+    if (t.kind == ir::TensorKind::kOutput ||
+        std::find(graph.outputs.begin(), graph.outputs.end(), static_cast<int>(id)) != graph.outputs.end()) {
       p.last = last_step;
     }
     plan.naive_bytes += p.size;
@@ -86,9 +92,8 @@ MemoryPlan plan_memory(const ir::Graph& graph) {
     }
     p.offset = offset;
     plan.arena_bytes = std::max(plan.arena_bytes, p.offset + p.size);
-    const auto at = std::lower_bound(placed.begin(), placed.end(), p.offset, [&](std::size_t i, std::uint64_t off) {
-      return plan.placements[i].offset < off;
-    });
+    const auto at = std::lower_bound(placed.begin(), placed.end(), p.offset,
+                                     [&](std::size_t i, std::uint64_t off) { return plan.placements[i].offset < off; });
     placed.insert(at, index);
   }
   return plan;

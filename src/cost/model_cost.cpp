@@ -18,11 +18,13 @@ ModelCost analyze(const ir::Graph& graph) {
       if (d.known()) continue;
       std::string suggestion;
       for (std::size_t j = 0; j < t.shape.rank(); ++j) {
-        suggestion += (j ? "x" : "") + (t.shape.dims[j].known() ? std::to_string(t.shape.dims[j].value) : std::string("N"));
+        suggestion +=
+            (j ? "x" : "") + (t.shape.dims[j].known() ? std::to_string(t.shape.dims[j].value) : std::string("N"));
       }
-      throw Error(ErrorKind::kUnknownDim, graph.meta.source_path,
-                  "input '" + t.name + "' dimension " + std::to_string(i) + (d.symbol.empty() ? "" : " ('" + d.symbol + "')"),
-                  "is not fixed; give it with --input-shape " + t.name + "=" + suggestion);
+      throw Error(
+          ErrorKind::kUnknownDim, graph.meta.source_path,
+          "input '" + t.name + "' dimension " + std::to_string(i) + (d.symbol.empty() ? "" : " ('" + d.symbol + "')"),
+          "is not fixed; give it with --input-shape " + t.name + "=" + suggestion);
     }
   }
 

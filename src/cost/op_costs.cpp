@@ -37,7 +37,8 @@ struct CostContext {
   }
   std::uint64_t kernel_volume() const {
     std::uint64_t v = 1;
-    for (std::int64_t k : node.attrs.get_ints("kernel_shape")) v *= static_cast<std::uint64_t>(std::max<std::int64_t>(k, 0));
+    for (std::int64_t k : node.attrs.get_ints("kernel_shape"))
+      v *= static_cast<std::uint64_t>(std::max<std::int64_t>(k, 0));
     return v;
   }
   // Channel extent of an activation in the node's layout.
@@ -57,7 +58,9 @@ struct CostContext {
   double factor() const { return ir::op_flops_per_element(node.op); }
 };
 
-std::uint64_t scaled(std::uint64_t n, double f) { return static_cast<std::uint64_t>(std::llround(static_cast<double>(n) * f)); }
+std::uint64_t scaled(std::uint64_t n, double f) {
+  return static_cast<std::uint64_t>(std::llround(static_cast<double>(n) * f));
+}
 
 void cost_conv(CostContext& c) {
   const auto out = c.numel(c.output(0));
@@ -192,8 +195,8 @@ bool is_weight(const Graph& graph, int tensor) {
   const ir::Tensor& t = graph.tensors[tensor];
   // Constants without data (TFLite variable tensors: recurrent state) are not weights.
   if (!t.is_constant() || (t.data.empty() && t.shape.numel().value_or(0) > 0)) return false;
-  const bool quantized = !t.quant.empty() || t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8 ||
-                         t.dtype == ir::DType::kInt4;
+  const bool quantized =
+      !t.quant.empty() || t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8 || t.dtype == ir::DType::kInt4;
   if (!ir::is_floating(t.dtype) && !quantized) return false;
   // Scalars written inline by Constant nodes are op hyper-parameters (epsilon, a
   // divisor), not weights.
@@ -206,9 +209,8 @@ LayerCost layer_cost(const Graph& graph, int node_index) {
   LayerCost cost;
   cost.node = node_index;
   // Nodes that only name constants (Constant, Identity of an initializer) do no work.
-  const bool only_constants = std::all_of(node.outputs.begin(), node.outputs.end(), [&](int id) {
-    return id < 0 || graph.tensors[id].is_constant();
-  });
+  const bool only_constants = std::all_of(node.outputs.begin(), node.outputs.end(),
+                                          [&](int id) { return id < 0 || graph.tensors[id].is_constant(); });
   if (only_constants && !node.outputs.empty()) return cost;
 
   std::set<int> seen;

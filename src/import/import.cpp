@@ -33,7 +33,8 @@ ir::Graph load_model(const std::filesystem::path& path, const ImportOptions& opt
       return load_onnx(path, options);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kBadModel) throw;
-      throw Error(e.kind(), e.file(), e.where(), "not a TFLite model (no 'TFL3' identifier); read as ONNX: " + e.reason());
+      throw Error(e.kind(), e.file(), e.where(),
+                  "not a TFLite model (no 'TFL3' identifier); read as ONNX: " + e.reason());
     }
   }();
   if (tflite && ext == ".onnx") {
@@ -71,7 +72,8 @@ std::vector<std::int64_t> parse_shape(const std::string& text) {
 void add_input_shape(ImportOptions& options, const std::string& spec) {
   const std::size_t eq = spec.rfind('=');
   if (eq == std::string::npos || eq == 0) {
-    throw Error(ErrorKind::kInvalidArgument, "", "--input-shape '" + spec + "'", "expected NAME=DIMS, e.g. input=1x3x224x224");
+    throw Error(ErrorKind::kInvalidArgument, "", "--input-shape '" + spec + "'",
+                "expected NAME=DIMS, e.g. input=1x3x224x224");
   }
   options.input_shapes[spec.substr(0, eq)] = parse_shape(spec.substr(eq + 1));
 }

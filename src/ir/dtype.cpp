@@ -55,8 +55,7 @@ std::string_view dtype_name(DType t) noexcept {
 }
 
 bool is_floating(DType t) noexcept {
-  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 ||
-         t == DType::kFloat64;
+  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 || t == DType::kFloat64;
 }
 
 }  // namespace infercast::ir

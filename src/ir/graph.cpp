@@ -146,10 +146,12 @@ void Graph::finalize(const std::string& file) {
     t.consumers.clear();
   }
   for (int id : inputs) {
-    if (id < 0 || id >= tensor_count) throw Error(ErrorKind::kBadModel, file, "graph inputs", "tensor index out of range");
+    if (id < 0 || id >= tensor_count)
+      throw Error(ErrorKind::kBadModel, file, "graph inputs", "tensor index out of range");
   }
   for (int id : outputs) {
-    if (id < 0 || id >= tensor_count) throw Error(ErrorKind::kBadModel, file, "graph outputs", "tensor index out of range");
+    if (id < 0 || id >= tensor_count)
+      throw Error(ErrorKind::kBadModel, file, "graph outputs", "tensor index out of range");
   }
   // Producers first: a tensor written by two nodes, or written while also being a
   // graph input or constant, is malformed.
@@ -157,7 +159,8 @@ void Graph::finalize(const std::string& file) {
     for (int id : nodes[i].outputs) {
       if (id == -1) continue;  // an omitted optional output
       if (id < 0 || id >= tensor_count) {
-        throw Error(ErrorKind::kBadModel, file, node_where(i), "output tensor index " + std::to_string(id) + " out of range");
+        throw Error(ErrorKind::kBadModel, file, node_where(i),
+                    "output tensor index " + std::to_string(id) + " out of range");
       }
       Tensor& t = tensors[id];
       if (t.producer >= 0) {
@@ -177,7 +180,8 @@ void Graph::finalize(const std::string& file) {
     for (int id : nodes[i].inputs) {
       if (id == -1) continue;
       if (id < 0 || id >= tensor_count) {
-        throw Error(ErrorKind::kBadModel, file, node_where(i), "input tensor index " + std::to_string(id) + " out of range");
+        throw Error(ErrorKind::kBadModel, file, node_where(i),
+                    "input tensor index " + std::to_string(id) + " out of range");
       }
       const Tensor& t = tensors[id];
       if (t.producer < 0 && t.kind != TensorKind::kInput && t.kind != TensorKind::kConstant) {

@@ -19,7 +19,9 @@ constexpr std::array<OpInfo, kOpCount> kOps = {{
 
 }  // namespace
 
-std::string_view op_name(Op op) noexcept { return kOps[static_cast<std::size_t>(op)].name; }
+std::string_view op_name(Op op) noexcept {
+  return kOps[static_cast<std::size_t>(op)].name;
+}
 
 OpCategory op_category(Op op) noexcept {
   return kOps[static_cast<std::size_t>(op)].category;

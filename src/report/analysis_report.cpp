@@ -30,7 +30,9 @@ json attr_json(const ir::AttrValue& v) {
   return std::visit([](const auto& x) { return json(x); }, v);
 }
 
-std::string shape_text(const ir::Tensor& t) { return std::string(ir::dtype_name(t.dtype)) + "[" + t.shape.str() + "]"; }
+std::string shape_text(const ir::Tensor& t) {
+  return std::string(ir::dtype_name(t.dtype)) + "[" + t.shape.str() + "]";
+}
 
 }  // namespace
 
@@ -127,25 +129,31 @@ Report analysis_report(const ir::Graph& graph, const cost::ModelCost& cost) {
     model.rows.push_back({{"field", "input"}, {"value", graph.tensors[id].name + " " + shape_text(graph.tensors[id])}});
   }
   for (int id : graph.outputs) {
-    model.rows.push_back({{"field", "output"}, {"value", graph.tensors[id].name + " " + shape_text(graph.tensors[id])}});
+    model.rows.push_back(
+        {{"field", "output"}, {"value", graph.tensors[id].name + " " + shape_text(graph.tensors[id])}});
   }
   report.tables.push_back(std::move(model));
 
-  Table totals{"Totals",
-               {{"quantity", "quantity", Unit::kNone}, {"value", "value", Unit::kNone}, {"exact", "exact", Unit::kCount}},
-               {},
-               false};
+  Table totals{
+      "Totals",
+      {{"quantity", "quantity", Unit::kNone}, {"value", "value", Unit::kNone}, {"exact", "exact", Unit::kCount}},
+      {},
+      false};
   auto add_count = [&](const char* what, std::uint64_t v) {
-    totals.rows.push_back({{"quantity", what}, {"value", human_count(static_cast<double>(v))}, {"exact", json(v).dump()}});
+    totals.rows.push_back(
+        {{"quantity", what}, {"value", human_count(static_cast<double>(v))}, {"exact", json(v).dump()}});
   };
   auto add_bytes = [&](const char* what, std::uint64_t v) {
-    totals.rows.push_back({{"quantity", what}, {"value", human_bytes(static_cast<double>(v))}, {"exact", json(v).dump()}});
+    totals.rows.push_back(
+        {{"quantity", what}, {"value", human_bytes(static_cast<double>(v))}, {"exact", json(v).dump()}});
   };
   add_count("layers", graph.nodes.size());
   add_count("params", cost.params);
   add_bytes("weight bytes", cost.weight_bytes);
   for (const auto& [dtype, bytes] : cost.weight_bytes_by_dtype) {
-    totals.rows.push_back({{"quantity", "  " + dtype}, {"value", human_bytes(static_cast<double>(bytes))}, {"exact", json(bytes).dump()}});
+    totals.rows.push_back({{"quantity", "  " + dtype},
+                           {"value", human_bytes(static_cast<double>(bytes))},
+                           {"exact", json(bytes).dump()}});
   }
   add_count("MACs", cost.macs);
   add_count("FLOPs", cost.flops);

@@ -57,9 +57,9 @@ class CliErrors : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("infercast_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        fs::temp_directory_path() / ("infercast_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+                                     "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -127,7 +127,9 @@ class CliErrors : public ::testing::Test {
   return ::testing::AssertionSuccess();
 }
 
-bool have_testdata() { return fs::exists(kConvModel); }
+bool have_testdata() {
+  return fs::exists(kConvModel);
+}
 
 // Hostile files -------------------------------------------------------------------
 
@@ -244,8 +246,8 @@ TEST_F(CliErrors, UnwritableOutput) {
 
 // Usage errors come from CLI11, which adds a "Run with --help" line; they still exit 2.
 TEST_F(CliErrors, UsageErrorsExitTwo) {
-  for (const std::vector<std::string>& args : {std::vector<std::string>{}, {"analyze"}, {"no_such_command"},
-                                               {"analyze", kConvModel, "--no-such-flag"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{}, {"analyze"}, {"no_such_command"}, {"analyze", kConvModel, "--no-such-flag"}}) {
     const CliRun r = run(args);
     EXPECT_FALSE(WIFSIGNALED(r.status));
     EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2) << r.err;

@@ -43,7 +43,7 @@ TEST(Arena, ChainReusesMemory) {
   const MemoryPlan plan = plan_memory(g);
   EXPECT_EQ(plan.naive_bytes, 4u * (64 + 128 + 64 + 16));
   EXPECT_EQ(plan.lower_bound_bytes, 4u * (128 + 64));  // a and b live together at node 1
-  EXPECT_EQ(plan.arena_bytes, 4u * (128 + 64));         // greedy reaches the bound here
+  EXPECT_EQ(plan.arena_bytes, 4u * (128 + 64));        // greedy reaches the bound here
 }
 
 TEST(Arena, ConstantDerivedTensorsArePersistent) {

@@ -112,7 +112,7 @@ TEST(OpCosts, DepthwiseConvInNhwc) {
   g.outputs = {y};
   g.finalize("dw");
   const LayerCost cost = layer_cost(g, 0);
-  EXPECT_EQ(cost.macs, 256u * 9u);                      // one 3x3 tap set per output element
+  EXPECT_EQ(cost.macs, 256u * 9u);                    // one 3x3 tap set per output element
   EXPECT_EQ(cost.flops, 2u * 256u * 9u + 2u * 256u);  // plus the fused RELU6 (2 per element)
   EXPECT_EQ(cost.params, 36u);
 }

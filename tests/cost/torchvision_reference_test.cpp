@@ -24,9 +24,9 @@ struct Published {
 
 // Facts from torchvision's documentation (weights tables, "GFLOPS" column = GMACs).
 constexpr Published kPublished[] = {
-    {"resnet18", 1.81},       {"resnet50", 4.09},   {"mobilenet_v2", 0.30}, {"mobilenet_v3_large", 0.22},
-    {"squeezenet1_1", 0.35},  {"densenet121", 2.83}, {"googlenet", 1.50},   {"alexnet", 0.71},
-    {"vit_b_16", 17.56},
+    {"resnet18", 1.81},           {"resnet50", 4.09},      {"mobilenet_v2", 0.30},
+    {"mobilenet_v3_large", 0.22}, {"squeezenet1_1", 0.35}, {"densenet121", 2.83},
+    {"googlenet", 1.50},          {"alexnet", 0.71},       {"vit_b_16", 17.56},
 };
 
 class TorchvisionReference : public ::testing::TestWithParam<Published> {};
@@ -68,9 +68,8 @@ INSTANTIATE_TEST_SUITE_P(Models, TorchvisionReference, ::testing::ValuesIn(kPubl
                          [](const auto& info) { return std::string(info.param.model); });
 
 TEST(MediaPipe, FiveModelsAnalyzeWithNoUnknownOps) {
-  const char* models[] = {"face_detection_short_range", "face_detection_full_range",
-                          "face_detection_full_range_sparse", "selfie_segmentation",
-                          "selfie_segmentation_landscape"};
+  const char* models[] = {"face_detection_short_range", "face_detection_full_range", "face_detection_full_range_sparse",
+                          "selfie_segmentation", "selfie_segmentation_landscape"};
   for (const char* m : models) {
     const std::string path = kRoot + "/.cache/models/mediapipe/" + m + ".tflite";
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "run scripts/fetch_mediapipe.sh";

@@ -101,8 +101,8 @@ class OnnxHostile : public ::testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::temp_directory_path() / ("infercast_hostile_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(counter++) + "_" + info->name());
+    root_ = fs::temp_directory_path() /
+            ("infercast_hostile_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + info->name());
     fs::remove_all(root_);
     dir_ = root_ / "model";
     fs::create_directories(dir_);
@@ -149,9 +149,13 @@ class OnnxHostile : public ::testing::Test {
   return ::testing::AssertionSuccess() << message;
 }
 
-TEST_F(OnnxHostile, EmptyFile) { EXPECT_TRUE(rejected(write("empty.onnx", ""), "empty")); }
+TEST_F(OnnxHostile, EmptyFile) {
+  EXPECT_TRUE(rejected(write("empty.onnx", ""), "empty"));
+}
 
-TEST_F(OnnxHostile, MissingFile) { EXPECT_TRUE(rejected(dir_ / "missing.onnx", "No such file")); }
+TEST_F(OnnxHostile, MissingFile) {
+  EXPECT_TRUE(rejected(dir_ / "missing.onnx", "No such file"));
+}
 
 TEST_F(OnnxHostile, DirectoryInsteadOfFile) {
   fs::create_directories(dir_ / "folder.onnx");
@@ -218,7 +222,12 @@ TEST_F(OnnxHostile, TruncatedLargeInitializer) {
 TEST_F(OnnxHostile, NegativeInputDimension) {
   ::onnx::ModelProto model = add_model({1, 4});
   model.mutable_graph()->mutable_initializer(0)->set_raw_data(float_bytes({1, 2, 3, 4}));
-  model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)
+  model.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
       ->set_dim_value(-1);
   EXPECT_TRUE(rejected(write("negative_dim.onnx", model), "dimension 1 is negative"));
 }
@@ -226,7 +235,12 @@ TEST_F(OnnxHostile, NegativeInputDimension) {
 TEST_F(OnnxHostile, HugeInputDimension) {
   ::onnx::ModelProto model = add_model({1, 4});
   model.mutable_graph()->mutable_initializer(0)->set_raw_data(float_bytes({1, 2, 3, 4}));
-  model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)
+  model.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(1)
       ->set_dim_value(std::int64_t{1} << 62);
   EXPECT_TRUE(rejected(write("huge_dim.onnx", model), "dimension 1 is too large"));
 }

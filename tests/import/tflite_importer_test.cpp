@@ -401,7 +401,6 @@ TEST(TfliteImporterHostile, FlippedBytes) {
 // Small models built with the generated API
 // ---------------------------------------------------------------------------
 
-
 // One CONV_2D (or another op) over tensors: 0 input [1,4,4,2], 1 weights [3,1,1,2]
 // float32 in buffer 1, 2 output [1,4,4,3]. Each field can be corrupted.
 struct TinyModel {
@@ -683,7 +682,6 @@ TEST(TfliteImporterBuilt, UnknownOpsAreKeptAsOther) {
   EXPECT_EQ(h.nodes[0].op, Op::Other);
   EXPECT_EQ(h.nodes[0].source_op, "SVDF");
 }
-
 
 }  // namespace
 }  // namespace infercast::import

@@ -11,7 +11,10 @@ namespace {
 
 Report sample() {
   Report r;
-  Table t{"Layers", {{"name", "name", Unit::kNone}, {"macs", "MACs", Unit::kCount}, {"bytes", "bytes", Unit::kBytes}}, {}, true};
+  Table t{"Layers",
+          {{"name", "name", Unit::kNone}, {"macs", "MACs", Unit::kCount}, {"bytes", "bytes", Unit::kBytes}},
+          {},
+          true};
   t.rows.push_back({{"name", "conv, \"first\""}, {"macs", 1814073344}, {"bytes", 1536}});
   t.rows.push_back({{"name", "fc"}, {"macs", 512000}, {"bytes", 10}});
   r.json["layers"] = t.rows;
@@ -51,7 +54,9 @@ TEST(Report, HumanUnits) {
   EXPECT_EQ(human_bytes(46723488), "44.56 MiB");
 }
 
-TEST(Report, UnknownFormatIsAnError) { EXPECT_THROW(parse_format("xml"), Error); }
+TEST(Report, UnknownFormatIsAnError) {
+  EXPECT_THROW(parse_format("xml"), Error);
+}
 
 }  // namespace
 }  // namespace infercast::report

@@ -34,7 +34,9 @@ int run_analyze(const AnalyzeOptions& o) {
 
 void register_analyze(CLI::App& app, Action& action) {
   auto options = std::make_shared<AnalyzeOptions>();
-  CLI::App* cmd = app.add_subcommand("analyze", "Params, weight bytes, MACs, FLOPs, memory traffic and peak activation memory of an .onnx or .tflite model");
+  CLI::App* cmd = app.add_subcommand(
+      "analyze",
+      "Params, weight bytes, MACs, FLOPs, memory traffic and peak activation memory of an .onnx or .tflite model");
   cmd->add_option("model", options->model, "model file (.onnx or .tflite)")->required();
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
   cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();

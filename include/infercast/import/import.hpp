@@ -34,8 +34,7 @@ ir::Graph load_tflite(const std::filesystem::path& path, const ImportOptions& op
 // In-memory variants (fuzzers, tests). `name` is used in error messages. ONNX
 // external data is refused: there is no folder to resolve it in. The graph may view
 // `bytes`, which must outlive it.
-ir::Graph load_onnx_bytes(std::span<const std::byte> bytes, const std::string& name,
-                          const ImportOptions& options = {});
+ir::Graph load_onnx_bytes(std::span<const std::byte> bytes, const std::string& name, const ImportOptions& options = {});
 ir::Graph load_tflite_bytes(std::span<const std::byte> bytes, const std::string& name,
                             const ImportOptions& options = {});
 

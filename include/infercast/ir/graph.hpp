@@ -86,8 +86,8 @@ struct Tensor {
   std::optional<std::uint64_t> bytes() const noexcept;
 };
 
-using AttrValue = std::variant<std::int64_t, double, std::string, std::vector<std::int64_t>,
-                               std::vector<double>, std::vector<std::string>>;
+using AttrValue = std::variant<std::int64_t, double, std::string, std::vector<std::int64_t>, std::vector<double>,
+                               std::vector<std::string>>;
 
 // Normalized attributes, sorted by name so every report is deterministic.
 class Attributes {
@@ -108,7 +108,7 @@ class Attributes {
 struct Node {
   std::string name;
   Op op = Op::Other;
-  std::string source_op;   // the op as the file names it: "Conv", "CONV_2D", "Convolution2DTransposeBias"
+  std::string source_op;     // the op as the file names it: "Conv", "CONV_2D", "Convolution2DTransposeBias"
   std::vector<int> inputs;   // tensor indices; -1 marks an omitted optional input
   std::vector<int> outputs;  // tensor indices
   Attributes attrs;
@@ -118,8 +118,8 @@ struct Node {
 struct GraphMetadata {
   std::string format;  // "onnx" or "tflite"
   std::string source_path;
-  std::string producer;  // producer name and version when the file says
-  std::int64_t opset = 0;       // ONNX default-domain opset; TFLite schema version
+  std::string producer;    // producer name and version when the file says
+  std::int64_t opset = 0;  // ONNX default-domain opset; TFLite schema version
   Layout layout = Layout::kUnknown;
   std::string graph_name;
   std::vector<std::string> other_subgraphs;  // names of subgraphs not analysed

@@ -186,8 +186,12 @@ class OnnxConverter {
     std::uint64_t numel = 1;
     for (int i = 0; i < dims.size(); ++i) {
       const std::int64_t d = dims[i];
-      if (d < 0) fail(ErrorKind::kBadModel, where, "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where, "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
+      if (d < 0)
+        fail(ErrorKind::kBadModel, where,
+             "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
+      if (d >= kMaxDim)
+        fail(ErrorKind::kBadModel, where,
+             "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
       if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
         fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
       }
@@ -202,8 +206,12 @@ class OnnxConverter {
     for (int i = 0; i < dims.size(); ++i) {
       if (!dims[i].has_dim_value()) continue;
       const std::int64_t d = dims[i].dim_value();
-      if (d < 0) fail(ErrorKind::kBadModel, where, "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where, "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
+      if (d < 0)
+        fail(ErrorKind::kBadModel, where,
+             "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
+      if (d >= kMaxDim)
+        fail(ErrorKind::kBadModel, where,
+             "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
       if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
         fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
       }
@@ -238,18 +246,20 @@ class OnnxConverter {
         if (v.name() == name) target = &v;
       }
       if (target == nullptr) {
-        fail(ErrorKind::kInvalidArgument, "--input-shape " + name, "the model has no input of that name (inputs: " + names + ")");
+        fail(ErrorKind::kInvalidArgument, "--input-shape " + name,
+             "the model has no input of that name (inputs: " + names + ")");
       }
       auto* tensor_type = target->mutable_type()->mutable_tensor_type();
       const auto& old = tensor_type->shape();
       if (tensor_type->has_shape() && old.dim_size() != static_cast<int>(dims.size())) {
         fail(ErrorKind::kInvalidArgument, "--input-shape " + name,
-             "rank " + std::to_string(dims.size()) + " does not match the model's rank " + std::to_string(old.dim_size()));
+             "rank " + std::to_string(dims.size()) + " does not match the model's rank " +
+                 std::to_string(old.dim_size()));
       }
       for (int i = 0; i < old.dim_size(); ++i) {
         if (old.dim(i).has_dim_value() && old.dim(i).dim_value() != dims[static_cast<std::size_t>(i)]) {
-          graph_.meta.warnings.push_back("--input-shape " + name + ": dimension " + std::to_string(i) + " changed from " +
-                                         std::to_string(old.dim(i).dim_value()) + " to " +
+          graph_.meta.warnings.push_back("--input-shape " + name + ": dimension " + std::to_string(i) +
+                                         " changed from " + std::to_string(old.dim(i).dim_value()) + " to " +
                                          std::to_string(dims[static_cast<std::size_t>(i)]));
         }
       }
@@ -380,13 +390,18 @@ class OnnxConverter {
     if (location.empty()) fail(ErrorKind::kBadModel, where, "external data has no location");
     if (!folder_) fail(ErrorKind::kUnsupported, where, "external data cannot be resolved for an in-memory model");
     const fs::path rel(location);
-    if (rel.is_absolute()) fail(ErrorKind::kBadModel, where, "external data location '" + location + "' is an absolute path; only files inside the model's folder are read");
+    if (rel.is_absolute())
+      fail(ErrorKind::kBadModel, where,
+           "external data location '" + location +
+               "' is an absolute path; only files inside the model's folder are read");
     for (const auto& part : rel) {
-      if (part == "..") fail(ErrorKind::kBadModel, where, "external data location '" + location + "' leaves the model's folder");
+      if (part == "..")
+        fail(ErrorKind::kBadModel, where, "external data location '" + location + "' leaves the model's folder");
     }
     const fs::path full = *folder_ / rel;
     if (!base::is_inside(*folder_, full)) {
-      fail(ErrorKind::kBadModel, where, "external data location '" + location + "' resolves outside the model's folder");
+      fail(ErrorKind::kBadModel, where,
+           "external data location '" + location + "' resolves outside the model's folder");
     }
     auto& mapped = external_files_[full.string()];
     if (!mapped) {
@@ -400,8 +415,9 @@ class OnnxConverter {
     const std::uint64_t size = mapped->size();
     const std::uint64_t len = length.value_or(offset <= size ? size - offset : 0);
     if (offset > size || len > size - offset) {
-      fail(ErrorKind::kBadModel, where, "external data range [" + std::to_string(offset) + ", +" + std::to_string(len) +
-                                            ") lies outside '" + location + "' (" + std::to_string(size) + " bytes)");
+      fail(ErrorKind::kBadModel, where,
+           "external data range [" + std::to_string(offset) + ", +" + std::to_string(len) + ") lies outside '" +
+               location + "' (" + std::to_string(size) + " bytes)");
     }
     return mapped->bytes().subspan(offset, len);
   }
@@ -432,7 +448,8 @@ class OnnxConverter {
       if (e.key() != onnx_wire::kOffsetKey && e.key() != onnx_wire::kLengthKey) continue;
       char* end = nullptr;
       const std::uint64_t value = std::strtoull(e.value().c_str(), &end, 10);
-      if (end == e.value().c_str() || *end != '\0') fail(ErrorKind::kBadModel, where, "bad external_data entry '" + e.key() + "'");
+      if (end == e.value().c_str() || *end != '\0')
+        fail(ErrorKind::kBadModel, where, "bad external_data entry '" + e.key() + "'");
       (e.key() == onnx_wire::kOffsetKey ? offset : length) = value;
       located = located || e.key() == onnx_wire::kOffsetKey;
     }
@@ -491,9 +508,9 @@ class OnnxConverter {
     if (out.dtype != DType::kString) {
       const std::uint64_t expected = ir::dtype_bytes(out.dtype, out.shape.numel().value_or(0));
       if (out.data.size() != expected) {
-        fail(ErrorKind::kBadModel, where, "holds " + std::to_string(out.data.size()) + " bytes of data but shape " +
-                                              out.shape.str() + " " + std::string(ir::dtype_name(out.dtype)) +
-                                              " needs " + std::to_string(expected));
+        fail(ErrorKind::kBadModel, where,
+             "holds " + std::to_string(out.data.size()) + " bytes of data but shape " + out.shape.str() + " " +
+                 std::string(ir::dtype_name(out.dtype)) + " needs " + std::to_string(expected));
       }
     }
     return out;
@@ -572,7 +589,8 @@ class OnnxConverter {
       const std::string where = node_where(i, n);
       if (n.op_type().empty()) fail(ErrorKind::kBadModel, where, "has no op_type");
       ir::Node node;
-      node.name = n.name().empty() ? (n.output_size() > 0 ? n.output(0) : n.op_type() + "_" + std::to_string(i)) : n.name();
+      node.name =
+          n.name().empty() ? (n.output_size() > 0 ? n.output(0) : n.op_type() + "_" + std::to_string(i)) : n.name();
       node.source_op = n.domain().empty() || n.domain() == "ai.onnx" ? n.op_type() : n.domain() + "." + n.op_type();
       node.op = op_from_onnx(n.domain(), n.op_type()).value_or(ir::Op::Other);
       node.layout = ir::Layout::kNCHW;
@@ -583,7 +601,8 @@ class OnnxConverter {
         }
         const int id = graph_.find_tensor(name);
         if (id < 0) {
-          fail(ErrorKind::kBadModel, where, "input '" + name + "' is not produced by any node, initializer or graph input");
+          fail(ErrorKind::kBadModel, where,
+               "input '" + name + "' is not produced by any node, initializer or graph input");
         }
         node.inputs.push_back(id);
       }

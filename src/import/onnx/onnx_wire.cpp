@@ -11,9 +11,9 @@
 namespace infercast::import::onnx_wire {
 namespace {
 
+using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedInputStream;
 using google::protobuf::io::CodedOutputStream;
-using google::protobuf::internal::WireFormatLite;
 
 // The message types whose fields can (transitively) hold tensors.
 enum class Msg { kNone, kModel, kGraph, kNode, kAttribute, kTensor, kSparseTensor, kFunction };
@@ -23,13 +23,13 @@ enum class Msg { kNone, kModel, kGraph, kNode, kAttribute, kTensor, kSparseTenso
 Msg child_of(Msg parent, std::uint32_t field) {
   switch (parent) {
     case Msg::kModel:
-      if (field == 7) return Msg::kGraph;       // graph
-      if (field == 25) return Msg::kFunction;   // functions
+      if (field == 7) return Msg::kGraph;      // graph
+      if (field == 25) return Msg::kFunction;  // functions
       return Msg::kNone;
     case Msg::kGraph:
-      if (field == 1) return Msg::kNode;          // node
-      if (field == 5) return Msg::kTensor;        // initializer
-      if (field == 15) return Msg::kSparseTensor; // sparse_initializer
+      if (field == 1) return Msg::kNode;           // node
+      if (field == 5) return Msg::kTensor;         // initializer
+      if (field == 15) return Msg::kSparseTensor;  // sparse_initializer
       return Msg::kNone;
     case Msg::kFunction:
       if (field == 7) return Msg::kNode;  // node
@@ -46,8 +46,7 @@ Msg child_of(Msg parent, std::uint32_t field) {
       if (field == 1 || field == 2) return Msg::kTensor;  // values, indices
       return Msg::kNone;
     case Msg::kTensor:
-    case Msg::kNone:
-      return Msg::kNone;
+    case Msg::kNone: return Msg::kNone;
   }
   return Msg::kNone;
 }
@@ -63,8 +62,7 @@ void append_varint(std::string& out, std::uint64_t value) {
 }
 
 void append_length_delimited(std::string& out, std::uint32_t field, const std::string& payload) {
-  append_varint(out, WireFormatLite::MakeTag(static_cast<int>(field),
-                                             WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  append_varint(out, WireFormatLite::MakeTag(static_cast<int>(field), WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
   append_varint(out, payload.size());
   out += payload;
 }

@@ -82,12 +82,22 @@ std::optional<Value> value_of(const TensorProto& t) {
     }
   } else {
     switch (t.data_type()) {
-      case TensorProto::INT64: for (auto x : t.int64_data()) v.data.push_back(static_cast<double>(x)); break;
+      case TensorProto::INT64:
+        for (auto x : t.int64_data()) v.data.push_back(static_cast<double>(x));
+        break;
       case TensorProto::UINT32:
-      case TensorProto::UINT64: for (auto x : t.uint64_data()) v.data.push_back(static_cast<double>(x)); break;
-      case TensorProto::FLOAT: for (auto x : t.float_data()) v.data.push_back(x); break;
-      case TensorProto::DOUBLE: for (auto x : t.double_data()) v.data.push_back(x); break;
-      default: for (auto x : t.int32_data()) v.data.push_back(x); break;
+      case TensorProto::UINT64:
+        for (auto x : t.uint64_data()) v.data.push_back(static_cast<double>(x));
+        break;
+      case TensorProto::FLOAT:
+        for (auto x : t.float_data()) v.data.push_back(x);
+        break;
+      case TensorProto::DOUBLE:
+        for (auto x : t.double_data()) v.data.push_back(x);
+        break;
+      default:
+        for (auto x : t.int32_data()) v.data.push_back(x);
+        break;
     }
   }
   if (static_cast<std::int64_t>(v.data.size()) != v.numel()) return std::nullopt;
@@ -163,7 +173,9 @@ std::optional<Value> broadcast(const Value& a, const Value& b, int out_type, F f
   return r;
 }
 
-double normalized_axis(std::int64_t axis, std::int64_t rank) { return static_cast<double>(axis < 0 ? axis + rank : axis); }
+double normalized_axis(std::int64_t axis, std::int64_t rank) {
+  return static_cast<double>(axis < 0 ? axis + rank : axis);
+}
 
 class Folder {
  public:
@@ -176,7 +188,8 @@ class Folder {
       if (auto v = value_of(t)) known_[t.name()] = std::move(*v);
     }
     auto add_type = [&](const ::onnx::ValueInfoProto& vi) {
-      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape()) shapes_[vi.name()] = &vi.type().tensor_type().shape();
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
+        shapes_[vi.name()] = &vi.type().tensor_type().shape();
     };
     for (const auto& vi : g.input()) add_type(vi);
     for (const auto& vi : g.value_info()) add_type(vi);
@@ -256,7 +269,11 @@ class Folder {
     if (op == "Neg" || op == "Abs" || op == "Floor" || op == "Ceil" || op == "Not") {
       Value r = *a;
       for (double& x : r.data) {
-        x = op == "Neg" ? -x : op == "Abs" ? std::fabs(x) : op == "Floor" ? std::floor(x) : op == "Ceil" ? std::ceil(x) : (x == 0);
+        x = op == "Neg"     ? -x
+            : op == "Abs"   ? std::fabs(x)
+            : op == "Floor" ? std::floor(x)
+            : op == "Ceil"  ? std::ceil(x)
+                            : (x == 0);
       }
       return r;
     }
@@ -285,7 +302,8 @@ class Folder {
     if (op == "Mul") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return x * y; });
     if (op == "Div") {
       if (std::find(b->data.begin(), b->data.end(), 0.0) != b->data.end()) return std::nullopt;
-      return broadcast(*a, *b, a->elem_type, [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; });
+      return broadcast(*a, *b, a->elem_type,
+                       [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; });
     }
     if (op == "Max") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::max(x, y); });
     if (op == "Min") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::min(x, y); });
@@ -318,7 +336,8 @@ class Folder {
     start = std::clamp<std::int64_t>(start, 0, rank);
     end = std::clamp<std::int64_t>(end, 0, rank);
     Value v{{std::max<std::int64_t>(end - start, 0)}, {}, TensorProto::INT64};
-    for (std::int64_t i = start; i < end; ++i) v.data.push_back(static_cast<double>((*dims)[static_cast<std::size_t>(i)]));
+    for (std::int64_t i = start; i < end; ++i)
+      v.data.push_back(static_cast<double>((*dims)[static_cast<std::size_t>(i)]));
     return v;
   }
 
@@ -345,7 +364,8 @@ class Folder {
     std::vector<std::int64_t> kept;
     for (std::int64_t i = 0; i < rank; ++i) {
       const bool listed = axes.empty() ? a.dims[static_cast<std::size_t>(i)] == 1
-                                       : std::any_of(axes.begin(), axes.end(), [&](std::int64_t x) { return normalized_axis(x, rank) == i; });
+                                       : std::any_of(axes.begin(), axes.end(),
+                                                     [&](std::int64_t x) { return normalized_axis(x, rank) == i; });
       if (!listed) kept.push_back(a.dims[static_cast<std::size_t>(i)]);
     }
     r.dims = kept;
@@ -394,7 +414,8 @@ class Folder {
       if (s == nullptr || e == nullptr || s->data.size() != 1 || e->data.size() != 1) return std::nullopt;
       if (n.input_size() > 3 && !n.input(3).empty()) {
         const Value* ax = in(n, 3);
-        if (ax == nullptr || ax->data.size() != 1 || normalized_axis(static_cast<std::int64_t>(ax->data[0]), 1) != 0) return std::nullopt;
+        if (ax == nullptr || ax->data.size() != 1 || normalized_axis(static_cast<std::int64_t>(ax->data[0]), 1) != 0)
+          return std::nullopt;
       }
       if (n.input_size() > 4 && !n.input(4).empty()) {
         const Value* st = in(n, 4);
@@ -480,12 +501,15 @@ class Folder {
     const Value* s = in(n, 0);
     const Value* l = in(n, 1);
     const Value* d = in(n, 2);
-    if (s == nullptr || l == nullptr || d == nullptr || s->data.size() != 1 || l->data.size() != 1 || d->data.size() != 1) return std::nullopt;
+    if (s == nullptr || l == nullptr || d == nullptr || s->data.size() != 1 || l->data.size() != 1 ||
+        d->data.size() != 1)
+      return std::nullopt;
     if (d->data[0] == 0) return std::nullopt;
     const double count = std::max(std::ceil((l->data[0] - s->data[0]) / d->data[0]), 0.0);
     if (count > kMaxFoldedElements) return std::nullopt;
     Value r{{static_cast<std::int64_t>(count)}, {}, s->elem_type};
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i) r.data.push_back(s->data[0] + static_cast<double>(i) * d->data[0]);
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(count); ++i)
+      r.data.push_back(s->data[0] + static_cast<double>(i) * d->data[0]);
     return r;
   }
 
