@@ -182,16 +182,15 @@ class OnnxConverter {
     }
   }
 
-  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const std::string& where) const {
+  // Declared extents (nullopt: symbolic) must be in [0, 2^62) with a product below 2^62.
+  void check_extents(const std::vector<std::optional<std::int64_t>>& dims, const std::string& where) const {
     std::uint64_t numel = 1;
-    for (int i = 0; i < dims.size(); ++i) {
-      const std::int64_t d = dims[i];
-      if (d < 0)
-        fail(ErrorKind::kBadModel, where,
-             "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim)
-        fail(ErrorKind::kBadModel, where,
-             "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      if (!dims[i]) continue;
+      const std::int64_t d = *dims[i];
+      const std::string dim = "dimension " + std::to_string(i);
+      if (d < 0) fail(ErrorKind::kBadModel, where, dim + " is negative (" + std::to_string(d) + ")");
+      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where, dim + " is too large (" + std::to_string(d) + ")");
       if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
         fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
       }
@@ -199,24 +198,17 @@ class OnnxConverter {
     }
   }
 
+  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const std::string& where) const {
+    check_extents({dims.begin(), dims.end()}, where);
+  }
+
   void check_type(const ::onnx::TypeProto& type, const std::string& where) const {
     if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return;
-    std::uint64_t numel = 1;
-    const auto& dims = type.tensor_type().shape().dim();
-    for (int i = 0; i < dims.size(); ++i) {
-      if (!dims[i].has_dim_value()) continue;
-      const std::int64_t d = dims[i].dim_value();
-      if (d < 0)
-        fail(ErrorKind::kBadModel, where,
-             "dimension " + std::to_string(i) + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim)
-        fail(ErrorKind::kBadModel, where,
-             "dimension " + std::to_string(i) + " is too large (" + std::to_string(d) + ")");
-      if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
-        fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
-      }
-      numel *= static_cast<std::uint64_t>(d);
+    std::vector<std::optional<std::int64_t>> dims;
+    for (const auto& d : type.tensor_type().shape().dim()) {
+      dims.push_back(d.has_dim_value() ? std::optional<std::int64_t>(d.dim_value()) : std::nullopt);
     }
+    check_extents(dims, where);
   }
 
   // Shapes the file declares are checked before ONNX shape inference computes with them.
