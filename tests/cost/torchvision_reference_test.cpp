@@ -22,6 +22,8 @@ struct Published {
   double gmacs;  // torchvision's model table, printed with two decimals
 };
 
+void PrintTo(const Published& p, std::ostream* os) { *os << p.model << " (" << p.gmacs << " GMACs)"; }
+
 // Facts from torchvision's documentation (weights tables, "GFLOPS" column = GMACs).
 constexpr Published kPublished[] = {
     {"resnet18", 1.81},           {"resnet50", 4.09},      {"mobilenet_v2", 0.30},
