@@ -10,7 +10,7 @@ TORCHVISION_TEST_MODELS := resnet18 resnet50 mobilenet_v2 mobilenet_v3_large squ
                            googlenet alexnet vit_b_16
 REFERENCE  := .cache/reference
 
-.PHONY: all deps build models references test unit-test fuzz demo bench format clean
+.PHONY: all deps build models runners references test unit-test fuzz demo bench format clean
 
 all: build
 
@@ -22,6 +22,10 @@ $(BUILD)/CMakeCache.txt: | deps
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# npm packages of the external runners (ONNX Runtime), exact versions from the lockfiles.
+runners: deps
+	@scripts/install_runners.sh
 
 models: deps
 	@scripts/fetch_mediapipe.sh
@@ -38,15 +42,15 @@ references: models
 	    $(PY) tests/reference/onnx_reference_counts.py $$src --json > $$out.tmp && mv $$out.tmp $$out; fi; \
 	done
 
-unit-test: build references
+unit-test: build references runners
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
-test: unit-test fuzz
+test: runners unit-test fuzz
 
-demo: build
+demo: build runners
 	@scripts/fetch_mediapipe.sh
 	@scripts/fetch_torchvision.sh resnet18
 	$(BUILD)/infercast analyze .cache/models/mediapipe/face_detection_short_range.tflite
@@ -54,9 +58,12 @@ demo: build
 	$(BUILD)/infercast analyze .cache/models/mediapipe/selfie_segmentation.tflite --per-layer
 	@echo
 	$(BUILD)/infercast analyze .cache/models/torchvision/resnet18.onnx
+	@echo
+	$(BUILD)/infercast run .cache/models/torchvision/resnet18.onnx --runtime ort --threads 2
 
-bench: build
+bench: build runners
 	@bench/analyze_speed.sh
+	@bench/runner_overhead.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake clang clang-format clang-tidy libclang-rt-14-dev
   # libraries
   libonnx-dev libprotobuf-dev protobuf-compiler libflatbuffers-dev flatbuffers-compiler
-  libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libbenchmark-dev libxnnpack-dev libpthreadpool-dev
   # reference data and models: ONNX backend tests, Python onnx + torchvision (exports), npm (MediaPipe)
   libonnx-testdata python3-onnx python3-numpy python3-torchvision nodejs npm
   # measuring

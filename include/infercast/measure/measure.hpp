@@ -1,0 +1,54 @@
+// The timing protocol (../shared/docs/measuring.md): warm-up runs, then repeats until
+// both a minimum count and a minimum time are reached, then re-measurement while the
+// coefficient of variation is above a target. And the machine context every
+// measurement carries.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "infercast/measure/stats.hpp"
+
+namespace infercast::measure {
+
+struct Protocol {
+  int warmup = 3;           // untimed runs before the first attempt
+  int min_repeats = 10;     // an attempt has at least this many samples...
+  double min_time_s = 1.0;  // ...and lasts at least this long (wall clock)...
+  int max_repeats = 1000;   // ...but never more samples than this
+  double cv_target = 0.05;  // re-measure while an attempt's CV is above this
+  int max_remeasure = 2;    // at most this many extra attempts
+};
+
+// Throws Error(kInvalidArgument) naming the field when a value is out of range
+// (negative counts or times, min_repeats < 1, max_repeats < min_repeats).
+void validate(const Protocol& protocol);
+
+// Times `run_once_ms` (which runs the workload once and returns its duration in
+// milliseconds) under `protocol`: protocol.warmup untimed calls, then attempts of
+// protocol.min_repeats..max_repeats calls until min_time_s has passed; while an
+// attempt's CV exceeds cv_target, up to max_remeasure further attempts. Returns the
+// statistics of the attempt with the lowest CV. Exceptions from `run_once_ms`
+// propagate; a negative or non-finite sample throws Error(kInvalidArgument).
+Stats measure(const Protocol& protocol, const std::function<double()>& run_once_ms);
+
+// For workloads that time a whole attempt themselves (an external runner): `attempt`
+// gets the protocol to follow and whether warm-up runs are due (true for the first
+// attempt only) and returns that attempt's samples in milliseconds. The re-measure
+// rule and the result are those of measure().
+using AttemptFn = std::function<std::vector<double>(const Protocol& protocol, bool with_warmup)>;
+Stats measure_attempts(const Protocol& protocol, const AttemptFn& attempt);
+
+// Where a measurement was taken, read from the running machine.
+struct MachineContext {
+  std::string cpu_model;   // /proc/cpuinfo "model name" (or "Hardware"); empty if unknown
+  int cores = 0;           // logical CPUs available to this process
+  std::string machine_id;  // /etc/machine-id; empty if absent
+  std::string hostname;
+  std::string timestamp_utc;  // ISO 8601, "2025-01-31T12:00:00Z"
+};
+
+MachineContext machine_context();
+
+}  // namespace infercast::measure

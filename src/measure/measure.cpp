@@ -1,0 +1,122 @@
+#include "infercast/measure/measure.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include "infercast/base/error.hpp"
+
+namespace infercast::measure {
+namespace {
+
+void check(bool ok, const char* field, const std::string& reason) {
+  if (!ok) throw Error(ErrorKind::kInvalidArgument, "", std::string("timing protocol ") + field, reason);
+}
+
+void check_samples(const std::vector<double>& samples) {
+  for (double s : samples) {
+    if (!std::isfinite(s) || s < 0) {
+      throw Error(ErrorKind::kInvalidArgument, "", "timing sample",
+                  "not a finite non-negative time: " + std::to_string(s));
+    }
+  }
+}
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  std::string hardware;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = trim(line.substr(0, colon));
+    if (key == "model name") return trim(line.substr(colon + 1));
+    if (key == "Hardware" && hardware.empty()) hardware = trim(line.substr(colon + 1));  // some ARM kernels
+  }
+  return hardware;
+}
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+void validate(const Protocol& p) {
+  check(p.warmup >= 0, "warmup", "must be >= 0");
+  check(p.min_repeats >= 1, "min_repeats", "must be >= 1");
+  check(std::isfinite(p.min_time_s) && p.min_time_s >= 0, "min_time_s", "must be a finite time >= 0");
+  check(p.max_repeats >= p.min_repeats, "max_repeats", "must be >= min_repeats");
+  check(std::isfinite(p.cv_target) && p.cv_target >= 0, "cv_target", "must be >= 0");
+  check(p.max_remeasure >= 0, "max_remeasure", "must be >= 0");
+}
+
+Stats measure_attempts(const Protocol& protocol, const AttemptFn& attempt) {
+  validate(protocol);
+  Stats best;
+  bool have_best = false;
+  for (int i = 0; i <= protocol.max_remeasure; ++i) {
+    const std::vector<double> samples = attempt(protocol, i == 0);
+    check_samples(samples);
+    if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "timing attempt", "returned no samples");
+    const Stats s = summarize(samples);
+    if (!have_best || s.cv < best.cv) best = s;
+    have_best = true;
+    if (best.cv <= protocol.cv_target) break;
+  }
+  return best;
+}
+
+Stats measure(const Protocol& protocol, const std::function<double()>& run_once_ms) {
+  using Clock = std::chrono::steady_clock;
+  return measure_attempts(protocol, [&](const Protocol& p, bool with_warmup) {
+    if (with_warmup) {
+      for (int i = 0; i < p.warmup; ++i) run_once_ms();
+    }
+    std::vector<double> samples;
+    const auto start = Clock::now();
+    const auto min_time = std::chrono::duration<double>(p.min_time_s);
+    while (static_cast<int>(samples.size()) < p.max_repeats &&
+           (static_cast<int>(samples.size()) < p.min_repeats || Clock::now() - start < min_time)) {
+      samples.push_back(run_once_ms());
+    }
+    return samples;
+  });
+}
+
+MachineContext machine_context() {
+  MachineContext c;
+  c.cpu_model = cpu_model();
+  c.cores = available_cores();
+  {
+    std::ifstream in("/etc/machine-id");
+    std::string id;
+    if (std::getline(in, id)) c.machine_id = trim(id);
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) c.hostname = host;
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  c.timestamp_utc = stamp;
+  return c;
+}
+
+}  // namespace infercast::measure

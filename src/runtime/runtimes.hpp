@@ -1,0 +1,12 @@
+// Factories of the registered runtimes (src/runtime/registry.cpp lists them).
+#pragma once
+
+#include <memory>
+
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::runtime {
+
+std::unique_ptr<Runtime> make_ort_runtime(const RuntimeOptions& options);  // process/ort_runtime.cpp
+
+}  // namespace infercast::runtime

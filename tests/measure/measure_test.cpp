@@ -1,0 +1,163 @@
+// The timing protocol's rules with synthetic workloads: counts, caps, the re-measure
+// rule and validation. No test here depends on how fast anything runs.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "infercast/base/error.hpp"
+#include "infercast/measure/measure.hpp"
+
+namespace infercast::measure {
+namespace {
+
+TEST(Measure, WarmupThenMinRepeatsWhenMinTimeIsZero) {
+  Protocol p;
+  p.warmup = 3;
+  p.min_repeats = 10;
+  p.min_time_s = 0;
+  p.max_remeasure = 0;
+  int calls = 0;
+  const Stats s = measure(p, [&] { return static_cast<double>(++calls); });
+  EXPECT_EQ(calls, 13);
+  EXPECT_EQ(s.n, 10u);
+  // Samples 4..13 (the three warm-up values are dropped): median 8.5, min 4, max 13.
+  EXPECT_DOUBLE_EQ(s.median, 8.5);
+  EXPECT_DOUBLE_EQ(s.min, 4.0);
+  EXPECT_DOUBLE_EQ(s.max, 13.0);
+}
+
+TEST(Measure, MaxRepeatsCapsALongMinTime) {
+  Protocol p;
+  p.warmup = 0;
+  p.min_repeats = 5;
+  p.min_time_s = 3600;
+  p.max_repeats = 20;
+  p.max_remeasure = 0;
+  int calls = 0;
+  const Stats s = measure(p, [&] {
+    ++calls;
+    return 1.0;
+  });
+  EXPECT_EQ(s.n, 20u);
+  EXPECT_EQ(calls, 20);
+}
+
+TEST(Measure, KeepsRepeatingUntilMinTimeHasPassed) {
+  Protocol p;
+  p.warmup = 0;
+  p.min_repeats = 1;
+  p.min_time_s = 0.05;
+  p.max_remeasure = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const Stats s = measure(p, [] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return 2.0;
+  });
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(elapsed, 0.05);  // the protocol's own floor, not a speed claim
+  EXPECT_GE(s.n, 2u);
+}
+
+TEST(Measure, RemeasuresWhileCvIsHighAndKeepsTheLowestCvAttempt) {
+  Protocol p;
+  p.cv_target = 0.05;
+  p.max_remeasure = 2;
+  // Attempt CVs: {1,3} → 0.707; {2,2.2} → 0.067; {1,2} → 0.471. All above target: three
+  // attempts, and the second is kept.
+  const std::vector<std::vector<double>> attempts = {{1, 3}, {2, 2.2}, {1, 2}};
+  std::vector<bool> warmups;
+  const Stats s = measure_attempts(p, [&](const Protocol&, bool with_warmup) {
+    warmups.push_back(with_warmup);
+    return attempts[warmups.size() - 1];
+  });
+  EXPECT_EQ(warmups, (std::vector<bool>{true, false, false}));
+  EXPECT_DOUBLE_EQ(s.mean, 2.1);
+  EXPECT_DOUBLE_EQ(s.min, 2.0);
+}
+
+TEST(Measure, StopsAtTheFirstAttemptBelowTarget) {
+  Protocol p;
+  p.cv_target = 0.05;
+  p.max_remeasure = 5;
+  int attempts = 0;
+  // {10, 10.1}: CV = 0.0707/10.05 = 0.007 → below target, no re-measure.
+  const Stats s = measure_attempts(p, [&](const Protocol&, bool) {
+    ++attempts;
+    return std::vector<double>{10, 10.1};
+  });
+  EXPECT_EQ(attempts, 1);
+  EXPECT_EQ(s.n, 2u);
+}
+
+TEST(Measure, RemeasureCountIsBounded) {
+  Protocol p;
+  p.warmup = 1;
+  p.min_repeats = 2;
+  p.min_time_s = 0;
+  p.cv_target = 0.0;
+  p.max_remeasure = 3;
+  int calls = 0;
+  // Alternating 1, 2, 1, 2... never reaches CV 0: 1 warm-up + 4 attempts of 2 samples.
+  measure(p, [&] { return 1.0 + (calls++ % 2); });
+  EXPECT_EQ(calls, 1 + 4 * 2);
+}
+
+TEST(Measure, RejectsBadProtocolsAndSamples) {
+  auto rejects = [](Protocol p) {
+    try {
+      validate(p);
+      return false;
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::kInvalidArgument;
+    }
+  };
+  Protocol p;
+  EXPECT_FALSE(rejects(p));
+  p.min_repeats = 0;
+  EXPECT_TRUE(rejects(p));
+  p = {};
+  p.max_repeats = 5;  // below min_repeats = 10
+  EXPECT_TRUE(rejects(p));
+  p = {};
+  p.warmup = -1;
+  EXPECT_TRUE(rejects(p));
+  p = {};
+  p.min_time_s = -1;
+  EXPECT_TRUE(rejects(p));
+  p = {};
+  p.max_remeasure = -1;
+  EXPECT_TRUE(rejects(p));
+
+  Protocol quick;
+  quick.min_time_s = 0;
+  EXPECT_THROW(measure(quick, [] { return -1.0; }), Error);
+  EXPECT_THROW(measure(quick, [] { return std::nan(""); }), Error);
+  EXPECT_THROW(measure_attempts(quick, [](const Protocol&, bool) { return std::vector<double>{}; }), Error);
+}
+
+TEST(Measure, WorkloadErrorsPropagate) {
+  Protocol p;
+  EXPECT_THROW(measure(p, []() -> double { throw Error(ErrorKind::kIo, "m", "", "runner died"); }), Error);
+}
+
+TEST(MachineContext, ReadsTheRunningMachine) {
+  const MachineContext c = machine_context();
+  EXPECT_GT(c.cores, 0);
+  EXPECT_FALSE(c.hostname.empty());
+  EXPECT_TRUE(std::regex_match(c.timestamp_utc, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"))) << c.timestamp_utc;
+  std::ifstream id("/etc/machine-id");
+  std::string expected;
+  if (std::getline(id, expected)) EXPECT_EQ(c.machine_id, expected);
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool has_model_name = false;
+  while (std::getline(cpuinfo, line)) has_model_name |= line.rfind("model name", 0) == 0;
+  if (has_model_name) EXPECT_FALSE(c.cpu_model.empty());
+}
+
+}  // namespace
+}  // namespace infercast::measure
