@@ -15,6 +15,7 @@ struct Registration {
 // One line per runtime.
 constexpr std::array kRuntimes = {
     Registration{"ort", make_ort_runtime},
+    Registration{"xnnpack", make_xnnpack_runtime},
 };
 
 }  // namespace

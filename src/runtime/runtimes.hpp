@@ -7,6 +7,7 @@
 
 namespace infercast::runtime {
 
-std::unique_ptr<Runtime> make_ort_runtime(const RuntimeOptions& options);  // process/ort_runtime.cpp
+std::unique_ptr<Runtime> make_ort_runtime(const RuntimeOptions& options);      // process/ort_runtime.cpp
+std::unique_ptr<Runtime> make_xnnpack_runtime(const RuntimeOptions& options);  // xnnpack/xnnpack_runtime.cpp
 
 }  // namespace infercast::runtime

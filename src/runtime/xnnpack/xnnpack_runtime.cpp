@@ -1,0 +1,129 @@
+// The `xnnpack` runtime: XnnpackExecutor behind the Runtime interface.
+#include <chrono>
+#include <cstring>
+
+#include "infercast/base/error.hpp"
+#include "infercast/measure/stats.hpp"
+#include "infercast/runtime/xnnpack_executor.hpp"
+#include "runtime/runtimes.hpp"
+
+namespace infercast::runtime {
+namespace {
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+class XnnpackRuntime final : public Runtime {
+ public:
+  std::string name() const override { return "xnnpack"; }
+  std::string version() override { return XnnpackExecutor::version(); }
+
+  Support supports(const ir::Graph& graph, int node) const override {
+    const XnnpackSupport s = XnnpackExecutor::supports(graph, node);
+    return {s.ok, s.reason};
+  }
+
+  void prepare(const ir::Graph& graph, const PrepareOptions& options) override {
+    // The executor checks every node in one pass (supports_all) and throws one Error
+    // listing each unsupported node before building anything.
+    threads_ = resolve_threads(options.threads);
+    executor_ = XnnpackExecutor();
+    executor_.prepare(graph, threads_);
+    graph_ = &graph;
+  }
+
+  RunResult run(const RunOptions& options) override {
+    require_prepared();
+    set_inputs(random_inputs(*graph_, options.seed));
+    RunResult result;
+    result.runtime = name();
+    result.runtime_version = version();
+    result.threads = threads_;
+    executor_.set_profiling(false);
+    result.latency_ms = measure::measure(options.protocol, [this] {
+      const auto start = std::chrono::steady_clock::now();
+      executor_.run();
+      return elapsed_ms(start);
+    });
+    if (options.per_layer) result.layers = time_layers(options.protocol);
+    return result;
+  }
+
+  std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs) override {
+    require_prepared();
+    set_inputs(inputs);
+    executor_.set_profiling(false);
+    executor_.run();
+    std::vector<HostTensor> outputs;
+    for (std::size_t i = 0; i < executor_.output_count(); ++i) {
+      const XnnpackTensorInfo& info = executor_.output_info(i);
+      const std::span<const float> values = executor_.output(i);
+      HostTensor t{info.name, ir::DType::kFloat32, info.shape, std::vector<std::byte>(values.size_bytes())};
+      std::memcpy(t.data.data(), values.data(), values.size_bytes());
+      outputs.push_back(std::move(t));
+    }
+    return outputs;
+  }
+
+ private:
+  void require_prepared() const {
+    if (graph_ == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "xnnpack", "run before prepare");
+  }
+
+  void set_inputs(const std::vector<HostTensor>& inputs) {
+    for (std::size_t i = 0; i < executor_.input_count(); ++i) {
+      const XnnpackTensorInfo& info = executor_.input_info(i);
+      const HostTensor* match = nullptr;
+      for (const HostTensor& t : inputs) {
+        if (t.name == info.name) match = &t;
+      }
+      if (match == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "input '" + info.name + "'", "not given");
+      if (match->dtype != ir::DType::kFloat32) {
+        throw Error(ErrorKind::kUnsupported, "", "input '" + info.name + "'", "xnnpack runs float32 inputs only");
+      }
+      if (match->dims != info.shape) {
+        throw Error(ErrorKind::kInvalidArgument, "", "input '" + info.name + "'",
+                    "shape differs from the prepared model's");
+      }
+      executor_.set_input(i, std::span<const float>(reinterpret_cast<const float*>(match->data.data()),
+                                                    match->data.size() / sizeof(float)));
+    }
+  }
+
+  // Per-node times from a separate profiled pass (timers inside the real run), so
+  // the end-to-end figures are never slowed by them.
+  std::vector<LayerTiming> time_layers(const measure::Protocol& protocol) {
+    executor_.set_profiling(true);
+    const int runs = std::max(protocol.min_repeats, 10);
+    for (int i = 0; i < protocol.warmup; ++i) executor_.run();
+    std::vector<std::vector<double>> samples(graph_->nodes.size());
+    for (int r = 0; r < runs; ++r) {
+      executor_.run();
+      const auto& times = executor_.node_times_ms();
+      for (std::size_t n = 0; n < samples.size() && n < times.size(); ++n) samples[n].push_back(times[n]);
+    }
+    executor_.set_profiling(false);
+    std::vector<LayerTiming> layers;
+    const auto& plans = executor_.node_plans();
+    for (std::size_t n = 0; n < samples.size() && n < plans.size(); ++n) {
+      if (plans[n].role != XnnpackNodeRole::kXnnpack && plans[n].role != XnnpackNodeRole::kCustom) continue;
+      const ir::Node& node = graph_->nodes[n];
+      layers.push_back({node.name, node.op == ir::Op::Other ? node.source_op : std::string(ir::op_name(node.op)),
+                        measure::summarize(samples[n])});
+    }
+    return layers;
+  }
+
+  XnnpackExecutor executor_;
+  const ir::Graph* graph_ = nullptr;
+  int threads_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Runtime> make_xnnpack_runtime(const RuntimeOptions&) {
+  return std::make_unique<XnnpackRuntime>();
+}
+
+}  // namespace infercast::runtime
