@@ -15,6 +15,7 @@ using Action = std::function<int()>;
 void register_analyze(CLI::App& app, Action& action);
 void register_ops(CLI::App& app, Action& action);
 void register_run(CLI::App& app, Action& action);
+void register_verify(CLI::App& app, Action& action);
 
 // Writes `text` to `path` (atomically, via a temporary file beside it), or to stdout
 // when `path` is empty or "-". Throws Error(kIo).

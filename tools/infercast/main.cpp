@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   infercast::cli::register_analyze(app, action);
   infercast::cli::register_ops(app, action);
   infercast::cli::register_run(app, action);
+  infercast::cli::register_verify(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

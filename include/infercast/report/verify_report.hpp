@@ -1,0 +1,30 @@
+// `infercast verify`'s report. JSON (canonical):
+//   {"model","runtime","reference","reference_model","rtol","atol","pass",
+//    "outputs":[{"set","name","shape","max_abs_error","max_rel_error","mismatches","pass","note"}]}
+// max_rel_error is max|got - want| / max|want| per output (see runtime/verify.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "infercast/report/report.hpp"
+#include "infercast/runtime/verify.hpp"
+
+namespace infercast::report {
+
+struct VerifyContext {
+  std::string model;
+  std::string runtime;
+  std::string reference;        // a runtime name, or "testdata"
+  std::string reference_model;  // the model the reference ran (same as model by default)
+  runtime::Tolerance tolerance;
+};
+
+struct VerifiedSet {
+  std::string set;  // "test_data_set_0", or "random (seed 42)"
+  std::vector<runtime::OutputComparison> outputs;
+};
+
+Report verify_report(const VerifyContext& context, const std::vector<VerifiedSet>& sets);
+
+}  // namespace infercast::report

@@ -1,0 +1,80 @@
+#include "infercast/runtime/verify.hpp"
+#include "commands.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/report/verify_report.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::cli {
+namespace {
+
+struct VerifyOptions {
+  std::string model;
+  std::string runtime;
+  std::string reference;
+  std::string reference_model;
+  runtime::Tolerance tolerance;
+  int threads = 0;
+  std::uint64_t seed = 42;
+  std::vector<std::string> input_shapes;
+  std::string format = "table";
+  std::string output;
+};
+
+// Exit code: 0 when every output matches, 1 on a mismatch (bad input: Error → 2).
+int run_verify(const VerifyOptions& o) {
+  import::ImportOptions import_options;
+  for (const std::string& spec : o.input_shapes) import::add_input_shape(import_options, spec);
+  const report::Format format = report::parse_format(o.format);
+  const ir::Graph graph = import::load_model(o.model, import_options);
+  const auto engine = runtime::make_runtime(o.runtime);
+  engine->prepare(graph, {o.threads});
+  std::vector<report::VerifiedSet> sets;
+  const std::string reference_model = o.reference_model.empty() ? o.model : o.reference_model;
+  if (o.reference == "testdata") {
+    for (const runtime::TestDataSet& set : runtime::read_onnx_test_data(o.model, graph)) {
+      sets.push_back({set.name, runtime::compare_outputs(engine->infer(set.inputs), set.outputs, o.tolerance)});
+    }
+  } else {
+    const ir::Graph reference_graph =
+        o.reference_model.empty() ? ir::Graph() : import::load_model(o.reference_model, import_options);
+    const ir::Graph& ref_graph = o.reference_model.empty() ? graph : reference_graph;
+    const auto reference = runtime::make_runtime(o.reference);
+    reference->prepare(ref_graph, {o.threads});
+    const auto inputs = runtime::random_inputs(graph, o.seed);
+    // The reference model's inputs are matched by position (an exported model may rename them).
+    auto ref_inputs = inputs;
+    for (std::size_t i = 0; i < ref_inputs.size() && i < ref_graph.inputs.size(); ++i) {
+      ref_inputs[i].name = ref_graph.tensors[ref_graph.inputs[i]].name;
+    }
+    sets.push_back({"random (seed " + std::to_string(o.seed) + ")",
+                    runtime::compare_outputs(engine->infer(inputs), reference->infer(ref_inputs), o.tolerance)});
+  }
+  const report::Report report =
+      report::verify_report({o.model, o.runtime, o.reference, reference_model, o.tolerance}, sets);
+  write_output(o.output, report::render(report, format));
+  return report.json["pass"].get<bool>() ? 0 : 1;
+}
+
+}  // namespace
+
+void register_verify(CLI::App& app, Action& action) {
+  auto options = std::make_shared<VerifyOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Check that a runtime computes what a reference does (another runtime, or ONNX test data)");
+  cmd->add_option("model", options->model, "model file (.onnx or .tflite)")->required();
+  cmd->add_option("--runtime", options->runtime, "runtime under test")->required();
+  cmd->add_option("--reference", options->reference,
+                  "reference runtime, or 'testdata' (test_data_set_*/ beside the model)")
+      ->required();
+  cmd->add_option("--reference-model", options->reference_model, "model the reference runs (default: MODEL)");
+  cmd->add_option("--rtol", options->tolerance.rtol, "relative tolerance (numpy.allclose rule)")->capture_default_str();
+  cmd->add_option("--atol", options->tolerance.atol, "absolute tolerance")->capture_default_str();
+  cmd->add_option("--threads", options->threads, "intra-op threads (0 = all available cores)")->capture_default_str();
+  cmd->add_option("--seed", options->seed, "seed of the random inputs")->capture_default_str();
+  cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
+  cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
+  cmd->callback([options, &action] { action = [options] { return run_verify(*options); }; });
+}
+
+}  // namespace infercast::cli
