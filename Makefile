@@ -64,6 +64,7 @@ demo: build runners
 bench: build runners
 	@bench/analyze_speed.sh
 	@bench/runner_overhead.sh
+	@bench/runtimes.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
