@@ -60,6 +60,10 @@ demo: build runners
 	$(BUILD)/infercast analyze .cache/models/torchvision/resnet18.onnx
 	@echo
 	$(BUILD)/infercast run .cache/models/torchvision/resnet18.onnx --runtime ort --threads 2
+	@echo
+	$(BUILD)/infercast run .cache/models/mediapipe/selfie_segmentation.tflite --runtime xnnpack --threads 2 --per-layer
+	@echo
+	$(BUILD)/infercast verify .cache/models/torchvision/resnet18.onnx --runtime xnnpack --reference ort
 
 bench: build runners
 	@bench/analyze_speed.sh
