@@ -22,7 +22,9 @@ struct Published {
   double gmacs;  // torchvision's model table, printed with two decimals
 };
 
-void PrintTo(const Published& p, std::ostream* os) { *os << p.model << " (" << p.gmacs << " GMACs)"; }
+void PrintTo(const Published& p, std::ostream* os) {
+  *os << p.model << " (" << p.gmacs << " GMACs)";
+}
 
 // Facts from torchvision's documentation (weights tables, "GFLOPS" column = GMACs).
 constexpr Published kPublished[] = {

@@ -128,14 +128,21 @@ XnnpackSupport check_bn_params(const Check& c, const ir::Node& n, std::int64_t c
 
 // --- Conv
 
-XnnpackSupport check_conv(const Check& c, const ir::Node& n) {
-  if (std::string why = inputs_problem(c, n, {0, 1}); !why.empty()) return no(why);
-  if (std::string why = spatial_rank_problem(c, n, n.inputs[0]); !why.empty()) return no(why);
-  if (!c.constant(n.inputs[1])) return no("weights are computed at run time; XNNPACK packs them at prepare");
+// Conv and ConvTranspose: a spatial data input, constant weights and an optional
+// constant bias (XNNPACK packs weights and bias at prepare).
+static std::string conv_inputs_problem(const Check& c, const ir::Node& n) {
+  if (std::string why = inputs_problem(c, n, {0, 1}); !why.empty()) return why;
+  if (std::string why = spatial_rank_problem(c, n, n.inputs[0]); !why.empty()) return why;
+  if (!c.constant(n.inputs[1])) return "weights are computed at run time; XNNPACK packs them at prepare";
   if (c.present(n, 2)) {
-    if (std::string why = input_problem(c, n, 2); !why.empty()) return no(why);
-    if (!c.constant(n.inputs[2])) return no("bias is computed at run time");
+    if (std::string why = input_problem(c, n, 2); !why.empty()) return why;
+    if (!c.constant(n.inputs[2])) return "bias is computed at run time";
   }
+  return {};
+}
+
+XnnpackSupport check_conv(const Check& c, const ir::Node& n) {
+  if (std::string why = conv_inputs_problem(c, n); !why.empty()) return no(why);
   const Dims x = c.tensor(n.inputs[0]).shape.extents();
   const Dims w = c.tensor(n.inputs[1]).shape.extents();
   const std::size_t spatial = x.size() - 2;
@@ -262,13 +269,7 @@ void lower_conv(Builder& b, const ir::Node& n) {
 // --- ConvTranspose
 
 XnnpackSupport check_conv_transpose(const Check& c, const ir::Node& n) {
-  if (std::string why = inputs_problem(c, n, {0, 1}); !why.empty()) return no(why);
-  if (std::string why = spatial_rank_problem(c, n, n.inputs[0]); !why.empty()) return no(why);
-  if (!c.constant(n.inputs[1])) return no("weights are computed at run time; XNNPACK packs them at prepare");
-  if (c.present(n, 2)) {
-    if (std::string why = input_problem(c, n, 2); !why.empty()) return no(why);
-    if (!c.constant(n.inputs[2])) return no("bias is computed at run time");
-  }
+  if (std::string why = conv_inputs_problem(c, n); !why.empty()) return no(why);
   const Dims x = c.tensor(n.inputs[0]).shape.extents();
   const Dims w = c.tensor(n.inputs[1]).shape.extents();
   const std::size_t spatial = x.size() - 2;
