@@ -5,10 +5,12 @@
 // documented keys.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <onnx/onnx_pb.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../test_files.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -26,19 +28,12 @@ extern char** environ;
 namespace infercast::cli {
 namespace {
 
+using infercast::testing::read_file;
+using infercast::testing::write_file;
+
 namespace fs = std::filesystem;
 
 const char* const kConvModel = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string random_bytes(std::size_t size, std::uint32_t seed) {
   std::mt19937 rng(seed);

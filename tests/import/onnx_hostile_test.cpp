@@ -3,8 +3,10 @@
 // another exception or a crash, its message names the file and the reason, and no
 // file outside the model's folder is read because the model says so.
 #include <gtest/gtest.h>
+
 #include <onnx/onnx_pb.h>
 #include <unistd.h>
+#include "../test_files.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -20,20 +22,12 @@
 namespace infercast::import {
 namespace {
 
+using infercast::testing::read_file;
+using infercast::testing::write_file;
+
 namespace fs = std::filesystem;
 
 const char* const kConvModel = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::string random_bytes(std::size_t size, std::uint32_t seed) {
   std::mt19937 rng(seed);

@@ -8,7 +8,9 @@
 // shape-defining values (axes, pads, target shapes) as runtime inputs, which no
 // static analysis can know; the second pass has a regression floor, not 95%.
 #include <gtest/gtest.h>
+
 #include <onnx/onnx_pb.h>
+#include "../test_files.hpp"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -20,12 +22,9 @@
 namespace infercast::import {
 namespace {
 
-const std::string kReference = std::string(INFERCAST_SOURCE_DIR) + "/.cache/reference/onnx_testdata_shapes.jsonl";
+using infercast::testing::read_file;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+const std::string kReference = std::string(INFERCAST_SOURCE_DIR) + "/.cache/reference/onnx_testdata_shapes.jsonl";
 
 // The model with its output shapes and intermediate value_info removed.
 std::string without_declared_shapes(const std::string& bytes) {
