@@ -8,6 +8,11 @@
 # and prints the path of the saved input. Reproduce one with
 #   build-fuzz/fuzz/fuzz_<format>_import <input>
 # and, once fixed, copy it to fuzz/corpus/<format>/crash_<what>.<ext> as a regression seed.
+#
+# FUZZ_RUNS=N makes a run reproducible: a fresh corpus of the checked-in seeds, a fixed
+# seed (FUZZ_SEED, default 1) and at most N inputs (SECONDS still caps it). `make test`
+# uses this, so CI replays the same inputs every time; open-ended exploration is
+# `make fuzz` (time-bounded, random seed).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,11 +47,17 @@ for f in "${formats[@]}"; do
   corpus="$build/corpus/$f"
   artifacts="$build/artifacts/$f"
   log="$build/logs/$f.log"
+  extra=()
+  if [[ -n ${FUZZ_RUNS:-} ]]; then
+    corpus="$build/corpus-replay/$f"
+    rm -rf "$corpus"
+    extra=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  fi
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
   cp -f "$root/fuzz/corpus/$f/"* "$corpus/"
   echo "== fuzz_${f}_import: ${seconds}s on $corpus (log: $log)"
   set +e
-  "$fuzzer" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  "$fuzzer" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 "${extra[@]}" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e

@@ -354,5 +354,38 @@ TEST_F(OnnxHostile, ForgedInternalOffsetKeys) {
   EXPECT_TRUE(rejected(write("forged.onnx", model), "data range lies outside the file"));
 }
 
+// libonnx's Conv/Pool shape inference divides by the strides unchecked (a zero stride
+// once crashed the importer with SIGFPE, found by fuzzing); window attributes that
+// define no output are refused by name.
+TEST_F(OnnxHostile, NonPositiveWindowAttributes) {
+  const std::string bytes = read_file(kConvModel);
+  struct Case {
+    const char* attr;
+    std::vector<std::int64_t> value;
+    const char* reason;
+  };
+  for (const Case& c : {Case{"strides", {0, 2}, "strides must be >= 1, got [0,2]"},
+                        Case{"strides", {2, -1}, "strides must be >= 1"},
+                        Case{"dilations", {1, 0}, "dilations must be >= 1"},
+                        Case{"kernel_shape", {0, 3}, "kernel_shape must be positive"},
+                        Case{"pads", {1, 1, -2, 1}, "pads must be >= 0"}}) {
+    ::onnx::ModelProto model;
+    ASSERT_TRUE(model.ParseFromString(bytes));
+    auto* node = model.mutable_graph()->mutable_node(0);
+    ::onnx::AttributeProto* attr = nullptr;
+    for (auto& a : *node->mutable_attribute()) {
+      if (a.name() == c.attr) attr = &a;
+    }
+    if (attr == nullptr) {
+      attr = node->add_attribute();
+      attr->set_name(c.attr);
+      attr->set_type(::onnx::AttributeProto::INTS);
+    }
+    attr->clear_ints();
+    for (const auto v : c.value) attr->add_ints(v);
+    EXPECT_TRUE(rejected(write(std::string(c.attr) + ".onnx", model), c.reason)) << c.attr;
+  }
+}
+
 }  // namespace
 }  // namespace infercast::import

@@ -3,9 +3,11 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -85,6 +87,20 @@ void check_inference_preconditions(const std::string& op, ::onnx::InferenceConte
     if (t == nullptr || !t->has_tensor_type() || !t->tensor_type().has_shape()) return -1;
     return t->tensor_type().shape().dim_size();
   };
+  // convPoolShapeInference divides by strides and multiplies by dilations without
+  // checking them: a zero stride is an integer division by zero (SIGFPE).
+  static const std::set<std::string, std::less<>> kConvPool = {
+      "Conv",    "ConvInteger", "ConvTranspose", "QLinearConv", "AveragePool",
+      "MaxPool", "LpPool",      "MaxUnpool",     "QLinearAveragePool"};
+  if (kConvPool.contains(op)) {
+    for (const char* name : {"strides", "dilations", "kernel_shape"}) {
+      const ::onnx::AttributeProto* a = ctx.getAttribute(name);
+      if (a == nullptr) continue;
+      for (const std::int64_t v : a->ints()) {
+        if (v <= 0) fail_shape_inference("attribute '", name, "' has a non-positive value ", v);
+      }
+    }
+  }
   if (op == "Conv" || op == "ConvInteger" || op == "ConvTranspose" || op == "QLinearConv") {
     const int x = rank(0);
     const int w = rank(op == "QLinearConv" ? 3 : 1);
@@ -703,7 +719,8 @@ class OnnxConverter {
   // Canonical conv/pool attributes: kernel_shape, strides, dilations, pads (all
   // begins then all ends), group — explicit, with auto_pad resolved when shapes allow.
   void normalize_attributes() {
-    for (auto& node : graph_.nodes) {
+    for (std::size_t index = 0; index < graph_.nodes.size(); ++index) {
+      ir::Node& node = graph_.nodes[index];
       const bool conv = node.op == ir::Op::Conv || node.op == ir::Op::ConvTranspose;
       const bool pool = node.op == ir::Op::MaxPool || node.op == ir::Op::AveragePool || node.op == ir::Op::LpPool;
       if (!conv && !pool) continue;
@@ -728,6 +745,24 @@ class OnnxConverter {
       const auto dilations = defaulted("dilations", 1, spatial);
       if (conv) node.attrs.set("group", node.attrs.get_int("group", 1));
       std::vector<std::int64_t> pads = node.attrs.get_ints("pads");
+      // A window of no size, a zero step or a negative pad has no defined output;
+      // costs computed from one would be silently wrong.
+      auto require = [&](bool ok, const char* what, const std::vector<std::int64_t>& v) {
+        if (ok) return;
+        std::string list;
+        for (const auto x : v) list += (list.empty() ? "" : ",") + std::to_string(x);
+        throw Error(ErrorKind::kBadModel, file_,
+                    "node " + std::to_string(index) + " '" + node.name + "' (" + node.source_op + ")",
+                    std::string(what) + " [" + list + "]");
+      };
+      auto all = [](const std::vector<std::int64_t>& v, auto pred) { return std::ranges::all_of(v, pred); };
+      require(all(kernel, [](std::int64_t k) { return k != 0 && k >= -1; }), "kernel_shape must be positive, got",
+              kernel);
+      require(all(strides, [](std::int64_t v) { return v >= 1; }), "strides must be >= 1, got", strides);
+      require(all(dilations, [](std::int64_t v) { return v >= 1; }), "dilations must be >= 1, got", dilations);
+      require(!conv || node.attrs.get_int("group", 1) >= 1, "group must be >= 1, got",
+              {node.attrs.get_int("group", 1)});
+      require(all(pads, [](std::int64_t v) { return v >= 0; }), "pads must be >= 0, got", pads);
       const std::string auto_pad = node.attrs.get_string("auto_pad", "NOTSET");
       if (auto_pad == "VALID") {
         pads.assign(2 * spatial, 0);

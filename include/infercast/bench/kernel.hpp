@@ -1,0 +1,77 @@
+// Kernels: one op or one fused group as a runtime executes it (conv+bn+relu, a
+// depthwise conv with its activation, an SE block, ...). A KernelSpec names a kernel
+// type and its integer parameters; the same vocabulary describes the kernels bench
+// measures and the kernels predict finds in real models, so the two always agree.
+//
+// Kernel types (type string; parameters, all integers; NCHW semantics):
+//   conv, conv+relu, conv+relu6, conv+bn, conv+bn+relu, conv+hardswish
+//                      n h w cin cout k stride dilation pad groups
+//   dwconv, dwconv+relu, dwconv+relu6, dwconv+bn+relu, dwconv+hardswish
+//                      n h w c k stride dilation pad            (channel multiplier 1)
+//   convtranspose      n h w cin cout k stride pad
+//   fc, fc+relu        n cin cout
+//   matmul             b m k n                                  (b = batch of matrices)
+//   maxpool, avgpool   n h w c k stride pad
+//   globalavgpool      n h w c
+//   add, add+relu, mul n h w c                                  (two inputs of one shape)
+//   concat             n h w c inputs                           (`inputs` tensors of c channels each)
+//   relu, relu6, sigmoid, hardswish, swish, tanh
+//                      n h w c
+//   softmax            n c                                      (softmax over c, n rows)
+//   resize_nearest, resize_bilinear
+//                      n h w c scale
+//   pad                n h w c pad
+//   reshape, transpose n h w c
+//   layernorm          n c                                      (normalized over c)
+//   se                 n h w c r                                (GAP -> FC c/r -> ReLU -> FC c -> sigmoid -> Mul)
+//   channel_shuffle    n h w c groups
+// `pad` is the symmetric padding on every spatial side.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/ir/graph.hpp"
+
+namespace infercast::bench {
+
+struct KernelSpec {
+  std::string type;                             // one of kernel_types()
+  std::map<std::string, std::int64_t> params;   // the type's parameters, all present
+  ir::DType dtype = ir::DType::kFloat32;
+
+  // Canonical, stable identity: "conv+relu|cin=32|cout=64|...|dtype=float32" with
+  // parameters in name order. Equal keys mean the same kernel.
+  std::string key() const;
+  std::int64_t get(const std::string& name) const;  // throws Error(kInvalidArgument) when absent
+  friend bool operator==(const KernelSpec&, const KernelSpec&) = default;
+};
+
+// Every known kernel type, in the order above.
+const std::vector<std::string>& kernel_types();
+// The parameter names of `type`; throws Error(kInvalidArgument) for an unknown type.
+const std::vector<std::string>& kernel_parameters(const std::string& type);
+// Throws Error(kInvalidArgument) naming the type and parameter when a parameter is
+// missing, unknown, or out of range (sizes < 1, a kernel larger than the padded input, ...).
+void validate(const KernelSpec& spec);
+
+nlohmann::json to_json(const KernelSpec& spec);
+// Throws Error(kInvalidArgument) on a malformed object.
+KernelSpec kernel_spec_from_json(const nlohmann::json& j);
+
+// A runnable one-kernel model: NCHW (ONNX conventions, canonical attributes), static
+// shapes, weights filled from a fixed-seed generator and owned by the graph, finalized.
+ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed = 1);
+
+// The kernel that `nodes` (indices into graph.nodes, in execution order: a fused
+// group, anchor op first) form in a real model, in this vocabulary; nullopt when
+// they match no kernel type or a shape is not static. Works on NCHW and NHWC graphs.
+std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const int> nodes);
+
+}  // namespace infercast::bench
