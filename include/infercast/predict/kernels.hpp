@@ -1,0 +1,79 @@
+// Kernel detection: split an ir::Graph into the kernels a runtime actually executes
+// (a conv with its folded BatchNorm and fused ReLU is one kernel; a Reshape the
+// runtime treats as a view is none), and the features that describe each kernel.
+//
+// The same two functions (split_kernels, kernel_features) run at train time on the
+// one-kernel graphs bench measured and at predict time on real models, so a kernel
+// looks the same to the regressor in both places.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/ir/graph.hpp"
+
+namespace infercast::predict {
+
+// What a runtime does to a graph before it runs it. Pairs are "anchor+follower" of
+// op classes (op_class()): "conv+relu" means a ReLU whose only producer is a conv is
+// executed inside the conv's kernel. Removed ops cost nothing (views, folded ops).
+struct FusionRules {
+  std::set<std::string> fused_pairs;  // "conv+bn", "conv+relu", "dwconv+relu6", "add+relu", "fc+relu", ...
+  std::set<std::string> removed_ops;  // op classes executed as views: "reshape", "flatten", "identity", ...
+  double alpha = 0.5;                 // the detection threshold the pairs were measured with
+  nlohmann::json evidence = nlohmann::json::array();  // [{"pair","t_a_ms","t_b_ms","t_ab_ms","saving","fused"}]
+};
+
+nlohmann::json to_json(const FusionRules& rules);
+// Throws Error(kInvalidArgument) naming the field on a malformed object.
+FusionRules fusion_rules_from_json(const nlohmann::json& j);
+
+// Rules no measurement has vouched for: nothing fused, the view-like ops removed.
+FusionRules default_fusion_rules();
+
+// The class of one node as fusion rules and kernel types name it: conv, dwconv,
+// convtranspose, fc, matmul, bn, relu, relu6, sigmoid, hardswish, swish, tanh, add,
+// mul, maxpool, avgpool, globalavgpool, concat, softmax, resize, pad, reshape,
+// flatten, transpose, identity, layernorm, ... and "other" for the rest.
+std::string op_class(const ir::Graph& graph, int node);
+
+// The features of a kernel, in this order (kFeatureNames). Sizes are log2(1 + x) so
+// a tree split and a linear ceiling both see orders of magnitude.
+inline constexpr int kFeatureCount = 16;
+extern const std::array<const char*, kFeatureCount> kFeatureNames;
+using Features = std::array<float, kFeatureCount>;
+
+// The physics of a kernel in raw units (what the roofline uses).
+struct KernelCost {
+  double flops = 0;  // every node of the kernel
+  double bytes = 0;  // external inputs (weights included) + final output
+  double params = 0;
+};
+
+struct Kernel {
+  std::string name;        // the anchor node's name
+  std::string type;        // "conv+bn+relu", "dwconv+relu6", "add", ... (classes joined by '+')
+  std::string family;      // the regressor it goes to: conv, dwconv, convtranspose, fc, pool, eltwise, activation,
+                           // concat, softmax, resize, datamove, norm, other; "removed" for no-op kernels
+  std::vector<int> nodes;  // node indices, anchor first, in execution order
+  bool removed = false;    // a view or folded op: predicted 0 ms
+  bool complete = true;    // every shape its features need is static
+  KernelCost cost;
+  Features features{};
+};
+
+// Splits `graph` into kernels under `rules`: every node lands in exactly one kernel.
+// A follower joins the kernel before it when the pair (anchor class, follower class)
+// is fused and it is the only consumer of the kernel's output (and that output is not
+// a graph output). TFLite fused activations are part of the node's own type.
+std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules);
+
+// The regressor family of a kernel type's anchor class.
+std::string family_of(const std::string& anchor_class);
+
+}  // namespace infercast::predict

@@ -1,0 +1,86 @@
+// Latency regressors for one kernel family, all predicting milliseconds from Features:
+//
+//   gbm       XGBoost gradient boosting on log(latency) (C API)
+//   forest    XGBoost's random-forest mode on log(latency): one round of
+//             num_parallel_tree trees, row subsample and per-node column subsample, eta 1
+//   roofline  max(FLOPs / peak, bytes / bandwidth) + overhead, ceilings fitted from data
+//
+// Working in log latency makes the loss relative, so a 20 µs kernel counts as much as a
+// 20 ms one. Model selection is k-fold cross-validation on the log error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/predict/kernels.hpp"
+
+namespace infercast::predict {
+
+enum class ModelKind { kGbm, kForest, kRoofline };
+std::string model_kind_name(ModelKind kind);
+// Throws Error(kInvalidArgument) for an unknown name.
+ModelKind model_kind_from_name(const std::string& name);
+
+struct Sample {
+  Features x{};
+  KernelCost cost;
+  double latency_ms = 0;  // > 0
+};
+
+// The roofline with its ceilings in per-millisecond units.
+struct Roofline {
+  double flops_per_ms = 1;  // achieved peak compute
+  double bytes_per_ms = 1;  // achieved bandwidth
+  double overhead_ms = 0;   // per-kernel fixed cost
+  double predict_ms(const KernelCost& cost) const;
+  // Ceilings: the 90th percentile of achieved FLOP/ms and byte/ms over the samples
+  // (the top few are timer noise on tiny kernels); overhead: the 5th percentile
+  // latency. Throws Error(kInvalidArgument) on no samples.
+  static Roofline fit(std::span<const Sample> samples);
+  nlohmann::json to_json() const;
+  static Roofline from_json(const nlohmann::json& j);
+};
+
+// An XGBoost booster (gbm or forest), fitted on log(latency_ms).
+class XgbModel {
+ public:
+  XgbModel();
+  ~XgbModel();
+  XgbModel(XgbModel&&) noexcept;
+  XgbModel& operator=(XgbModel&&) noexcept;
+
+  // Throws Error(kInvalidArgument) on no samples and Error(kUnsupported) when XGBoost fails.
+  void fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed = 1);
+  // Predicted milliseconds for `rows` feature vectors laid out contiguously.
+  std::vector<double> predict_ms(std::span<const Features> rows) const;
+  // XGBoost's own model format (UBJSON).
+  std::vector<char> save() const;
+  void load(std::span<const char> bytes);
+  bool empty() const noexcept { return handle_ == nullptr; }
+
+ private:
+  void* handle_ = nullptr;
+};
+
+// Cross-validated error of one model kind on one family.
+struct CvScore {
+  int n = 0;
+  double rmse_log = 0;  // root mean squared error of ln(predicted / measured)
+  double rmspe = 0;     // root mean squared percentage error, in percent
+  double within10 = 0;  // fraction of kernels within ±10%
+};
+nlohmann::json to_json(const CvScore& s);
+
+// k-fold CV (deterministic shuffle by `seed`); with fewer than 2k samples, leave-one-out
+// over at most 2k folds. Throws Error(kInvalidArgument) on fewer than 3 samples.
+CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds = 5, std::uint64_t seed = 1);
+
+// The error statistics of predictions against measurements.
+CvScore score(std::span<const double> predicted_ms, std::span<const double> measured_ms);
+
+}  // namespace infercast::predict

@@ -1,0 +1,99 @@
+// Fusion-rule detection by measurement (include/infercast/predict/fusion.hpp).
+#include "infercast/predict/fusion.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "infercast/base/error.hpp"
+
+namespace infercast::predict {
+
+bool is_fused(const PairTiming& t, double alpha) {
+  return t.t_a_ms + t.t_b_ms - t.t_ab_ms > alpha * std::min(t.t_a_ms, t.t_b_ms);
+}
+
+FusionRules decide_fusion(const std::vector<PairTiming>& timings, double alpha) {
+  FusionRules rules = default_fusion_rules();
+  rules.alpha = alpha;
+  for (const PairTiming& t : timings) {
+    if (t.pair.find('+') == std::string::npos || t.pair.front() == '+' || t.pair.back() == '+')
+      throw Error(ErrorKind::kInvalidArgument, "", "fusion pair '" + t.pair + "'", "must be written a+b");
+    for (double v : {t.t_a_ms, t.t_b_ms, t.t_ab_ms}) {
+      if (!(v > 0) || !std::isfinite(v))
+        throw Error(ErrorKind::kInvalidArgument, "", "fusion pair '" + t.pair + "'", "times must be positive");
+    }
+    const bool fused = is_fused(t, alpha);
+    const double saving = (t.t_a_ms + t.t_b_ms - t.t_ab_ms) / std::min(t.t_a_ms, t.t_b_ms);
+    rules.evidence.push_back({{"pair", t.pair},
+                              {"t_a_ms", t.t_a_ms},
+                              {"t_b_ms", t.t_b_ms},
+                              {"t_ab_ms", t.t_ab_ms},
+                              {"saving", saving},
+                              {"fused", fused}});
+    if (fused) rules.fused_pairs.insert(t.pair);
+  }
+  return rules;
+}
+
+namespace {
+
+nlohmann::json spec(const std::string& type, nlohmann::json params) {
+  return {{"type", type}, {"params", std::move(params)}, {"dtype", "float32"}};
+}
+
+nlohmann::json conv(const std::string& type, int h, int c, int k) {
+  return spec(type, {{"n", 1},
+                     {"h", h},
+                     {"w", h},
+                     {"cin", c},
+                     {"cout", c},
+                     {"k", k},
+                     {"stride", 1},
+                     {"dilation", 1},
+                     {"pad", k / 2},
+                     {"groups", 1}});
+}
+
+nlohmann::json dwconv(const std::string& type, int h, int c) {
+  return spec(type, {{"n", 1}, {"h", h}, {"w", h}, {"c", c}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}});
+}
+
+nlohmann::json eltwise(const std::string& type, int n, int h, int c) {
+  return spec(type, {{"n", n}, {"h", h}, {"w", h}, {"c", c}});
+}
+
+}  // namespace
+
+const std::vector<FusionProbe>& fusion_probes() {
+  // 1x1 convs with few channels on a large map: the conv costs a few times the
+  // activation pass, so a fused activation's saving is well above the noise. BN has no
+  // kernel of its own in the vocabulary; `mul` over the same tensor (one multiply per
+  // element, like folded-out BN's scale) stands in for T(bn).
+  static const std::vector<FusionProbe> probes = {
+      {"conv+relu", conv("conv", 56, 16, 1), eltwise("relu", 1, 56, 16), conv("conv+relu", 56, 16, 1)},
+      {"conv+relu6", conv("conv", 56, 16, 1), eltwise("relu6", 1, 56, 16), conv("conv+relu6", 56, 16, 1)},
+      {"conv+hardswish", conv("conv", 56, 16, 1), eltwise("hardswish", 1, 56, 16), conv("conv+hardswish", 56, 16, 1)},
+      {"conv+bn", conv("conv", 56, 16, 1), eltwise("mul", 1, 56, 16), conv("conv+bn", 56, 16, 1)},
+      {"dwconv+relu", dwconv("dwconv", 56, 32), eltwise("relu", 1, 56, 32), dwconv("dwconv+relu", 56, 32)},
+      {"dwconv+relu6", dwconv("dwconv", 56, 32), eltwise("relu6", 1, 56, 32), dwconv("dwconv+relu6", 56, 32)},
+      {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),
+       dwconv("dwconv+hardswish", 56, 32)},
+      {"add+relu", eltwise("add", 1, 56, 32), eltwise("relu", 1, 56, 32), eltwise("add+relu", 1, 56, 32)},
+      {"fc+relu", spec("fc", {{"n", 64}, {"cin", 256}, {"cout", 256}}), eltwise("relu", 64, 1, 256),
+       spec("fc+relu", {{"n", 64}, {"cin", 256}, {"cout", 256}})},
+  };
+  return probes;
+}
+
+FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)>& time_spec_ms, double alpha) {
+  std::vector<PairTiming> timings;
+  for (const FusionProbe& p : fusion_probes()) {
+    timings.push_back({p.pair, time_spec_ms(p.a), time_spec_ms(p.b), time_spec_ms(p.ab)});
+  }
+  FusionRules rules = decide_fusion(timings, alpha);
+  // conv+bn also means "BN after a depthwise conv folds": the same weight rewrite.
+  if (rules.fused_pairs.count("conv+bn") != 0) rules.fused_pairs.insert("dwconv+bn");
+  return rules;
+}
+
+}  // namespace infercast::predict

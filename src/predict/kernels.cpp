@@ -1,0 +1,312 @@
+// Kernel detection and kernel features (include/infercast/predict/kernels.hpp).
+#include "infercast/predict/kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "infercast/base/error.hpp"
+#include "infercast/cost/cost.hpp"
+
+namespace infercast::predict {
+
+const std::array<const char*, kFeatureCount> kFeatureNames = {
+    "log2_flops", "log2_bytes", "log2_params", "log2_intensity", "log2_out_elems", "log2_in_elems",
+    "in_h",       "in_w",       "cin",         "cout",           "kernel",         "stride",
+    "groups",     "nodes",      "activation",  "inputs"};
+
+nlohmann::json to_json(const FusionRules& rules) {
+  return {{"fused_pairs", rules.fused_pairs},
+          {"removed_ops", rules.removed_ops},
+          {"alpha", rules.alpha},
+          {"evidence", rules.evidence}};
+}
+
+FusionRules fusion_rules_from_json(const nlohmann::json& j) {
+  FusionRules rules;
+  try {
+    rules.fused_pairs = j.at("fused_pairs").get<std::set<std::string>>();
+    rules.removed_ops = j.at("removed_ops").get<std::set<std::string>>();
+    rules.alpha = j.value("alpha", 0.5);
+    rules.evidence = j.value("evidence", nlohmann::json::array());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kInvalidArgument, "", "fusion rules", std::string("malformed: ") + e.what());
+  }
+  return rules;
+}
+
+FusionRules default_fusion_rules() {
+  FusionRules rules;
+  rules.removed_ops = {"reshape", "flatten", "identity"};
+  return rules;
+}
+
+namespace {
+
+const ir::Tensor* tensor_at(const ir::Graph& graph, const ir::Node& node, std::size_t input) {
+  if (input >= node.inputs.size() || node.inputs[input] < 0) return nullptr;
+  return &graph.tensors[static_cast<std::size_t>(node.inputs[input])];
+}
+
+// Channels of a 4-D activation in the node's layout; -1 when unknown.
+std::int64_t channels(const ir::Graph& graph, const ir::Node& node, const ir::Tensor* t) {
+  if (t == nullptr || t->shape.rank() != 4) return -1;
+  const bool nhwc = node.layout == ir::Layout::kNHWC ||
+                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  return t->shape.dims[nhwc ? 3 : 1].value;
+}
+
+std::string activation_class(const std::string& fused) {
+  if (fused == "relu6") return "relu6";
+  if (fused == "relu") return "relu";
+  if (fused == "tanh") return "tanh";
+  return fused;
+}
+
+}  // namespace
+
+std::string op_class(const ir::Graph& graph, int index) {
+  const ir::Node& node = graph.nodes[static_cast<std::size_t>(index)];
+  using ir::Op;
+  switch (node.op) {
+    case Op::Conv: {
+      const std::int64_t group = node.attrs.get_int("group", 1);
+      const std::int64_t cin = channels(graph, node, tensor_at(graph, node, 0));
+      if (group > 1 && group == cin) return "dwconv";
+      return "conv";
+    }
+    case Op::ConvTranspose: return "convtranspose";
+    case Op::Gemm:
+    case Op::FullyConnected: return "fc";
+    case Op::MatMul: {
+      const ir::Tensor* b = tensor_at(graph, node, 1);
+      return b != nullptr && b->is_constant() && b->shape.rank() == 2 ? "fc" : "matmul";
+    }
+    case Op::BatchNormalization: return "bn";
+    case Op::Relu: return "relu";
+    case Op::Clip: {
+      const double lo = node.attrs.get_float("min", -1.0);
+      const double hi = node.attrs.get_float("max", -1.0);
+      if (lo == 0.0 && hi == 6.0) return "relu6";
+      if (lo == 0.0 && hi < 0) return "relu";
+      return "clip";
+    }
+    case Op::Sigmoid: return "sigmoid";
+    case Op::HardSwish: return "hardswish";
+    case Op::HardSigmoid: return "hardsigmoid";
+    case Op::Tanh: return "tanh";
+    case Op::Add:
+    case Op::Sub: return "add";
+    case Op::Mul:
+    case Op::Div: return "mul";
+    case Op::MaxPool: return "maxpool";
+    case Op::AveragePool: return "avgpool";
+    case Op::GlobalAveragePool:
+    case Op::GlobalMaxPool: return "globalavgpool";
+    case Op::Concat: return "concat";
+    case Op::Softmax: return "softmax";
+    case Op::Pad: return "pad";
+    case Op::Reshape:
+    case Op::Squeeze: return "reshape";
+    case Op::Flatten: return "flatten";
+    case Op::Identity:
+    case Op::Dropout: return "identity";
+    case Op::Transpose: return "transpose";
+    case Op::LayerNormalization: return "layernorm";
+    default: break;
+  }
+  const ir::OpCategory category = ir::op_category(node.op);
+  if (category == ir::OpCategory::kResize) return "resize";
+  if (category == ir::OpCategory::kShape || category == ir::OpCategory::kConstant) return "shape";
+  std::string name(ir::op_name(node.op));
+  if (node.op == Op::Other) name = node.source_op;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+std::string family_of(const std::string& anchor_class) {
+  static const std::map<std::string, std::string> kFamilies = {
+      {"conv", "conv"},
+      {"dwconv", "dwconv"},
+      {"convtranspose", "convtranspose"},
+      {"fc", "fc"},
+      {"matmul", "matmul"},
+      {"maxpool", "pool"},
+      {"avgpool", "pool"},
+      {"globalavgpool", "globalpool"},
+      {"add", "eltwise"},
+      {"mul", "eltwise"},
+      {"relu", "activation"},
+      {"relu6", "activation"},
+      {"clip", "activation"},
+      {"sigmoid", "activation"},
+      {"hardswish", "activation"},
+      {"hardsigmoid", "activation"},
+      {"tanh", "activation"},
+      {"swish", "activation"},
+      {"concat", "concat"},
+      {"softmax", "softmax"},
+      {"resize", "resize"},
+      {"pad", "datamove"},
+      {"transpose", "datamove"},
+      {"bn", "norm"},
+      {"layernorm", "norm"},
+  };
+  const auto it = kFamilies.find(anchor_class);
+  return it == kFamilies.end() ? "other" : it->second;
+}
+
+namespace {
+
+float log2p(double x) {
+  return static_cast<float>(std::log2(1.0 + std::max(0.0, x)));
+}
+
+// Fills cost and features of `kernel` from its nodes.
+void describe(const ir::Graph& graph, Kernel& kernel) {
+  std::vector<int> external;  // activation and weight tensors read from outside the kernel
+  int activation_inputs = 0;
+  for (int n : kernel.nodes) {
+    const ir::Node& node = graph.nodes[static_cast<std::size_t>(n)];
+    const cost::LayerCost lc = cost::layer_cost(graph, n);
+    kernel.complete = kernel.complete && lc.complete;
+    kernel.cost.flops += static_cast<double>(lc.flops);
+    kernel.cost.params += static_cast<double>(lc.params);
+    for (int t : node.inputs) {
+      if (t < 0) continue;
+      const int producer = graph.tensors[static_cast<std::size_t>(t)].producer;
+      if (producer >= 0 && std::find(kernel.nodes.begin(), kernel.nodes.end(), producer) != kernel.nodes.end())
+        continue;
+      if (std::find(external.begin(), external.end(), t) != external.end()) continue;
+      external.push_back(t);
+      if (!graph.tensors[static_cast<std::size_t>(t)].is_constant()) ++activation_inputs;
+    }
+  }
+  for (int t : external) {
+    if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) kernel.cost.bytes += static_cast<double>(*b);
+  }
+  const ir::Node& last = graph.nodes[static_cast<std::size_t>(kernel.nodes.back())];
+  double out_elems = 0;
+  for (int t : last.outputs) {
+    if (t < 0) continue;
+    const ir::Tensor& tensor = graph.tensors[static_cast<std::size_t>(t)];
+    if (const auto b = tensor.bytes()) kernel.cost.bytes += static_cast<double>(*b);
+    if (const auto n = tensor.shape.numel()) out_elems += static_cast<double>(*n);
+  }
+
+  const ir::Node& anchor = graph.nodes[static_cast<std::size_t>(kernel.nodes.front())];
+  const ir::Tensor* in = tensor_at(graph, anchor, 0);
+  double in_elems = 0, in_h = 0, in_w = 0, cin = 0, cout = 0;
+  if (in != nullptr) {
+    if (const auto n = in->shape.numel()) in_elems = static_cast<double>(*n);
+    if (in->shape.rank() == 4) {
+      const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
+                        (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+      const auto& d = in->shape.dims;
+      in_h = static_cast<double>(d[nhwc ? 1 : 2].value);
+      in_w = static_cast<double>(d[nhwc ? 2 : 3].value);
+      cin = static_cast<double>(d[nhwc ? 3 : 1].value);
+    } else if (in->shape.rank() >= 1) {
+      cin = static_cast<double>(in->shape.dims.back().value);
+    }
+  }
+  if (!anchor.outputs.empty() && anchor.outputs[0] >= 0) {
+    const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(anchor.outputs[0])];
+    if (out.shape.rank() == 4) {
+      const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
+                        (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+      cout = static_cast<double>(out.shape.dims[nhwc ? 3 : 1].value);
+    } else if (out.shape.rank() >= 1) {
+      cout = static_cast<double>(out.shape.dims.back().value);
+    }
+  }
+  const auto kernel_shape = anchor.attrs.get_ints("kernel_shape");
+  const auto strides = anchor.attrs.get_ints("strides");
+  const double k = kernel_shape.empty() ? 0 : static_cast<double>(kernel_shape.front());
+  const double stride = strides.empty() ? 0 : static_cast<double>(strides.front());
+  const double groups = static_cast<double>(anchor.attrs.get_int("group", 1));
+  const bool has_activation = kernel.type.find('+') != std::string::npos;
+
+  const double moved = std::max(kernel.cost.bytes, 1.0);
+  kernel.features = {log2p(kernel.cost.flops),
+                     log2p(kernel.cost.bytes),
+                     log2p(kernel.cost.params),
+                     static_cast<float>(std::log2(1.0 + kernel.cost.flops / moved)),
+                     log2p(out_elems),
+                     log2p(in_elems),
+                     static_cast<float>(in_h),
+                     static_cast<float>(in_w),
+                     static_cast<float>(cin),
+                     static_cast<float>(cout),
+                     static_cast<float>(k),
+                     static_cast<float>(stride),
+                     log2p(groups),
+                     static_cast<float>(kernel.nodes.size()),
+                     has_activation ? 1.0f : 0.0f,
+                     static_cast<float>(activation_inputs)};
+}
+
+// Number of inputs that are not constants.
+int activation_input_count(const ir::Graph& graph, const ir::Node& node) {
+  int count = 0;
+  for (int t : node.inputs) {
+    if (t >= 0 && !graph.tensors[static_cast<std::size_t>(t)].is_constant()) ++count;
+  }
+  return count;
+}
+
+bool is_graph_output(const ir::Graph& graph, int tensor) {
+  return std::find(graph.outputs.begin(), graph.outputs.end(), tensor) != graph.outputs.end();
+}
+
+}  // namespace
+
+std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules) {
+  const std::size_t count = graph.nodes.size();
+  std::vector<std::string> classes(count);
+  for (std::size_t i = 0; i < count; ++i) classes[i] = op_class(graph, static_cast<int>(i));
+  std::vector<char> assigned(count, 0);
+  std::vector<Kernel> kernels;
+  kernels.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (assigned[i]) continue;
+    assigned[i] = 1;
+    const ir::Node& node = graph.nodes[i];
+    Kernel kernel;
+    kernel.name = node.name.empty() ? "node" + std::to_string(i) : node.name;
+    kernel.nodes.push_back(static_cast<int>(i));
+    const std::string& anchor = classes[i];
+    kernel.type = anchor;
+    const std::string fused = node.attrs.get_string("fused_activation", "");
+    if (!fused.empty()) kernel.type += "+" + activation_class(fused);
+    if (rules.removed_ops.count(anchor) != 0 || anchor == "shape") {
+      kernel.removed = true;
+      kernel.family = "removed";
+      kernels.push_back(std::move(kernel));
+      continue;
+    }
+    kernel.family = family_of(anchor);
+    // Grow the kernel along single-consumer edges while the runtime fuses the pair.
+    while (true) {
+      const ir::Node& last = graph.nodes[static_cast<std::size_t>(kernel.nodes.back())];
+      if (last.outputs.size() != 1 || last.outputs[0] < 0) break;
+      const int out = last.outputs[0];
+      const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(out)];
+      if (t.consumers.size() != 1 || is_graph_output(graph, out)) break;
+      const int next = t.consumers[0];
+      if (next < 0 || assigned[static_cast<std::size_t>(next)]) break;
+      const std::string& follower = classes[static_cast<std::size_t>(next)];
+      if (rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
+      if (activation_input_count(graph, graph.nodes[static_cast<std::size_t>(next)]) != 1) break;
+      assigned[static_cast<std::size_t>(next)] = 1;
+      kernel.nodes.push_back(next);
+      kernel.type += "+" + follower;
+    }
+    kernels.push_back(std::move(kernel));
+  }
+  for (Kernel& kernel : kernels) {
+    if (!kernel.removed) describe(graph, kernel);
+  }
+  return kernels;
+}
+
+}  // namespace infercast::predict

@@ -1,0 +1,232 @@
+// Training, bundle files and prediction (include/infercast/predict/predictor.hpp).
+#include "infercast/predict/predictor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "infercast/base/error.hpp"
+
+namespace infercast::predict {
+
+namespace {
+
+constexpr char kMagic[] = "INFERCAST-PREDICTOR\n";
+constexpr std::size_t kMagicSize = sizeof(kMagic) - 1;
+// z of a two-sided 90% band.
+constexpr double kZ90 = 1.645;
+
+}  // namespace
+
+Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options) {
+  std::map<std::string, std::vector<Sample>> by_family;
+  std::vector<Sample> all;
+  for (const TrainingKernel& t : data) {
+    if (t.kernel.removed || !t.kernel.complete || !(t.latency_ms > 0) || !std::isfinite(t.latency_ms)) continue;
+    Sample s{t.kernel.features, t.kernel.cost, t.latency_ms};
+    by_family[t.kernel.family].push_back(s);
+    all.push_back(s);
+  }
+  if (all.empty()) throw Error(ErrorKind::kInvalidArgument, "", "training data", "no usable measured kernels");
+  Bundle bundle;
+  bundle.rules = rules;
+  bundle.fallback = Roofline::fit(all);
+  for (auto& [family, samples] : by_family) {
+    FamilyModel model;
+    model.samples = static_cast<int>(samples.size());
+    model.roofline = Roofline::fit(samples);
+    model.kind = ModelKind::kRoofline;
+    if (static_cast<int>(samples.size()) >= std::max(options.min_samples, 3)) {
+      double best = std::numeric_limits<double>::infinity();
+      for (ModelKind kind : options.kinds) {
+        const CvScore s = cross_validate(samples, kind, options.folds, options.seed);
+        model.cv[model_kind_name(kind)] = s;
+        if (s.rmse_log < best) {
+          best = s.rmse_log;
+          model.kind = kind;
+          model.sigma_log = s.rmse_log;
+        }
+      }
+    } else {
+      model.kind = ModelKind::kRoofline;
+      model.sigma_log = 0.5;  // unvalidated: a wide band
+    }
+    if (model.kind != ModelKind::kRoofline) model.xgb.fit(samples, model.kind, options.seed);
+    bundle.families.emplace(family, std::move(model));
+  }
+  return bundle;
+}
+
+nlohmann::json bundle_summary(const Bundle& bundle) {
+  nlohmann::json families = nlohmann::json::object();
+  for (const auto& [name, f] : bundle.families) {
+    nlohmann::json cv = nlohmann::json::object();
+    for (const auto& [kind, s] : f.cv) cv[kind] = to_json(s);
+    families[name] = {{"model", model_kind_name(f.kind)},
+                      {"samples", f.samples},
+                      {"sigma_log", f.sigma_log},
+                      {"roofline", f.roofline.to_json()},
+                      {"cv", cv}};
+  }
+  return {{"schema_version", kBundleSchemaVersion},
+          {"runtime", bundle.runtime},
+          {"runtime_version", bundle.runtime_version},
+          {"threads", bundle.threads},
+          {"profile", bundle.profile},
+          {"created_utc", bundle.created_utc},
+          {"features", kFeatureNames},
+          {"fusion_rules", to_json(bundle.rules)},
+          {"fallback", bundle.fallback.to_json()},
+          {"families", families}};
+}
+
+void save_bundle(const Bundle& bundle, const std::filesystem::path& path) {
+  nlohmann::json manifest = bundle_summary(bundle);
+  std::string blobs;
+  for (const auto& [name, f] : bundle.families) {
+    if (f.kind == ModelKind::kRoofline) continue;
+    const std::vector<char> bytes = f.xgb.save();
+    manifest["families"][name]["blob"] = {blobs.size(), bytes.size()};
+    blobs.append(bytes.data(), bytes.size());
+  }
+  const std::string text = manifest.dump();
+  std::string out(kMagic, kMagicSize);
+  const std::uint64_t length = text.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  out += text;
+  out += blobs;
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    file.write(out.data(), static_cast<std::streamsize>(out.size()));
+    if (!file) throw Error(ErrorKind::kIo, path.string(), "", "cannot write predictor bundle");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorKind::kIo, path.string(), "", "cannot write predictor bundle: " + ec.message());
+}
+
+Bundle load_bundle(const std::filesystem::path& path, const std::string& expected_runtime) {
+  const std::string file = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kIo, file, "", "cannot open predictor bundle");
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (bytes.size() < kMagicSize + 8 || bytes.compare(0, kMagicSize, kMagic) != 0)
+    throw Error(ErrorKind::kBadModel, file, "header", "not an infercast predictor bundle");
+  std::uint64_t length = 0;
+  for (int i = 0; i < 8; ++i)
+    length |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[kMagicSize + i])) << (8 * i);
+  const std::size_t start = kMagicSize + 8;
+  if (length > bytes.size() - start) throw Error(ErrorKind::kBadModel, file, "manifest", "truncated");
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(start),
+                                     bytes.begin() + static_cast<std::ptrdiff_t>(start + length));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kBadModel, file, "manifest", std::string("not valid JSON: ") + e.what());
+  }
+  const std::size_t blobs = start + length;
+  Bundle bundle;
+  try {
+    const int version = manifest.at("schema_version").get<int>();
+    if (version > kBundleSchemaVersion)
+      throw Error(ErrorKind::kUnsupported, file, "schema_version",
+                  "bundle schema " + std::to_string(version) + " is newer than this build's " +
+                      std::to_string(kBundleSchemaVersion) + "; retrain or upgrade infercast");
+    if (version < 1) throw Error(ErrorKind::kBadModel, file, "schema_version", "must be >= 1");
+    bundle.runtime = manifest.at("runtime").get<std::string>();
+    if (!expected_runtime.empty() && bundle.runtime != expected_runtime)
+      throw Error(ErrorKind::kInvalidArgument, file, "runtime",
+                  "bundle was trained for runtime '" + bundle.runtime + "', not '" + expected_runtime + "'");
+    const auto features = manifest.at("features").get<std::vector<std::string>>();
+    if (features.size() != kFeatureCount || !std::equal(features.begin(), features.end(), kFeatureNames.begin()))
+      throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's");
+    bundle.runtime_version = manifest.value("runtime_version", "");
+    bundle.threads = manifest.value("threads", 0);
+    bundle.profile = manifest.value("profile", nlohmann::json::object());
+    bundle.created_utc = manifest.value("created_utc", "");
+    bundle.rules = fusion_rules_from_json(manifest.at("fusion_rules"));
+    bundle.fallback = Roofline::from_json(manifest.at("fallback"));
+    for (const auto& [name, f] : manifest.at("families").items()) {
+      FamilyModel model;
+      model.kind = model_kind_from_name(f.at("model").get<std::string>());
+      model.samples = f.value("samples", 0);
+      model.sigma_log = f.at("sigma_log").get<double>();
+      model.roofline = Roofline::from_json(f.at("roofline"));
+      for (const auto& [kind, s] : f.value("cv", nlohmann::json::object()).items()) {
+        model.cv[kind] = CvScore{s.at("n").get<int>(), s.at("rmse_log").get<double>(), s.at("rmspe").get<double>(),
+                                 s.at("within10").get<double>()};
+      }
+      if (model.kind != ModelKind::kRoofline) {
+        const auto blob = f.at("blob").get<std::vector<std::uint64_t>>();
+        if (blob.size() != 2 || blob[0] > bytes.size() - blobs || blob[1] > bytes.size() - blobs - blob[0])
+          throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "model blob outside the file");
+        model.xgb.load(std::span<const char>(bytes.data() + blobs + blob[0], blob[1]));
+      }
+      bundle.families.emplace(name, std::move(model));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kBadModel, file, "manifest", std::string("malformed: ") + e.what());
+  } catch (const Error& e) {
+    if (!e.file().empty()) throw;
+    throw Error(e.kind(), file, e.where(), e.what());
+  }
+  return bundle;
+}
+
+Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
+  Prediction p;
+  p.kernels = split_kernels(graph, bundle.rules);
+  p.per_kernel.resize(p.kernels.size());
+  // Batch the rows of each XGBoost family: one call per family.
+  std::map<const FamilyModel*, std::vector<std::size_t>> batches;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const Kernel& k = p.kernels[i];
+    KernelPrediction& out = p.per_kernel[i];
+    if (k.removed) {
+      out.source = "removed";
+      continue;
+    }
+    const auto it = bundle.families.find(k.family);
+    if (it == bundle.families.end()) {
+      out.ms = bundle.fallback.overhead_ms + k.cost.bytes / bundle.fallback.bytes_per_ms;
+      out.lo_ms = out.ms * std::exp(-kZ90 * 1.0);
+      out.hi_ms = out.ms * std::exp(kZ90 * 1.0);
+      out.source = "memory-bound estimate";
+      ++p.estimated;
+      continue;
+    }
+    const FamilyModel& f = it->second;
+    if (f.kind == ModelKind::kRoofline) {
+      out.ms = f.roofline.predict_ms(k.cost);
+      out.source = "roofline";
+    } else {
+      batches[&f].push_back(i);
+      out.source = model_kind_name(f.kind);
+    }
+  }
+  std::vector<Features> rows;
+  for (const auto& [family, indices] : batches) {
+    rows.clear();
+    for (std::size_t i : indices) rows.push_back(p.kernels[i].features);
+    const std::vector<double> ms = family->xgb.predict_ms(rows);
+    for (std::size_t j = 0; j < indices.size(); ++j) p.per_kernel[indices[j]].ms = ms[j];
+  }
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    KernelPrediction& out = p.per_kernel[i];
+    const Kernel& k = p.kernels[i];
+    if (!k.removed && out.source != "memory-bound estimate") {
+      const double sigma = bundle.families.at(k.family).sigma_log;
+      out.lo_ms = out.ms * std::exp(-kZ90 * sigma);
+      out.hi_ms = out.ms * std::exp(kZ90 * sigma);
+    }
+    p.ms += out.ms;
+    p.lo_ms += out.lo_ms;
+    p.hi_ms += out.hi_ms;
+  }
+  return p;
+}
+
+}  // namespace infercast::predict

@@ -1,0 +1,232 @@
+// Regressors (include/infercast/predict/regressor.hpp) over XGBoost's C API.
+#include "infercast/predict/regressor.hpp"
+
+#include <xgboost/c_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "infercast/base/error.hpp"
+
+namespace infercast::predict {
+
+namespace {
+
+void check(int rc, const char* what) {
+  if (rc != 0) throw Error(ErrorKind::kUnsupported, "", std::string("xgboost ") + what, XGBGetLastError());
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// A DMatrix owning nothing but XGBoost's copy of the rows.
+struct DMatrix {
+  DMatrixHandle handle = nullptr;
+  DMatrix(std::span<const Features> rows) {
+    check(XGDMatrixCreateFromMat(reinterpret_cast<const float*>(rows.data()), rows.size(), kFeatureCount,
+                                 std::numeric_limits<float>::quiet_NaN(), &handle),
+          "DMatrix");
+  }
+  ~DMatrix() {
+    if (handle != nullptr) XGDMatrixFree(handle);
+  }
+  DMatrix(const DMatrix&) = delete;
+  DMatrix& operator=(const DMatrix&) = delete;
+};
+
+}  // namespace
+
+std::string model_kind_name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kGbm: return "gbm";
+    case ModelKind::kForest: return "forest";
+    case ModelKind::kRoofline: return "roofline";
+  }
+  return "?";
+}
+
+ModelKind model_kind_from_name(const std::string& name) {
+  if (name == "gbm") return ModelKind::kGbm;
+  if (name == "forest") return ModelKind::kForest;
+  if (name == "roofline") return ModelKind::kRoofline;
+  throw Error(ErrorKind::kInvalidArgument, "", "model kind", "unknown '" + name + "' (gbm, forest, roofline)");
+}
+
+double Roofline::predict_ms(const KernelCost& cost) const {
+  return overhead_ms + std::max(cost.flops / flops_per_ms, cost.bytes / bytes_per_ms);
+}
+
+Roofline Roofline::fit(std::span<const Sample> samples) {
+  if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "roofline", "no samples to fit");
+  std::vector<double> compute, bandwidth, latency;
+  for (const Sample& s : samples) {
+    latency.push_back(s.latency_ms);
+    if (s.cost.flops > 0) compute.push_back(s.cost.flops / s.latency_ms);
+    if (s.cost.bytes > 0) bandwidth.push_back(s.cost.bytes / s.latency_ms);
+  }
+  Roofline r;
+  r.flops_per_ms = compute.empty() ? 1e12 : std::max(quantile(compute, 0.9), 1.0);
+  r.bytes_per_ms = bandwidth.empty() ? 1e12 : std::max(quantile(bandwidth, 0.9), 1.0);
+  r.overhead_ms = quantile(latency, 0.05) * 0.5;
+  return r;
+}
+
+nlohmann::json Roofline::to_json() const {
+  return {{"flops_per_ms", flops_per_ms}, {"bytes_per_ms", bytes_per_ms}, {"overhead_ms", overhead_ms}};
+}
+
+Roofline Roofline::from_json(const nlohmann::json& j) {
+  Roofline r;
+  r.flops_per_ms = j.at("flops_per_ms").get<double>();
+  r.bytes_per_ms = j.at("bytes_per_ms").get<double>();
+  r.overhead_ms = j.at("overhead_ms").get<double>();
+  if (!(r.flops_per_ms > 0) || !(r.bytes_per_ms > 0) || !(r.overhead_ms >= 0))
+    throw Error(ErrorKind::kInvalidArgument, "", "roofline", "ceilings must be positive");
+  return r;
+}
+
+XgbModel::XgbModel() = default;
+XgbModel::~XgbModel() {
+  if (handle_ != nullptr) XGBoosterFree(handle_);
+}
+XgbModel::XgbModel(XgbModel&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) XGBoosterFree(handle_);
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+void XgbModel::fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed) {
+  if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "no samples to fit");
+  std::vector<Features> rows;
+  std::vector<float> labels;
+  rows.reserve(samples.size());
+  for (const Sample& s : samples) {
+    rows.push_back(s.x);
+    labels.push_back(static_cast<float>(std::log(s.latency_ms)));
+  }
+  DMatrix train(rows);
+  check(XGDMatrixSetFloatInfo(train.handle, "label", labels.data(), labels.size()), "labels");
+  if (handle_ != nullptr) XGBoosterFree(handle_);
+  handle_ = nullptr;
+  check(XGBoosterCreate(&train.handle, 1, &handle_), "create");
+  auto set = [&](const char* k, const std::string& v) { check(XGBoosterSetParam(handle_, k, v.c_str()), k); };
+  set("objective", "reg:squarederror");
+  set("nthread", "2");
+  set("seed", std::to_string(seed % 2147483647));
+  set("verbosity", "0");
+  int rounds = 1;
+  if (kind == ModelKind::kGbm) {
+    set("eta", "0.08");
+    set("max_depth", "6");
+    set("min_child_weight", "1");
+    set("subsample", "0.8");
+    set("colsample_bytree", "0.9");
+    rounds = 300;
+  } else if (kind == ModelKind::kForest) {
+    // XGBoost's random-forest mode: many parallel trees in a single round, eta 1.
+    set("eta", "1");
+    set("num_parallel_tree", "100");
+    set("subsample", "0.632");
+    set("colsample_bynode", "0.7");
+    set("max_depth", "12");
+    set("min_child_weight", "1");
+    rounds = 1;
+  } else {
+    throw Error(ErrorKind::kInvalidArgument, "", "regressor", "roofline is not an XGBoost model");
+  }
+  for (int i = 0; i < rounds; ++i) check(XGBoosterUpdateOneIter(handle_, i, train.handle), "train");
+  // Predictions run one thread: the rows per call are few and OpenMP start-up dominates.
+  set("nthread", "1");
+}
+
+std::vector<double> XgbModel::predict_ms(std::span<const Features> rows) const {
+  if (handle_ == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "not fitted");
+  std::vector<double> out(rows.size());
+  if (rows.empty()) return out;
+  DMatrix m(rows);
+  bst_ulong len = 0;
+  const float* result = nullptr;
+  check(XGBoosterPredict(handle_, m.handle, 0, 0, 0, &len, &result), "predict");
+  if (len != rows.size()) throw Error(ErrorKind::kUnsupported, "", "xgboost predict", "unexpected output length");
+  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = std::exp(static_cast<double>(result[i]));
+  return out;
+}
+
+std::vector<char> XgbModel::save() const {
+  if (handle_ == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "not fitted");
+  bst_ulong len = 0;
+  const char* bytes = nullptr;
+  check(XGBoosterSaveModelToBuffer(handle_, R"({"format": "ubj"})", &len, &bytes), "save");
+  return {bytes, bytes + len};
+}
+
+void XgbModel::load(std::span<const char> bytes) {
+  if (handle_ != nullptr) XGBoosterFree(handle_);
+  handle_ = nullptr;
+  check(XGBoosterCreate(nullptr, 0, &handle_), "create");
+  check(XGBoosterLoadModelFromBuffer(handle_, bytes.data(), bytes.size()), "load");
+  check(XGBoosterSetParam(handle_, "nthread", "1"), "nthread");
+}
+
+nlohmann::json to_json(const CvScore& s) {
+  return {{"n", s.n}, {"rmse_log", s.rmse_log}, {"rmspe", s.rmspe}, {"within10", s.within10}};
+}
+
+CvScore score(std::span<const double> predicted_ms, std::span<const double> measured_ms) {
+  CvScore s;
+  s.n = static_cast<int>(predicted_ms.size());
+  if (s.n == 0) return s;
+  double se_log = 0, se_pct = 0;
+  int within = 0;
+  for (std::size_t i = 0; i < predicted_ms.size(); ++i) {
+    const double ratio = predicted_ms[i] / measured_ms[i];
+    se_log += std::pow(std::log(ratio), 2);
+    se_pct += std::pow(ratio - 1.0, 2);
+    if (std::abs(ratio - 1.0) <= 0.10) ++within;
+  }
+  s.rmse_log = std::sqrt(se_log / s.n);
+  s.rmspe = 100.0 * std::sqrt(se_pct / s.n);
+  s.within10 = static_cast<double>(within) / s.n;
+  return s;
+}
+
+CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds, std::uint64_t seed) {
+  if (samples.size() < 3) throw Error(ErrorKind::kInvalidArgument, "", "cross-validation", "needs at least 3 samples");
+  std::vector<std::size_t> order(samples.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  const int k = std::min<int>(std::max(folds, 2), static_cast<int>(samples.size()));
+  std::vector<double> predicted, measured;
+  for (int f = 0; f < k; ++f) {
+    std::vector<Sample> train, test;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      (static_cast<int>(i % static_cast<std::size_t>(k)) == f ? test : train).push_back(samples[order[i]]);
+    }
+    if (test.empty() || train.empty()) continue;
+    if (kind == ModelKind::kRoofline) {
+      const Roofline r = Roofline::fit(train);
+      for (const Sample& s : test) predicted.push_back(r.predict_ms(s.cost));
+    } else {
+      XgbModel m;
+      m.fit(train, kind, seed);
+      std::vector<Features> rows;
+      for (const Sample& s : test) rows.push_back(s.x);
+      for (double p : m.predict_ms(rows)) predicted.push_back(p);
+    }
+    for (const Sample& s : test) measured.push_back(s.latency_ms);
+  }
+  return score(predicted, measured);
+}
+
+}  // namespace infercast::predict
