@@ -1,0 +1,600 @@
+// Kernel specs: the vocabulary, validation, JSON, and spec -> one-kernel graph.
+// kernel_spec_of (graph nodes -> spec) lives in kernel_match.cpp.
+#include "infercast/bench/kernel.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <random>
+
+#include "infercast/base/error.hpp"
+
+namespace infercast::bench {
+
+namespace {
+
+using Names = std::vector<std::string>;
+
+const Names kConvParams{"n", "h", "w", "cin", "cout", "k", "stride", "dilation", "pad", "groups"};
+const Names kDwParams{"n", "h", "w", "c", "k", "stride", "dilation", "pad"};
+const Names kConvTParams{"n", "h", "w", "cin", "cout", "k", "stride", "pad"};
+const Names kFcParams{"n", "cin", "cout"};
+const Names kMatMulParams{"b", "m", "k", "n"};
+const Names kPoolParams{"n", "h", "w", "c", "k", "stride", "pad"};
+const Names kNhwc{"n", "h", "w", "c"};
+const Names kConcatParams{"n", "h", "w", "c", "inputs"};
+const Names kRowParams{"n", "c"};
+const Names kResizeParams{"n", "h", "w", "c", "scale"};
+const Names kPadParams{"n", "h", "w", "c", "pad"};
+const Names kSeParams{"n", "h", "w", "c", "r"};
+const Names kShuffleParams{"n", "h", "w", "c", "groups"};
+
+struct TypeInfo {
+  std::string type;
+  const Names* params;
+};
+
+const std::vector<TypeInfo>& type_table() {
+  static const std::vector<TypeInfo> table = {
+      {"conv", &kConvParams},
+      {"conv+relu", &kConvParams},
+      {"conv+relu6", &kConvParams},
+      {"conv+bn", &kConvParams},
+      {"conv+bn+relu", &kConvParams},
+      {"conv+hardswish", &kConvParams},
+      {"dwconv", &kDwParams},
+      {"dwconv+relu", &kDwParams},
+      {"dwconv+relu6", &kDwParams},
+      {"dwconv+bn+relu", &kDwParams},
+      {"dwconv+hardswish", &kDwParams},
+      {"convtranspose", &kConvTParams},
+      {"fc", &kFcParams},
+      {"fc+relu", &kFcParams},
+      {"matmul", &kMatMulParams},
+      {"maxpool", &kPoolParams},
+      {"avgpool", &kPoolParams},
+      {"globalavgpool", &kNhwc},
+      {"add", &kNhwc},
+      {"add+relu", &kNhwc},
+      {"mul", &kNhwc},
+      {"concat", &kConcatParams},
+      {"relu", &kNhwc},
+      {"relu6", &kNhwc},
+      {"sigmoid", &kNhwc},
+      {"hardswish", &kNhwc},
+      {"swish", &kNhwc},
+      {"tanh", &kNhwc},
+      {"softmax", &kRowParams},
+      {"resize_nearest", &kResizeParams},
+      {"resize_bilinear", &kResizeParams},
+      {"pad", &kPadParams},
+      {"reshape", &kNhwc},
+      {"transpose", &kNhwc},
+      {"layernorm", &kRowParams},
+      {"se", &kSeParams},
+      {"channel_shuffle", &kShuffleParams},
+  };
+  return table;
+}
+
+[[noreturn]] void invalid(const KernelSpec& spec, const std::string& where, const std::string& reason) {
+  throw Error(ErrorKind::kInvalidArgument, "kernel '" + spec.type + "'", where, reason);
+}
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+// Largest extent any single parameter may take, and the largest tensor a kernel may
+// allocate (elements): keeps a hostile spec from asking for terabytes.
+constexpr std::int64_t kMaxExtent = 1 << 20;
+constexpr std::int64_t kMaxElements = std::int64_t{1} << 28;
+
+std::int64_t checked_product(const KernelSpec& spec, std::initializer_list<std::int64_t> dims) {
+  std::int64_t total = 1;
+  for (auto d : dims) {
+    if (__builtin_mul_overflow(total, d, &total) || total > kMaxElements) {
+      invalid(spec, "shape", "a tensor would have more than 2^28 elements");
+    }
+  }
+  return total;
+}
+
+std::int64_t conv_out(std::int64_t x, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t p) {
+  return (x + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+}  // namespace
+
+std::string KernelSpec::key() const {
+  std::string k = type;
+  for (const auto& [name, value] : params) k += "|" + name + "=" + std::to_string(value);
+  k += "|dtype=";
+  k += ir::dtype_name(dtype);
+  return k;
+}
+
+std::int64_t KernelSpec::get(const std::string& name) const {
+  const auto it = params.find(name);
+  if (it == params.end()) {
+    throw Error(ErrorKind::kInvalidArgument, "kernel '" + type + "'", "parameter '" + name + "'", "is absent");
+  }
+  return it->second;
+}
+
+const std::vector<std::string>& kernel_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> v;
+    for (const auto& t : type_table()) v.push_back(t.type);
+    return v;
+  }();
+  return types;
+}
+
+const std::vector<std::string>& kernel_parameters(const std::string& type) {
+  for (const auto& t : type_table()) {
+    if (t.type == type) return *t.params;
+  }
+  std::string known;
+  for (const auto& t : type_table()) known += (known.empty() ? "" : ", ") + t.type;
+  throw Error(ErrorKind::kInvalidArgument, "kernel '" + type + "'", "type",
+              "unknown kernel type (known: " + known + ")");
+}
+
+void validate(const KernelSpec& spec) {
+  const Names& names = kernel_parameters(spec.type);
+  for (const auto& name : names) {
+    const auto it = spec.params.find(name);
+    if (it == spec.params.end()) invalid(spec, "parameter '" + name + "'", "is missing");
+    const std::int64_t v = it->second;
+    const std::int64_t lowest = name == "pad" ? 0 : 1;
+    if (v < lowest || v > kMaxExtent) {
+      invalid(
+          spec, "parameter '" + name + "'",
+          "must be in [" + std::to_string(lowest) + ", " + std::to_string(kMaxExtent) + "], got " + std::to_string(v));
+    }
+  }
+  for (const auto& [name, value] : spec.params) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      invalid(spec, "parameter '" + name + "'", "is not a parameter of this kernel type");
+    }
+  }
+  if (!ir::is_floating(spec.dtype)) {
+    invalid(spec, "dtype", "must be a floating type, got " + std::string(ir::dtype_name(spec.dtype)));
+  }
+  const auto p = [&](const char* n) { return spec.params.at(n); };
+  const std::string& t = spec.type;
+  auto window = [&](std::int64_t k, std::int64_t dilation, std::int64_t pad, std::int64_t stride) {
+    const std::int64_t reach = dilation * (k - 1) + 1;
+    if (reach > p("h") + 2 * pad || reach > p("w") + 2 * pad) {
+      invalid(spec, "parameter 'k'",
+              "kernel extent " + std::to_string(reach) + " is larger than the padded input " +
+                  std::to_string(p("h") + 2 * pad) + "x" + std::to_string(p("w") + 2 * pad));
+    }
+    if (pad >= reach)
+      invalid(spec, "parameter 'pad'", "must be smaller than the kernel extent " + std::to_string(reach));
+    (void)stride;
+  };
+  if (starts_with(t, "conv+") || t == "conv") {
+    if (p("cin") % p("groups") != 0 || p("cout") % p("groups") != 0) {
+      invalid(spec, "parameter 'groups'",
+              std::to_string(p("groups")) + " does not divide cin " + std::to_string(p("cin")) + " and cout " +
+                  std::to_string(p("cout")));
+    }
+    window(p("k"), p("dilation"), p("pad"), p("stride"));
+    checked_product(spec, {p("n"), p("cin"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
+    checked_product(spec, {p("n"), p("cout"), p("h"), p("w")});
+    checked_product(spec, {p("cout"), p("cin") / p("groups"), p("k"), p("k")});
+  } else if (starts_with(t, "dwconv")) {
+    window(p("k"), p("dilation"), p("pad"), p("stride"));
+    checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
+  } else if (t == "convtranspose") {
+    const std::int64_t oh = (p("h") - 1) * p("stride") - 2 * p("pad") + p("k");
+    const std::int64_t ow = (p("w") - 1) * p("stride") - 2 * p("pad") + p("k");
+    if (oh < 1 || ow < 1) invalid(spec, "parameter 'pad'", "leaves an empty output");
+    if (p("pad") >= p("k")) invalid(spec, "parameter 'pad'", "must be smaller than the kernel");
+    checked_product(spec, {p("n"), p("cout"), oh, ow});
+    checked_product(spec, {p("n"), p("cin"), p("h"), p("w")});
+    checked_product(spec, {p("cin"), p("cout"), p("k"), p("k")});
+  } else if (starts_with(t, "fc")) {
+    checked_product(spec, {p("cin"), p("cout")});
+    checked_product(spec, {p("n"), std::max(p("cin"), p("cout"))});
+  } else if (t == "matmul") {
+    checked_product(spec, {p("b"), p("m"), p("k")});
+    checked_product(spec, {p("b"), p("k"), p("n")});
+    checked_product(spec, {p("b"), p("m"), p("n")});
+  } else if (t == "maxpool" || t == "avgpool") {
+    window(p("k"), 1, p("pad"), p("stride"));
+    checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
+  } else if (t == "softmax" || t == "layernorm") {
+    checked_product(spec, {p("n"), p("c")});
+  } else if (t == "concat") {
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w"), p("inputs")});
+  } else if (starts_with(t, "resize")) {
+    checked_product(spec, {p("n"), p("c"), p("h") * p("scale"), p("w") * p("scale")});
+  } else if (t == "pad") {
+    checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
+  } else if (t == "se") {
+    if (p("r") > p("c")) invalid(spec, "parameter 'r'", "must not exceed c (c/r squeezed channels)");
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+  } else if (t == "channel_shuffle") {
+    if (p("c") % p("groups") != 0) invalid(spec, "parameter 'groups'", "does not divide c");
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+  } else {
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+  }
+}
+
+nlohmann::json to_json(const KernelSpec& spec) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [name, value] : spec.params) params[name] = value;
+  return {{"type", spec.type}, {"params", params}, {"dtype", std::string(ir::dtype_name(spec.dtype))}};
+}
+
+KernelSpec kernel_spec_from_json(const nlohmann::json& j) {
+  auto bad = [](const std::string& where, const std::string& reason) -> KernelSpec {
+    throw Error(ErrorKind::kInvalidArgument, "kernel spec JSON", where, reason);
+  };
+  if (!j.is_object()) return bad("", "is not an object");
+  if (!j.contains("type") || !j["type"].is_string()) return bad("type", "missing or not a string");
+  if (!j.contains("params") || !j["params"].is_object()) return bad("params", "missing or not an object");
+  KernelSpec spec;
+  spec.type = j["type"].get<std::string>();
+  for (const auto& [name, value] : j["params"].items()) {
+    if (!value.is_number_integer()) return bad("params." + name, "is not an integer");
+    spec.params[name] = value.get<std::int64_t>();
+  }
+  if (j.contains("dtype")) {
+    if (!j["dtype"].is_string()) return bad("dtype", "is not a string");
+    const std::string d = j["dtype"].get<std::string>();
+    if (d == "float32") {
+      spec.dtype = ir::DType::kFloat32;
+    } else if (d == "float16") {
+      spec.dtype = ir::DType::kFloat16;
+    } else {
+      return bad("dtype", "unsupported dtype '" + d + "'");
+    }
+  }
+  return spec;
+}
+
+// ---------------------------------------------------------------------------
+// build_kernel_graph
+// ---------------------------------------------------------------------------
+
+namespace {
+
+class GraphBuilder {
+ public:
+  GraphBuilder(const KernelSpec& spec, std::uint64_t seed) : spec_(spec), rng_(seed) {
+    g_.meta.format = "onnx";
+    g_.meta.producer = "infercast bench";
+    g_.meta.opset = 13;
+    g_.meta.layout = ir::Layout::kNCHW;
+    g_.meta.graph_name = spec.type;
+  }
+
+  int input(const std::string& name, std::initializer_list<std::int64_t> dims) {
+    ir::Tensor t;
+    t.name = name;
+    t.dtype = ir::DType::kFloat32;
+    t.shape = ir::Shape::of(dims);
+    t.kind = ir::TensorKind::kInput;
+    const int id = g_.add_tensor(std::move(t));
+    g_.inputs.push_back(id);
+    return id;
+  }
+
+  // A float constant, uniform in [lo, hi) from the seeded generator (never all zeros).
+  int weights(const std::string& name, std::initializer_list<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f) {
+    const auto shape = ir::Shape::of(dims);
+    const std::size_t count = static_cast<std::size_t>(*shape.numel());
+    std::vector<float> values(count);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    for (auto& v : values) v = dist(rng_);
+    return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), count * sizeof(float));
+  }
+
+  int floats(const std::string& name, std::vector<float> values) {
+    const auto shape = ir::Shape::of({static_cast<std::int64_t>(values.size())});
+    return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), values.size() * sizeof(float));
+  }
+
+  int scalar(const std::string& name, float value) {
+    return constant_bytes(name, ir::DType::kFloat32, ir::Shape::of(std::initializer_list<std::int64_t>{}), &value,
+                          sizeof(float));
+  }
+
+  int ints(const std::string& name, std::vector<std::int64_t> values) {
+    const auto shape = ir::Shape::of({static_cast<std::int64_t>(values.size())});
+    return constant_bytes(name, ir::DType::kInt64, shape, values.data(), values.size() * sizeof(std::int64_t));
+  }
+
+  int activation(const std::string& name, std::initializer_list<std::int64_t> dims) {
+    ir::Tensor t;
+    t.name = name;
+    t.dtype = ir::DType::kFloat32;
+    t.shape = ir::Shape::of(dims);
+    t.kind = ir::TensorKind::kActivation;
+    return g_.add_tensor(std::move(t));
+  }
+
+  ir::Node& node(ir::Op op, const std::string& name, std::vector<int> inputs, std::vector<int> outputs) {
+    ir::Node n;
+    n.name = name;
+    n.op = op;
+    n.source_op = std::string(ir::op_name(op));
+    n.inputs = std::move(inputs);
+    n.outputs = std::move(outputs);
+    n.layout = ir::Layout::kNCHW;
+    g_.nodes.push_back(std::move(n));
+    return g_.nodes.back();
+  }
+
+  ir::Graph finish(int output) {
+    g_.tensors[output].kind = ir::TensorKind::kOutput;
+    g_.outputs.push_back(output);
+    g_.finalize("kernel '" + spec_.key() + "'");
+    return std::move(g_);
+  }
+
+  ir::Graph& graph() { return g_; }
+
+ private:
+  int constant_bytes(const std::string& name, ir::DType dtype, const ir::Shape& shape, const void* data,
+                     std::size_t bytes) {
+    std::vector<std::byte> owned(bytes);
+    if (bytes != 0) std::memcpy(owned.data(), data, bytes);
+    ir::Tensor t;
+    t.name = name;
+    t.dtype = dtype;
+    t.shape = shape;
+    t.kind = ir::TensorKind::kConstant;
+    t.data = g_.own(std::move(owned));
+    return g_.add_tensor(std::move(t));
+  }
+
+  const KernelSpec& spec_;
+  std::mt19937_64 rng_;
+  ir::Graph g_;
+};
+
+void set_window(ir::Node& n, std::int64_t k, std::int64_t stride, std::int64_t dilation, std::int64_t pad) {
+  n.attrs.set("kernel_shape", std::vector<std::int64_t>{k, k});
+  n.attrs.set("strides", std::vector<std::int64_t>{stride, stride});
+  n.attrs.set("dilations", std::vector<std::int64_t>{dilation, dilation});
+  n.attrs.set("pads", std::vector<std::int64_t>{pad, pad, pad, pad});
+}
+
+// The activation a fused type ends with ("conv+bn+relu" -> "relu"), or "".
+std::string trailing_activation(const std::string& type) {
+  const auto plus = type.rfind('+');
+  if (plus == std::string::npos) return {};
+  const std::string last = type.substr(plus + 1);
+  return last == "bn" ? std::string() : last;
+}
+
+// Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
+int append_activation(GraphBuilder& b, const std::string& act, int x, std::initializer_list<std::int64_t> dims) {
+  if (act.empty()) return x;
+  const int y = b.activation("y_" + act, dims);
+  if (act == "relu") {
+    b.node(ir::Op::Relu, "relu", {x}, {y});
+  } else if (act == "relu6") {
+    b.node(ir::Op::Clip, "relu6", {x, b.scalar("clip_min", 0.0f), b.scalar("clip_max", 6.0f)}, {y});
+  } else if (act == "hardswish") {
+    b.graph().meta.opset = std::max<std::int64_t>(b.graph().meta.opset, 14);
+    b.node(ir::Op::HardSwish, "hardswish", {x}, {y});
+  } else if (act == "sigmoid") {
+    b.node(ir::Op::Sigmoid, "sigmoid", {x}, {y});
+  } else if (act == "tanh") {
+    b.node(ir::Op::Tanh, "tanh", {x}, {y});
+  } else if (act == "swish") {
+    const int s = b.activation("swish_sigmoid", dims);
+    b.node(ir::Op::Sigmoid, "swish_sigmoid", {x}, {s});
+    b.node(ir::Op::Mul, "swish_mul", {x, s}, {y});
+  } else {
+    assert(false && "unknown activation");
+  }
+  return y;
+}
+
+}  // namespace
+
+ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
+  validate(spec);
+  if (spec.dtype != ir::DType::kFloat32) {
+    throw Error(ErrorKind::kUnsupported, "kernel '" + spec.type + "'", "dtype",
+                "only float32 kernels are built, got " + std::string(ir::dtype_name(spec.dtype)));
+  }
+  GraphBuilder b(spec, seed);
+  const auto p = [&](const char* n) { return spec.params.at(n); };
+  const std::string& t = spec.type;
+  const std::string act = trailing_activation(t);
+  using O = ir::Op;
+
+  if (t == "conv" || starts_with(t, "conv+") || starts_with(t, "dwconv")) {
+    const bool dw = starts_with(t, "dwconv");
+    const std::int64_t n = p("n"), h = p("h"), w = p("w"), cin = dw ? p("c") : p("cin"), cout = dw ? p("c") : p("cout");
+    const std::int64_t k = p("k"), s = p("stride"), d = p("dilation"), pad = p("pad");
+    const std::int64_t groups = dw ? cin : p("groups");
+    const std::int64_t oh = conv_out(h, k, s, d, pad), ow = conv_out(w, k, s, d, pad);
+    const int x = b.input("x", {n, cin, h, w});
+    const int wt = b.weights("weight", {cout, cin / groups, k, k});
+    const int bias = b.weights("bias", {cout});
+    int y = b.activation("conv_out", {n, cout, oh, ow});
+    ir::Node& conv = b.node(O::Conv, "conv", {x, wt, bias}, {y});
+    set_window(conv, k, s, d, pad);
+    conv.attrs.set("group", groups);
+    if (t.find("+bn") != std::string::npos) {
+      const int z = b.activation("bn_out", {n, cout, oh, ow});
+      ir::Node& bn = b.node(O::BatchNormalization, "bn",
+                            {y, b.weights("bn_scale", {cout}, 0.5f, 1.5f), b.weights("bn_bias", {cout}),
+                             b.weights("bn_mean", {cout}), b.weights("bn_var", {cout}, 0.5f, 1.5f)},
+                            {z});
+      bn.attrs.set("epsilon", 1e-5);
+      bn.attrs.set("momentum", 0.9);
+      y = z;
+    }
+    return b.finish(append_activation(b, act, y, {n, cout, oh, ow}));
+  }
+  if (t == "convtranspose") {
+    const std::int64_t n = p("n"), h = p("h"), w = p("w"), cin = p("cin"), cout = p("cout");
+    const std::int64_t k = p("k"), s = p("stride"), pad = p("pad");
+    const std::int64_t oh = (h - 1) * s - 2 * pad + k, ow = (w - 1) * s - 2 * pad + k;
+    const int x = b.input("x", {n, cin, h, w});
+    const int y = b.activation("y", {n, cout, oh, ow});
+    ir::Node& node = b.node(O::ConvTranspose, "convtranspose",
+                            {x, b.weights("weight", {cin, cout, k, k}), b.weights("bias", {cout})}, {y});
+    set_window(node, k, s, 1, pad);
+    node.attrs.set("group", std::int64_t{1});
+    return b.finish(y);
+  }
+  if (starts_with(t, "fc")) {
+    const std::int64_t n = p("n"), cin = p("cin"), cout = p("cout");
+    const int x = b.input("x", {n, cin});
+    const int y = b.activation("y", {n, cout});
+    ir::Node& gemm = b.node(O::Gemm, "fc", {x, b.weights("weight", {cout, cin}), b.weights("bias", {cout})}, {y});
+    gemm.attrs.set("transB", std::int64_t{1});
+    return b.finish(append_activation(b, act, y, {n, cout}));
+  }
+  if (t == "matmul") {
+    const std::int64_t bt = p("b"), m = p("m"), k = p("k"), n = p("n");
+    const int a = b.input("a", {bt, m, k});
+    const int bb = b.input("b", {bt, k, n});
+    const int y = b.activation("y", {bt, m, n});
+    b.node(O::MatMul, "matmul", {a, bb}, {y});
+    return b.finish(y);
+  }
+  if (t == "maxpool" || t == "avgpool") {
+    const std::int64_t n = p("n"), h = p("h"), w = p("w"), c = p("c"), k = p("k"), s = p("stride"), pad = p("pad");
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, conv_out(h, k, s, 1, pad), conv_out(w, k, s, 1, pad)});
+    ir::Node& pool = b.node(t == "maxpool" ? O::MaxPool : O::AveragePool, t, {x}, {y});
+    pool.attrs.set("kernel_shape", std::vector<std::int64_t>{k, k});
+    pool.attrs.set("strides", std::vector<std::int64_t>{s, s});
+    pool.attrs.set("pads", std::vector<std::int64_t>{pad, pad, pad, pad});
+    if (t == "maxpool") {
+      pool.attrs.set("dilations", std::vector<std::int64_t>{1, 1});
+    } else {
+      pool.attrs.set("count_include_pad", std::int64_t{0});
+    }
+    return b.finish(y);
+  }
+  if (t == "softmax" || t == "layernorm") {
+    const std::int64_t n = p("n"), c = p("c");
+    const int x = b.input("x", {n, c});
+    const int y = b.activation("y", {n, c});
+    if (t == "softmax") {
+      b.node(O::Softmax, "softmax", {x}, {y}).attrs.set("axis", std::int64_t{-1});
+    } else {
+      b.graph().meta.opset = 17;
+      ir::Node& ln = b.node(O::LayerNormalization, "layernorm",
+                            {x, b.weights("scale", {c}, 0.5f, 1.5f), b.weights("bias", {c})}, {y});
+      ln.attrs.set("axis", std::int64_t{-1});
+      ln.attrs.set("epsilon", 1e-5);
+    }
+    return b.finish(y);
+  }
+
+  const std::int64_t n = p("n"), h = p("h"), w = p("w"), c = p("c");
+  if (t == "globalavgpool") {
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, 1, 1});
+    b.node(O::GlobalAveragePool, "globalavgpool", {x}, {y});
+    return b.finish(y);
+  }
+  if (t == "add" || t == "add+relu" || t == "mul") {
+    const int x0 = b.input("x0", {n, c, h, w});
+    const int x1 = b.input("x1", {n, c, h, w});
+    const int y = b.activation("y", {n, c, h, w});
+    b.node(t == "mul" ? O::Mul : O::Add, t == "mul" ? "mul" : "add", {x0, x1}, {y});
+    return b.finish(append_activation(b, act, y, {n, c, h, w}));
+  }
+  if (t == "concat") {
+    const std::int64_t count = p("inputs");
+    std::vector<int> xs;
+    for (std::int64_t i = 0; i < count; ++i) xs.push_back(b.input("x" + std::to_string(i), {n, c, h, w}));
+    const int y = b.activation("y", {n, c * count, h, w});
+    b.node(O::Concat, "concat", xs, {y}).attrs.set("axis", std::int64_t{1});
+    return b.finish(y);
+  }
+  if (t == "relu" || t == "relu6" || t == "sigmoid" || t == "hardswish" || t == "swish" || t == "tanh") {
+    const int x = b.input("x", {n, c, h, w});
+    return b.finish(append_activation(b, t, x, {n, c, h, w}));
+  }
+  if (starts_with(t, "resize")) {
+    const std::int64_t s = p("scale");
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, h * s, w * s});
+    const float fs = static_cast<float>(s);
+    ir::Node& r = b.node(O::Resize, t, {x, -1, b.floats("scales", {1.0f, 1.0f, fs, fs})}, {y});
+    if (t == "resize_nearest") {
+      r.attrs.set("mode", std::string("nearest"));
+      r.attrs.set("coordinate_transformation_mode", std::string("asymmetric"));
+      r.attrs.set("nearest_mode", std::string("floor"));
+    } else {
+      r.attrs.set("mode", std::string("linear"));
+      r.attrs.set("coordinate_transformation_mode", std::string("half_pixel"));
+    }
+    return b.finish(y);
+  }
+  if (t == "pad") {
+    const std::int64_t pad = p("pad");
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, h + 2 * pad, w + 2 * pad});
+    b.node(O::Pad, "pad", {x, b.ints("pads", {0, 0, pad, pad, 0, 0, pad, pad})}, {y})
+        .attrs.set("mode", std::string("constant"));
+    return b.finish(y);
+  }
+  if (t == "reshape") {
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, h * w});
+    b.node(O::Reshape, "reshape", {x, b.ints("shape", {n, c, h * w})}, {y});
+    return b.finish(y);
+  }
+  if (t == "transpose") {
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, h, w, c});
+    b.node(O::Transpose, "transpose", {x}, {y}).attrs.set("perm", std::vector<std::int64_t>{0, 2, 3, 1});
+    return b.finish(y);
+  }
+  if (t == "se") {
+    const std::int64_t squeezed = std::max<std::int64_t>(1, c / p("r"));
+    const int x = b.input("x", {n, c, h, w});
+    const int pooled = b.activation("se_pool", {n, c, 1, 1});
+    b.node(O::GlobalAveragePool, "se_pool", {x}, {pooled});
+    auto conv1x1 = [&](const std::string& name, int in, std::int64_t ci, std::int64_t co) {
+      const int out = b.activation(name, {n, co, 1, 1});
+      ir::Node& node = b.node(
+          O::Conv, name, {in, b.weights(name + "_weight", {co, ci, 1, 1}), b.weights(name + "_bias", {co})}, {out});
+      set_window(node, 1, 1, 1, 0);
+      node.attrs.set("group", std::int64_t{1});
+      return out;
+    };
+    const int fc1 = conv1x1("se_fc1", pooled, c, squeezed);
+    const int relu = b.activation("se_relu", {n, squeezed, 1, 1});
+    b.node(O::Relu, "se_relu", {fc1}, {relu});
+    const int fc2 = conv1x1("se_fc2", relu, squeezed, c);
+    const int gate = b.activation("se_gate", {n, c, 1, 1});
+    b.node(O::Sigmoid, "se_gate", {fc2}, {gate});
+    const int y = b.activation("y", {n, c, h, w});
+    b.node(O::Mul, "se_scale", {x, gate}, {y});
+    return b.finish(y);
+  }
+  if (t == "channel_shuffle") {
+    const std::int64_t g = p("groups");
+    const int x = b.input("x", {n, c, h, w});
+    const int r1 = b.activation("shuffle_split", {n, g, c / g, h, w});
+    b.node(O::Reshape, "shuffle_split", {x, b.ints("shape_split", {n, g, c / g, h, w})}, {r1});
+    const int tr = b.activation("shuffle_swap", {n, c / g, g, h, w});
+    b.node(O::Transpose, "shuffle_swap", {r1}, {tr}).attrs.set("perm", std::vector<std::int64_t>{0, 2, 1, 3, 4});
+    const int y = b.activation("y", {n, c, h, w});
+    b.node(O::Reshape, "shuffle_merge", {tr, b.ints("shape_merge", {n, c, h, w})}, {y});
+    return b.finish(y);
+  }
+  assert(false && "kernel type without a builder");
+  throw Error(ErrorKind::kUnsupported, "kernel '" + t + "'", "type", "no graph builder");
+}
+
+}  // namespace infercast::bench

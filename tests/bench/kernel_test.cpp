@@ -1,0 +1,190 @@
+// Kernel specs: every type builds a graph XNNPACK runs, kernel_spec_of reads the same
+// spec back, bad specs are refused, and on real models (MediaPipe NHWC, torchvision
+// NCHW) the spec of each conv/dwconv/fc layer rebuilds a kernel with the layer's own
+// output shape and MACs (as the cost room counts them on the real model).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/kernel.hpp"
+#include "infercast/cost/cost.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::bench {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+
+// A small valid instance of every kernel type.
+KernelSpec example(const std::string& type) {
+  const std::map<std::string, std::int64_t> base{{"n", 1}, {"h", 9}, {"w", 7}, {"c", 8}};
+  std::map<std::string, std::int64_t> p;
+  for (const auto& name : kernel_parameters(type)) {
+    static const std::map<std::string, std::int64_t> defaults{
+        {"n", 1},        {"h", 9},   {"w", 7},      {"c", 8}, {"cin", 8}, {"cout", 12},  {"k", 3},     {"stride", 2},
+        {"dilation", 1}, {"pad", 1}, {"groups", 2}, {"b", 2}, {"m", 5},   {"inputs", 3}, {"scale", 2}, {"r", 4}};
+    p[name] = defaults.at(name);
+  }
+  if (type == "matmul") p["k"] = 6, p["n"] = 4;
+  if (type.starts_with("fc")) p["n"] = 3;
+  if (type == "softmax" || type == "layernorm") p["n"] = 4;
+  return {type, p, ir::DType::kFloat32};
+}
+
+std::vector<int> all_nodes(const ir::Graph& g) {
+  std::vector<int> v(g.nodes.size());
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int>(i);
+  return v;
+}
+
+TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
+  ASSERT_EQ(kernel_types().size(), 37u);
+  for (const auto& type : kernel_types()) {
+    SCOPED_TRACE(type);
+    const KernelSpec spec = example(type);
+    ASSERT_NO_THROW(validate(spec));
+    const ir::Graph g = build_kernel_graph(spec, 7);
+    ASSERT_FALSE(g.nodes.empty());
+    // Weights are random, never all zeros.
+    for (const auto& t : g.tensors) {
+      if (!t.is_constant() || t.dtype != ir::DType::kFloat32 || t.data.size() < 8) continue;
+      bool nonzero = false;
+      for (auto b : t.data) nonzero = nonzero || b != std::byte{0};
+      EXPECT_TRUE(nonzero) << t.name;
+    }
+    auto rt = runtime::make_runtime("xnnpack");
+    ASSERT_NO_THROW(rt->prepare(g, {1}));
+    const auto outputs = rt->infer(runtime::random_inputs(g, 3));
+    ASSERT_EQ(outputs.size(), 1u);
+    EXPECT_EQ(outputs[0].dims, g.tensors[g.outputs[0]].shape.extents());
+    const auto back = kernel_spec_of(g, all_nodes(g));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->key(), spec.key());
+  }
+}
+
+TEST(BenchKernel, ConvMacsMatchTheFormula) {
+  KernelSpec spec = example("conv+bn+relu");
+  const ir::Graph g = build_kernel_graph(spec);
+  const auto cost = cost::layer_cost(g, 0);
+  // 9x7 input, k3 s2 p1 -> 5x4 output; MACs = n*cout*oh*ow*(cin/groups)*k*k
+  EXPECT_EQ(g.tensors[g.nodes[0].outputs[0]].shape.str(), "1x12x5x4");
+  EXPECT_EQ(cost.macs, 1u * 12 * 5 * 4 * (8 / 2) * 3 * 3);
+}
+
+TEST(BenchKernel, KeyIsCanonicalAndJsonRoundTrips) {
+  const KernelSpec spec = example("dwconv+relu6");
+  EXPECT_EQ(spec.key(), "dwconv+relu6|c=8|dilation=1|h=9|k=3|n=1|pad=1|stride=2|w=7|dtype=float32");
+  const KernelSpec back = kernel_spec_from_json(to_json(spec));
+  EXPECT_EQ(back, spec);
+  EXPECT_THROW(kernel_spec_from_json(nlohmann::json::parse(R"({"type":"conv","params":{"n":1.5}})")), Error);
+  EXPECT_THROW(kernel_spec_from_json(nlohmann::json::array()), Error);
+  EXPECT_THROW(kernel_spec_from_json(nlohmann::json::parse(R"({"type":"conv","params":{},"dtype":"int7"})")), Error);
+}
+
+TEST(BenchKernel, RefusesBadSpecsNamingTheParameter) {
+  auto expect_invalid = [](KernelSpec spec, const std::string& needle) {
+    try {
+      validate(spec);
+      ADD_FAILURE() << "accepted " << spec.key();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  KernelSpec s = example("conv");
+  s.params.erase("k");
+  expect_invalid(s, "'k'");
+  s = example("conv");
+  s.params["bogus"] = 1;
+  expect_invalid(s, "'bogus'");
+  s = example("conv");
+  s.params["k"] = 15;  // larger than 9+2
+  expect_invalid(s, "'k'");
+  s = example("conv");
+  s.params["groups"] = 3;
+  expect_invalid(s, "'groups'");
+  s = example("conv");
+  s.params["h"] = 0;
+  expect_invalid(s, "'h'");
+  s = example("fc");
+  s.params["cin"] = 1 << 20, s.params["cout"] = 1 << 20;
+  expect_invalid(s, "2^28");
+  s = example("relu");
+  s.type = "nope";
+  expect_invalid(s, "unknown kernel type");
+  s = example("se");
+  s.params["r"] = 64;
+  expect_invalid(s, "'r'");
+  s = example("conv");
+  s.dtype = ir::DType::kInt8;
+  expect_invalid(s, "dtype");
+}
+
+// The node's first output in NCHW order, whatever the model's layout.
+std::vector<std::int64_t> nchw(const ir::Graph& g, int tensor, bool nhwc) {
+  auto d = g.tensors[tensor].shape.extents();
+  if (nhwc && d.size() == 4) return {d[0], d[3], d[1], d[2]};
+  return d;
+}
+
+struct RealModelCoverage {
+  int layers = 0, matched = 0;
+};
+
+RealModelCoverage check_real_model(const fs::path& path) {
+  RealModelCoverage cov;
+  const ir::Graph g = import::load_model(path);
+  const bool nhwc = g.meta.layout == ir::Layout::kNHWC;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const ir::Node& n = g.nodes[i];
+    const bool fc = (n.op == ir::Op::Gemm || n.op == ir::Op::FullyConnected);
+    if (n.op != ir::Op::Conv && !fc) continue;
+    ++cov.layers;
+    const int nodes[] = {i};
+    const auto spec = kernel_spec_of(g, nodes);
+    if (!spec) {
+      ADD_FAILURE() << path.filename() << " node " << i << " '" << n.name << "' has no kernel spec";
+      continue;
+    }
+    ++cov.matched;
+    const ir::Graph k = build_kernel_graph(*spec);
+    const int out = k.nodes[0].outputs[0];
+    auto want = nchw(g, n.outputs[0], nhwc);
+    auto got = k.tensors[out].shape.extents();
+    if (fc) {  // rows x features
+      std::int64_t rows = 1;
+      for (std::size_t d = 0; d + 1 < want.size(); ++d) rows *= want[d];
+      want = {rows, want.back()};
+    }
+    EXPECT_EQ(got, want) << path.filename() << " node '" << n.name << "' " << spec->key();
+    EXPECT_EQ(cost::layer_cost(k, 0).macs, cost::layer_cost(g, i).macs)
+        << path.filename() << " node '" << n.name << "' " << spec->key();
+  }
+  return cov;
+}
+
+TEST(BenchKernel, RealModelLayersRebuildWithTheirShapesAndMacs) {
+  std::vector<fs::path> models;
+  for (const char* dir : {".cache/models/mediapipe", ".cache/models/torchvision"}) {
+    if (!fs::exists(kSource / dir)) continue;
+    for (const auto& e : fs::directory_iterator(kSource / dir)) models.push_back(e.path());
+  }
+  if (models.empty()) GTEST_SKIP() << "no models in .cache/models (run make test to fetch them)";
+  RealModelCoverage total;
+  for (const auto& m : models) {
+    const auto c = check_real_model(m);
+    total.layers += c.layers;
+    total.matched += c.matched;
+  }
+  EXPECT_GT(total.layers, 500);
+  EXPECT_EQ(total.matched, total.layers);
+  std::printf("conv/fc layers matched: %d of %d in %zu models\n", total.matched, total.layers, models.size());
+}
+
+}  // namespace
+}  // namespace infercast::bench
