@@ -16,6 +16,11 @@ void register_analyze(CLI::App& app, Action& action);
 void register_ops(CLI::App& app, Action& action);
 void register_run(CLI::App& app, Action& action);
 void register_verify(CLI::App& app, Action& action);
+void register_export(CLI::App& app, Action& action);
+void register_train(CLI::App& app, Action& action);
+void register_predict(CLI::App& app, Action& action);
+void register_validate(CLI::App& app, Action& action);
+void register_profile(CLI::App& app, Action& action);
 
 // Writes `text` to `path` (atomically, via a temporary file beside it), or to stdout
 // when `path` is empty or "-". Throws Error(kIo).

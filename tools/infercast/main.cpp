@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   infercast::cli::register_ops(app, action);
   infercast::cli::register_run(app, action);
   infercast::cli::register_verify(app, action);
+  infercast::cli::register_export(app, action);
+  infercast::cli::register_train(app, action);
+  infercast::cli::register_predict(app, action);
+  infercast::cli::register_validate(app, action);
+  infercast::cli::register_profile(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

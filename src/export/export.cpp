@@ -1,0 +1,77 @@
+// Format dispatch and file writing shared by both writers.
+#include "infercast/export/export.hpp"
+
+#include <fstream>
+#include <system_error>
+
+#include "export/detail.hpp"
+#include "infercast/base/error.hpp"
+
+// The TFLite writer (src/export/tflite/) lands separately: until it does, its entry
+// points are weak references that resolve to null, and asking for TFLite says so.
+namespace infercast::exporter {
+namespace detail {
+[[gnu::weak]] std::vector<std::string> unsupported_tflite(const ir::Graph& graph);
+}  // namespace detail
+[[gnu::weak]] std::string to_tflite(const ir::Graph& graph, const ExportOptions& options);
+
+namespace {
+void require_tflite_writer() {
+  if (&to_tflite == nullptr || &detail::unsupported_tflite == nullptr) {
+    throw Error(ErrorKind::kUnsupported, "", "--to tflite", "the TFLite writer is not built into this infercast");
+  }
+}
+}  // namespace
+
+std::vector<std::string> unsupported_nodes(const ir::Graph& graph, Format format) {
+  if (format == Format::kOnnx) return detail::unsupported_onnx(graph);
+  require_tflite_writer();
+  return detail::unsupported_tflite(graph);
+}
+
+Format format_of(const std::filesystem::path& path) {
+  const std::string ext = path.extension().string();
+  if (ext == ".onnx") return Format::kOnnx;
+  if (ext == ".tflite") return Format::kTflite;
+  throw Error(ErrorKind::kInvalidArgument, path.string(), "",
+              "cannot tell the format from the extension '" + ext + "' (use .onnx or .tflite)");
+}
+
+void save(const ir::Graph& graph, const std::filesystem::path& path, Format format, const ExportOptions& options) {
+  if (format == Format::kTflite) require_tflite_writer();
+  // Serialize first: a graph the writer refuses never touches the file system.
+  const std::string bytes = format == Format::kOnnx ? to_onnx(graph, options) : to_tflite(graph, options);
+  const std::string target = path.string();
+  // A regular file (or a new one) is replaced atomically: write beside it, then rename,
+  // so a reader never sees half a model. Anything else (/dev/null, a FIFO) is written
+  // in place and never replaced.
+  std::error_code status_error;
+  const auto status = std::filesystem::status(path, status_error);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw Error(ErrorKind::kIo, target, "", "cannot write the model");
+    return;
+  }
+  const std::filesystem::path tmp = target + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw Error(ErrorKind::kIo, target, "", "cannot write the model (temporary file " + tmp.string() + ")");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw Error(ErrorKind::kIo, target, "", "cannot write the model: " + ec.message());
+  }
+}
+
+}  // namespace infercast::exporter

@@ -1,0 +1,1283 @@
+// ir::Graph -> ONNX ModelProto (libonnx's protobuf classes).
+//
+// Two paths:
+//  - Graphs in ONNX's own form (imported from ONNX, layout NCHW) are written node for
+//    node: the same op types, attributes, tensor names and initializer bytes, so that
+//    import(export(g)) reproduces g.
+//  - NHWC graphs (imported from TFLite) are rewritten to compute in NCHW: weights are
+//    permuted offline (OHWI -> OIHW, depthwise 1HWO -> (C*M,1,H,W) with group = C),
+//    fused activations become their own nodes, and every rank-4 activation exists in
+//    one or both of two forms: "logical" (the NHWC order the TFLite model means) and
+//    NCHW. Spatial ops (Conv, pooling, Resize, ...) read NCHW; order-sensitive ops
+//    (Reshape, Softmax, FullyConnected, ...) read the logical form; elementwise ops use
+//    whichever form their inputs already have. A Transpose is emitted only where a
+//    consumer needs the form a producer did not make, so the model's inputs and
+//    outputs keep their NHWC names, dtypes and shapes.
+//  Constant chains (DEQUANTIZE of fp16 or int8 weights, DENSIFY of sparse weights) are
+//  folded into float32 initializers: fp16 -> fp32 is exact, int8 dequantization is the
+//  same scale * (q - zero_point) in float that DequantizeLinear computes, and permuting
+//  the weights needs their values anyway.
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "export/detail.hpp"
+#include "export/onnx/sparse.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/export/export.hpp"
+
+namespace infercast::exporter {
+namespace {
+
+using ir::DType;
+using ir::Op;
+
+constexpr std::uint64_t kMaxProtoBytes = (std::uint64_t{1} << 31) - 1;
+
+std::optional<int> onnx_dtype(DType t) {
+  switch (t) {
+    case DType::kFloat32: return ::onnx::TensorProto::FLOAT;
+    case DType::kFloat16: return ::onnx::TensorProto::FLOAT16;
+    case DType::kBFloat16: return ::onnx::TensorProto::BFLOAT16;
+    case DType::kFloat64: return ::onnx::TensorProto::DOUBLE;
+    case DType::kInt8: return ::onnx::TensorProto::INT8;
+    case DType::kUInt8: return ::onnx::TensorProto::UINT8;
+    case DType::kInt16: return ::onnx::TensorProto::INT16;
+    case DType::kUInt16: return ::onnx::TensorProto::UINT16;
+    case DType::kInt32: return ::onnx::TensorProto::INT32;
+    case DType::kUInt32: return ::onnx::TensorProto::UINT32;
+    case DType::kInt64: return ::onnx::TensorProto::INT64;
+    case DType::kUInt64: return ::onnx::TensorProto::UINT64;
+    case DType::kBool: return ::onnx::TensorProto::BOOL;
+    case DType::kComplex64: return ::onnx::TensorProto::COMPLEX64;
+    case DType::kComplex128: return ::onnx::TensorProto::COMPLEX128;
+    default: return std::nullopt;  // unknown, int4 (not in ONNX 1.12), string constants
+  }
+}
+
+std::string node_where(int index, const ir::Node& n) {
+  return "node " + std::to_string(index) + " '" + n.name + "' (" + n.source_op + ")";
+}
+
+// A constant's value in memory the writer owns: dims, dtype and dense little-endian bytes.
+struct Value {
+  DType dtype = DType::kUnknown;
+  std::vector<std::int64_t> dims;
+  std::vector<std::byte> bytes;
+
+  std::size_t elem() const { return ir::dtype_bits(dtype) / 8; }
+  std::uint64_t numel() const {
+    std::uint64_t n = 1;
+    for (auto d : dims) n *= static_cast<std::uint64_t>(d);
+    return n;
+  }
+};
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu;
+  std::uint32_t mant = h & 0x3ffu;
+  std::uint32_t bits = 0;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: renormalize
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Element (i) of a constant as double, for the dtypes dequantization reads.
+std::optional<double> element(const Value& v, std::uint64_t i) {
+  const std::byte* p = v.bytes.data() + i * v.elem();
+  switch (v.dtype) {
+    case DType::kInt8: return static_cast<double>(static_cast<std::int8_t>(*p));
+    case DType::kUInt8: return static_cast<double>(static_cast<std::uint8_t>(*p));
+    case DType::kInt16: {
+      std::int16_t x;
+      std::memcpy(&x, p, 2);
+      return x;
+    }
+    case DType::kInt32: {
+      std::int32_t x;
+      std::memcpy(&x, p, 4);
+      return x;
+    }
+    default: return std::nullopt;
+  }
+}
+
+// `v` with its dims permuted: out.dims[i] = v.dims[perm[i]].
+Value permuted(const Value& v, const std::vector<int>& perm) {
+  const std::size_t rank = v.dims.size();
+  Value out;
+  out.dtype = v.dtype;
+  out.dims.resize(rank);
+  for (std::size_t i = 0; i < rank; ++i) out.dims[i] = v.dims[static_cast<std::size_t>(perm[i])];
+  out.bytes.resize(v.bytes.size());
+  const std::size_t elem = v.elem();
+  std::vector<std::uint64_t> in_strides(rank, 1);
+  for (std::size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * static_cast<std::uint64_t>(v.dims[d]);
+  const std::uint64_t n = v.numel();
+  std::vector<std::int64_t> index(rank, 0);  // index into out
+  for (std::uint64_t o = 0; o < n; ++o) {
+    std::uint64_t src = 0;
+    for (std::size_t i = 0; i < rank; ++i) src += static_cast<std::uint64_t>(index[i]) * in_strides[perm[i]];
+    std::memcpy(out.bytes.data() + o * elem, v.bytes.data() + src * elem, elem);
+    for (std::size_t i = rank; i-- > 0;) {
+      if (++index[i] < out.dims[i]) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+
+const std::vector<int> kToNchw = {0, 3, 1, 2};
+const std::vector<int> kToNhwc = {0, 2, 3, 1};
+
+// NHWC axis -> NCHW axis for rank-4 tensors.
+std::int64_t nchw_axis(std::int64_t axis) {
+  static const std::int64_t map[4] = {0, 2, 3, 1};
+  return map[((axis % 4) + 4) % 4];
+}
+
+// ---------------------------------------------------------------------------
+// Common model building
+// ---------------------------------------------------------------------------
+
+class ModelBuilder {
+ public:
+  ModelBuilder(const ir::Graph& g, const ExportOptions& options) : g_(g), options_(options) {
+    file_ = g.meta.source_path;
+    for (const auto& t : g.tensors) {
+      if (!t.name.empty()) used_.insert(t.name);
+    }
+    for (const auto& n : g.nodes) used_nodes_.insert(n.name);
+  }
+
+ protected:
+  [[noreturn]] void fail(ErrorKind kind, const std::string& where, const std::string& reason) const {
+    throw Error(kind, file_, where, reason);
+  }
+
+  // A tensor name not used by the graph or by anything written so far.
+  std::string fresh(const std::string& base) {
+    std::string name = base.empty() ? std::string("t") : base;
+    for (int i = 1; used_.count(name); ++i) name = base + "_" + std::to_string(i);
+    used_.insert(name);
+    return name;
+  }
+  std::string fresh_node(const std::string& base) {
+    std::string name = base.empty() ? std::string("node") : base;
+    for (int i = 1; written_nodes_.count(name) || (name != base && used_nodes_.count(name)); ++i) {
+      name = base + "_" + std::to_string(i);
+    }
+    written_nodes_.insert(name);
+    return name;
+  }
+
+  ::onnx::NodeProto* emit(const std::string& op_type, const std::vector<std::string>& inputs,
+                          const std::vector<std::string>& outputs, const std::string& name) {
+    auto* n = graph()->add_node();
+    n->set_op_type(op_type);
+    n->set_name(fresh_node(name));
+    for (const auto& i : inputs) n->add_input(i);
+    for (const auto& o : outputs) n->add_output(o);
+    return n;
+  }
+
+  static void attr(::onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, double v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::FLOAT);
+    a->set_f(static_cast<float>(v));
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<std::int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  }
+  static void attr_value(::onnx::NodeProto* n, const std::string& name, const ir::AttrValue& value) {
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::vector<double>>) {
+            auto* a = n->add_attribute();
+            a->set_name(name);
+            a->set_type(::onnx::AttributeProto::FLOATS);
+            for (auto x : v) a->add_floats(static_cast<float>(x));
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            auto* a = n->add_attribute();
+            a->set_name(name);
+            a->set_type(::onnx::AttributeProto::STRINGS);
+            for (const auto& x : v) a->add_strings(x);
+          } else {
+            attr(n, name, v);
+          }
+        },
+        value);
+  }
+
+  void fill_tensor(::onnx::TensorProto* p, const std::string& name, DType dtype, const std::vector<std::int64_t>& dims,
+                   std::span<const std::byte> bytes, const std::string& where) const {
+    const auto type = onnx_dtype(dtype);
+    if (!type)
+      fail(ErrorKind::kUnsupported, where, "dtype " + std::string(ir::dtype_name(dtype)) + " has no ONNX form");
+    p->set_name(name);
+    p->set_data_type(*type);
+    for (auto d : dims) p->add_dims(d);
+    p->set_raw_data(bytes.data(), bytes.size());
+  }
+
+  void add_initializer(const std::string& name, const Value& v, const std::string& where) {
+    fill_tensor(graph()->add_initializer(), name, v.dtype, v.dims, v.bytes, where);
+  }
+
+  // The dense bytes of constant `id`, checked against its shape.
+  Value constant_value(int id, const std::string& where) const {
+    const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
+    Value v;
+    v.dtype = t.dtype;
+    if (!t.shape.is_static()) fail(ErrorKind::kUnknownDim, where, "constant '" + t.name + "' has no static shape");
+    v.dims = t.shape.extents();
+    const auto numel = t.shape.numel();
+    if (!numel) fail(ErrorKind::kUnsupported, where, "constant '" + t.name + "' is too large (" + t.shape.str() + ")");
+    if (t.sparse) {
+      v.bytes = densify_tflite(g_, id, where);
+      return v;
+    }
+    const std::uint64_t expected = ir::dtype_bytes(t.dtype, *numel);
+    if (ir::dtype_bits(t.dtype) % 8 != 0 || ir::dtype_bits(t.dtype) == 0) {
+      fail(ErrorKind::kUnsupported, where,
+           "constant '" + t.name + "' of dtype " + std::string(ir::dtype_name(t.dtype)) + " has no ONNX form");
+    }
+    if (t.data.size() != expected) {
+      fail(ErrorKind::kBadModel, where,
+           "constant '" + t.name + "' holds " + std::to_string(t.data.size()) + " bytes but shape " + t.shape.str() +
+               " needs " + std::to_string(expected));
+    }
+    v.bytes.assign(t.data.begin(), t.data.end());
+    return v;
+  }
+
+  void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const ir::Tensor& t,
+                      const std::string& where) const {
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    const auto type = onnx_dtype(t.dtype);
+    if (!type)
+      fail(ErrorKind::kUnsupported, where, "dtype " + std::string(ir::dtype_name(t.dtype)) + " has no ONNX form");
+    tt->set_elem_type(*type);
+    if (!t.shape.rank_known) return;
+    auto* shape = tt->mutable_shape();
+    for (const auto& d : t.shape.dims) {
+      auto* dim = shape->add_dim();
+      if (d.known()) {
+        dim->set_dim_value(d.value);
+      } else if (!d.symbol.empty()) {
+        dim->set_dim_param(d.symbol);
+      }
+    }
+  }
+
+  void start_model(int opset) {
+    model_.set_ir_version(opset >= 15 ? 8 : 7);
+    model_.set_producer_name(options_.producer);
+    auto* o = model_.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    graph()->set_name(g_.meta.graph_name.empty() ? std::string("infercast") : g_.meta.graph_name);
+  }
+
+  std::string serialize() const {
+    const std::uint64_t size = model_.ByteSizeLong();
+    if (size > kMaxProtoBytes) {
+      fail(ErrorKind::kUnsupported, "model",
+           "the ONNX file would be " + std::to_string(size) +
+               " bytes; protobuf's 2 GiB limit needs external data, which is not written");
+    }
+    std::string out;
+    if (!model_.SerializeToString(&out)) fail(ErrorKind::kUnsupported, "model", "protobuf serialization failed");
+    return out;
+  }
+
+  ::onnx::GraphProto* graph() { return model_.mutable_graph(); }
+
+  const ir::Graph& g_;
+  const ExportOptions& options_;
+  std::string file_;
+  ::onnx::ModelProto model_;
+  std::unordered_set<std::string> used_;
+  std::unordered_set<std::string> used_nodes_;
+  std::unordered_set<std::string> written_nodes_;
+};
+
+// ---------------------------------------------------------------------------
+// ONNX-form graphs: node for node
+// ---------------------------------------------------------------------------
+
+// The written default-domain opset for an ONNX-origin graph: the source's when the
+// request is lower (its nodes are in that opset's form), else the request, provided no
+// op the graph uses changed between the two.
+int direct_opset(const ir::Graph& g, int requested) {
+  return std::max<int>(requested, static_cast<int>(g.meta.opset));
+}
+
+std::pair<std::string, std::string> split_domain(const std::string& source_op) {
+  const auto dot = source_op.rfind('.');
+  if (dot == std::string::npos) return {"", source_op};
+  return {source_op.substr(0, dot), source_op.substr(dot + 1)};
+}
+
+std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
+  if (n.op == Op::If || n.op == Op::Loop || n.op == Op::Scan) return "its subgraph bodies are not kept in the IR";
+  if (n.op == Op::ConstantOfShape) return "its 'value' tensor attribute is not kept in the IR";
+  for (const auto& [name, value] : n.attrs.all()) {
+    (void)value;
+    if (name == "weight_layout" || name == "fused_activation") {
+      return "attribute '" + name + "' is TFLite's form; the graph is not NHWC";
+    }
+  }
+  const auto [domain, op_type] = split_domain(n.source_op);
+  if (domain.empty() && g.meta.opset > 0 && g.meta.opset < opset) {
+    const auto* from = ::onnx::OpSchemaRegistry::Schema(op_type, static_cast<int>(g.meta.opset), "");
+    const auto* to = ::onnx::OpSchemaRegistry::Schema(op_type, opset, "");
+    if (from != nullptr && to != nullptr && from->since_version() != to->since_version()) {
+      return "the op changed between opset " + std::to_string(g.meta.opset) + " and " + std::to_string(opset) +
+             " and is not upgraded";
+    }
+  }
+  auto check_tensor = [&](int id) -> std::string {
+    if (id < 0) return {};
+    const ir::Tensor& t = g.tensors[static_cast<std::size_t>(id)];
+    if (t.sparse) return "tensor '" + t.name + "' is sparse; sparse initializers are not written";
+    if (t.dtype != DType::kUnknown && !onnx_dtype(t.dtype)) {
+      return "tensor '" + t.name + "' has dtype " + std::string(ir::dtype_name(t.dtype)) + ", which ONNX cannot hold";
+    }
+    return {};
+  };
+  for (int id : n.inputs) {
+    if (auto why = check_tensor(id); !why.empty()) return why;
+  }
+  for (int id : n.outputs) {
+    if (auto why = check_tensor(id); !why.empty()) return why;
+  }
+  return {};
+}
+
+class DirectWriter : public ModelBuilder {
+ public:
+  using ModelBuilder::ModelBuilder;
+
+  std::string run() {
+    const int opset = direct_opset(g_, options_.opset);
+    start_model(opset);
+    std::set<std::string> domains;
+    std::vector<std::string> problems;
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (auto why = direct_problem(g_, g_.nodes[i], opset); !why.empty()) {
+        problems.push_back(node_where(static_cast<int>(i), g_.nodes[i]) + ": " + why);
+      }
+    }
+    if (!problems.empty()) report_unsupported(problems);
+    for (int id : g_.inputs) {
+      set_value_info(graph()->add_input(), g_.tensors[id].name, g_.tensors[id], "input '" + g_.tensors[id].name + "'");
+    }
+    for (std::size_t i = 0; i < g_.tensors.size(); ++i) {
+      const ir::Tensor& t = g_.tensors[i];
+      if (!t.is_constant() || t.producer >= 0) continue;
+      if (t.consumers.empty() &&
+          std::find(g_.outputs.begin(), g_.outputs.end(), static_cast<int>(i)) == g_.outputs.end()) {
+        // Unused initializers are kept too: the round trip promises the same tensors.
+      }
+      const std::string where = "initializer '" + t.name + "'";
+      if (t.sparse) fail(ErrorKind::kUnsupported, where, "sparse initializers are not written");
+      if (t.dtype == DType::kString) fail(ErrorKind::kUnsupported, where, "string constants are not written");
+      if (t.data.empty() && t.shape.numel().value_or(1) != 0) {
+        fail(ErrorKind::kUnsupported, where, "has no data in the IR (a TFLite variable?)");
+      }
+      add_initializer(t.name, constant_value(static_cast<int>(i), where), where);
+    }
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const ir::Node& n = g_.nodes[i];
+      const std::string where = node_where(static_cast<int>(i), n);
+      auto [domain, op_type] = split_domain(n.source_op);
+      if (!domain.empty()) domains.insert(domain);
+      auto* p = graph()->add_node();
+      p->set_op_type(op_type);
+      if (!domain.empty()) p->set_domain(domain);
+      p->set_name(fresh_node(n.name));
+      for (int id : n.inputs) p->add_input(id < 0 ? std::string() : g_.tensors[id].name);
+      for (int id : n.outputs) p->add_output(id < 0 ? std::string() : g_.tensors[id].name);
+      const bool no_dilations = n.op == Op::AveragePool || n.op == Op::LpPool;
+      bool has_value_attr = false;
+      for (const auto& [name, value] : n.attrs.all()) {
+        if (no_dilations && name == "dilations") continue;  // added by the importer's normalization
+        if (n.op == Op::Constant && name.rfind("value", 0) == 0) has_value_attr = true;
+        attr_value(p, name, value);
+      }
+      if (n.op == Op::Constant && !has_value_attr) {
+        if (n.outputs.empty() || n.outputs[0] < 0) fail(ErrorKind::kBadModel, where, "Constant without output");
+        const int out = n.outputs[0];
+        auto* a = p->add_attribute();
+        a->set_name("value");
+        a->set_type(::onnx::AttributeProto::TENSOR);
+        const Value v = constant_value(out, where);
+        fill_tensor(a->mutable_t(), "", v.dtype, v.dims, v.bytes, where);
+      }
+    }
+    for (const auto& d : domains) {
+      auto* o = model_.add_opset_import();
+      o->set_domain(d);
+      o->set_version(1);
+    }
+    for (int id : g_.outputs) {
+      set_value_info(graph()->add_output(), g_.tensors[id].name, g_.tensors[id],
+                     "output '" + g_.tensors[id].name + "'");
+    }
+    return serialize();
+  }
+
+  [[noreturn]] void report_unsupported(const std::vector<std::string>& problems) const {
+    std::string list;
+    for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
+    fail(ErrorKind::kUnsupported, std::to_string(problems.size()) + " node(s) cannot be written as ONNX", list);
+  }
+};
+
+// ---------------------------------------------------------------------------
+// NHWC graphs (TFLite): compute in NCHW
+// ---------------------------------------------------------------------------
+
+enum class Want { kLogical, kNchw };
+
+class NhwcWriter : public ModelBuilder {
+ public:
+  NhwcWriter(const ir::Graph& g, const ExportOptions& options) : ModelBuilder(g, options) {
+    forms_.resize(g.tensors.size());
+    poisoned_.assign(g.tensors.size(), false);
+    // Each tensor's logical form keeps its own name; duplicates (TFLite allows them) get a suffix.
+    std::unordered_set<std::string> seen;
+    names_.resize(g.tensors.size());
+    for (std::size_t i = 0; i < g.tensors.size(); ++i) {
+      const std::string& name = g.tensors[i].name;
+      names_[i] = name.empty() || seen.count(name) ? fresh(name.empty() ? "tensor_" + std::to_string(i) : name) : name;
+      seen.insert(names_[i]);
+    }
+  }
+
+  // Every node the writer cannot express, one line each (node order).
+  std::vector<std::string> problems() {
+    build();
+    return problems_;
+  }
+
+  std::string run() {
+    build();
+    if (!problems_.empty()) {
+      std::string list;
+      for (const auto& p : problems_) list += (list.empty() ? "" : "; ") + p;
+      fail(ErrorKind::kUnsupported, std::to_string(problems_.size()) + " node(s) cannot be written as ONNX", list);
+    }
+    return serialize();
+  }
+
+ private:
+  struct Form {
+    std::string logical;
+    std::string nchw;
+  };
+
+  void build() {
+    opset_ = options_.opset;
+    start_model(opset_);
+    fold_constants();
+    for (int id : g_.inputs) {
+      const ir::Tensor& t = g_.tensors[id];
+      const std::string where = "input '" + t.name + "'";
+      set_value_info(graph()->add_input(), names_[id], t, where);
+      forms_[id].logical = names_[id];
+    }
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (skip_[i]) continue;
+      const ir::Node& n = g_.nodes[i];
+      const std::string where = node_where(static_cast<int>(i), n);
+      bool upstream = false;
+      for (int id : n.inputs) upstream = upstream || (id >= 0 && poisoned_[id]);
+      try {
+        if (upstream) throw Error(ErrorKind::kUnsupported, file_, where, "");
+        write_node(n, where);
+      } catch (const Error& e) {
+        if (!upstream) problems_.push_back(where + ": " + e.reason());
+        for (int id : n.outputs) {
+          if (id >= 0) poisoned_[id] = true;
+        }
+      }
+    }
+    for (int id : g_.outputs) {
+      const ir::Tensor& t = g_.tensors[id];
+      const std::string where = "output '" + t.name + "'";
+      if (poisoned_[id]) continue;
+      try {
+        const std::string name = get(id, Want::kLogical, where);
+        if (name != names_[id]) emit("Identity", {name}, {names_[id]}, names_[id] + "/identity");
+        set_value_info(graph()->add_output(), names_[id], t, where);
+      } catch (const Error& e) {
+        problems_.push_back(where + ": " + e.reason());
+      }
+    }
+  }
+
+  // --- constants ------------------------------------------------------------
+
+  bool is_constant(int id) const {
+    if (id < 0) return false;
+    const ir::Tensor& t = g_.tensors[id];
+    return folded_.count(id) || (t.is_constant() && t.producer < 0 && (!t.data.empty() || t.sparse));
+  }
+
+  const Value& value_of(int id, const std::string& where) {
+    auto it = folded_.find(id);
+    if (it != folded_.end()) return it->second;
+    if (!is_constant(id))
+      fail(ErrorKind::kUnsupported, where, "tensor '" + g_.tensors[id].name + "' is not a constant");
+    return folded_.emplace(id, constant_value(id, where)).first->second;
+  }
+
+  // DEQUANTIZE / DENSIFY / Identity chains over constants become float32 (or dense) constants.
+  void fold_constants() {
+    skip_.assign(g_.nodes.size(), false);
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const ir::Node& n = g_.nodes[i];
+      const bool foldable = n.op == Op::Dequantize || n.op == Op::Densify || n.op == Op::Identity;
+      if (!foldable || n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0] < 0) continue;
+      if (!is_constant(n.inputs[0])) continue;
+      const std::string where = node_where(static_cast<int>(i), n);
+      try {
+        Value in = value_of(n.inputs[0], where);
+        if (n.op == Op::Dequantize) in = dequantize(in, g_.tensors[n.inputs[0]].quant, where);
+        folded_[n.outputs[0]] = std::move(in);
+        skip_[i] = true;
+      } catch (const Error& e) {
+        (void)e;  // written (and reported) as a node instead
+      }
+    }
+  }
+
+  Value dequantize(const Value& in, const ir::Quantization& q, const std::string& where) const {
+    Value out;
+    out.dtype = DType::kFloat32;
+    out.dims = in.dims;
+    const std::uint64_t n = in.numel();
+    out.bytes.resize(n * 4);
+    auto put = [&](std::uint64_t i, float f) { std::memcpy(out.bytes.data() + i * 4, &f, 4); };
+    if (in.dtype == DType::kFloat32) return in;
+    if (in.dtype == DType::kFloat16) {
+      for (std::uint64_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, in.bytes.data() + i * 2, 2);
+        put(i, half_to_float(h));
+      }
+      return out;
+    }
+    if (q.scales.empty()) fail(ErrorKind::kUnsupported, where, "dequantizes without a scale");
+    std::uint64_t channels = 1, inner = 1;
+    if (q.scales.size() > 1) {
+      if (q.axis < 0 || static_cast<std::size_t>(q.axis) >= in.dims.size() ||
+          static_cast<std::uint64_t>(in.dims[q.axis]) != q.scales.size()) {
+        fail(ErrorKind::kBadModel, where, "per-channel scales do not match the quantized dimension");
+      }
+      channels = q.scales.size();
+      for (std::size_t d = static_cast<std::size_t>(q.axis) + 1; d < in.dims.size(); ++d) {
+        inner *= static_cast<std::uint64_t>(in.dims[d]);
+      }
+    }
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::size_t c = channels == 1 ? 0 : static_cast<std::size_t>((i / inner) % channels);
+      const auto x = element(in, i);
+      if (!x) fail(ErrorKind::kUnsupported, where, "dequantizes dtype " + std::string(ir::dtype_name(in.dtype)));
+      const double zp = c < q.zero_points.size() ? static_cast<double>(q.zero_points[c]) : 0.0;
+      put(i, static_cast<float>(*x - zp) * q.scales[c]);
+    }
+    return out;
+  }
+
+  std::string scalar(float v, const std::string& hint) {
+    const std::string key = hint + std::to_string(v);
+    auto it = scalars_.find(key);
+    if (it != scalars_.end()) return it->second;
+    Value s;
+    s.dtype = DType::kFloat32;
+    s.bytes.resize(4);
+    std::memcpy(s.bytes.data(), &v, 4);
+    const std::string name = fresh(hint);
+    add_initializer(name, s, hint);
+    return scalars_[key] = name;
+  }
+
+  std::string ints(const std::vector<std::int64_t>& v, const std::string& hint) {
+    Value s;
+    s.dtype = DType::kInt64;
+    s.dims = {static_cast<std::int64_t>(v.size())};
+    s.bytes.resize(v.size() * 8);
+    std::memcpy(s.bytes.data(), v.data(), s.bytes.size());
+    const std::string name = fresh(hint);
+    add_initializer(name, s, hint);
+    return name;
+  }
+
+  std::vector<std::int64_t> const_ints(int id, const std::string& where) {
+    const Value& v = value_of(id, where);
+    std::vector<std::int64_t> out(v.numel());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (v.dtype == DType::kInt32) {
+        std::int32_t x;
+        std::memcpy(&x, v.bytes.data() + i * 4, 4);
+        out[i] = x;
+      } else if (v.dtype == DType::kInt64) {
+        std::memcpy(&out[i], v.bytes.data() + i * 8, 8);
+      } else {
+        fail(ErrorKind::kUnsupported, where, "tensor '" + g_.tensors[id].name + "' is not an int32/int64 constant");
+      }
+    }
+    return out;
+  }
+
+  // --- forms ----------------------------------------------------------------
+
+  bool is4(int id) const {
+    const ir::Shape& s = g_.tensors[id].shape;
+    return s.rank_known && s.rank() == 4;
+  }
+
+  // The name of tensor `id` in the wanted form, emitting a Transpose (or a permuted
+  // initializer for constants) the first time a form is asked for.
+  std::string get(int id, Want want, const std::string& where) {
+    if (id < 0) return {};
+    const bool nchw = want == Want::kNchw && is4(id);
+    if (is_constant(id)) {
+      auto& cache = nchw ? const_nchw_ : const_logical_;
+      auto it = cache.find(id);
+      if (it != cache.end()) return it->second;
+      const Value& v = value_of(id, where);
+      if (!onnx_dtype(v.dtype)) {
+        fail(ErrorKind::kUnsupported, where,
+             "constant '" + g_.tensors[id].name + "' has dtype " + std::string(ir::dtype_name(v.dtype)) +
+                 ", which ONNX cannot hold");
+      }
+      const std::string name = nchw ? fresh(names_[id] + "__nchw") : names_[id];
+      add_initializer(name, nchw ? permuted(v, kToNchw) : v, where);
+      return cache[id] = name;
+    }
+    Form& f = forms_[id];
+    if (!nchw) {
+      if (f.logical.empty()) {
+        if (f.nchw.empty()) fail(ErrorKind::kBadModel, where, "tensor '" + g_.tensors[id].name + "' is never produced");
+        transpose(f.nchw, names_[id], kToNhwc);
+        f.logical = names_[id];
+      }
+      return f.logical;
+    }
+    if (f.nchw.empty()) {
+      if (f.logical.empty())
+        fail(ErrorKind::kBadModel, where, "tensor '" + g_.tensors[id].name + "' is never produced");
+      f.nchw = fresh(names_[id] + "__nchw");
+      transpose(f.logical, f.nchw, kToNchw);
+    }
+    return f.nchw;
+  }
+
+  // A constant of rank <= 4 broadcast against NCHW: left-padded to rank 4, then permuted.
+  std::string get_broadcast_nchw(int id, const std::string& where) {
+    if (is4(id)) return get(id, Want::kNchw, where);
+    auto it = const_bcast_.find(id);
+    if (it != const_bcast_.end()) return it->second;
+    Value v = value_of(id, where);
+    if (v.dims.size() > 4) fail(ErrorKind::kUnsupported, where, "broadcast operand of rank > 4");
+    while (v.dims.size() < 4) v.dims.insert(v.dims.begin(), 1);
+    const std::string name = fresh(names_[id] + "__nchw");
+    add_initializer(name, permuted(v, kToNchw), where);
+    return const_bcast_[id] = name;
+  }
+
+  bool has_nchw(int id) const { return id >= 0 && !is_constant(id) && is4(id) && !forms_[id].nchw.empty(); }
+
+  void transpose(const std::string& from, const std::string& to, const std::vector<int>& perm) {
+    auto* n = emit("Transpose", {from}, {to}, to + "/transpose");
+    attr(n, "perm", std::vector<std::int64_t>(perm.begin(), perm.end()));
+  }
+
+  // The name to write output `id` under in form `want`; records the form.
+  std::string produce(int id, Want want) {
+    if (id < 0) return {};
+    Form& f = forms_[id];
+    if (want == Want::kNchw && is4(id)) return f.nchw = fresh(names_[id] + "__nchw");
+    return f.logical = names_[id];
+  }
+
+  // Emits the op writing `out` (through the fused activation when there is one).
+  // Returns the op node; its output is already wired.
+  ::onnx::NodeProto* emit_fused(const ir::Node& n, const std::string& op_type, const std::vector<std::string>& inputs,
+                                const std::string& out, const std::string& where) {
+    const std::string act = n.attrs.get_string("fused_activation", "");
+    if (act.empty()) return emit(op_type, inputs, {out}, n.name);
+    const std::string pre = fresh(out + "__pre_activation");
+    auto* main = emit(op_type, inputs, {pre}, n.name);
+    if (act == "relu") {
+      emit("Relu", {pre}, {out}, n.name + "/relu");
+    } else if (act == "relu6") {
+      emit("Clip", {pre, scalar(0.0f, "zero"), scalar(6.0f, "six")}, {out}, n.name + "/relu6");
+    } else if (act == "relu_n1_to_1") {
+      emit("Clip", {pre, scalar(-1.0f, "minus_one"), scalar(1.0f, "one")}, {out}, n.name + "/relu_n1_to_1");
+    } else if (act == "tanh") {
+      emit("Tanh", {pre}, {out}, n.name + "/tanh");
+    } else {
+      fail(ErrorKind::kUnsupported, where, "fused activation '" + act + "' has no ONNX counterpart");
+    }
+    return main;
+  }
+
+  // --- nodes ----------------------------------------------------------------
+
+  static bool is_binary(Op op) {
+    switch (op) {
+      case Op::Add:
+      case Op::Sub:
+      case Op::Mul:
+      case Op::Div:
+      case Op::Pow:
+      case Op::Max:
+      case Op::Min:
+      case Op::Sum:
+      case Op::Mean:
+      case Op::Equal:
+      case Op::Greater:
+      case Op::GreaterOrEqual:
+      case Op::Less:
+      case Op::LessOrEqual:
+      case Op::And:
+      case Op::Or:
+      case Op::Xor:
+      case Op::Where:
+      case Op::PRelu: return true;
+      default: return false;
+    }
+  }
+
+  static bool is_unary(Op op) {
+    switch (op) {
+      case Op::Relu:
+      case Op::Sigmoid:
+      case Op::Tanh:
+      case Op::Abs:
+      case Op::Neg:
+      case Op::Sqrt:
+      case Op::Exp:
+      case Op::Log:
+      case Op::Floor:
+      case Op::Ceil:
+      case Op::Round:
+      case Op::Sign:
+      case Op::Sin:
+      case Op::Cos:
+      case Op::Tan:
+      case Op::Erf:
+      case Op::Not:
+      case Op::Reciprocal:
+      case Op::Softplus:
+      case Op::Softsign:
+      case Op::Elu:
+      case Op::LeakyRelu:
+      case Op::Identity:
+      case Op::Clip:
+      case Op::HardSwish:
+      case Op::Rsqrt:
+      case Op::Square:
+      case Op::Cast:
+      case Op::Dequantize: return true;
+      default: return false;
+    }
+  }
+
+  void require(bool ok, const std::string& where, const std::string& why) const {
+    if (!ok) fail(ErrorKind::kUnsupported, where, why);
+  }
+
+  std::vector<std::int64_t> static_shape(int id, const std::string& where) const {
+    const ir::Shape& s = g_.tensors[id].shape;
+    if (!s.is_static()) {
+      fail(ErrorKind::kUnknownDim, where, "tensor '" + g_.tensors[id].name + "' has no static shape (" + s.str() + ")");
+    }
+    return s.extents();
+  }
+
+  int in(const ir::Node& n, std::size_t i, const std::string& where) const {
+    if (i >= n.inputs.size() || n.inputs[i] < 0) {
+      fail(ErrorKind::kBadModel, where, "input " + std::to_string(i) + " is missing");
+    }
+    return n.inputs[i];
+  }
+
+  int out0(const ir::Node& n, const std::string& where) const {
+    if (n.outputs.size() != 1 || n.outputs[0] < 0) {
+      fail(ErrorKind::kUnsupported, where, "expects exactly one output, has " + std::to_string(n.outputs.size()));
+    }
+    return n.outputs[0];
+  }
+
+  void write_node(const ir::Node& n, const std::string& where) {
+    if (is_binary(n.op)) return write_binary(n, where);
+    if (is_unary(n.op)) return write_unary(n, where);
+    switch (n.op) {
+      case Op::Conv: return write_conv(n, where);
+      case Op::ConvTranspose: return write_conv_transpose(n, where);
+      case Op::MaxPool:
+      case Op::AveragePool:
+      case Op::LpPool: return write_pool(n, where);
+      case Op::Concat: return write_concat(n, where);
+      case Op::Pad: return write_pad(n, where);
+      case Op::Resize: return write_resize(n, where);
+      case Op::Reshape: return write_reshape(n, where);
+      case Op::Squeeze:
+      case Op::Unsqueeze: return write_squeeze(n, where);
+      case Op::Transpose: return write_transpose(n, where);
+      case Op::Softmax:
+      case Op::LogSoftmax: return write_softmax(n, where);
+      case Op::ReduceMean:
+      case Op::ReduceSum:
+      case Op::ReduceMax:
+      case Op::ReduceMin:
+      case Op::ReduceProd: return write_reduce(n, where);
+      case Op::FullyConnected: return write_fully_connected(n, where);
+      case Op::DepthToSpace:
+      case Op::SpaceToDepth: return write_depth_space(n, where);
+      default:
+        fail(ErrorKind::kUnsupported, where,
+             "op " + std::string(ir::op_name(n.op)) + " has no ONNX conversion from NHWC");
+    }
+  }
+
+  void write_binary(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    require(!n.inputs.empty(), where, "has no inputs");
+    // NCHW when a rank-4 operand already exists in NCHW and every other operand can follow.
+    bool nchw = is4(out);
+    bool any_nchw = false;
+    for (int id : n.inputs) {
+      if (id < 0) continue;
+      any_nchw = any_nchw || has_nchw(id);
+      const bool follows = is4(id) || is_constant(id) || g_.tensors[id].shape.numel().value_or(2) == 1;
+      nchw = nchw && follows;
+    }
+    nchw = nchw && any_nchw;
+    std::vector<std::string> inputs;
+    for (int id : n.inputs) {
+      if (id < 0) {
+        inputs.emplace_back();
+      } else if (!nchw || (!is4(id) && !is_constant(id))) {
+        inputs.push_back(get(id, Want::kLogical, where));
+      } else if (is_constant(id)) {
+        inputs.push_back(get_broadcast_nchw(id, where));
+      } else {
+        inputs.push_back(get(id, Want::kNchw, where));
+      }
+    }
+    std::string op_type(ir::op_name(n.op));
+    require(n.op != Op::Sum || opset_ >= 8, where, "Sum");
+    const std::string name = produce(out, nchw ? Want::kNchw : Want::kLogical);
+    emit_fused(n, op_type, inputs, name, where);
+  }
+
+  void write_unary(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const Want want = has_nchw(x) ? Want::kNchw : Want::kLogical;
+    const std::string input = get(x, want, where);
+    const std::string name = produce(out, want);
+    switch (n.op) {
+      case Op::Clip: {
+        std::string lo, hi;
+        if (n.attrs.has("min") || n.attrs.has("max")) {
+          lo = n.attrs.has("min") ? scalar(static_cast<float>(n.attrs.get_float("min", 0)), "clip_min") : "";
+          hi = n.attrs.has("max") ? scalar(static_cast<float>(n.attrs.get_float("max", 0)), "clip_max") : "";
+        } else {
+          lo = n.inputs.size() > 1 ? get(n.inputs[1], Want::kLogical, where) : "";
+          hi = n.inputs.size() > 2 ? get(n.inputs[2], Want::kLogical, where) : "";
+        }
+        require(g_.tensors[x].dtype == DType::kFloat32, where, "Clip bounds are written as float32");
+        emit("Clip", {input, lo, hi}, {name}, n.name);
+        return;
+      }
+      case Op::HardSwish: {
+        if (opset_ >= 14) {
+          emit("HardSwish", {input}, {name}, n.name);
+          return;
+        }
+        // Opset 13 has no HardSwish: x * HardSigmoid(x) with alpha 1/6, beta 1/2.
+        const std::string gate = fresh(name + "__gate");
+        auto* h = emit("HardSigmoid", {input}, {gate}, n.name + "/hard_sigmoid");
+        attr(h, "alpha", 1.0 / 6.0);
+        attr(h, "beta", 0.5);
+        emit("Mul", {input, gate}, {name}, n.name);
+        return;
+      }
+      case Op::Rsqrt: {
+        const std::string root = fresh(name + "__sqrt");
+        emit("Sqrt", {input}, {root}, n.name + "/sqrt");
+        emit("Reciprocal", {root}, {name}, n.name);
+        return;
+      }
+      case Op::Square: emit("Mul", {input, input}, {name}, n.name); return;
+      case Op::Cast: {
+        const auto to = onnx_dtype(g_.tensors[out].dtype);
+        require(to.has_value(), where, "cast to a dtype ONNX cannot hold");
+        attr(emit("Cast", {input}, {name}, n.name), "to", std::int64_t{*to});
+        return;
+      }
+      case Op::Dequantize: {
+        const ir::Tensor& t = g_.tensors[x];
+        if (t.dtype == DType::kFloat16) {
+          attr(emit("Cast", {input}, {name}, n.name), "to", std::int64_t{::onnx::TensorProto::FLOAT});
+          return;
+        }
+        require(t.dtype == DType::kInt8 || t.dtype == DType::kUInt8, where,
+                "dequantizes " + std::string(ir::dtype_name(t.dtype)) + " activations");
+        require(t.quant.scales.size() == 1, where, "per-channel dequantization of activations");
+        Value zp;
+        zp.dtype = t.dtype;
+        zp.bytes.push_back(static_cast<std::byte>(t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0]));
+        const std::string zp_name = fresh(name + "__zero_point");
+        add_initializer(zp_name, zp, where);
+        emit("DequantizeLinear", {input, scalar(t.quant.scales[0], name + "__scale"), zp_name}, {name}, n.name);
+        return;
+      }
+      default: break;
+    }
+    auto* node = emit_fused(n, std::string(ir::op_name(n.op)), {input}, name, where);
+    if (n.op == Op::LeakyRelu) attr(node, "alpha", n.attrs.get_float("alpha", 0.01));
+    if (n.op == Op::Elu) attr(node, "alpha", n.attrs.get_float("alpha", 1.0));
+  }
+
+  // pads attribute as ONNX wants it: all begins then all ends (the IR's order).
+  std::vector<std::int64_t> window_pads(const ir::Node& n, const std::string& where) const {
+    auto pads = n.attrs.get_ints("pads");
+    require(pads.size() == 4, where, "padding is unknown (input shapes not static?)");
+    return pads;
+  }
+
+  void write_conv(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const int w = in(n, 1, where);
+    require(is4(x) && is4(out), where, "only 2-D convolutions (rank-4 tensors) are converted");
+    require(is_constant(w), where, "weights are not a constant");
+    const Value& wv = value_of(w, where);
+    require(wv.dims.size() == 4, where, "weights are not rank 4");
+    const std::string layout = n.attrs.get_string("weight_layout", "OHWI");
+    Value oihw;
+    if (layout == "OHWI") {
+      oihw = permuted(wv, {0, 3, 1, 2});
+    } else if (layout == "1HWO") {
+      oihw = permuted(wv, {3, 0, 1, 2});
+    } else {
+      fail(ErrorKind::kUnsupported, where, "weight layout '" + layout + "'");
+    }
+    const std::string wname = fresh(names_[w] + "__oihw");
+    add_initializer(wname, oihw, where);
+    std::vector<std::string> inputs = {get(x, Want::kNchw, where), wname};
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    const std::string name = produce(out, Want::kNchw);
+    auto* node = emit_fused(n, "Conv", inputs, name, where);
+    attr(node, "kernel_shape", std::vector<std::int64_t>{oihw.dims[2], oihw.dims[3]});
+    attr(node, "strides", n.attrs.get_ints("strides"));
+    attr(node, "dilations", n.attrs.get_ints("dilations"));
+    attr(node, "pads", window_pads(n, where));
+    attr(node, "group", n.attrs.get_int("group", 1));
+  }
+
+  void write_conv_transpose(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const int w = in(n, 1, where);
+    require(is4(x) && is4(out), where, "only 2-D transposed convolutions are converted");
+    require(is_constant(w), where, "weights are not a constant");
+    require(n.attrs.get_int("group", 1) == 1, where, "grouped transposed convolution");
+    const Value& wv = value_of(w, where);
+    require(wv.dims.size() == 4, where, "weights are not rank 4");
+    // OHWI -> (I, O, H, W), ONNX ConvTranspose's weight layout.
+    const Value iohw = permuted(wv, {3, 0, 1, 2});
+    const std::string wname = fresh(names_[w] + "__iohw");
+    add_initializer(wname, iohw, where);
+    std::vector<std::string> inputs = {get(x, Want::kNchw, where), wname};
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    const auto strides = n.attrs.get_ints("strides");
+    const auto pads = window_pads(n, where);
+    require(strides.size() == 2, where, "strides are unknown");
+    const auto xs = static_shape(x, where);
+    const auto ys = static_shape(out, where);
+    // ONNX: out = stride * (in - 1) + output_padding + kernel - pad_begin - pad_end.
+    std::vector<std::int64_t> output_padding(2);
+    for (int i = 0; i < 2; ++i) {
+      const std::int64_t k = iohw.dims[2 + i];
+      const std::int64_t base = strides[i] * (xs[1 + i] - 1) + k - pads[i] - pads[2 + i];
+      output_padding[i] = ys[1 + i] - base;
+      require(output_padding[i] >= 0 && output_padding[i] < strides[i], where,
+              "output size " + std::to_string(ys[1 + i]) + " is not reachable with ONNX ConvTranspose");
+    }
+    const std::string name = produce(out, Want::kNchw);
+    auto* node = emit_fused(n, "ConvTranspose", inputs, name, where);
+    attr(node, "kernel_shape", std::vector<std::int64_t>{iohw.dims[2], iohw.dims[3]});
+    attr(node, "strides", strides);
+    attr(node, "pads", pads);
+    if (output_padding[0] != 0 || output_padding[1] != 0) attr(node, "output_padding", output_padding);
+  }
+
+  void write_pool(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(is4(x) && is4(out), where, "only 2-D pooling is converted");
+    const auto kernel = n.attrs.get_ints("kernel_shape");
+    require(kernel.size() == 2, where, "kernel size is unknown");
+    const std::string name = produce(out, Want::kNchw);
+    auto* node = emit_fused(n, std::string(ir::op_name(n.op)), {get(x, Want::kNchw, where)}, name, where);
+    attr(node, "kernel_shape", kernel);
+    attr(node, "strides", n.attrs.get_ints("strides"));
+    attr(node, "pads", window_pads(n, where));
+    // TFLite's average pooling divides by the valid (unpadded) window: ONNX's default.
+    if (n.op == Op::LpPool) attr(node, "p", n.attrs.get_int("p", 2));
+  }
+
+  void write_concat(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    std::int64_t axis = n.attrs.get_int("axis", 0);
+    const auto rank = static_cast<std::int64_t>(g_.tensors[out].shape.rank());
+    require(g_.tensors[out].shape.rank_known && axis >= -rank && axis < rank, where, "axis out of range");
+    if (axis < 0) axis += rank;
+    const bool nchw = is4(out);
+    std::vector<std::string> inputs;
+    for (int id : n.inputs) {
+      require(id >= 0 && (!nchw || is4(id)), where, "inputs of differing rank");
+      inputs.push_back(get(id, nchw ? Want::kNchw : Want::kLogical, where));
+    }
+    const std::string name = produce(out, nchw ? Want::kNchw : Want::kLogical);
+    attr(emit_fused(n, "Concat", inputs, name, where), "axis", nchw ? nchw_axis(axis) : axis);
+  }
+
+  void write_pad(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const auto raw = const_ints(in(n, 1, where), where);
+    const std::size_t rank = g_.tensors[x].shape.rank();
+    require(g_.tensors[x].shape.rank_known && raw.size() == 2 * rank, where, "paddings do not match the input rank");
+    const std::string mode = n.attrs.get_string("mode", "constant");
+    require(mode == "constant" || mode == "reflect", where, "pad mode '" + mode + "' has no ONNX counterpart");
+    const bool nchw = is4(x);
+    std::vector<std::int64_t> pads(2 * rank);
+    for (std::size_t i = 0; i < rank; ++i) {
+      const std::size_t src = nchw ? static_cast<std::size_t>(kToNchw[i]) : i;
+      pads[i] = raw[2 * src];
+      pads[rank + i] = raw[2 * src + 1];
+    }
+    std::vector<std::string> inputs = {get(x, nchw ? Want::kNchw : Want::kLogical, where),
+                                       ints(pads, names_[out] + "__pads")};
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    const std::string name = produce(out, nchw ? Want::kNchw : Want::kLogical);
+    attr(emit("Pad", inputs, {name}, n.name), "mode", mode);
+  }
+
+  void write_resize(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(is4(x) && is4(out), where, "only 4-D resizing is converted");
+    const auto ys = static_shape(out, where);
+    const std::string sizes = ints({ys[0], ys[3], ys[1], ys[2]}, names_[out] + "__sizes");
+    const std::string name = produce(out, Want::kNchw);
+    auto* node = emit("Resize", {get(x, Want::kNchw, where), "", "", sizes}, {name}, n.name);
+    const std::string mode = n.attrs.get_string("mode", "nearest");
+    const std::string ctm = n.attrs.get_string("coordinate_transformation_mode", "asymmetric");
+    attr(node, "mode", mode);
+    attr(node, "coordinate_transformation_mode", ctm);
+    // TFLite's nearest neighbour rounds half away from zero with align_corners, else floors.
+    if (mode == "nearest")
+      attr(node, "nearest_mode", std::string(ctm == "align_corners" ? "round_prefer_ceil" : "floor"));
+  }
+
+  void write_reshape(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const auto shape = static_shape(out, where);
+    for (auto d : shape) require(d != 0, where, "reshape to a shape with a zero dimension");
+    const std::string target = ints(shape, names_[out] + "__shape");
+    const std::string name = produce(out, Want::kLogical);
+    emit("Reshape", {get(in(n, 0, where), Want::kLogical, where), target}, {name}, n.name);
+  }
+
+  void write_squeeze(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const auto axes = n.attrs.get_ints("axes");
+    std::vector<std::string> inputs = {get(in(n, 0, where), Want::kLogical, where)};
+    if (n.op == Op::Unsqueeze) require(!axes.empty(), where, "axes are not a constant");
+    if (!axes.empty()) inputs.push_back(ints(axes, names_[out] + "__axes"));
+    const std::string name = produce(out, Want::kLogical);
+    emit(std::string(ir::op_name(n.op)), inputs, {name}, n.name);
+  }
+
+  void write_transpose(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const auto perm = n.attrs.get_ints("perm");
+    require(!perm.empty(), where, "perm is not a constant");
+    const std::string name = produce(out, Want::kLogical);
+    attr(emit("Transpose", {get(in(n, 0, where), Want::kLogical, where)}, {name}, n.name), "perm", perm);
+  }
+
+  void write_softmax(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    std::string input = get(in(n, 0, where), Want::kLogical, where);
+    const double beta = n.attrs.get_float("beta", 1.0);
+    if (beta != 1.0) {
+      const std::string scaled = fresh(names_[out] + "__scaled");
+      emit("Mul", {input, scalar(static_cast<float>(beta), "softmax_beta")}, {scaled}, n.name + "/beta");
+      input = scaled;
+    }
+    const std::string name = produce(out, Want::kLogical);
+    attr(emit(std::string(ir::op_name(n.op)), {input}, {name}, n.name), "axis", n.attrs.get_int("axis", -1));
+  }
+
+  void write_reduce(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(n.attrs.has("axes"), where, "axes are not a constant");
+    auto axes = n.attrs.get_ints("axes");
+    const std::int64_t keepdims = n.attrs.get_int("keepdims", 1);
+    const bool nchw = keepdims == 1 && is4(x);
+    const auto rank = static_cast<std::int64_t>(g_.tensors[x].shape.rank());
+    for (auto& a : axes) {
+      require(a >= -rank && a < rank, where, "axis out of range");
+      if (nchw) a = nchw_axis(a < 0 ? a + rank : a);
+    }
+    const Want want = nchw ? Want::kNchw : Want::kLogical;
+    std::vector<std::string> inputs = {get(x, want, where)};
+    const bool axes_input = n.op == Op::ReduceSum || opset_ >= 18;
+    if (axes_input) inputs.push_back(ints(axes, names_[out] + "__axes"));
+    const std::string name = produce(out, want);
+    auto* node = emit(std::string(ir::op_name(n.op)), inputs, {name}, n.name);
+    if (!axes_input) attr(node, "axes", axes);
+    attr(node, "keepdims", keepdims);
+  }
+
+  void write_fully_connected(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const int w = in(n, 1, where);
+    const auto ws = static_shape(w, where);
+    require(ws.size() == 2, where, "weights are not rank 2");
+    const auto xs = static_shape(x, where);
+    const auto ys = static_shape(out, where);
+    std::string input = get(x, Want::kLogical, where);
+    if (xs.size() != 2 || xs[1] != ws[1]) {
+      const std::string flat = fresh(names_[x] + "__rows");
+      emit("Reshape", {input, ints({-1, ws[1]}, flat + "__shape")}, {flat}, n.name + "/rows");
+      input = flat;
+    }
+    std::vector<std::string> inputs = {input, get(w, Want::kLogical, where)};
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    const std::string name = produce(out, Want::kLogical);
+    if (ys.size() == 2) {
+      attr(emit_fused(n, "Gemm", inputs, name, where), "transB", std::int64_t{1});
+      return;
+    }
+    const std::string rows = fresh(name + "__gemm");
+    attr(emit_fused(n, "Gemm", inputs, rows, where), "transB", std::int64_t{1});
+    emit("Reshape", {rows, ints(ys, name + "__shape")}, {name}, n.name + "/shape");
+  }
+
+  void write_depth_space(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(is4(x) && is4(out), where, "rank-4 tensors only");
+    const std::string name = produce(out, Want::kNchw);
+    auto* node = emit(std::string(ir::op_name(n.op)), {get(x, Want::kNchw, where)}, {name}, n.name);
+    attr(node, "blocksize", n.attrs.get_int("blocksize", 1));
+    if (n.op == Op::DepthToSpace) attr(node, "mode", std::string("DCR"));
+  }
+
+  int opset_ = 13;
+  std::vector<Form> forms_;
+  std::vector<std::string> names_;
+  std::vector<bool> poisoned_;
+  std::vector<bool> skip_;
+  std::vector<std::string> problems_;
+  std::unordered_map<int, Value> folded_;
+  std::unordered_map<int, std::string> const_logical_, const_nchw_, const_bcast_;
+  std::unordered_map<std::string, std::string> scalars_;
+};
+
+std::vector<std::string> nhwc_unsupported(const ir::Graph& g) {
+  ExportOptions options;
+  return NhwcWriter(g, options).problems();
+}
+
+}  // namespace
+
+namespace detail {
+std::vector<std::string> unsupported_onnx(const ir::Graph& graph) {
+  std::vector<std::string> out;
+  if (graph.meta.layout == ir::Layout::kNHWC) return nhwc_unsupported(graph);
+  const int opset = direct_opset(graph, 13);
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (auto why = direct_problem(graph, graph.nodes[i], opset); !why.empty()) {
+      out.push_back(node_where(static_cast<int>(i), graph.nodes[i]) + ": " + why);
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+std::string to_onnx(const ir::Graph& graph, const ExportOptions& options) {
+  if (options.opset < 13 || options.opset > 17) {
+    throw Error(ErrorKind::kInvalidArgument, graph.meta.source_path, "--opset",
+                "opset " + std::to_string(options.opset) + " is outside the supported range 13..17");
+  }
+  if (options.fp16_weights) {
+    throw Error(ErrorKind::kInvalidArgument, graph.meta.source_path, "--fp16",
+                "float16 weights are a TFLite export option; the ONNX writer keeps weights as they are");
+  }
+  if (graph.meta.layout == ir::Layout::kNHWC) return NhwcWriter(graph, options).run();
+  return DirectWriter(graph, options).run();
+}
+
+}  // namespace infercast::exporter
