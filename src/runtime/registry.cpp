@@ -16,6 +16,7 @@ struct Registration {
 constexpr std::array kRuntimes = {
     Registration{"ort", make_ort_runtime},
     Registration{"xnnpack", make_xnnpack_runtime},
+    Registration{"benchmark_model", make_benchmark_model_runtime},
 };
 
 }  // namespace

@@ -16,6 +16,9 @@ struct RunOptions {
   bool per_layer = false;
   std::vector<std::string> input_shapes;
   double timeout_s = 300;
+  std::string device_command;
+  std::string push_command;
+  std::string device_dir = "/data/local/tmp/";
   bool max_repeat_given = false;
   std::string format = "table";
   std::string output;
@@ -32,6 +35,9 @@ int run_run(const RunOptions& o) {
   const ir::Graph graph = import::load_model(o.model, import_options);
   runtime::RuntimeOptions runtime_options;
   runtime_options.request_timeout_s = o.timeout_s;
+  runtime_options.device_command = o.device_command;
+  runtime_options.push_command = o.push_command;
+  runtime_options.device_dir = o.device_dir;
   const auto engine = runtime::make_runtime(o.runtime, runtime_options);
   engine->prepare(graph, {o.threads});
   const runtime::RunResult result = engine->run({protocol, o.per_layer, o.seed});
@@ -70,7 +76,15 @@ void register_run(CLI::App& app, Action& action) {
   cmd->add_option("--seed", options->seed, "seed of the random inputs")->capture_default_str();
   cmd->add_flag("--per-layer", options->per_layer, "also time each node (the runtime's profiler, a separate pass)");
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
-  cmd->add_option("--timeout", options->timeout_s, "seconds an external runner may take per request")
+  cmd->add_option("--timeout", options->timeout_s,
+                  "seconds an external runner may take per request (benchmark_model: per command)")
+      ->capture_default_str();
+  cmd->add_option("--command", options->device_command,
+                  "benchmark_model: shell command that runs the model; {model} {threads} {warmup} {repeat} "
+                  "{min_time} are replaced (docs/devices.md)");
+  cmd->add_option("--push", options->push_command,
+                  "benchmark_model: shell command that copies {model} to the device first");
+  cmd->add_option("--device-dir", options->device_dir, "benchmark_model: where --push puts the model")
       ->capture_default_str();
   cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");

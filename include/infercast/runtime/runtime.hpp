@@ -90,6 +90,13 @@ struct RuntimeOptions {
   // External runners: the command that starts the runner; empty = the runtime's default
   // (for "ort": node runners/ort/runner.js, see docs/runner-protocol.md).
   std::vector<std::string> runner_command;
+  // Device runners ("benchmark_model", src/runtime/process/command_runtime.hpp): the shell
+  // command that runs the model ({model}, {threads}, ... replaced; docs/devices.md), the
+  // command that copies the model to the device first (empty = none: the device command
+  // reads the local file), and the device folder the push puts it in.
+  std::string device_command;
+  std::string push_command;
+  std::string device_dir = "/data/local/tmp/";
 };
 
 // Creates the runtime registered under `name`; throws Error(kInvalidArgument) listing
