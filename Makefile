@@ -5,7 +5,7 @@
 BUILD      ?= build
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
-FUZZ_RUNS  ?= 60000
+FUZZ_RUNS  ?= 300000
 PY         := /usr/bin/python3
 TORCHVISION_TEST_MODELS := resnet18 resnet50 mobilenet_v2 mobilenet_v3_large squeezenet1_1 densenet121 \
                            googlenet alexnet vit_b_16
