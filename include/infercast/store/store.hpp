@@ -22,23 +22,23 @@ namespace infercast::store {
 // The context every measurement carries: which runtime, how configured, where.
 struct Profile {
   std::int64_t id = 0;
-  std::string name;              // unique: "xnnpack-2t", "pixel7-gpu"
-  std::string runtime;           // "xnnpack", "ort", "benchmark_model"
+  std::string name;     // unique: "xnnpack-2t", "pixel7-gpu"
+  std::string runtime;  // "xnnpack", "ort", "benchmark_model"
   std::string runtime_version;
   int threads = 0;
   std::string precision = "fp32";
-  std::string device;            // device / CPU model
+  std::string device;  // device / CPU model
   std::string machine_id;
   std::string hostname;
-  std::string created_utc;       // ISO 8601
+  std::string created_utc;                          // ISO 8601
   nlohmann::json extra = nlohmann::json::object();  // e.g. measured fusion rules, ceilings
 };
 
 struct Kernel {
   std::int64_t id = 0;
   std::string type;
-  std::string key;               // bench::KernelSpec::key()
-  nlohmann::json params;         // bench::to_json(spec)
+  std::string key;        // bench::KernelSpec::key()
+  nlohmann::json params;  // bench::to_json(spec)
   nlohmann::json features = nlohmann::json::object();
 };
 
@@ -46,10 +46,10 @@ struct Measurement {
   std::int64_t id = 0;
   std::int64_t profile_id = 0;
   std::int64_t kernel_id = 0;
-  measure::Stats stats;          // milliseconds
-  int remeasured = 0;            // extra attempts the CV target took
+  measure::Stats stats;  // milliseconds
+  int remeasured = 0;    // extra attempts the CV target took
   std::string timestamp_utc;
-  std::string error;             // non-empty: a failed measurement, stats meaningless
+  std::string error;  // non-empty: a failed measurement, stats meaningless
   bool failed() const noexcept { return !error.empty(); }
 };
 
@@ -57,8 +57,8 @@ struct ModelMeasurement {
   std::int64_t id = 0;
   std::int64_t profile_id = 0;
   std::string model_name;
-  std::string model_hash;        // sha256 of the file
-  measure::Stats stats;          // end to end, milliseconds
+  std::string model_hash;                           // sha256 of the file
+  measure::Stats stats;                             // end to end, milliseconds
   nlohmann::json layers = nlohmann::json::array();  // per-layer rows, when measured
   std::string timestamp_utc;
   std::string error;
@@ -66,7 +66,12 @@ struct ModelMeasurement {
 
 struct DatabaseStats {
   std::int64_t profiles = 0, kernels = 0, measurements = 0, failed_measurements = 0, model_measurements = 0;
+  double median_cv = 0;         // over successful measurements; 0 when there are none
+  std::int64_t remeasured = 0;  // successful measurements that needed at least one extra attempt
 };
+
+// The schema version this build writes; older databases are migrated on open.
+inline constexpr int kSchemaVersion = 1;
 
 class Database {
  public:
