@@ -87,10 +87,17 @@ const std::vector<FusionProbe>& fusion_probes() {
 
 FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)>& time_spec_ms, double alpha) {
   std::vector<PairTiming> timings;
+  nlohmann::json failed = nlohmann::json::array();
   for (const FusionProbe& p : fusion_probes()) {
-    timings.push_back({p.pair, time_spec_ms(p.a), time_spec_ms(p.b), time_spec_ms(p.ab)});
+    // A probe the runtime cannot run says nothing about fusion: recorded, not fused.
+    try {
+      timings.push_back({p.pair, time_spec_ms(p.a), time_spec_ms(p.b), time_spec_ms(p.ab)});
+    } catch (const std::exception& e) {
+      failed.push_back({{"pair", p.pair}, {"error", e.what()}, {"fused", false}});
+    }
   }
   FusionRules rules = decide_fusion(timings, alpha);
+  for (auto& f : failed) rules.evidence.push_back(std::move(f));
   // conv+bn also means "BN after a depthwise conv folds": the same weight rewrite.
   if (rules.fused_pairs.count("conv+bn") != 0) rules.fused_pairs.insert("dwconv+bn");
   return rules;

@@ -155,7 +155,8 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
       model.samples = f.value("samples", 0);
       model.sigma_log = f.at("sigma_log").get<double>();
       model.roofline = Roofline::from_json(f.at("roofline"));
-      for (const auto& [kind, s] : f.value("cv", nlohmann::json::object()).items()) {
+      const nlohmann::json cv = f.value("cv", nlohmann::json::object());
+      for (const auto& [kind, s] : cv.items()) {
         model.cv[kind] = CvScore{s.at("n").get<int>(), s.at("rmse_log").get<double>(), s.at("rmspe").get<double>(),
                                  s.at("within10").get<double>()};
       }

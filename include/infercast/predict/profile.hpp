@@ -1,0 +1,53 @@
+// Building a profile's training data: which kernels to time (the kernels real models
+// contain, plus jittered neighbours), timing one kernel on a runtime, and turning a
+// timed kernel spec into a training row through the same kernel detection predict uses.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/measure/measure.hpp"
+#include "infercast/predict/predictor.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::predict {
+
+// The kernel specs (bench::to_json) of every kernel the models contain under `rules`,
+// de-duplicated, followed by `jitter` seeded variants of each (spatial size and
+// channels scaled by 1/2..2, kept valid). Models that fail to load are skipped and
+// named in `skipped`.
+std::vector<nlohmann::json> prior_specs(const std::vector<std::filesystem::path>& models, const FusionRules& rules,
+                                        int jitter, std::uint64_t seed, std::vector<std::string>* skipped = nullptr);
+
+// The protocol kernels are timed with: short, since a kernel run is micro- to milliseconds.
+measure::Protocol kernel_protocol();
+
+struct TimedSpec {
+  nlohmann::json spec;
+  measure::Stats stats;  // milliseconds
+  std::string error;     // non-empty when the kernel could not be built or run
+};
+
+// Builds the spec's one-kernel graph, prepares it on `engine` and times it. Errors are
+// returned in TimedSpec::error, never thrown.
+TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int threads,
+                    const measure::Protocol& protocol);
+
+// The training row of a timed spec: its graph split under `rules` must be exactly one
+// kernel that is not removed; nullopt otherwise (the time mixes several kernels).
+std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules);
+
+// Training rows of every successful timed spec (see training_kernel), then train().
+// `unusable` counts the specs that gave no single kernel.
+Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
+                        int* unusable = nullptr);
+
+// Collected rows as JSON lines ({"spec","median_ms","cv","n","error"}) and back.
+nlohmann::json to_json(const TimedSpec& t);
+TimedSpec timed_spec_from_json(const nlohmann::json& j);
+
+}  // namespace infercast::predict

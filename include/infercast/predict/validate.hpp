@@ -1,0 +1,37 @@
+// Validation: predicted against measured end-to-end latency over a set of models,
+// with the two baselines the issue asks for, computed on the same rows:
+//   flops      one fitted rate: latency = FLOPs / R, R = exp(mean ln(FLOPs_i / measured_i))
+//              (fitted on the validation models themselves, so it is the best such line)
+//   conv_only  the seed's method: only conv and depthwise-conv kernels predicted, summed
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/predict/predictor.hpp"
+
+namespace infercast::predict {
+
+struct ValidationRow {
+  std::string model;
+  std::string error;       // non-empty: the model could not be measured or predicted
+  double measured_ms = 0;  // median
+  double measured_cv = 0;  // the measurement's own noise
+  double predicted_ms = 0;
+  double lo_ms = 0, hi_ms = 0;
+  double conv_only_ms = 0;  // baseline: conv-family kernels only
+  double flops = 0;         // for the FLOPs-proportional baseline
+  int kernels = 0, estimated_kernels = 0;
+};
+
+// The conv-only baseline of a prediction.
+double conv_only_ms(const Prediction& p);
+
+// One JSON object: {"predictor","runtime","models":[rows...],"summary":{n, within5, within10, rmse_ms, mape,
+// median_cv, baselines:{flops:{gflops, within10, mape}, conv_only:{within10, mape}}}}.
+nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
+                               const std::string& runtime);
+
+}  // namespace infercast::predict

@@ -1,0 +1,106 @@
+// Validation summary and baselines (include/infercast/predict/validate.hpp).
+#include "infercast/predict/validate.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace infercast::predict {
+
+double conv_only_ms(const Prediction& p) {
+  double sum = 0;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const std::string& f = p.kernels[i].family;
+    if (f == "conv" || f == "dwconv") sum += p.per_kernel[i].ms;
+  }
+  return sum;
+}
+
+namespace {
+
+struct Errors {
+  double within5 = 0, within10 = 0, mape = 0, rmse_ms = 0;
+};
+
+Errors errors(const std::vector<double>& predicted, const std::vector<double>& measured) {
+  Errors e;
+  if (measured.empty()) return e;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    const double rel = std::abs(predicted[i] - measured[i]) / measured[i];
+    e.within5 += rel <= 0.05 ? 1 : 0;
+    e.within10 += rel <= 0.10 ? 1 : 0;
+    e.mape += rel;
+    e.rmse_ms += std::pow(predicted[i] - measured[i], 2);
+  }
+  const double n = static_cast<double>(measured.size());
+  e.within5 /= n;
+  e.within10 /= n;
+  e.mape = 100 * e.mape / n;
+  e.rmse_ms = std::sqrt(e.rmse_ms / n);
+  return e;
+}
+
+}  // namespace
+
+nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
+                               const std::string& runtime) {
+  std::vector<double> measured, predicted, conv_only, cvs;
+  double log_rate = 0;
+  int with_flops = 0;
+  for (const ValidationRow& r : rows) {
+    if (!r.error.empty()) continue;
+    measured.push_back(r.measured_ms);
+    predicted.push_back(r.predicted_ms);
+    conv_only.push_back(r.conv_only_ms);
+    cvs.push_back(r.measured_cv);
+    if (r.flops > 0) {
+      log_rate += std::log(r.flops / r.measured_ms);
+      ++with_flops;
+    }
+  }
+  const double rate = with_flops > 0 ? std::exp(log_rate / with_flops) : 0;  // FLOP per ms
+  std::vector<double> flops_pred;
+  nlohmann::json models = nlohmann::json::array();
+  for (const ValidationRow& r : rows) {
+    nlohmann::json row = {{"model", r.model}};
+    if (!r.error.empty()) {
+      row["error"] = r.error;
+      models.push_back(row);
+      continue;
+    }
+    const double fp = rate > 0 ? r.flops / rate : 0;
+    flops_pred.push_back(fp);
+    row.update({{"measured_ms", r.measured_ms},
+                {"measured_cv", r.measured_cv},
+                {"predicted_ms", r.predicted_ms},
+                {"interval_ms", {r.lo_ms, r.hi_ms}},
+                {"error_pct", 100 * (r.predicted_ms - r.measured_ms) / r.measured_ms},
+                {"within10", std::abs(r.predicted_ms - r.measured_ms) <= 0.1 * r.measured_ms},
+                {"kernels", r.kernels},
+                {"estimated_kernels", r.estimated_kernels},
+                {"baseline_flops_ms", fp},
+                {"baseline_conv_only_ms", r.conv_only_ms}});
+    models.push_back(row);
+  }
+  const Errors e = errors(predicted, measured);
+  const Errors ef = errors(flops_pred, measured);
+  const Errors ec = errors(conv_only, measured);
+  std::vector<double> sorted_cv = cvs;
+  std::sort(sorted_cv.begin(), sorted_cv.end());
+  const double median_cv = sorted_cv.empty() ? 0 : sorted_cv[sorted_cv.size() / 2];
+  return {{"predictor", predictor},
+          {"runtime", runtime},
+          {"models", models},
+          {"summary",
+           {{"n", measured.size()},
+            {"failed", rows.size() - measured.size()},
+            {"within5", e.within5},
+            {"within10", e.within10},
+            {"rmse_ms", e.rmse_ms},
+            {"mape", e.mape},
+            {"median_measurement_cv", median_cv},
+            {"baselines",
+             {{"flops", {{"gflops", rate / 1e6}, {"within10", ef.within10}, {"mape", ef.mape}}},
+              {"conv_only", {{"within10", ec.within10}, {"mape", ec.mape}}}}}}}};
+}
+
+}  // namespace infercast::predict

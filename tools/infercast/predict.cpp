@@ -1,0 +1,117 @@
+// infercast predict: per-kernel and end-to-end latency of a model from a predictor bundle.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/predict/predictor.hpp"
+
+namespace infercast::cli {
+namespace {
+
+struct PredictOptions {
+  std::string model;
+  std::string predictor;
+  std::string format = "table";
+  std::vector<std::string> input_shapes;
+  std::string output;
+};
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int run_predict(const PredictOptions& o) {
+  if (o.format != "table" && o.format != "csv" && o.format != "json")
+    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, csv, json)");
+  import::ImportOptions import_options;
+  for (const std::string& spec : o.input_shapes) import::add_input_shape(import_options, spec);
+  const predict::Bundle bundle = predict::load_bundle(o.predictor);
+  const ir::Graph graph = import::load_model(o.model, import_options);
+  const predict::Prediction p = predict::predict(bundle, graph);
+  auto node_names = [&](const predict::Kernel& k) {
+    std::vector<std::string> names;
+    for (int n : k.nodes) names.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
+    return names;
+  };
+  if (o.format == "json") {
+    nlohmann::json kernels = nlohmann::json::array();
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      const auto& k = p.kernels[i];
+      const auto& kp = p.per_kernel[i];
+      kernels.push_back({{"name", k.name},
+                         {"type", k.type},
+                         {"family", k.family},
+                         {"nodes", node_names(k)},
+                         {"latency_ms", kp.ms},
+                         {"interval_ms", {kp.lo_ms, kp.hi_ms}},
+                         {"source", kp.source},
+                         {"flops", k.cost.flops},
+                         {"bytes", k.cost.bytes}});
+    }
+    const nlohmann::json out = {{"model", o.model},
+                                {"predictor", o.predictor},
+                                {"runtime", bundle.runtime},
+                                {"runtime_version", bundle.runtime_version},
+                                {"threads", bundle.threads},
+                                {"latency_ms", p.ms},
+                                {"interval_ms", {p.lo_ms, p.hi_ms}},
+                                {"estimated_kernels", p.estimated},
+                                {"kernels", kernels}};
+    write_output(o.output, out.dump(2) + "\n");
+    return 0;
+  }
+  if (o.format == "csv") {
+    std::string text = "index,name,type,family,nodes,latency_ms,lo_ms,hi_ms,source\n";
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      const auto& k = p.kernels[i];
+      const auto& kp = p.per_kernel[i];
+      std::string nodes;
+      for (const auto& n : node_names(k)) nodes += (nodes.empty() ? "" : ";") + n;
+      char nums[128];
+      std::snprintf(nums, sizeof nums, "%.6f,%.6f,%.6f", kp.ms, kp.lo_ms, kp.hi_ms);
+      text += std::to_string(i) + "," + csv_field(k.name) + "," + k.type + "," + k.family + "," + csv_field(nodes) +
+              "," + nums + "," + kp.source + "\n";
+    }
+    write_output(o.output, text);
+    return 0;
+  }
+  char head[512];
+  std::snprintf(head, sizeof head,
+                "model       %s\npredictor   %s (%s %s, %d threads)\nlatency     %.3f ms  (90%% band %.3f .. %.3f ms)\n"
+                "kernels     %zu (%d memory-bound estimates)\n\n",
+                o.model.c_str(), o.predictor.c_str(), bundle.runtime.c_str(), bundle.runtime_version.c_str(),
+                bundle.threads, p.ms, p.lo_ms, p.hi_ms, p.kernels.size(), p.estimated);
+  std::string text = head;
+  text += "  #  kernel                          type                 ms       share  source\n";
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const auto& k = p.kernels[i];
+    const auto& kp = p.per_kernel[i];
+    if (k.removed) continue;
+    char row[256];
+    std::snprintf(row, sizeof row, "%3zu  %-31.31s %-20.20s %8.4f %6.1f%%  %s\n", i, k.name.c_str(), k.type.c_str(),
+                  kp.ms, p.ms > 0 ? 100 * kp.ms / p.ms : 0.0, kp.source.c_str());
+    text += row;
+  }
+  write_output(o.output, text);
+  return 0;
+}
+
+}  // namespace
+
+void register_predict(CLI::App& app, Action& action) {
+  auto options = std::make_shared<PredictOptions>();
+  CLI::App* cmd = app.add_subcommand("predict", "Predict a model's latency per kernel and end to end");
+  cmd->add_option("model", options->model, "model file (.onnx or .tflite)")->required();
+  cmd->add_option("--predictor", options->predictor, "predictor bundle (from `infercast profile` or `train`)")
+      ->required();
+  cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
+  cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
+  cmd->callback([options, &action] { action = [options] { return run_predict(*options); }; });
+}
+
+}  // namespace infercast::cli

@@ -1,0 +1,94 @@
+// infercast train: fit a predictor bundle from timed kernels.
+#include <cstdio>
+#include <fstream>
+
+#include "commands.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/predict/profile.hpp"
+
+namespace infercast::cli {
+namespace {
+
+struct TrainOptions {
+  std::string samples;
+  std::string output;
+  std::string format = "table";
+  std::vector<std::string> kinds;
+};
+
+int run_train(const TrainOptions& o) {
+  std::ifstream in(o.samples);
+  if (!in) throw Error(ErrorKind::kIo, o.samples, "", "cannot open");
+  std::string line;
+  if (!std::getline(in, line)) throw Error(ErrorKind::kBadModel, o.samples, "line 1", "empty");
+  nlohmann::json head;
+  try {
+    head = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kBadModel, o.samples, "line 1", e.what());
+  }
+  if (!head.contains("profile") || !head.contains("fusion_rules"))
+    throw Error(ErrorKind::kBadModel, o.samples, "line 1", "no profile and fusion_rules header");
+  const predict::FusionRules rules = predict::fusion_rules_from_json(head["fusion_rules"]);
+  std::vector<predict::TimedSpec> timed;
+  int number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      timed.push_back(predict::timed_spec_from_json(nlohmann::json::parse(line)));
+    } catch (const std::exception& e) {
+      throw Error(ErrorKind::kBadModel, o.samples, "line " + std::to_string(number), e.what());
+    }
+  }
+  predict::TrainOptions options;
+  if (!o.kinds.empty()) {
+    options.kinds.clear();
+    for (const auto& k : o.kinds) options.kinds.push_back(predict::model_kind_from_name(k));
+  }
+  int unusable = 0;
+  predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);
+  const nlohmann::json& p = head["profile"];
+  bundle.runtime = p.value("runtime", "");
+  bundle.runtime_version = p.value("runtime_version", "");
+  bundle.threads = p.value("threads", 0);
+  bundle.profile = p;
+  bundle.created_utc = p.value("created_utc", "");
+  predict::save_bundle(bundle, o.output);
+  if (o.format == "json") {
+    write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");
+    return 0;
+  }
+  std::string table =
+      "family            samples  model      gbm rmspe%  forest rmspe%  roofline rmspe%  chosen within10%\n";
+  for (const auto& [family, f] : bundle.families) {
+    auto pct = [&](const char* kind) {
+      const auto it = f.cv.find(kind);
+      return it == f.cv.end() ? std::string("-") : std::to_string(static_cast<int>(it->second.rmspe + 0.5));
+    };
+    const auto chosen = f.cv.find(predict::model_kind_name(f.kind));
+    char row[200];
+    std::snprintf(
+        row, sizeof row, "%-17s %7d  %-9s %11s %14s %16s %17s\n", family.c_str(), f.samples,
+        predict::model_kind_name(f.kind).c_str(), pct("gbm").c_str(), pct("forest").c_str(), pct("roofline").c_str(),
+        chosen == f.cv.end() ? "-" : std::to_string(static_cast<int>(100 * chosen->second.within10 + 0.5)).c_str());
+    table += row;
+  }
+  write_output("-", table + "wrote " + o.output + " (" + std::to_string(timed.size()) + " timed kernels, " +
+                        std::to_string(unusable) + " unusable)\n");
+  return 0;
+}
+
+}  // namespace
+
+void register_train(CLI::App& app, Action& action) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Fit a predictor bundle from timed kernels (per-family CV error)");
+  cmd->add_option("--samples", options->samples, "timed kernels: the .samples.jsonl `profile` writes")->required();
+  cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
+  cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
+  cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->callback([options, &action] { action = [options] { return run_train(*options); }; });
+}
+
+}  // namespace infercast::cli

@@ -1,0 +1,126 @@
+// infercast validate: predicted vs measured end-to-end latency over models.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/cost/cost.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/predict/validate.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::cli {
+namespace {
+
+struct ValidateOptions {
+  std::string predictor;
+  std::string runtime;
+  std::vector<std::string> models;
+  measure::Protocol protocol;
+  std::string format = "table";
+  std::string output;
+};
+
+int run_validate(const ValidateOptions& o) {
+  if (o.format != "table" && o.format != "json")
+    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, json)");
+  measure::validate(o.protocol);
+  const predict::Bundle bundle = predict::load_bundle(o.predictor, o.runtime);
+  std::vector<std::filesystem::path> files;
+  for (const std::string& a : o.models) {
+    if (std::filesystem::is_directory(a)) {
+      std::vector<std::filesystem::path> found;
+      for (const auto& e : std::filesystem::directory_iterator(a)) {
+        const auto ext = e.path().extension();
+        if (ext == ".onnx" || ext == ".tflite") found.push_back(e.path());
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(a)) {
+      files.emplace_back(a);
+    } else {
+      throw Error(ErrorKind::kIo, a, "", "no such model file or folder");
+    }
+  }
+  auto engine = runtime::make_runtime(o.runtime);
+  std::vector<predict::ValidationRow> rows;
+  for (const auto& path : files) {
+    predict::ValidationRow row;
+    row.model = path.filename().string();
+    try {
+      const ir::Graph graph = import::load_model(path);
+      const predict::Prediction p = predict::predict(bundle, graph);
+      row.predicted_ms = p.ms;
+      row.lo_ms = p.lo_ms;
+      row.hi_ms = p.hi_ms;
+      row.conv_only_ms = predict::conv_only_ms(p);
+      row.kernels = static_cast<int>(p.kernels.size());
+      row.estimated_kernels = p.estimated;
+      row.flops = static_cast<double>(cost::analyze(graph).flops);
+      engine->prepare(graph, {bundle.threads});
+      const runtime::RunResult r = engine->run({o.protocol, false, 42});
+      row.measured_ms = r.latency_ms.median;
+      row.measured_cv = r.latency_ms.cv;
+    } catch (const std::exception& e) {
+      row.error = e.what();
+    }
+    std::cerr << "validate: " << row.model << (row.error.empty() ? "" : " failed: " + row.error) << "\n";
+    rows.push_back(row);
+  }
+  const nlohmann::json j = predict::validation_json(rows, o.predictor, o.runtime);
+  if (o.format == "json") {
+    write_output(o.output, j.dump(2) + "\n");
+    return 0;
+  }
+  std::string text =
+      "model                                measured ms    cv%   predicted ms   error%   FLOPs-prop err%   conv-only "
+      "err%\n";
+  for (const auto& m : j["models"]) {
+    char row[320];
+    if (m.contains("error")) {
+      std::snprintf(row, sizeof row, "%-36.36s failed: %s\n", m["model"].get<std::string>().c_str(),
+                    m["error"].get<std::string>().substr(0, 200).c_str());
+    } else {
+      const double meas = m["measured_ms"];
+      std::snprintf(row, sizeof row, "%-36.36s %11.3f %6.1f %14.3f %8.1f %17.1f %16.1f\n",
+                    m["model"].get<std::string>().c_str(), meas, 100 * m["measured_cv"].get<double>(),
+                    m["predicted_ms"].get<double>(), m["error_pct"].get<double>(),
+                    100 * (m["baseline_flops_ms"].get<double>() - meas) / meas,
+                    100 * (m["baseline_conv_only_ms"].get<double>() - meas) / meas);
+    }
+    text += row;
+  }
+  const auto& s = j["summary"];
+  char summary[600];
+  std::snprintf(summary, sizeof summary,
+                "\nmodels %d (failed %d)   within ±5%%: %.0f%%   within ±10%%: %.0f%%   MAPE %.1f%%   RMSE %.3f ms   "
+                "median measurement CV %.1f%%\nbaselines: FLOPs-proportional (%.1f GFLOP/s) within ±10%%: %.0f%% "
+                "MAPE %.1f%%;  conv-only summed within ±10%%: %.0f%% MAPE %.1f%%\n",
+                s["n"].get<int>(), s["failed"].get<int>(), 100 * s["within5"].get<double>(),
+                100 * s["within10"].get<double>(), s["mape"].get<double>(), s["rmse_ms"].get<double>(),
+                100 * s["median_measurement_cv"].get<double>(), s["baselines"]["flops"]["gflops"].get<double>(),
+                100 * s["baselines"]["flops"]["within10"].get<double>(), s["baselines"]["flops"]["mape"].get<double>(),
+                100 * s["baselines"]["conv_only"]["within10"].get<double>(),
+                s["baselines"]["conv_only"]["mape"].get<double>());
+  write_output(o.output, text + summary);
+  return 0;
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app, Action& action) {
+  auto options = std::make_shared<ValidateOptions>();
+  CLI::App* cmd = app.add_subcommand("validate", "Measure models on a runtime and compare with a predictor");
+  cmd->add_option("models", options->models, "model files or folders")->required();
+  cmd->add_option("--predictor", options->predictor, "predictor bundle")->required();
+  cmd->add_option("--runtime", options->runtime, "runtime to measure on (must be the bundle's)")->required();
+  cmd->add_option("--repeat", options->protocol.min_repeats, "at least this many timed runs")->capture_default_str();
+  cmd->add_option("--min-time", options->protocol.min_time_s, "and at least this many seconds")->capture_default_str();
+  cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
+  cmd->callback([options, &action] { action = [options] { return run_validate(*options); }; });
+}
+
+}  // namespace infercast::cli
