@@ -189,8 +189,11 @@ class ModelBuilder {
     used_.insert(name);
     return name;
   }
+  // A node name not written yet. Empty names stay empty (ONNX allows them, and the
+  // importer names such nodes itself, so a round trip keeps its names).
   std::string fresh_node(const std::string& base) {
-    std::string name = base.empty() ? std::string("node") : base;
+    if (base.empty()) return base;
+    std::string name = base;
     for (int i = 1; written_nodes_.count(name) || (name != base && used_nodes_.count(name)); ++i) {
       name = base + "_" + std::to_string(i);
     }
@@ -400,6 +403,29 @@ std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
   return {};
 }
 
+// Every node (and graph input or output) the node-for-node path cannot write.
+std::vector<std::string> direct_problems(const ir::Graph& g, int opset) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (auto why = direct_problem(g, g.nodes[i], opset); !why.empty()) {
+      out.push_back(node_where(static_cast<int>(i), g.nodes[i]) + ": " + why);
+    }
+  }
+  auto interface = [&](const std::vector<int>& ids, const char* what) {
+    for (int id : ids) {
+      const ir::Tensor& t = g.tensors[static_cast<std::size_t>(id)];
+      if (onnx_dtype(t.dtype)) continue;
+      out.push_back(std::string(what) + " '" + t.name + "': " +
+                    (t.dtype == DType::kUnknown
+                         ? std::string("not a tensor (a sequence, optional or map?)")
+                         : "dtype " + std::string(ir::dtype_name(t.dtype)) + " has no ONNX form"));
+    }
+  };
+  interface(g.inputs, "graph input");
+  interface(g.outputs, "graph output");
+  return out;
+}
+
 class DirectWriter : public ModelBuilder {
  public:
   using ModelBuilder::ModelBuilder;
@@ -408,12 +434,7 @@ class DirectWriter : public ModelBuilder {
     const int opset = direct_opset(g_, options_.opset);
     start_model(opset);
     std::set<std::string> domains;
-    std::vector<std::string> problems;
-    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
-      if (auto why = direct_problem(g_, g_.nodes[i], opset); !why.empty()) {
-        problems.push_back(node_where(static_cast<int>(i), g_.nodes[i]) + ": " + why);
-      }
-    }
+    const std::vector<std::string> problems = direct_problems(g_, opset);
     if (!problems.empty()) report_unsupported(problems);
     for (int id : g_.inputs) {
       set_value_info(graph()->add_input(), g_.tensors[id].name, g_.tensors[id], "input '" + g_.tensors[id].name + "'");
@@ -540,10 +561,15 @@ class NhwcWriter : public ModelBuilder {
       bool upstream = false;
       for (int id : n.inputs) upstream = upstream || (id >= 0 && poisoned_[id]);
       try {
-        if (upstream) throw Error(ErrorKind::kUnsupported, file_, where, "");
+        if (upstream) {
+          // Downstream of a refused node only the op itself is judged, so one cause is
+          // not reported again at every consumer.
+          if (!convertible(n.op)) fail(ErrorKind::kUnsupported, where, unsupported_op(n));
+          throw Error(ErrorKind::kUnsupported, file_, where, "");
+        }
         write_node(n, where);
       } catch (const Error& e) {
-        if (!upstream) problems_.push_back(where + ": " + e.reason());
+        if (!e.reason().empty()) problems_.push_back(where + ": " + e.reason());
         for (int id : n.outputs) {
           if (id >= 0) poisoned_[id] = true;
         }
@@ -886,9 +912,41 @@ class NhwcWriter : public ModelBuilder {
       case Op::FullyConnected: return write_fully_connected(n, where);
       case Op::DepthToSpace:
       case Op::SpaceToDepth: return write_depth_space(n, where);
-      default:
-        fail(ErrorKind::kUnsupported, where,
-             "op " + std::string(ir::op_name(n.op)) + " has no ONNX conversion from NHWC");
+      default: fail(ErrorKind::kUnsupported, where, unsupported_op(n));
+    }
+  }
+
+  static std::string unsupported_op(const ir::Node& n) {
+    return "op " + std::string(ir::op_name(n.op)) + " has no ONNX conversion from NHWC";
+  }
+
+  // The ops write_node handles (each may still refuse a particular node).
+  static bool convertible(Op op) {
+    if (is_binary(op) || is_unary(op)) return true;
+    switch (op) {
+      case Op::Conv:
+      case Op::ConvTranspose:
+      case Op::MaxPool:
+      case Op::AveragePool:
+      case Op::LpPool:
+      case Op::Concat:
+      case Op::Pad:
+      case Op::Resize:
+      case Op::Reshape:
+      case Op::Squeeze:
+      case Op::Unsqueeze:
+      case Op::Transpose:
+      case Op::Softmax:
+      case Op::LogSoftmax:
+      case Op::ReduceMean:
+      case Op::ReduceSum:
+      case Op::ReduceMax:
+      case Op::ReduceMin:
+      case Op::ReduceProd:
+      case Op::FullyConnected:
+      case Op::DepthToSpace:
+      case Op::SpaceToDepth: return true;
+      default: return false;
     }
   }
 
@@ -1257,13 +1315,7 @@ namespace detail {
 std::vector<std::string> unsupported_onnx(const ir::Graph& graph) {
   std::vector<std::string> out;
   if (graph.meta.layout == ir::Layout::kNHWC) return nhwc_unsupported(graph);
-  const int opset = direct_opset(graph, 13);
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (auto why = direct_problem(graph, graph.nodes[i], opset); !why.empty()) {
-      out.push_back(node_where(static_cast<int>(i), graph.nodes[i]) + ": " + why);
-    }
-  }
-  return out;
+  return direct_problems(graph, direct_opset(graph, 13));
 }
 }  // namespace detail
 

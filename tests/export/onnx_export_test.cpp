@@ -1,0 +1,430 @@
+// The ONNX writer against references nobody here wrote: onnx.checker (full check) on
+// every exported MediaPipe model, ONNX Runtime running the export against XNNPACK
+// running the original TFLite file, and the ONNX importer reading back what was
+// written (round trips of torchvision models and the ONNX backend-test node models).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../test_files.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using infercast::Error;
+using infercast::ErrorKind;
+namespace exporter = infercast::exporter;
+namespace import = infercast::import;
+namespace ir = infercast::ir;
+
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+const fs::path kMediapipe = kSource / ".cache/models/mediapipe";
+const fs::path kTorchvision = kSource / ".cache/models/torchvision";
+const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / "infercast_onnx_export_test";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+// Runs `command`, capturing stdout; returns the exit code (-1 on a signal).
+int run(const std::string& command, std::string* out = nullptr) {
+  std::string text;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) text += buffer.data();
+  const int status = pclose(pipe);
+  if (out != nullptr) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool ort_installed() {
+  return fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node/package.json");
+}
+
+// 0: passes onnx.checker full check; 3: python onnx missing; else the checker's line.
+int onnx_check(const fs::path& model, std::string* message) {
+  return run("/usr/bin/python3 " + (kSource / "tests/reference/onnx_check.py").string() + " " + model.string(),
+             message);
+}
+
+// --- 1. MediaPipe TFLite -> ONNX: checker and numerics -----------------------------
+
+class MediapipeToOnnx : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MediapipeToOnnx, PassesCheckerAndMatchesXnnpackOnTheOriginal) {
+  const fs::path original = kMediapipe / (GetParam() + ".tflite");
+  if (!fs::exists(original)) GTEST_SKIP() << original << " is absent (make test fetches it)";
+  const fs::path exported = scratch(GetParam() + ".onnx");
+  const ir::Graph graph = import::load_tflite(original);
+  ASSERT_TRUE(exporter::unsupported_nodes(graph, exporter::Format::kOnnx).empty());
+  exporter::save(graph, exported, exporter::Format::kOnnx);
+
+  // Same interface: names, dtypes and NHWC shapes of inputs and outputs.
+  const ir::Graph back = import::load_onnx(exported);
+  ASSERT_EQ(back.inputs.size(), graph.inputs.size());
+  ASSERT_EQ(back.outputs.size(), graph.outputs.size());
+  for (std::size_t i = 0; i < graph.inputs.size(); ++i) {
+    const auto& a = graph.tensors[graph.inputs[i]];
+    const auto& b = back.tensors[back.inputs[i]];
+    EXPECT_EQ(b.name, a.name);
+    EXPECT_EQ(b.dtype, a.dtype);
+    EXPECT_EQ(b.shape, a.shape);
+  }
+  for (std::size_t i = 0; i < graph.outputs.size(); ++i) {
+    const auto& a = graph.tensors[graph.outputs[i]];
+    const auto& b = back.tensors[back.outputs[i]];
+    EXPECT_EQ(b.name, a.name);
+    EXPECT_EQ(b.dtype, a.dtype);
+    EXPECT_EQ(b.shape, a.shape) << b.name;
+  }
+
+  std::string message;
+  const int checked = onnx_check(exported, &message);
+  if (checked == 3) {
+    std::cerr << "python onnx is missing: checker not run\n";
+  } else {
+    EXPECT_EQ(checked, 0) << message;
+  }
+
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (ONNX Runtime) for the numeric check";
+  const fs::path json = scratch(GetParam() + ".verify.json");
+  const std::string verify = std::string(INFERCAST_CLI) + " verify " + original.string() +
+                             " --runtime xnnpack --reference ort --reference-model " + exported.string() +
+                             " --rtol 1e-4 --format json -o " + json.string();
+  const int code = run(verify, &message);
+  ASSERT_TRUE(code == 0 || code == 1) << message;  // 1: some element outside atol + rtol*|ref|
+  const auto doc = nlohmann::json::parse(std::ifstream(json));
+  ASSERT_EQ(doc["outputs"].size(), graph.outputs.size());
+  for (const auto& o : doc["outputs"]) {
+    EXPECT_EQ(o["note"], "") << o["name"];
+    // max |xnnpack(original) - ort(export)| relative to the output's largest magnitude.
+    EXPECT_LE(o["max_rel_error"].get<double>(), 1e-4) << o["name"];
+    // Elementwise numpy.allclose(rtol 1e-4, atol 1e-5) may miss only a handful of
+    // near-zero elements of long accumulations (XNNPACK and ORT sum in different orders).
+    EXPECT_LE(o["mismatches"].get<int>(), 16) << o["name"];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FiveModels, MediapipeToOnnx,
+                         ::testing::Values("face_detection_short_range", "face_detection_full_range",
+                                           "face_detection_full_range_sparse", "selfie_segmentation",
+                                           "selfie_segmentation_landscape"));
+
+TEST(OnnxExport, ConvertedGraphIsExactOnXnnpack) {
+  // The export computes the same function, not just a close one: XNNPACK on the export
+  // against XNNPACK on the original agrees to the bit (weights are only permuted, and
+  // fp16 -> fp32 is exact). Opset 14 keeps HardSwish one op; opset 13 writes it as
+  // x * HardSigmoid(x), equal up to rounding.
+  for (const auto& [name, opset] : {std::pair<std::string, int>{"face_detection_full_range", 13},
+                                    std::pair<std::string, int>{"selfie_segmentation", 14}}) {
+    const fs::path original = kMediapipe / (name + ".tflite");
+    if (!fs::exists(original)) GTEST_SKIP() << original << " is absent";
+    const fs::path exported = scratch(name + "_exact.onnx");
+    exporter::ExportOptions options;
+    options.opset = opset;
+    exporter::save(import::load_tflite(original), exported, exporter::Format::kOnnx, options);
+    const fs::path json = scratch(name + "_exact.json");
+    std::string message;
+    run(std::string(INFERCAST_CLI) + " verify " + original.string() + " --runtime xnnpack --reference xnnpack " +
+            "--reference-model " + exported.string() + " --format json -o " + json.string(),
+        &message);
+    const auto doc = nlohmann::json::parse(std::ifstream(json));
+    ASSERT_FALSE(doc["outputs"].empty()) << message;
+    for (const auto& o : doc["outputs"]) EXPECT_EQ(o["max_abs_error"].get<double>(), 0.0) << name << " " << o["name"];
+  }
+}
+
+// --- 2. Round trips of ONNX-form graphs -------------------------------------------
+
+// Same nodes (op, name, attributes, wiring), tensors (kind, dtype, shape) and constant
+// bytes. Returns the first difference, empty when none.
+std::string difference(const ir::Graph& a, const ir::Graph& b) {
+  auto tensor_name = [](const ir::Graph& g, int id) { return id < 0 ? std::string("<none>") : g.tensors[id].name; };
+  if (a.nodes.size() != b.nodes.size()) {
+    return "node count " + std::to_string(a.nodes.size()) + " vs " + std::to_string(b.nodes.size());
+  }
+  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
+    const ir::Node& x = a.nodes[i];
+    const ir::Node& y = b.nodes[i];
+    const std::string where = "node " + std::to_string(i) + " '" + x.name + "': ";
+    if (x.op != y.op || x.source_op != y.source_op) return where + "op " + x.source_op + " vs " + y.source_op;
+    if (x.name != y.name) return where + "name vs '" + y.name + "'";
+    if (x.attrs.all() != y.attrs.all()) return where + "attributes differ";
+    if (x.inputs.size() != y.inputs.size() || x.outputs.size() != y.outputs.size()) return where + "arity differs";
+    for (std::size_t k = 0; k < x.inputs.size(); ++k) {
+      if (tensor_name(a, x.inputs[k]) != tensor_name(b, y.inputs[k])) return where + "input " + std::to_string(k);
+    }
+    for (std::size_t k = 0; k < x.outputs.size(); ++k) {
+      if (tensor_name(a, x.outputs[k]) != tensor_name(b, y.outputs[k])) return where + "output " + std::to_string(k);
+    }
+  }
+  if (a.inputs.size() != b.inputs.size() || a.outputs.size() != b.outputs.size()) return "graph interface differs";
+  for (std::size_t i = 0; i < a.inputs.size(); ++i) {
+    if (a.tensors[a.inputs[i]].name != b.tensors[b.inputs[i]].name) return "graph input " + std::to_string(i);
+  }
+  for (std::size_t i = 0; i < a.outputs.size(); ++i) {
+    if (a.tensors[a.outputs[i]].name != b.tensors[b.outputs[i]].name) return "graph output " + std::to_string(i);
+  }
+  for (const ir::Tensor& t : a.tensors) {
+    if (t.name.empty() || (t.consumers.empty() && t.producer < 0 && t.kind != ir::TensorKind::kInput)) continue;
+    const int id = b.find_tensor(t.name);
+    if (id < 0) return "tensor '" + t.name + "' is missing";
+    const ir::Tensor& u = b.tensors[id];
+    if (t.kind != u.kind) return "tensor '" + t.name + "' kind differs";
+    if (t.dtype != u.dtype) return "tensor '" + t.name + "' dtype differs";
+    if (t.shape != u.shape) return "tensor '" + t.name + "' shape " + t.shape.str() + " vs " + u.shape.str();
+    if (t.is_constant() && !std::equal(t.data.begin(), t.data.end(), u.data.begin(), u.data.end())) {
+      return "tensor '" + t.name + "' bytes differ";
+    }
+  }
+  return {};
+}
+
+class TorchvisionRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchvisionRoundTrip, ImportOfExportIsTheSameGraph) {
+  const fs::path model = kTorchvision / (GetParam() + ".onnx");
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent (make test fetches it)";
+  const ir::Graph graph = import::load_onnx(model);
+  const std::string bytes = exporter::to_onnx(graph);
+  const ir::Graph back = import::load_onnx_bytes(std::as_bytes(std::span(bytes.data(), bytes.size())), "export");
+  EXPECT_EQ(difference(graph, back), "");
+  EXPECT_EQ(back.meta.opset, std::max<std::int64_t>(13, graph.meta.opset));
+  // Idempotent: writing the read-back graph gives the same bytes.
+  EXPECT_EQ(exporter::to_onnx(back), bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(ThreeModels, TorchvisionRoundTrip,
+                         ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1"));
+
+TEST(OnnxExport, NodeTestModelsRoundTrip) {
+  if (!fs::exists(kNodeTests)) GTEST_SKIP() << "needs libonnx-testdata";
+  int written = 0, refused = 0, unreadable = 0;
+  std::vector<std::string> failures;
+  for (const auto& dir : fs::directory_iterator(kNodeTests)) {
+    const fs::path model = dir.path() / "model.onnx";
+    if (!fs::exists(model)) continue;
+    std::optional<ir::Graph> graph;
+    try {
+      graph.emplace(import::load_onnx(model));
+    } catch (const Error&) {
+      ++unreadable;
+      continue;
+    }
+    if (!exporter::unsupported_nodes(*graph, exporter::Format::kOnnx).empty()) {
+      // The writer must refuse with the same verdict, as one line.
+      try {
+        exporter::to_onnx(*graph);
+        failures.push_back(dir.path().filename().string() + ": listed unsupported but written");
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+      }
+      ++refused;
+      continue;
+    }
+    try {
+      const std::string bytes = exporter::to_onnx(*graph);
+      const ir::Graph back = import::load_onnx_bytes(std::as_bytes(std::span(bytes.data(), bytes.size())), "export");
+      if (auto diff = difference(*graph, back); !diff.empty()) {
+        failures.push_back(dir.path().filename().string() + ": " + diff);
+      }
+      ++written;
+    } catch (const Error& e) {
+      failures.push_back(dir.path().filename().string() + ": " + e.what());
+    }
+  }
+  std::string list;
+  for (const auto& f : failures) list += f + "\n";
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << written << " round trips differ:\n" << list;
+  EXPECT_GT(written, 500);
+  std::cerr << written << " node models round-tripped, " << refused << " refused, " << unreadable
+            << " not importable\n";
+}
+
+TEST(OnnxExport, NodeTestExportsPassChecker) {
+  if (!fs::exists(kNodeTests)) GTEST_SKIP() << "needs libonnx-testdata";
+  std::string paths;
+  for (const char* name : {"test_conv_with_strides_padding", "test_maxpool_2d_pads", "test_averagepool_2d_pads",
+                           "test_resize_downsample_scales_linear", "test_constant", "test_gemm_default_matrix_bias",
+                           "test_batchnorm_example", "test_reshape_reduced_dims"}) {
+    const fs::path model = kNodeTests / name / "model.onnx";
+    if (!fs::exists(model)) continue;
+    const fs::path out = scratch(std::string(name) + ".onnx");
+    exporter::save(import::load_onnx(model), out, exporter::Format::kOnnx);
+    paths += " " + out.string();
+  }
+  std::string message;
+  const int checked = run("/usr/bin/python3 " + (kSource / "tests/reference/onnx_check.py").string() + paths, &message);
+  if (checked == 3) GTEST_SKIP() << "python onnx is missing";
+  EXPECT_EQ(checked, 0) << message;
+}
+
+// --- 3. Hostile and unsupported input --------------------------------------------
+
+int add(ir::Graph& g, const std::string& name, ir::DType dtype, std::vector<std::int64_t> dims, ir::TensorKind kind) {
+  ir::Tensor t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = ir::Shape::of(dims);
+  t.kind = kind;
+  return g.add_tensor(std::move(t));
+}
+
+// x(NHWC) -> op -> y, one node per op in `ops`, chained.
+ir::Graph tflite_chain(const std::vector<ir::Op>& ops) {
+  ir::Graph g;
+  g.meta.format = "tflite";
+  g.meta.layout = ir::Layout::kNHWC;
+  int prev = add(g, "x", ir::DType::kFloat32, {1, 8, 8, 4}, ir::TensorKind::kInput);
+  g.inputs.push_back(prev);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const bool last = i + 1 == ops.size();
+    const int out = add(g, last ? "y" : "t" + std::to_string(i), ir::DType::kFloat32, {1, 8, 8, 4},
+                        last ? ir::TensorKind::kOutput : ir::TensorKind::kActivation);
+    ir::Node n;
+    n.name = "op" + std::to_string(i);
+    n.op = ops[i];
+    n.source_op = std::string(ir::op_name(ops[i]));
+    n.layout = ir::Layout::kNHWC;
+    n.inputs = {prev};
+    n.outputs = {out};
+    g.nodes.push_back(std::move(n));
+    prev = out;
+  }
+  g.outputs.push_back(prev);
+  g.finalize("chain");
+  return g;
+}
+
+template <typename F>
+std::string error_of(F&& f, ErrorKind kind) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return {};
+}
+
+TEST(OnnxExport, UnsupportedOpsAreAllListedOnOneLine) {
+  const ir::Graph g = tflite_chain({ir::Op::Relu, ir::Op::GRU, ir::Op::Sigmoid, ir::Op::Other});
+  const auto listed = exporter::unsupported_nodes(g, exporter::Format::kOnnx);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_NE(listed[0].find("'op1' (GRU)"), std::string::npos) << listed[0];
+  EXPECT_NE(listed[1].find("'op3' (Other)"), std::string::npos) << listed[1];
+  const std::string what = error_of([&] { exporter::to_onnx(g); }, ErrorKind::kUnsupported);
+  EXPECT_NE(what.find("op1"), std::string::npos) << what;
+  EXPECT_NE(what.find("op3"), std::string::npos) << what;
+  EXPECT_EQ(what.find("op2"), std::string::npos) << "a supported node is not blamed: " << what;
+}
+
+TEST(OnnxExport, SupportedChainIsWritten) {
+  const ir::Graph g = tflite_chain({ir::Op::Relu, ir::Op::Sigmoid, ir::Op::Tanh});
+  EXPECT_TRUE(exporter::unsupported_nodes(g, exporter::Format::kOnnx).empty());
+  const std::string bytes = exporter::to_onnx(g);
+  const ir::Graph back = import::load_onnx_bytes(std::as_bytes(std::span(bytes.data(), bytes.size())), "chain");
+  EXPECT_EQ(back.tensors[back.inputs[0]].shape, ir::Shape::of({1, 8, 8, 4}));
+  EXPECT_EQ(back.tensors[back.outputs[0]].shape, ir::Shape::of({1, 8, 8, 4}));
+}
+
+TEST(OnnxExport, HugeShapesAndBadConstantsAreRefused) {
+  // A constant whose declared shape is far larger than its bytes.
+  ir::Graph g;
+  g.meta.format = "onnx";
+  g.meta.layout = ir::Layout::kNCHW;
+  g.meta.opset = 13;
+  const int x = add(g, "x", ir::DType::kFloat32, {1, 4}, ir::TensorKind::kInput);
+  const int w =
+      add(g, "w", ir::DType::kFloat32, {std::int64_t{1} << 40, std::int64_t{1} << 20}, ir::TensorKind::kConstant);
+  static const float four[1] = {1.0f};
+  g.tensors[w].data = std::as_bytes(std::span(four));
+  const int y = add(g, "y", ir::DType::kFloat32, {1, 4}, ir::TensorKind::kOutput);
+  ir::Node n;
+  n.name = "add";
+  n.op = ir::Op::Add;
+  n.source_op = "Add";
+  n.inputs = {x, w};
+  n.outputs = {y};
+  g.nodes.push_back(std::move(n));
+  g.inputs = {x};
+  g.outputs = {y};
+  g.finalize("huge");
+  const std::string what = error_of([&] { exporter::to_onnx(g); }, ErrorKind::kBadModel);
+  EXPECT_NE(what.find("'w'"), std::string::npos) << what;
+}
+
+TEST(OnnxExport, DtypesOnnxCannotHoldAreRefused) {
+  ir::Graph g = tflite_chain({ir::Op::Relu});
+  g.tensors[g.inputs[0]].dtype = ir::DType::kInt4;
+  g.meta.layout = ir::Layout::kNCHW;  // the node-for-node path checks dtypes per node
+  g.meta.format = "onnx";
+  const auto listed = exporter::unsupported_nodes(g, exporter::Format::kOnnx);
+  // The node reading it and the graph input itself.
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_NE(listed[0].find("'op0'"), std::string::npos) << listed[0];
+  EXPECT_NE(listed[1].find("graph input 'x': dtype int4"), std::string::npos) << listed[1];
+  error_of([&] { exporter::to_onnx(g); }, ErrorKind::kUnsupported);
+}
+
+TEST(OnnxExport, OptionsOutOfRangeAreRefused) {
+  const ir::Graph g = tflite_chain({ir::Op::Relu});
+  exporter::ExportOptions options;
+  options.opset = 7;
+  error_of([&] { exporter::to_onnx(g, options); }, ErrorKind::kInvalidArgument);
+  options.opset = 13;
+  options.fp16_weights = true;
+  error_of([&] { exporter::to_onnx(g, options); }, ErrorKind::kInvalidArgument);
+  error_of([&] { exporter::format_of("model.pb"); }, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(exporter::format_of("a/b.onnx"), exporter::Format::kOnnx);
+  EXPECT_EQ(exporter::format_of("a/b.tflite"), exporter::Format::kTflite);
+}
+
+TEST(OnnxExport, SaveIsAtomicAndWritesDevices) {
+  const ir::Graph g = tflite_chain({ir::Op::Relu});
+  const fs::path path = scratch("atomic.onnx");
+  infercast::testing::write_file(path, "old");
+  exporter::save(g, path, exporter::Format::kOnnx);
+  EXPECT_EQ(infercast::testing::read_file(path), exporter::to_onnx(g));
+  EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
+  // A refused graph leaves the existing file alone.
+  const ir::Graph bad = tflite_chain({ir::Op::GRU});
+  EXPECT_THROW(exporter::save(bad, path, exporter::Format::kOnnx), Error);
+  EXPECT_EQ(infercast::testing::read_file(path), exporter::to_onnx(g));
+  exporter::save(g, "/dev/null", exporter::Format::kOnnx);  // written in place, not replaced
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  error_of([&] { exporter::save(g, "/nonexistent-dir/x.onnx", exporter::Format::kOnnx); }, ErrorKind::kIo);
+}
+
+TEST(OnnxExport, CliErrorsAreOneLineExitTwo) {
+  std::string out;
+  const std::string cli = INFERCAST_CLI;
+  const fs::path node = kNodeTests / "test_relu/model.onnx";
+  EXPECT_EQ(run(cli + " export /nonexistent.onnx --to onnx -o " + scratch("x.onnx").string(), &out), 2);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  if (!fs::exists(node)) GTEST_SKIP() << "needs libonnx-testdata";
+  EXPECT_EQ(run(cli + " export " + node.string() + " --to pb -o " + scratch("x.onnx").string(), &out), 2);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(run(cli + " export " + node.string() + " --to onnx --opset 99 -o " + scratch("x.onnx").string(), &out), 2);
+  EXPECT_NE(out.find("opset"), std::string::npos) << out;
+  EXPECT_EQ(run(cli + " export " + node.string() + " --to onnx -o " + scratch("relu.onnx").string(), &out), 0) << out;
+  EXPECT_NE(out.find("wrote"), std::string::npos) << out;
+}
+
+}  // namespace
