@@ -100,6 +100,7 @@ struct Output {
   std::string version;     // "" unless the output names the TFLite version
   int threads = 0;         // "Num threads: [4]"; 0 when not printed or -1 (the tool's default)
   std::string last_error;  // the last "ERROR:"/"FATAL:" line, for messages
+  std::string last_line;   // the last non-blank line, for messages
 };
 
 // Parses benchmark_model's output (stdout and stderr together, or a CSV profile file).
@@ -109,8 +110,9 @@ struct Output {
 // (two runs interleaved), control characters (binary garbage), numbers that are negative,
 // not finite or absurd (more than a day), min > max or avg outside [min, max], a count=
 // line that disagrees with the summary, a Run Order table cut short ("Number of nodes
-// executed" or its "Timings" line missing), and output with no summary line at all
-// (quoting the last line, which usually says why the tool failed).
+// executed" or its "Timings" line missing), and output with no result at all: no
+// summary, no count= line, no table (quoting the last line, which usually says why the
+// tool failed). A CSV profile file alone parses (tables only).
 Output parse(std::string_view text, const std::string& source = "");
 
 // The timing rows of a parsed output, in the units and shape of every runtime:
@@ -127,7 +129,8 @@ Output parse(std::string_view text, const std::string& source = "");
 //     avg per call x calls per run (exact for one call per run; percent x run average
 //     when the tool's integer "times called" is 0); median = mean (derived); min, max,
 //     std, cv are not printed: NaN.
-// Throws Error(kIo) when the output has no count= line for the timed runs, and
+// Throws Error(kIo) when the output has no summary line (the run did not finish) or no
+// count= line for the timed runs, and
 // Error(kUnsupported) when `per_layer` is asked and the output has no Run Order table
 // (the command lacks --enable_op_profiling=true).
 RunResult to_run_result(const Output& output, bool per_layer, const std::string& source = "");

@@ -245,18 +245,19 @@ class Parser {
     RunStats s;
     std::set<std::string_view> seen;
     bool all_same = false;
+    text = trim(text);
+    if (text.size() > 10 && text.substr(text.size() - 10) == "(all same)") {
+      all_same = true;
+      text.remove_suffix(10);
+    }
     std::size_t pos = 0;
     while (pos < text.size()) {
       while (pos < text.size() && text[pos] == ' ') ++pos;
       if (pos >= text.size()) break;
       std::size_t end = text.find(' ', pos);
       if (end == std::string_view::npos) end = text.size();
-      std::string_view item = text.substr(pos, end - pos);
+      const std::string_view item = text.substr(pos, end - pos);
       pos = end;
-      if (item.size() > 10 && item.substr(item.size() - 10) == "(all same)") {
-        all_same = true;
-        item.remove_suffix(10);
-      }
       const auto eq = item.find('=');
       if (eq == std::string_view::npos) fail("a count= line with '" + std::string(item.substr(0, 40)) + "'");
       const std::string_view key = item.substr(0, eq);
@@ -543,11 +544,12 @@ class Parser {
   }
 
   void finish() {
-    if (summary_line_no_ == 0) {
+    out_.last_line = std::string(last_line_.substr(0, 300));
+    if (summary_line_no_ == 0 && out_.runs.empty() && out_.tables.empty()) {
       const std::string last = !out_.last_error.empty() ? out_.last_error : std::string(last_line_);
       throw Error(ErrorKind::kIo, source_, "benchmark_model output",
-                  "no benchmark result (no 'Inference timings in us' line): the tool failed or its output was "
-                  "cut short; last line: " +
+                  "no benchmark result (no 'Inference timings in us' line, no count= line, no profile): the tool "
+                  "failed or its output was cut short; last line: " +
                       (last.empty() ? std::string("(no output)") : quote(last)));
     }
     if (out_.runs.size() > 2) {
@@ -556,7 +558,8 @@ class Parser {
     }
     const RunStats* timed = out_.runs.empty() ? nullptr : &out_.runs.back();
     const RunStats* warmup = out_.runs.size() == 2 ? &out_.runs.front() : nullptr;
-    if (timed != nullptr && timed->count > 0 && !agree(timed->avg_us, *out_.inference_avg_us)) {
+    if (timed != nullptr && timed->count > 0 && out_.inference_avg_us &&
+        !agree(timed->avg_us, *out_.inference_avg_us)) {
       fail_at(run_lines_.back().first, run_lines_.back().second,
               "the timed runs' count= line disagrees with the summary's Inference " +
                   std::to_string(*out_.inference_avg_us) + " us (interleaved output?)");
@@ -637,6 +640,13 @@ RunResult to_run_result(const Output& output, bool per_layer, const std::string&
   result.runtime = "benchmark_model";
   result.runtime_version = output.version.empty() ? "unknown" : output.version;
   result.threads = output.threads;
+  if (!output.inference_avg_us) {
+    const std::string last = !output.last_error.empty() ? output.last_error : output.last_line;
+    throw Error(ErrorKind::kIo, source, "benchmark_model output",
+                "no summary line ('Inference timings in us: ...'): the run did not finish or its output was cut "
+                "short; last line: '" +
+                    last + "'");
+  }
   if (output.runs.empty()) {
     throw Error(ErrorKind::kIo, source, "benchmark_model output",
                 "no count= line for the timed runs (the summary's average alone has no n, min or spread)");
