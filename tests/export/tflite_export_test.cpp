@@ -1,0 +1,357 @@
+// TFLite writer (src/export/tflite/): torchvision ONNX exports converted to NHWC match
+// ONNX Runtime on the original through `infercast verify`; every written file decodes
+// with flatc and the project's schema; the five MediaPipe models round-trip
+// (import(export(g)) has the same ops, attributes, shapes and weight bytes); hostile
+// graphs give one-line errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../test_files.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/ir/graph.hpp"
+#include "tflite_generated.h"
+
+namespace infercast::exporter {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+
+fs::path model_path(const std::string& folder, const std::string& file) {
+  return kSource / ".cache" / "models" / folder / file;
+}
+
+fs::path out_dir() {
+  const fs::path dir = fs::temp_directory_path() / "infercast_tflite_export_test";
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Runs a shell command; its exit code (-1 on a signal).
+int shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool ort_installed() {
+  return fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node/package.json");
+}
+
+// flatc (the flatbuffers compiler, nobody here wrote it) decodes `file` with the
+// project's schema; returns the JSON.
+nlohmann::json flatc_decode(const fs::path& file) {
+  const fs::path dir = out_dir() / ("flatc_" + file.stem().string());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string cmd = "flatc --json --strict-json --raw-binary -o " + dir.string() + " " +
+                          (kSource / "schema/tflite.fbs").string() + " -- " + file.string() + " 2>&1";
+  EXPECT_EQ(shell(cmd + " > " + (dir / "log.txt").string()), 0) << testing::read_file(dir / "log.txt");
+  const fs::path json = dir / (file.stem().string() + ".json");
+  if (!fs::exists(json)) return {};
+  return nlohmann::json::parse(std::ifstream(json));
+}
+
+std::string export_to(const ir::Graph& g, const fs::path& path, const ExportOptions& options = {}) {
+  const std::string bytes = to_tflite(g, options);
+  testing::write_file(path, bytes);
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------
+// torchvision (NCHW) -> NHWC TFLite, checked against ONNX Runtime on the original
+// ---------------------------------------------------------------------------
+
+class TorchvisionExport : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TorchvisionExport, MatchesOrtOnTheOriginal) {
+  const fs::path onnx = model_path("torchvision", std::string(GetParam()) + ".onnx");
+  if (!fs::exists(onnx)) GTEST_SKIP() << onnx << " not found; run `make test` to fetch the models";
+  const ir::Graph g = import::load_model(onnx);
+  const fs::path tfl = out_dir() / (std::string(GetParam()) + ".tflite");
+  export_to(g, tfl);
+
+  // The file reads back with the same interface: NCHW input and output, same names.
+  const ir::Graph back = import::load_model(tfl);
+  ASSERT_EQ(back.inputs.size(), g.inputs.size());
+  ASSERT_EQ(back.outputs.size(), g.outputs.size());
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    EXPECT_EQ(back.tensors[back.inputs[i]].name, g.tensors[g.inputs[i]].name);
+    EXPECT_EQ(back.tensors[back.inputs[i]].shape, g.tensors[g.inputs[i]].shape);
+  }
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+    EXPECT_EQ(back.tensors[back.outputs[i]].name, g.tensors[g.outputs[i]].name);
+    EXPECT_EQ(back.tensors[back.outputs[i]].shape, g.tensors[g.outputs[i]].shape);
+  }
+  // Convolutions compute channels-last with no transposes between them: one at the
+  // input, one before the flatten (or none where only 1x1 axes move).
+  int transposes = 0;
+  for (const ir::Node& n : back.nodes) transposes += n.op == ir::Op::Transpose;
+  EXPECT_LE(transposes, 2);
+
+  const nlohmann::json doc = flatc_decode(tfl);
+  ASSERT_TRUE(doc.contains("buffers"));
+  EXPECT_FALSE(doc["buffers"][0].contains("data")) << "buffer 0 must be the empty sentinel";
+
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (scripts/install_runners.sh)";
+  const fs::path report = out_dir() / (std::string(GetParam()) + "_verify.json");
+  const int rc = shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                       " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " --format json > " +
+                       report.string() + " 2>&1");
+  const std::string text = testing::read_file(report);
+  ASSERT_EQ(rc, 0) << text;
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_TRUE(j["pass"].get<bool>()) << text;
+  for (const auto& o : j["outputs"]) {
+    std::cout << "[ verify   ] " << GetParam() << " " << o.dump() << "\n";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, TorchvisionExport, ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1"),
+                         [](const auto& info) { return std::string(info.param); });
+
+// fp16 weights: float16 buffers behind DEQUANTIZE, the way the TFLite converter writes
+// them; every float weight halves, the result stays close to the fp32 original.
+TEST(TfliteExport, Fp16WeightsUseDequantize) {
+  const fs::path onnx = model_path("torchvision", "mobilenet_v2.onnx");
+  if (!fs::exists(onnx)) GTEST_SKIP() << onnx << " not found";
+  const ir::Graph g = import::load_model(onnx);
+  ExportOptions options;
+  options.fp16_weights = true;
+  const fs::path tfl = out_dir() / "mobilenet_v2_fp16.tflite";
+  const std::string fp16 = export_to(g, tfl, options);
+  const std::string fp32 = to_tflite(g);
+  EXPECT_LT(fp16.size(), fp32.size() * 0.55);
+  const ir::Graph back = import::load_model(tfl);
+  int dequantize = 0, conv = 0;
+  for (const ir::Node& n : back.nodes) {
+    if (n.op == ir::Op::Dequantize) {
+      ++dequantize;
+      EXPECT_EQ(back.tensors[n.inputs[0]].dtype, ir::DType::kFloat16);
+    }
+    if (n.op == ir::Op::Conv) {
+      ++conv;
+      EXPECT_EQ(
+          back.tensors[n.inputs[1]].producer >= 0 ? back.nodes[back.tensors[n.inputs[1]].producer].op : ir::Op::Other,
+          ir::Op::Dequantize);
+    }
+  }
+  EXPECT_EQ(dequantize, 2 * (conv + 1));  // weights and bias of every conv and the classifier
+  flatc_decode(tfl);
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
+  // fp16 weights change the numbers by about 1e-3 relative: a looser tolerance.
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                  " --runtime xnnpack --reference ort --rtol 2e-2 --atol 2e-2 --reference-model " + onnx.string() +
+                  " > /dev/null 2>&1"),
+            0);
+}
+
+// ---------------------------------------------------------------------------
+// MediaPipe (NHWC) round trips
+// ---------------------------------------------------------------------------
+
+class MediapipeRoundTrip : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MediapipeRoundTrip, SameOpsAttributesShapesAndWeights) {
+  const fs::path path = model_path("mediapipe", GetParam());
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not found; run `make test` to fetch the models";
+  const ir::Graph g = import::load_model(path);
+  const fs::path tfl = out_dir() / (fs::path(GetParam()).stem().string() + "_roundtrip.tflite");
+  export_to(g, tfl);
+  const ir::Graph back = import::load_model(tfl);
+
+  ASSERT_EQ(back.nodes.size(), g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& a = g.nodes[i];
+    const ir::Node& b = back.nodes[i];
+    SCOPED_TRACE("node " + std::to_string(i) + " '" + a.name + "' " + a.source_op);
+    EXPECT_EQ(b.name, a.name);
+    EXPECT_EQ(b.op, a.op);
+    EXPECT_EQ(b.source_op, a.source_op);
+    EXPECT_TRUE(b.attrs.all() == a.attrs.all());
+    ASSERT_EQ(b.inputs.size(), a.inputs.size());
+    for (std::size_t k = 0; k < a.inputs.size(); ++k) {
+      if (a.inputs[k] < 0) {
+        EXPECT_LT(b.inputs[k], 0);
+        continue;
+      }
+      const ir::Tensor& ta = g.tensors[a.inputs[k]];
+      const ir::Tensor& tb = back.tensors[b.inputs[k]];
+      EXPECT_EQ(tb.name, ta.name);
+      EXPECT_EQ(tb.dtype, ta.dtype);
+      EXPECT_EQ(tb.shape, ta.shape);
+      EXPECT_EQ(tb.kind, ta.kind);
+      EXPECT_EQ(tb.sparse, ta.sparse);
+      EXPECT_EQ(tb.quant.scales, ta.quant.scales);
+      EXPECT_EQ(tb.quant.zero_points, ta.quant.zero_points);
+      ASSERT_EQ(tb.data.size(), ta.data.size()) << ta.name;
+      EXPECT_TRUE(std::memcmp(tb.data.data(), ta.data.data(), ta.data.size()) == 0) << "weight bytes of " << ta.name;
+    }
+    ASSERT_EQ(b.outputs.size(), a.outputs.size());
+    for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+      EXPECT_EQ(back.tensors[b.outputs[k]].name, g.tensors[a.outputs[k]].name);
+      EXPECT_EQ(back.tensors[b.outputs[k]].shape, g.tensors[a.outputs[k]].shape);
+      EXPECT_EQ(back.tensors[b.outputs[k]].dtype, g.tensors[a.outputs[k]].dtype);
+    }
+  }
+  ASSERT_EQ(back.inputs.size(), g.inputs.size());
+  ASSERT_EQ(back.outputs.size(), g.outputs.size());
+  for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+    EXPECT_EQ(back.tensors[back.outputs[i]].name, g.tensors[g.outputs[i]].name);
+  }
+
+  // flatc agrees: same operator codes in the same order as the original file.
+  const nlohmann::json ours = flatc_decode(tfl);
+  const nlohmann::json theirs = flatc_decode(path);
+  ASSERT_TRUE(ours.contains("subgraphs") && theirs.contains("subgraphs"));
+  auto op_names = [](const nlohmann::json& m) {
+    std::vector<std::string> names;
+    for (const auto& op : m["subgraphs"][0]["operators"]) {
+      const auto& code = m["operator_codes"][op.value("opcode_index", 0)];
+      names.push_back(code.contains("custom_code") ? code["custom_code"].get<std::string>()
+                                                   : code.value("builtin_code", std::string("ADD")));
+    }
+    return names;
+  };
+  EXPECT_EQ(op_names(ours), op_names(theirs));
+  EXPECT_FALSE(ours["buffers"][0].contains("data"));
+
+  // The exported file runs and gives the same numbers as the original on XNNPACK.
+  const fs::path report = out_dir() / (fs::path(GetParam()).stem().string() + "_rt_verify.txt");
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                  " --runtime xnnpack --reference xnnpack --rtol 0 --atol 0 --reference-model " + path.string() +
+                  " > " + report.string() + " 2>&1"),
+            0)
+      << testing::read_file(report);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, MediapipeRoundTrip,
+                         ::testing::Values("face_detection_short_range.tflite", "face_detection_full_range.tflite",
+                                           "face_detection_full_range_sparse.tflite", "selfie_segmentation.tflite",
+                                           "selfie_segmentation_landscape.tflite"),
+                         [](const auto& info) {
+                           std::string name = fs::path(info.param).stem().string();
+                           return name;
+                         });
+
+// ---------------------------------------------------------------------------
+// Hostile and unsupported graphs: one-line errors
+// ---------------------------------------------------------------------------
+
+// A small NCHW graph built by hand: input -> op -> output.
+ir::Graph one_node_graph(ir::Op op, ir::DType dtype, std::vector<std::int64_t> shape) {
+  ir::Graph g;
+  g.meta.format = "onnx";
+  g.meta.source_path = "hand.onnx";
+  ir::Tensor in;
+  in.name = "x";
+  in.dtype = dtype;
+  in.shape = ir::Shape::of(shape);
+  in.kind = ir::TensorKind::kInput;
+  ir::Tensor out = in;
+  out.name = "y";
+  out.kind = ir::TensorKind::kOutput;
+  const int a = g.add_tensor(in), b = g.add_tensor(out);
+  g.inputs = {a};
+  g.outputs = {b};
+  ir::Node n;
+  n.name = "n0";
+  n.op = op;
+  n.source_op = std::string(ir::op_name(op));
+  n.inputs = {a};
+  n.outputs = {b};
+  n.layout = ir::Layout::kNCHW;
+  g.nodes.push_back(n);
+  g.finalize("hand.onnx");
+  return g;
+}
+
+void expect_one_line_error(const ir::Graph& g, ErrorKind kind, const std::string& fragment) {
+  try {
+    to_tflite(g);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.kind(), kind) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
+  }
+}
+
+TEST(TfliteExport, HugeShapeIsAnError) {
+  const ir::Graph g = one_node_graph(ir::Op::Relu, ir::DType::kFloat32, {1, 3, 1LL << 33, 2});
+  expect_one_line_error(g, ErrorKind::kUnsupported, "int32");
+}
+
+TEST(TfliteExport, UnsupportedDtypeIsAnError) {
+  const ir::Graph g = one_node_graph(ir::Op::Relu, ir::DType::kUnknown, {1, 3});
+  expect_one_line_error(g, ErrorKind::kUnsupported, "dtype");
+}
+
+TEST(TfliteExport, SymbolicShapeIsUnknownDim) {
+  ir::Graph g = one_node_graph(ir::Op::Relu, ir::DType::kFloat32, {1, 3});
+  for (ir::Tensor& t : g.tensors) t.shape.dims[0] = ir::Dim{-1, "batch"};
+  expect_one_line_error(g, ErrorKind::kUnknownDim, "static");
+}
+
+TEST(TfliteExport, EveryUnsupportedNodeIsListed) {
+  // Two unsupported ops in a chain: both named, in one line.
+  ir::Graph g;
+  g.meta.source_path = "hand.onnx";
+  auto tensor = [&](const std::string& name, ir::TensorKind kind) {
+    ir::Tensor t;
+    t.name = name;
+    t.dtype = ir::DType::kFloat32;
+    t.shape = ir::Shape::of({1, 4});
+    t.kind = kind;
+    return g.add_tensor(t);
+  };
+  const int x = tensor("x", ir::TensorKind::kInput), m = tensor("m", ir::TensorKind::kActivation),
+            y = tensor("y", ir::TensorKind::kOutput);
+  g.inputs = {x};
+  g.outputs = {y};
+  for (auto [name, in, out] : {std::tuple{"first", x, m}, std::tuple{"second", m, y}}) {
+    ir::Node n;
+    n.name = name;
+    n.op = ir::Op::Einsum;
+    n.source_op = "Einsum";
+    n.inputs = {in};
+    n.outputs = {out};
+    n.layout = ir::Layout::kNCHW;
+    g.nodes.push_back(n);
+  }
+  g.finalize("hand.onnx");
+  const auto problems = unsupported_nodes(g, Format::kTflite);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("node 0 'first' (Einsum)"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("node 1 'second' (Einsum)"), std::string::npos) << problems[1];
+  expect_one_line_error(g, ErrorKind::kUnsupported, "'second'");
+}
+
+TEST(TfliteExport, WeightBytesNotMatchingTheShapeAreAnError) {
+  ir::Graph g = one_node_graph(ir::Op::Add, ir::DType::kFloat32, {1, 4});
+  ir::Tensor c;
+  c.name = "c";
+  c.dtype = ir::DType::kFloat32;
+  c.shape = ir::Shape::of({4});
+  c.kind = ir::TensorKind::kConstant;
+  c.data = g.own(std::vector<std::byte>(6));  // 6 bytes for 4 floats
+  const int ci = g.add_tensor(c);
+  g.nodes[0].inputs.push_back(ci);
+  g.tensors[ci].consumers.push_back(0);
+  expect_one_line_error(g, ErrorKind::kUnsupported, "holds 6 bytes");
+}
+
+}  // namespace
+}  // namespace infercast::exporter
