@@ -199,7 +199,7 @@ RunResult CommandRuntime::run(const RunOptions& options) {
   auto check = [&](const ShellResult& r, const char* what) {
     if (r.ok()) return;
     const std::string last = r.last_line();
-    const std::string how = r.timed_out ? "no result within " + number_text(timeout) + " s; killed it"
+    const std::string how = r.timed_out ? "gave no result within " + number_text(timeout) + " s; killed it"
                                         : std::string("failed (") + r.status() + ")";
     throw Error(ErrorKind::kIo, source_path_, kWhere,
                 std::string(what) + " " + how + (last.empty() ? "" : ": '" + last + "'"));
