@@ -379,6 +379,13 @@ std::int64_t Database::upsert_kernel(const Kernel& k) {
   return id;
 }
 
+std::optional<std::int64_t> Database::find_kernel(const std::string& key) const {
+  Impl::Stmt s(*impl_, "SELECT id FROM kernels WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return s.i64(0);
+}
+
 bool Database::has_measurement(std::int64_t profile_id, std::int64_t kernel_id) const {
   Impl::Stmt s(*impl_, "SELECT 1 FROM measurements WHERE profile_id = ?1 AND kernel_id = ?2");
   s.bind(1, profile_id).bind(2, kernel_id);

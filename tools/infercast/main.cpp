@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   infercast::cli::register_predict(app, action);
   infercast::cli::register_validate(app, action);
   infercast::cli::register_profile(app, action);
+  infercast::cli::register_bench(app, action);
+  infercast::cli::register_db(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -42,8 +42,8 @@
 namespace infercast::bench {
 
 struct KernelSpec {
-  std::string type;                             // one of kernel_types()
-  std::map<std::string, std::int64_t> params;   // the type's parameters, all present
+  std::string type;                            // one of kernel_types()
+  std::map<std::string, std::int64_t> params;  // the type's parameters, all present
   ir::DType dtype = ir::DType::kFloat32;
 
   // Canonical, stable identity: "conv+relu|cin=32|cout=64|...|dtype=float32" with

@@ -93,6 +93,8 @@ class Database {
 
   // Inserts the kernel unless its key exists; returns its id either way.
   std::int64_t upsert_kernel(const Kernel& kernel);
+  // The id of the kernel with this key, if stored.
+  std::optional<std::int64_t> find_kernel(const std::string& key) const;
   // Whether (profile, kernel) already has a measurement, failed or not (a rerun skips it).
   bool has_measurement(std::int64_t profile_id, std::int64_t kernel_id) const;
   // One measurement, committed in its own transaction before returning.

@@ -1,0 +1,89 @@
+// The bench loop: sample kernels, materialize each for a runtime, time it under the
+// measurement protocol and commit it to the store before the next one starts.
+//
+// - Resumable: a (profile, kernel) pair already in the database, failed or not, is
+//   skipped, so a rerun with the same options continues where the last one stopped.
+// - A kernel that fails (cannot be built, refused, runner crash or timeout) becomes a
+//   failed measurement with its error and the run goes on.
+// - request_stop() (the CLI calls it on SIGINT) ends the run after the measurement in
+//   flight has been committed.
+// - Materialization: XNNPACK runs the kernel graph in-process; ONNX Runtime gets a
+//   one-kernel .onnx written by exporter::save into a temporary folder and imported
+//   back (so the runner has a file to load).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "infercast/bench/sampler.hpp"
+#include "infercast/measure/measure.hpp"
+#include "infercast/store/store.hpp"
+
+namespace infercast::bench {
+
+struct BenchOptions {
+  std::string runtime = "xnnpack";
+  std::string profile;  // empty: "<runtime>-<threads>t"
+  SamplerOptions sampler;
+  std::size_t count = 0;  // kernels to measure in this run (skipped ones do not count); 0 = no limit
+  double budget_s = 0;    // stop starting new kernels after this many seconds; 0 = no limit
+  int threads = 1;        // 0 = all available cores (resolved)
+  measure::Protocol protocol = default_protocol();
+  double timeout_s = 120;  // external runners: seconds one request may take
+  std::uint64_t input_seed = 42;
+  // Progress: a bar with rate and ETA redrawn in place when `tty`, else one line per kernel.
+  bool tty = false;
+  bool quiet = false;  // no per-kernel progress at all (the summary is still returned)
+
+  // Shorter than `infercast run`'s protocol: kernels are many and small.
+  static measure::Protocol default_protocol() {
+    measure::Protocol p;
+    p.warmup = 2;
+    p.min_repeats = 10;
+    p.min_time_s = 0.2;
+    p.max_repeats = 10000;
+    p.cv_target = 0.05;
+    p.max_remeasure = 2;
+    return p;
+  }
+};
+
+struct BenchSummary {
+  std::string profile;
+  std::int64_t profile_id = 0;
+  std::size_t planned = 0;     // specs the sampler gave
+  std::size_t skipped = 0;     // already in the database
+  std::size_t measured = 0;    // committed successful measurements
+  std::size_t failed = 0;      // committed failed measurements
+  std::size_t remeasured = 0;  // measurements that needed at least one extra attempt
+  double wall_s = 0;           // the loop's wall time (sampling excluded)
+  double timed_s = 0;          // sum of the kernels' own timed runs (every attempt's samples)
+  bool interrupted = false;    // request_stop() ended the run
+  bool budget_exhausted = false;
+
+  // (wall - timed) / wall: the harness's overhead (building, preparing, warm-up, storing).
+  double overhead() const { return wall_s > 0 ? (wall_s - timed_s) / wall_s : 0.0; }
+  double kernels_per_minute() const { return wall_s > 0 ? (measured + failed) * 60.0 / wall_s : 0.0; }
+};
+
+// Runs the loop against `db`. Throws Error for bad options (unknown runtime, sampler,
+// type, invalid protocol) and store errors; kernel failures are rows, not exceptions.
+// Progress goes to `progress`.
+BenchSummary run_bench(const BenchOptions& options, store::Database& db, std::ostream& progress);
+
+// The one-line summary the CLI prints at the end.
+std::string summary_line(const BenchSummary& s);
+
+// Asks a running run_bench to stop after the measurement in flight (async-signal-safe).
+void request_stop() noexcept;
+// Clears a previous request (for callers that run the loop more than once).
+void clear_stop() noexcept;
+
+// Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
+// bytes read/written and arithmetic intensity of its graph.
+nlohmann::json kernel_features(const KernelSpec& spec);
+
+}  // namespace infercast::bench

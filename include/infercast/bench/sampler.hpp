@@ -1,0 +1,61 @@
+// Samplers: which kernels to measure. Every sampler is deterministic for its seed and
+// returns distinct, valid specs (bench::validate passes) in the order to measure them,
+// kernel types interleaved round-robin so a run cut short by a budget still covers
+// every requested type.
+//
+//   grid      the seed project's grid: kernel {1,3,5,7}, filters {16..256}, input
+//             {8..224}, Cin {3..256}, stride {1,2} (and a matching grid for every
+//             other type), in a seeded shuffled order
+//   prior     the layer configurations found in real models (import + kernel_spec_of
+//             over fused groups), each exactly, then jittered copies of them
+//   random    uniform over each type's parameter space (sizes log-uniform)
+//   adaptive  random candidates, kept with probability growing with a caller-supplied
+//             error function (a fitted predictor's error), so bench never depends on
+//             predict
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "infercast/bench/kernel.hpp"
+
+namespace infercast::bench {
+
+using ErrorFn = std::function<double(const KernelSpec&)>;
+
+struct SamplerOptions {
+  std::string sampler = "grid";           // grid | prior | random | adaptive
+  std::vector<std::string> kernel_types;  // empty: default_kernel_types()
+  std::uint64_t seed = 1;
+  std::vector<std::filesystem::path> models;  // prior: model files or folders of .onnx/.tflite
+  double jitter = 0.25;                       // prior: relative jitter of sizes (h, w, c, cin, cout)
+  int jitter_copies = 2;                      // prior: jittered copies per real configuration
+  double max_macs = 2e9;                      // grid/random/adaptive: skip kernels heavier than this
+  ErrorFn error_fn;                           // adaptive: required
+  int adaptive_candidates = 20;               // adaptive: random candidates per kept kernel
+};
+
+// The types `bench` measures when none are named: every type in the vocabulary.
+const std::vector<std::string>& default_kernel_types();
+
+// Up to `count` specs (0 = the sampler's whole sequence; random and adaptive then give
+// 1000 per type). Throws Error(kInvalidArgument) for an unknown sampler or type, a
+// prior without models, or adaptive without an error function; Error from import for
+// unreadable models.
+std::vector<KernelSpec> sample_kernels(const SamplerOptions& options, std::size_t count);
+
+// The real-model layer configurations the prior sampler starts from, one per distinct
+// kernel, in model order (files sorted by name). Restricted to `types` when non-empty.
+std::vector<KernelSpec> model_kernels(const std::vector<std::filesystem::path>& models,
+                                      const std::vector<std::string>& types = {});
+
+// Fused groups of a graph as node-index lists, anchor first: a conv/gemm/matmul/add
+// with the BatchNormalization and activation that follow it alone; every other node
+// by itself. The bench's own simple grouping; predict detects a runtime's real rules.
+std::vector<std::vector<int>> simple_fused_groups(const ir::Graph& graph);
+
+}  // namespace infercast::bench

@@ -1,0 +1,286 @@
+// The resumable bench loop (see bench.hpp for the contract).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
+#include "infercast/cost/cost.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Lock-free, so setting it from a signal handler is safe.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string duration_text(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  }
+  return buf;
+}
+
+// A temporary folder for one-kernel model files, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("infercast-bench-" + std::to_string(::getpid()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Attempted {
+  measure::Stats best;
+  int remeasured = 0;
+  double timed_s = 0;
+};
+
+// The protocol's re-measure rule, run here attempt by attempt so the number of extra
+// attempts and every attempt's timed time are known: warm-up before the first attempt
+// only; further attempts while the CV is above the target, at most max_remeasure; the
+// lowest-CV attempt is kept.
+Attempted time_kernel(runtime::Runtime& rt, const measure::Protocol& protocol, std::uint64_t seed) {
+  Attempted a;
+  measure::Protocol one = protocol;
+  one.max_remeasure = 0;
+  for (int attempt = 0; attempt <= protocol.max_remeasure; ++attempt) {
+    one.warmup = attempt == 0 ? protocol.warmup : 0;
+    const runtime::RunResult r = rt.run({one, false, seed});
+    const measure::Stats& s = r.latency_ms;
+    a.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
+    if (attempt == 0 || s.cv < a.best.cv) a.best = s;
+    a.remeasured = attempt;
+    if (s.cv <= protocol.cv_target || g_stop.load()) break;
+  }
+  return a;
+}
+
+class Progress {
+ public:
+  Progress(std::ostream& out, bool tty, bool quiet, std::size_t total, double budget_s)
+      : out_(out), tty_(tty), quiet_(quiet), total_(total), budget_s_(budget_s), t0_(Clock::now()) {}
+
+  void update(std::size_t done, const KernelSpec& spec, const store::Measurement& m) {
+    if (quiet_) return;
+    const double elapsed = seconds_since(t0_);
+    const double rate = elapsed > 0 ? static_cast<double>(done) * 60.0 / elapsed : 0.0;
+    double eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) * 60.0 / rate : NAN;
+    if (budget_s_ > 0) eta = std::isfinite(eta) ? std::min(eta, budget_s_ - elapsed) : budget_s_ - elapsed;
+    char head[96];
+    std::snprintf(head, sizeof head, "%zu/%zu", done, total_);
+    if (tty_) {
+      constexpr int kWidth = 24;
+      const int filled = total_ > 0 ? static_cast<int>(kWidth * std::min(done, total_) / total_) : 0;
+      char line[256];
+      std::snprintf(line, sizeof line, "\r\033[K[%s%s] %s  %.1f kernels/min  ETA %s  %s",
+                    std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), head, rate,
+                    duration_text(eta).c_str(), spec.type.c_str());
+      out_ << line << std::flush;
+      return;
+    }
+    char tail[160];
+    if (m.failed()) {
+      std::snprintf(tail, sizeof tail, "FAILED: %s", m.error.c_str());
+    } else {
+      std::snprintf(tail, sizeof tail, "%.4f ms  cv %.1f%%%s", m.stats.median, m.stats.cv * 100,
+                    m.remeasured > 0 ? ("  re-measured " + std::to_string(m.remeasured)).c_str() : "");
+    }
+    out_ << "bench [" << head << "] " << spec.key() << "  " << tail << "\n" << std::flush;
+  }
+  void finish() {
+    if (tty_ && !quiet_) out_ << "\n" << std::flush;
+  }
+
+ private:
+  std::ostream& out_;
+  bool tty_, quiet_;
+  std::size_t total_;
+  double budget_s_;
+  Clock::time_point t0_;
+};
+
+nlohmann::json features_of(const ir::Graph& g) {
+  const cost::ModelCost c = cost::analyze(g);
+  const double moved = static_cast<double>(c.read_bytes + c.write_bytes);
+  return {{"macs", c.macs},
+          {"flops", c.flops},
+          {"params", c.params},
+          {"weight_bytes", c.weight_bytes},
+          {"read_bytes", c.read_bytes},
+          {"write_bytes", c.write_bytes},
+          {"arithmetic_intensity", moved > 0 ? static_cast<double>(c.flops) / moved : 0.0},
+          {"peak_activation_bytes", c.memory.arena_bytes},
+          {"nodes", g.nodes.size()}};
+}
+
+}  // namespace
+
+void request_stop() noexcept {
+  g_stop.store(true);
+}
+void clear_stop() noexcept {
+  g_stop.store(false);
+}
+
+nlohmann::json kernel_features(const KernelSpec& spec) {
+  return features_of(build_kernel_graph(spec));
+}
+
+BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream& progress) {
+  measure::validate(o.protocol);
+  if (o.budget_s < 0 || !std::isfinite(o.budget_s)) {
+    throw Error(ErrorKind::kInvalidArgument, "bench", "--budget", "must be a non-negative duration");
+  }
+  const bool external = o.runtime != "xnnpack";
+  runtime::RuntimeOptions runtime_options;
+  runtime_options.request_timeout_s = o.timeout_s;
+  const auto rt = runtime::make_runtime(o.runtime, runtime_options);
+  const int threads = runtime::resolve_threads(o.threads);
+
+  BenchSummary summary;
+  const measure::MachineContext machine = measure::machine_context();
+  store::Profile profile;
+  profile.name = o.profile.empty() ? o.runtime + "-" + std::to_string(threads) + "t" : o.profile;
+  profile.runtime = o.runtime;
+  profile.runtime_version = rt->version();
+  profile.threads = threads;
+  profile.device = machine.cpu_model;
+  profile.machine_id = machine.machine_id;
+  profile.hostname = machine.hostname;
+  if (const auto existing = db.find_profile(profile.name)) {
+    // A profile is one runtime configuration: never mix measurements of two.
+    if (existing->runtime != profile.runtime || existing->threads != profile.threads ||
+        existing->machine_id != profile.machine_id) {
+      throw Error(ErrorKind::kInvalidArgument, "bench", "--profile " + profile.name,
+                  "the profile exists for runtime " + existing->runtime + " with " + std::to_string(existing->threads) +
+                      " threads on machine '" + existing->machine_id + "'; name another profile");
+    }
+    profile.extra = existing->extra;
+  }
+  summary.profile = profile.name;
+  summary.profile_id = db.upsert_profile(profile);
+
+  // The sampler's whole sequence, so a rerun with any --count continues the same order.
+  const std::vector<KernelSpec> specs = sample_kernels(o.sampler, 0);
+  summary.planned = specs.size();
+  std::vector<const KernelSpec*> pending;
+  for (const auto& spec : specs) {
+    const auto id = db.find_kernel(spec.key());
+    if (id && db.has_measurement(summary.profile_id, *id)) {
+      ++summary.skipped;
+    } else {
+      pending.push_back(&spec);
+    }
+  }
+  const std::size_t total = o.count == 0 ? pending.size() : std::min(o.count, pending.size());
+
+  std::optional<TempDir> temp;
+  if (external) temp.emplace();
+  Progress bar(progress, o.tty, o.quiet, total, o.budget_s);
+  const auto t0 = Clock::now();
+  std::size_t done = 0;
+  for (const KernelSpec* spec : pending) {
+    if (done >= total) break;
+    if (g_stop.load()) {
+      summary.interrupted = true;
+      break;
+    }
+    if (o.budget_s > 0 && seconds_since(t0) >= o.budget_s) {
+      summary.budget_exhausted = true;
+      break;
+    }
+    store::Kernel kernel;
+    kernel.type = spec->type;
+    kernel.key = spec->key();
+    kernel.params = to_json(*spec);
+    store::Measurement m;
+    try {
+      const ir::Graph graph = build_kernel_graph(*spec);
+      kernel.features = features_of(graph);
+      m.kernel_id = db.upsert_kernel(kernel);
+      Attempted a;
+      if (external) {
+        const fs::path file = temp->path() / ("kernel-" + std::to_string(done) + ".onnx");
+        exporter::ExportOptions eo;
+        eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
+        exporter::save(graph, file, exporter::Format::kOnnx, eo);
+        const ir::Graph imported = import::load_model(file);
+        rt->prepare(imported, {threads});
+        a = time_kernel(*rt, o.protocol, o.input_seed);
+        std::error_code ec;
+        fs::remove(file, ec);
+      } else {
+        rt->prepare(graph, {threads});
+        a = time_kernel(*rt, o.protocol, o.input_seed);
+      }
+      m.stats = a.best;
+      m.remeasured = a.remeasured;
+      summary.timed_s += a.timed_s;
+    } catch (const std::exception& e) {
+      m.error = e.what();
+      if (m.error.empty()) m.error = "unknown error";
+      if (m.kernel_id == 0) m.kernel_id = db.upsert_kernel(kernel);
+    }
+    m.profile_id = summary.profile_id;
+    db.add_measurement(m);  // committed before the next kernel starts
+    ++done;
+    if (m.failed()) {
+      ++summary.failed;
+    } else {
+      ++summary.measured;
+      if (m.remeasured > 0) ++summary.remeasured;
+    }
+    bar.update(done, *spec, m);
+  }
+  if (!summary.interrupted && g_stop.load() && done < total) summary.interrupted = true;
+  summary.wall_s = seconds_since(t0);
+  bar.finish();
+  return summary;
+}
+
+std::string summary_line(const BenchSummary& s) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "bench: profile %s: %zu measured, %zu failed, %zu skipped (already measured), %zu re-measured; "
+                "%.1f kernels/min; wall %.1f s, timed %.1f s, harness overhead %.1f%%%s",
+                s.profile.c_str(), s.measured, s.failed, s.skipped, s.remeasured, s.kernels_per_minute(), s.wall_s,
+                s.timed_s, s.overhead() * 100,
+                s.interrupted        ? "; interrupted"
+                : s.budget_exhausted ? "; budget reached"
+                                     : "");
+  return buf;
+}
+
+}  // namespace infercast::bench

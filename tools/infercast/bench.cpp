@@ -1,0 +1,114 @@
+// infercast bench: fill the kernel database (sampling, timing, storing: src/bench/).
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::cli {
+namespace {
+
+struct BenchCliOptions {
+  bench::BenchOptions bench;
+  std::string db;
+  std::string kernels;
+  std::vector<std::string> models;
+  std::string budget;
+  bool quiet = false;
+};
+
+// "90", "90s", "10m", "1h", "1.5m" -> seconds.
+double parse_duration(const std::string& text) {
+  if (text.empty()) return 0;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+  if (used == 0 || scale < 0 || !(value >= 0)) {
+    throw Error(ErrorKind::kInvalidArgument, "--budget", text, "expected a duration such as 90s, 10m or 1h");
+  }
+  return value * scale;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+extern "C" void on_sigint(int) {
+  bench::request_stop();
+}
+
+int run_bench_command(BenchCliOptions& o) {
+  o.bench.sampler.kernel_types = split_list(o.kernels);
+  for (const auto& m : o.models) o.bench.sampler.models.emplace_back(m);
+  o.bench.budget_s = parse_duration(o.budget);
+  o.bench.tty = ::isatty(STDERR_FILENO) != 0;
+  o.bench.quiet = o.quiet;
+  if (o.bench.sampler.sampler == "adaptive") {
+    throw Error(ErrorKind::kUnsupported, "--sampler adaptive", "",
+                "needs a predictor's error function; use it from the C++ API (bench::SamplerOptions::error_fn)");
+  }
+  store::Database db = store::Database::open(o.db);
+  // SIGINT: finish and commit the kernel in flight, then stop and print the summary.
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  const bench::BenchSummary s = bench::run_bench(o.bench, db, std::cerr);
+  std::signal(SIGINT, SIG_DFL);
+  std::cout << bench::summary_line(s) << "\n";
+  return s.interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BenchCliOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure kernels on a runtime into a database (resumable)");
+  std::string runtimes;
+  for (const std::string& n : runtime::runtime_names()) runtimes += (runtimes.empty() ? "" : " | ") + n;
+  cmd->add_option("--runtime", o->bench.runtime, "runtime: " + runtimes)->required();
+  cmd->add_option("--db", o->db, "SQLite database file (created when absent)")->required();
+  cmd->add_option("--profile", o->bench.profile, "profile name (default RUNTIME-<threads>t)");
+  cmd->add_option("--kernels", o->kernels, "comma-separated kernel types (default: all; see docs/bench.md)");
+  cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
+  cmd->add_option("--models", o->models, "prior: model files or folders (repeatable)");
+  cmd->add_option("--count", o->bench.count, "measure at most N kernels in this run (0 = all)")->capture_default_str();
+  cmd->add_option("--budget", o->budget, "stop starting kernels after this long: 90s, 10m, 1h");
+  cmd->add_option("--threads", o->bench.threads, "intra-op threads (0 = all available cores)")->capture_default_str();
+  cmd->add_option("--seed", o->bench.sampler.seed, "sampler seed")->capture_default_str();
+  cmd->add_option("--jitter", o->bench.sampler.jitter, "prior: relative jitter of sizes")->capture_default_str();
+  cmd->add_option("--max-macs", o->bench.sampler.max_macs, "skip sampled kernels heavier than this")
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->bench.protocol.warmup, "untimed runs per kernel")->capture_default_str();
+  cmd->add_option("--repeats", o->bench.protocol.min_repeats, "at least this many timed runs per attempt")
+      ->capture_default_str();
+  cmd->add_option("--min-time", o->bench.protocol.min_time_s, "and at least this many seconds per attempt")
+      ->capture_default_str();
+  cmd->add_option("--cv-target", o->bench.protocol.cv_target, "re-measure while the CV is above this")
+      ->capture_default_str();
+  cmd->add_option("--max-remeasure", o->bench.protocol.max_remeasure, "at most this many extra attempts")
+      ->capture_default_str();
+  cmd->add_option("--timeout", o->bench.timeout_s, "seconds an external runner may take per request")
+      ->capture_default_str();
+  cmd->add_flag("-q,--quiet", o->quiet, "no per-kernel progress");
+  cmd->callback([o, &action] { action = [o] { return run_bench_command(*o); }; });
+}
+
+}  // namespace infercast::cli
