@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -219,8 +220,16 @@ TEST_P(MediapipeRoundTrip, SameOpsAttributesShapesAndWeights) {
     std::vector<std::string> names;
     for (const auto& op : m["subgraphs"][0]["operators"]) {
       const auto& code = m["operator_codes"][op.value("opcode_index", 0)];
+      // Files before schema 2.5 fill only the byte-sized deprecated code: the real one is the larger.
+      int builtin = code.value("deprecated_builtin_code", 0);
+      for (auto b : tflite::EnumValuesBuiltinOperator()) {
+        if (code.value("builtin_code", std::string("ADD")) == tflite::EnumNameBuiltinOperator(b)) {
+          builtin = std::max(builtin, static_cast<int>(b));
+        }
+      }
       names.push_back(code.contains("custom_code") ? code["custom_code"].get<std::string>()
-                                                   : code.value("builtin_code", std::string("ADD")));
+                                                   : std::string(tflite::EnumNameBuiltinOperator(
+                                                         static_cast<tflite::BuiltinOperator>(builtin))));
     }
     return names;
   };
