@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,8 @@
 #include "infercast/base/error.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
+#include "infercast/runtime/verify.hpp"
 
 namespace {
 
@@ -425,6 +428,126 @@ TEST(OnnxExport, CliErrorsAreOneLineExitTwo) {
   EXPECT_NE(out.find("opset"), std::string::npos) << out;
   EXPECT_EQ(run(cli + " export " + node.string() + " --to onnx -o " + scratch("relu.onnx").string(), &out), 0) << out;
   EXPECT_NE(out.find("wrote"), std::string::npos) << out;
+}
+
+// --- 4. Layout conversion on a graph built in code ---------------------------------
+
+// An NHWC graph built as the TFLite importer builds one, exercising what the MediaPipe
+// models do not: a channel Concat of a logical and an NCHW tensor, a constant broadcast
+// over channels, a reduction that drops dims, a Reshape that must see NHWC order before
+// a fully connected layer, Softmax, explicit Pad, and an output made in NCHW. XNNPACK
+// runs the IR graph, ONNX Runtime runs the export.
+class NhwcGraph {
+ public:
+  NhwcGraph() {
+    g.meta.format = "tflite";
+    g.meta.layout = ir::Layout::kNHWC;
+    g.meta.source_path = "synthetic";
+  }
+  int tensor(const std::string& name, std::vector<std::int64_t> dims,
+             ir::TensorKind kind = ir::TensorKind::kActivation) {
+    return add(g, name, ir::DType::kFloat32, std::move(dims), kind);
+  }
+  int weights(const std::string& name, std::vector<std::int64_t> dims) {
+    const int id = tensor(name, dims, ir::TensorKind::kConstant);
+    const auto n = *g.tensors[id].shape.numel();
+    std::vector<std::byte> bytes(n * 4);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>((i * 7919 + static_cast<std::uint64_t>(id) * 104729) % 2001) / 1000.0f - 1.0f;
+      std::memcpy(bytes.data() + i * 4, &v, 4);
+    }
+    g.tensors[id].data = g.own(std::move(bytes));
+    return id;
+  }
+  int ints(const std::string& name, const std::vector<std::int32_t>& values, std::vector<std::int64_t> dims) {
+    const int id = add(g, name, ir::DType::kInt32, std::move(dims), ir::TensorKind::kConstant);
+    std::vector<std::byte> bytes(values.size() * 4);
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    g.tensors[id].data = g.own(std::move(bytes));
+    return id;
+  }
+  ir::Node& node(const std::string& name, ir::Op op, std::vector<int> inputs, std::vector<int> outputs) {
+    ir::Node n;
+    n.name = name;
+    n.op = op;
+    n.source_op = std::string(ir::op_name(op));
+    n.layout = ir::Layout::kNHWC;
+    n.inputs = std::move(inputs);
+    n.outputs = std::move(outputs);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back();
+  }
+  ir::Graph g;
+};
+
+TEST(OnnxExport, NhwcLayoutHandlingMatchesXnnpack) {
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (ONNX Runtime)";
+  using V = std::vector<std::int64_t>;
+  NhwcGraph b;
+  const int x = b.tensor("x", {1, 4, 4, 3}, ir::TensorKind::kInput);
+  const int c = b.tensor("c", {1, 4, 4, 5});
+  auto& conv = b.node("conv", ir::Op::Conv, {x, b.weights("w1", {5, 1, 1, 3}), b.weights("b1", {5})}, {c});
+  for (const char* a : {"strides", "dilations"}) conv.attrs.set(a, V{1, 1});
+  conv.attrs.set("kernel_shape", V{1, 1});
+  conv.attrs.set("pads", V{0, 0, 0, 0});
+  conv.attrs.set("group", std::int64_t{1});
+  conv.attrs.set("weight_layout", std::string("OHWI"));
+  conv.attrs.set("fused_activation", std::string("relu6"));
+  const int k = b.tensor("k", {1, 4, 4, 8});
+  b.node("concat", ir::Op::Concat, {x, c}, {k}).attrs.set("axis", std::int64_t{3});
+  const int a = b.tensor("a", {1, 4, 4, 8});
+  b.node("add", ir::Op::Add, {k, b.weights("bias8", {8})}, {a});
+  const int m = b.tensor("m", {1, 8}, ir::TensorKind::kOutput);
+  auto& mean = b.node("mean", ir::Op::ReduceMean, {a, b.ints("axes", {1, 2}, {2})}, {m});
+  mean.attrs.set("axes", V{1, 2});
+  mean.attrs.set("keepdims", std::int64_t{0});
+  const int r = b.tensor("r", {1, 128});
+  b.node("reshape", ir::Op::Reshape, {a, b.ints("shape", {1, 128}, {2})}, {r});
+  const int f = b.tensor("f", {1, 6});
+  auto& fc = b.node("fc", ir::Op::FullyConnected, {r, b.weights("w2", {6, 128}), b.weights("b2", {6})}, {f});
+  fc.attrs.set("weight_layout", std::string("OI"));
+  fc.attrs.set("keep_num_dims", std::int64_t{0});
+  const int s = b.tensor("s", {1, 6}, ir::TensorKind::kOutput);
+  auto& softmax = b.node("softmax", ir::Op::Softmax, {f}, {s});
+  softmax.attrs.set("axis", std::int64_t{-1});
+  softmax.attrs.set("beta", 1.0);
+  const int p = b.tensor("p", {1, 6, 6, 3});
+  b.node("pad", ir::Op::Pad, {x, b.ints("paddings", {0, 0, 2, 0, 1, 1, 0, 0}, {4, 2})}, {p})
+      .attrs.set("mode", std::string("constant"));
+  const int q = b.tensor("q", {1, 4, 4, 3});
+  auto& pool = b.node("pool", ir::Op::AveragePool, {p}, {q});
+  pool.attrs.set("kernel_shape", V{3, 3});
+  pool.attrs.set("strides", V{1, 1});
+  pool.attrs.set("dilations", V{1, 1});
+  pool.attrs.set("pads", V{0, 0, 0, 0});
+  const int y = b.tensor("y", {1, 4, 4, 3}, ir::TensorKind::kOutput);
+  b.node("mul", ir::Op::Mul, {q, x}, {y});
+  b.g.inputs = {x};
+  b.g.outputs = {m, s, y};
+  b.g.finalize("synthetic");
+  ir::Graph& g = b.g;
+
+  const fs::path path = scratch("synthetic_nhwc.onnx");
+  exporter::save(g, path, exporter::Format::kOnnx);
+  std::string message;
+  if (onnx_check(path, &message) != 3) EXPECT_EQ(onnx_check(path, &message), 0) << message;
+  const ir::Graph exported = import::load_onnx(path);
+  int transposes = 0;
+  for (const auto& n : exported.nodes) transposes += n.op == ir::Op::Transpose;
+  // x to NCHW, a back to NHWC for the Reshape, y's NCHW form back to NHWC; nothing else.
+  EXPECT_EQ(transposes, 3);
+
+  const auto inputs = infercast::runtime::random_inputs(g, 7);
+  auto xnnpack = infercast::runtime::make_runtime("xnnpack");
+  xnnpack->prepare(g, {1});
+  auto ort = infercast::runtime::make_runtime("ort");
+  ort->prepare(exported, {1});
+  const auto results = infercast::runtime::compare_outputs(ort->infer(inputs), xnnpack->infer(inputs), {1e-4, 1e-5});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.pass) << r.name << ": " << r.note << " max abs " << r.max_abs_error << ", " << r.mismatches
+                        << " mismatches";
+  }
 }
 
 }  // namespace
