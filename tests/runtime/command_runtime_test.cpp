@@ -125,6 +125,35 @@ TEST_F(CommandRuntimeTest, PushPutsTheModelInTheDeviceFolderUnderAPlainName) {
   EXPECT_EQ(read_file(pushed), read_file(kModel));
 }
 
+TEST_F(CommandRuntimeTest, DocumentedAdbCommandLineSurvivesTwoShells) {
+  // docs/devices.md's command shape through an adb that, like the real one, joins its
+  // arguments into one string for the device's shell. The device folder has no spaces,
+  // like /data/local/tmp/; the model's own name has a space and a quote.
+  std::string pattern = (fs::temp_directory_path() / "infercast-device-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const fs::path device = pattern;
+  fs::copy_file(dir_ / "output.txt", device / "output.txt");
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  ::setenv("PATH", (kFakes.string() + ":" + saved).c_str(), 1);
+  RuntimeOptions options;
+  options.push_command = "adb push {model} " + device.string() + "/";
+  options.device_dir = device.string();
+  options.device_command = "adb shell sh " + kFakes.string() + "/benchmark_model.sh --graph={model}" +
+                           " --num_threads={threads} --record " + (device / "record").string() + " --output " +
+                           (device / "output.txt").string();
+  std::string message;
+  try {
+    run(options);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_EQ(message, "");
+  EXPECT_EQ(read_file(device / "record"), (device / "my_model_s_face.tflite").string() + "\n");
+  fs::remove_all(device);
+}
+
 TEST_F(CommandRuntimeTest, PlaceholdersTakeTheRunsSettings) {
   RuntimeOptions options;
   options.device_command =
