@@ -7,26 +7,10 @@
 #include "export/detail.hpp"
 #include "infercast/base/error.hpp"
 
-// The TFLite writer (src/export/tflite/) lands separately: until it does, its entry
-// points are weak references that resolve to null, and asking for TFLite says so.
 namespace infercast::exporter {
-namespace detail {
-[[gnu::weak]] std::vector<std::string> unsupported_tflite(const ir::Graph& graph);
-}  // namespace detail
-[[gnu::weak]] std::string to_tflite(const ir::Graph& graph, const ExportOptions& options);
-
-namespace {
-void require_tflite_writer() {
-  if (&to_tflite == nullptr || &detail::unsupported_tflite == nullptr) {
-    throw Error(ErrorKind::kUnsupported, "", "--to tflite", "the TFLite writer is not built into this infercast");
-  }
-}
-}  // namespace
 
 std::vector<std::string> unsupported_nodes(const ir::Graph& graph, Format format) {
-  if (format == Format::kOnnx) return detail::unsupported_onnx(graph);
-  require_tflite_writer();
-  return detail::unsupported_tflite(graph);
+  return format == Format::kOnnx ? detail::unsupported_onnx(graph) : detail::unsupported_tflite(graph);
 }
 
 Format format_of(const std::filesystem::path& path) {
@@ -38,7 +22,6 @@ Format format_of(const std::filesystem::path& path) {
 }
 
 void save(const ir::Graph& graph, const std::filesystem::path& path, Format format, const ExportOptions& options) {
-  if (format == Format::kTflite) require_tflite_writer();
   // Serialize first: a graph the writer refuses never touches the file system.
   const std::string bytes = format == Format::kOnnx ? to_onnx(graph, options) : to_tflite(graph, options);
   const std::string target = path.string();
