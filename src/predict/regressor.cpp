@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -16,14 +17,6 @@ namespace {
 
 void check(int rc, const char* what) {
   if (rc != 0) throw Error(ErrorKind::kUnsupported, "", std::string("xgboost ") + what, XGBGetLastError());
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 // A DMatrix owning nothing but XGBoost's copy of the rows.
@@ -65,17 +58,42 @@ double Roofline::predict_ms(const KernelCost& cost) const {
 
 Roofline Roofline::fit(std::span<const Sample> samples) {
   if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "roofline", "no samples to fit");
-  std::vector<double> compute, bandwidth, latency;
-  for (const Sample& s : samples) {
-    latency.push_back(s.latency_ms);
-    if (s.cost.flops > 0) compute.push_back(s.cost.flops / s.latency_ms);
-    if (s.cost.bytes > 0) bandwidth.push_back(s.cost.bytes / s.latency_ms);
+  double min_latency = std::numeric_limits<double>::infinity();
+  for (const Sample& s : samples) min_latency = std::min(min_latency, s.latency_ms);
+  auto rmse_log = [&](const Roofline& r) {
+    double se = 0;
+    for (const Sample& s : samples) se += std::pow(std::log(r.predict_ms(s.cost) / s.latency_ms), 2);
+    return se;
+  };
+  // The fixed cost is a fraction of the smallest kernel; the ceilings start at the best
+  // achieved rates after it and shrink where that lowers the log error (a few noisy,
+  // too-fast kernels otherwise set ceilings no real kernel reaches).
+  Roofline best;
+  double best_error = std::numeric_limits<double>::infinity();
+  for (double fraction : {0.0, 0.25, 0.5, 0.75, 0.9}) {
+    Roofline r;
+    r.overhead_ms = fraction * min_latency;
+    double peak = 0, bandwidth = 0;
+    for (const Sample& s : samples) {
+      const double t = std::max(s.latency_ms - r.overhead_ms, 1e-9);
+      peak = std::max(peak, s.cost.flops / t);
+      bandwidth = std::max(bandwidth, s.cost.bytes / t);
+    }
+    if (!(peak > 0)) peak = 1e12;
+    if (!(bandwidth > 0)) bandwidth = 1e12;
+    for (int i = 0; i < 16; ++i) {
+      for (int j = 0; j < 16; ++j) {
+        r.flops_per_ms = peak * std::pow(0.8, i);
+        r.bytes_per_ms = bandwidth * std::pow(0.8, j);
+        const double e = rmse_log(r);
+        if (e < best_error) {
+          best_error = e;
+          best = r;
+        }
+      }
+    }
   }
-  Roofline r;
-  r.flops_per_ms = compute.empty() ? 1e12 : std::max(quantile(compute, 0.9), 1.0);
-  r.bytes_per_ms = bandwidth.empty() ? 1e12 : std::max(quantile(bandwidth, 0.9), 1.0);
-  r.overhead_ms = quantile(latency, 0.05) * 0.5;
-  return r;
+  return best;
 }
 
 nlohmann::json Roofline::to_json() const {

@@ -38,9 +38,9 @@ struct Roofline {
   double bytes_per_ms = 1;  // achieved bandwidth
   double overhead_ms = 0;   // per-kernel fixed cost
   double predict_ms(const KernelCost& cost) const;
-  // Ceilings: the 90th percentile of achieved FLOP/ms and byte/ms over the samples
-  // (the top few are timer noise on tiny kernels); overhead: the 5th percentile
-  // latency. Throws Error(kInvalidArgument) on no samples.
+  // Fitted to minimize the squared log error: the overhead a fraction of the smallest
+  // kernel's latency, the ceilings the best achieved rates scaled down by a grid search.
+  // Throws Error(kInvalidArgument) on no samples.
   static Roofline fit(std::span<const Sample> samples);
   nlohmann::json to_json() const;
   static Roofline from_json(const nlohmann::json& j);

@@ -1,0 +1,280 @@
+// predict/: kernel detection on real models, fusion decisions on given timings,
+// regressors recovering known laws, bundle round trip and rejection, CLI contracts.
+// No test depends on a timing taken here.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "../test_files.hpp"
+#include "infercast/base/error.hpp"
+#include "infercast/bench/kernel.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/predict/fusion.hpp"
+#include "infercast/predict/predictor.hpp"
+#include "infercast/predict/profile.hpp"
+#include "infercast/predict/validate.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace infercast;
+using namespace infercast::predict;
+namespace predict = infercast::predict;
+
+const fs::path kModels = fs::path(INFERCAST_SOURCE_DIR) / ".cache/models";
+
+std::vector<fs::path> real_models() {
+  std::vector<fs::path> out;
+  for (const char* dir : {"torchvision", "mediapipe"}) {
+    if (!fs::is_directory(kModels / dir)) continue;
+    for (const auto& e : fs::directory_iterator(kModels / dir)) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+FusionRules rich_rules() {
+  FusionRules r = default_fusion_rules();
+  r.fused_pairs = {"conv+bn",     "conv+relu",    "conv+relu6", "dwconv+bn",
+                   "dwconv+relu", "dwconv+relu6", "add+relu",   "fc+relu"};
+  return r;
+}
+
+// A made-up but physical law: a fixed cost, compute at 20 GFLOP/s, memory at 10 GB/s.
+double law_ms(const KernelCost& c) {
+  return 0.002 + std::max(c.flops / 2e7, c.bytes / 1e7);
+}
+
+TEST(PredictKernels, RealModelsSplitEveryNodeExactlyOnce) {
+  const auto models = real_models();
+  if (models.empty()) GTEST_SKIP() << "no models in .cache/models (make test fetches them)";
+  for (const auto& path : models) {
+    const ir::Graph g = import::load_model(path);
+    for (const FusionRules& rules : {default_fusion_rules(), rich_rules()}) {
+      std::vector<int> seen(g.nodes.size(), 0);
+      for (const Kernel& k : split_kernels(g, rules)) {
+        ASSERT_FALSE(k.nodes.empty());
+        for (int n : k.nodes) ++seen.at(static_cast<std::size_t>(n));
+        if (!k.removed) EXPECT_NE(k.family, "removed") << path;
+      }
+      for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 1) << path << " node " << g.nodes[i].name;
+    }
+  }
+}
+
+TEST(PredictKernels, FusionRulesDecideTheGrouping) {
+  bench::KernelSpec spec{"conv+bn+relu",
+                         {{"n", 1},
+                          {"h", 16},
+                          {"w", 16},
+                          {"cin", 8},
+                          {"cout", 8},
+                          {"k", 3},
+                          {"stride", 1},
+                          {"dilation", 1},
+                          {"pad", 1},
+                          {"groups", 1}}};
+  const ir::Graph g = bench::build_kernel_graph(spec);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  const auto fused = split_kernels(g, rich_rules());
+  ASSERT_EQ(fused.size(), 1u);
+  EXPECT_EQ(fused[0].type, "conv+bn+relu");
+  EXPECT_EQ(fused[0].family, "conv");
+  const auto separate = split_kernels(g, default_fusion_rules());
+  ASSERT_EQ(separate.size(), 3u);
+  EXPECT_EQ(separate[1].type, "bn");
+  EXPECT_EQ(separate[2].type, "relu");
+  // A fused kernel moves fewer bytes than its parts: the intermediate tensors stay inside.
+  double parts = 0;
+  for (const auto& k : separate) parts += k.cost.bytes;
+  EXPECT_LT(fused[0].cost.bytes, parts);
+  // A spec whose time mixes several kernels under the rules is no training row.
+  EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
+  EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, default_fusion_rules()).has_value());
+}
+
+TEST(PredictFusion, DecisionOnGivenTimings) {
+  // conv 1.0 ms, relu 0.3 ms: fused saves ~0.3 (ratio ~1), unfused saves ~0.
+  EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.02}));
+  EXPECT_FALSE(is_fused({"conv+relu", 1.0, 0.3, 1.28}));
+  // The threshold is α·min(T(a), T(b)) = 0.15 ms: a saving of 0.16 fuses, 0.14 does not.
+  EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.14}));
+  EXPECT_FALSE(is_fused({"conv+relu", 1.0, 0.3, 1.16}));
+  const FusionRules r = decide_fusion({{"conv+relu", 1.0, 0.3, 1.02}, {"add+relu", 0.5, 0.4, 0.9}});
+  EXPECT_EQ(r.fused_pairs, (std::set<std::string>{"conv+relu"}));
+  EXPECT_EQ(r.evidence.size(), 2u);
+  EXPECT_TRUE(r.removed_ops.count("reshape"));
+  EXPECT_THROW(decide_fusion({{"conv+relu", -1.0, 0.3, 1.0}}), Error);
+  EXPECT_THROW(decide_fusion({{"convrelu", 1.0, 0.3, 1.0}}), Error);
+  // Round trip through the profile's JSON.
+  EXPECT_EQ(fusion_rules_from_json(to_json(r)).fused_pairs, r.fused_pairs);
+}
+
+// Kernels of a real model labelled by law_ms: every regressor must recover the law.
+std::vector<TrainingKernel> law_data(const std::vector<fs::path>& models, const FusionRules& rules) {
+  std::vector<TrainingKernel> data;
+  for (const auto& path : models) {
+    const ir::Graph g = import::load_model(path);
+    for (Kernel& k : split_kernels(g, rules)) {
+      if (k.removed || !k.complete) continue;
+      const double ms = law_ms(k.cost);
+      data.push_back({std::move(k), ms});
+    }
+  }
+  return data;
+}
+
+TEST(PredictRegressor, RooflineRecoversItsCeilings) {
+  std::vector<Sample> samples;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(3, 9);
+  for (int i = 0; i < 400; ++i) {
+    Sample s;
+    s.cost.flops = std::pow(10.0, u(rng));
+    s.cost.bytes = std::pow(10.0, u(rng) - 1);
+    s.latency_ms = std::max(s.cost.flops / 2e7, s.cost.bytes / 1e7);
+    samples.push_back(s);
+  }
+  const Roofline r = Roofline::fit(samples);
+  EXPECT_NEAR(r.flops_per_ms / 2e7, 1.0, 0.01);
+  EXPECT_NEAR(r.bytes_per_ms / 1e7, 1.0, 0.01);
+}
+
+TEST(PredictRegressor, BoostingAndForestRecoverAKnownLaw) {
+  const fs::path model = kModels / "torchvision/resnet50.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet50 export";
+  const auto data = law_data({model}, rich_rules());
+  std::vector<Sample> conv;
+  for (const auto& t : data)
+    if (t.kernel.family == "conv") conv.push_back({t.kernel.features, t.kernel.cost, t.latency_ms});
+  ASSERT_GT(conv.size(), 40u);  // resnet50: 53 convs
+  const CvScore gbm = cross_validate(conv, ModelKind::kGbm, 5, 1);
+  const CvScore forest = cross_validate(conv, ModelKind::kForest, 5, 1);
+  const CvScore roof = cross_validate(conv, ModelKind::kRoofline, 5, 1);
+  // The law is a function of the features, so held-out error is small.
+  EXPECT_LT(gbm.rmse_log, 0.25) << gbm.rmspe;
+  EXPECT_LT(forest.rmse_log, 0.35) << forest.rmspe;
+  EXPECT_LT(roof.rmse_log, 0.05);  // the law *is* a roofline
+  EXPECT_EQ(gbm.n, static_cast<int>(conv.size()));
+}
+
+TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  Bundle b = train(law_data({model, kModels / "torchvision/mobilenet_v2.onnx"}, rich_rules()), rich_rules());
+  b.runtime = "ort";
+  b.runtime_version = "test";
+  const fs::path path = fs::temp_directory_path() / "infercast_predict_test.bundle";
+  save_bundle(b, path);
+  const Bundle loaded = load_bundle(path, "ort");
+  EXPECT_EQ(loaded.families.size(), b.families.size());
+  EXPECT_EQ(loaded.rules.fused_pairs, b.rules.fused_pairs);
+  const ir::Graph g = import::load_model(model);
+  const Prediction p1 = predict::predict(b, g), p2 = predict::predict(loaded, g);
+  EXPECT_NEAR(p1.ms, p2.ms, 1e-9 * p1.ms);
+  // The prediction is the sum of its kernels, inside its band, and close to the law.
+  double sum = 0, law = 0;
+  for (std::size_t i = 0; i < p1.kernels.size(); ++i) {
+    sum += p1.per_kernel[i].ms;
+    if (!p1.kernels[i].removed) law += law_ms(p1.kernels[i].cost);
+    EXPECT_LE(p1.per_kernel[i].lo_ms, p1.per_kernel[i].ms);
+    EXPECT_GE(p1.per_kernel[i].hi_ms, p1.per_kernel[i].ms);
+  }
+  EXPECT_NEAR(sum, p1.ms, 1e-9 * sum);
+  EXPECT_NEAR(p1.ms / law, 1.0, 0.15);
+
+  // Another runtime: a clear error naming both.
+  try {
+    load_bundle(path, "xnnpack");
+    FAIL() << "a bundle for ort loaded as xnnpack";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("trained for runtime 'ort', not 'xnnpack'"), std::string::npos) << e.what();
+  }
+  // A newer schema: rewrite the manifest's version (same length keeps the header valid).
+  std::string bytes = infercast::testing::read_file(path);
+  const auto at = bytes.find("\"schema_version\":1");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 17] = '9';
+  const fs::path newer = fs::temp_directory_path() / "infercast_predict_test_newer.bundle";
+  infercast::testing::write_file(newer, bytes);
+  try {
+    load_bundle(newer);
+    FAIL() << "a bundle of schema 9 loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+  // Garbage and truncation are bad files, never a crash.
+  infercast::testing::write_file(newer, "not a bundle at all");
+  EXPECT_THROW(load_bundle(newer), Error);
+  infercast::testing::write_file(newer, infercast::testing::read_file(path).substr(0, 200));
+  EXPECT_THROW(load_bundle(newer), Error);
+  const std::string whole = infercast::testing::read_file(path);
+  infercast::testing::write_file(newer, whole.substr(0, whole.size() - 100));
+  EXPECT_THROW(load_bundle(newer), Error);
+}
+
+int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
+  const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " > " + out + " 2>" + err).c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(PredictCli, JsonContractAndForeignBundle) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  Bundle b = train(law_data({model}, rich_rules()), rich_rules());
+  b.runtime = "ort";
+  const fs::path bundle = fs::temp_directory_path() / "infercast_predict_cli.bundle";
+  save_bundle(b, bundle);
+  const fs::path out = fs::temp_directory_path() / "infercast_predict_cli.json";
+  ASSERT_EQ(cli("predict " + model.string() + " --predictor " + bundle.string() + " --format json", out.string()), 0);
+  const auto j = nlohmann::json::parse(std::ifstream(out));
+  for (const char* key : {"model", "predictor", "latency_ms", "interval_ms", "kernels"}) EXPECT_TRUE(j.contains(key));
+  EXPECT_LE(j["interval_ms"][0].get<double>(), j["latency_ms"].get<double>());
+  EXPECT_GE(j["interval_ms"][1].get<double>(), j["latency_ms"].get<double>());
+  double sum = 0;
+  std::set<std::string> nodes;
+  for (const auto& k : j["kernels"]) {
+    for (const char* key : {"name", "type", "nodes", "latency_ms"}) EXPECT_TRUE(k.contains(key));
+    sum += k["latency_ms"].get<double>();
+    for (const auto& n : k["nodes"]) EXPECT_TRUE(nodes.insert(n.get<std::string>()).second) << n;
+  }
+  EXPECT_NEAR(sum, j["latency_ms"].get<double>(), 1e-6 * sum);
+  EXPECT_EQ(nodes.size(), import::load_model(model).nodes.size());
+  // CSV: one row per kernel plus the header.
+  ASSERT_EQ(cli("predict " + model.string() + " --predictor " + bundle.string() + " --format csv", out.string()), 0);
+  const std::string csv = infercast::testing::read_file(out);
+  EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')), j["kernels"].size() + 1);
+  // validate refuses a bundle of another runtime before measuring anything.
+  const fs::path err = fs::temp_directory_path() / "infercast_predict_cli.err";
+  EXPECT_EQ(cli("validate --predictor " + bundle.string() + " --runtime xnnpack " + model.string(), "/dev/null",
+                err.string()),
+            2);
+  EXPECT_NE(infercast::testing::read_file(err).find("trained for runtime 'ort'"), std::string::npos);
+}
+
+TEST(PredictValidate, SummaryAndBaselines) {
+  std::vector<ValidationRow> rows(3);
+  rows[0] = {"a", "", 10.0, 0.01, 10.5, 9, 12, 8.0, 1e9};
+  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
+  rows[2] = {"c", "failed to run", 0, 0, 0, 0, 0, 0, 0};
+  const auto j = validation_json(rows, "p", "xnnpack");
+  const auto& s = j["summary"];
+  EXPECT_EQ(s["n"], 2);
+  EXPECT_EQ(s["failed"], 1);
+  EXPECT_DOUBLE_EQ(s["within10"].get<double>(), 0.5);  // +5% in, -15% out
+  EXPECT_DOUBLE_EQ(s["within5"].get<double>(), 0.5);
+  EXPECT_NEAR(s["mape"].get<double>(), 10.0, 1e-9);
+  // Both models run at 100 GFLOP/s: the FLOPs line fits them exactly.
+  EXPECT_NEAR(s["baselines"]["flops"]["gflops"].get<double>(), 100.0, 1e-6);
+  EXPECT_DOUBLE_EQ(s["baselines"]["flops"]["within10"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(s["baselines"]["conv_only"]["within10"].get<double>(), 0.0);
+}
+
+}  // namespace
