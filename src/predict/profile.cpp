@@ -135,6 +135,49 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   return train(data, rules, options);
 }
 
+store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules) {
+  store::Profile p;
+  p.name = context.value("name", "");
+  p.runtime = context.value("runtime", "");
+  p.runtime_version = context.value("runtime_version", "");
+  p.threads = context.value("threads", 0);
+  p.device = context.value("device", "");
+  p.machine_id = context.value("machine_id", "");
+  p.hostname = context.value("hostname", "");
+  p.created_utc = context.value("created_utc", "");
+  p.extra = {{"fusion_rules", to_json(rules)}};
+  return p;
+}
+
+std::vector<TimedSpec> timed_from_database(const store::Database& db, const std::string& name, FusionRules& rules,
+                                           nlohmann::json& context) {
+  const auto profile = db.find_profile(name);
+  if (!profile) {
+    std::string known;
+    for (const auto& p : db.profiles()) known += (known.empty() ? "" : ", ") + p.name;
+    throw Error(ErrorKind::kInvalidArgument, "", "profile '" + name + "'",
+                "not in the database (it has: " + (known.empty() ? std::string("none") : known) + ")");
+  }
+  rules = profile->extra.contains("fusion_rules") ? fusion_rules_from_json(profile->extra["fusion_rules"])
+                                                  : default_fusion_rules();
+  context = {{"name", profile->name},
+             {"runtime", profile->runtime},
+             {"runtime_version", profile->runtime_version},
+             {"threads", profile->threads},
+             {"device", profile->device},
+             {"machine_id", profile->machine_id},
+             {"hostname", profile->hostname},
+             {"created_utc", profile->created_utc}};
+  std::vector<TimedSpec> out;
+  for (const auto& mk : db.measured_kernels(profile->id)) {
+    TimedSpec t;
+    t.spec = mk.kernel.params;
+    t.stats = mk.measurement.stats;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 nlohmann::json to_json(const TimedSpec& t) {
   return {{"spec", t.spec},        {"median_ms", t.stats.median},
           {"min_ms", t.stats.min}, {"mean_ms", t.stats.mean},

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/fusion.hpp"
 #include "infercast/predict/profile.hpp"
@@ -24,6 +25,7 @@ struct ProfileOptions {
   int threads = 1;
   int jitter = 2;
   std::uint64_t seed = 1;
+  std::string db;
 };
 
 // "15m", "90s", "1h", "120" (seconds).
@@ -122,21 +124,43 @@ int run_profile(const ProfileOptions& o) {
                                   {"hostname", machine.hostname},
                                   {"created_utc", machine.timestamp_utc},
                                   {"budget_s", budget_s}};
-  const std::string samples_path = o.output + ".samples.jsonl";
-  std::ofstream samples(samples_path, std::ios::trunc);
-  if (!samples) throw Error(ErrorKind::kIo, samples_path, "", "cannot write");
-  samples << nlohmann::json{{"profile", context}, {"fusion_rules", predict::to_json(rules)}}.dump() << "\n";
   std::vector<predict::TimedSpec> timed;
   int failed = 0;
-  // Real-model configurations first, then their jittered neighbours, until the budget is spent.
-  for (std::size_t i = 0; i < specs.size() && elapsed() < budget_s; ++i) {
-    predict::TimedSpec t = predict::time_spec(*engine, specs[i], threads, protocol);
-    if (!t.error.empty()) ++failed;
-    samples << predict::to_json(t).dump() << "\n" << std::flush;
-    timed.push_back(std::move(t));
-    if (timed.size() % 100 == 0)
-      std::cerr << "profile: " << timed.size() << "/" << specs.size() << " kernels, " << static_cast<int>(elapsed())
-                << " s\n";
+  if (!o.db.empty()) {
+    // Through the bench loop and the store: resumable, every measurement committed.
+    store::Database db = store::Database::open(o.db);
+    bench::BenchOptions bo;
+    bo.runtime = o.runtime;
+    bo.profile = context["name"];
+    bo.sampler.sampler = "prior";
+    bo.sampler.models = models;
+    bo.sampler.seed = o.seed;
+    bo.sampler.jitter_copies = o.jitter;
+    bo.budget_s = std::max(1.0, budget_s - elapsed());
+    bo.threads = threads;
+    bo.quiet = true;
+    const bench::BenchSummary summary = bench::run_bench(bo, db, std::cerr);
+    std::cerr << "profile: " << bench::summary_line(summary) << "\n";
+    db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
+    predict::FusionRules stored_rules;
+    nlohmann::json stored_context;
+    timed = predict::timed_from_database(db, context["name"], stored_rules, stored_context);
+    failed = static_cast<int>(summary.failed);
+  } else {
+    const std::string samples_path = o.output + ".samples.jsonl";
+    std::ofstream samples(samples_path, std::ios::trunc);
+    if (!samples) throw Error(ErrorKind::kIo, samples_path, "", "cannot write");
+    samples << nlohmann::json{{"profile", context}, {"fusion_rules", predict::to_json(rules)}}.dump() << "\n";
+    // Real-model configurations first, then their jittered neighbours, until the budget is spent.
+    for (std::size_t i = 0; i < specs.size() && elapsed() < budget_s; ++i) {
+      predict::TimedSpec t = predict::time_spec(*engine, specs[i], threads, protocol);
+      if (!t.error.empty()) ++failed;
+      samples << predict::to_json(t).dump() << "\n" << std::flush;
+      timed.push_back(std::move(t));
+      if (timed.size() % 100 == 0)
+        std::cerr << "profile: " << timed.size() << "/" << specs.size() << " kernels, " << static_cast<int>(elapsed())
+                  << " s\n";
+    }
   }
   std::cerr << "profile: timed " << timed.size() << " kernels (" << failed << " failed) in "
             << static_cast<int>(elapsed()) << " s\n";
@@ -179,6 +203,9 @@ void register_profile(CLI::App& app, Action& action) {
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the jitter")->capture_default_str();
+  cmd->add_option("--db", options->db,
+                  "measure through the bench loop into this database (resumable); without it, timings go to "
+                  "BUNDLE.samples.jsonl");
   cmd->callback([options, &action] { action = [options] { return run_profile(*options); }; });
 }
 

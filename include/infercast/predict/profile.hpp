@@ -13,6 +13,7 @@
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/predictor.hpp"
 #include "infercast/runtime/runtime.hpp"
+#include "infercast/store/store.hpp"
 
 namespace infercast::predict {
 
@@ -45,6 +46,17 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
 // `unusable` counts the specs that gave no single kernel.
 Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
                         int* unusable = nullptr);
+
+// The profile's context and fusion rules as stored in a profile's `extra`
+// ({"fusion_rules": ...}), and back.
+store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules);
+
+// Every successful measurement of profile `name` in `db` as timed specs; the profile's
+// fusion rules (from extra.fusion_rules; default rules when it has none) and context
+// go to `rules` and `context`. Throws Error(kInvalidArgument) naming the profile and
+// the profiles the database has when it is absent.
+std::vector<TimedSpec> timed_from_database(const store::Database& db, const std::string& name, FusionRules& rules,
+                                           nlohmann::json& context);
 
 // Collected rows as JSON lines ({"spec","median_ms","cv","n","error"}) and back.
 nlohmann::json to_json(const TimedSpec& t);
