@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -130,8 +131,10 @@ ShellResult run_shell(const std::string& command, double timeout_s, const std::s
   for (int fd : fds) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   ShellResult result;
+  // Clamped so that the deadline cannot overflow the clock (--timeout 1e300).
+  const double bounded_s = std::min(std::max(timeout_s, 0.0), 1e8);
   const auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(bounded_s));
   bool exited = false;
   Clock::time_point exited_at{};
   bool too_much = false;
