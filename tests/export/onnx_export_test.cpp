@@ -276,6 +276,32 @@ TEST(OnnxExport, NodeTestExportsPassChecker) {
   EXPECT_EQ(checked, 0) << message;
 }
 
+class ThroughTflite : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ThroughTflite, OnnxToTfliteToOnnxMatchesTheOriginalOnOrt) {
+  // Both writers in a row: torchvision ONNX -> TFLite (NHWC, the TFLite writer) -> ONNX
+  // (NCHW again, this writer), run by ONNX Runtime against the original file.
+  const fs::path model = kTorchvision / (GetParam() + ".onnx");
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent (make test fetches it)";
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (ONNX Runtime)";
+  const fs::path tflite = scratch(GetParam() + "_via.tflite");
+  const fs::path back = scratch(GetParam() + "_back.onnx");
+  exporter::save(import::load_onnx(model), tflite, exporter::Format::kTflite);
+  exporter::save(import::load_tflite(tflite), back, exporter::Format::kOnnx);
+  std::string message;
+  const int checked = onnx_check(back, &message);
+  if (checked != 3) EXPECT_EQ(checked, 0) << message;
+  const fs::path json = scratch(GetParam() + "_back.json");
+  const int code = run(std::string(INFERCAST_CLI) + " verify " + back.string() + " --runtime ort --reference ort " +
+                           "--reference-model " + model.string() + " --format json -o " + json.string(),
+                       &message);
+  EXPECT_EQ(code, 0) << message;
+  const auto doc = nlohmann::json::parse(std::ifstream(json));
+  for (const auto& o : doc["outputs"]) EXPECT_LE(o["max_rel_error"].get<double>(), 1e-5) << o["name"];
+}
+
+INSTANTIATE_TEST_SUITE_P(ThreeModels, ThroughTflite, ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1"));
+
 // --- 3. Hostile and unsupported input --------------------------------------------
 
 int add(ir::Graph& g, const std::string& name, ir::DType dtype, std::vector<std::int64_t> dims, ir::TensorKind kind) {
@@ -540,6 +566,65 @@ TEST(OnnxExport, NhwcLayoutHandlingMatchesXnnpack) {
   const auto inputs = infercast::runtime::random_inputs(g, 7);
   auto xnnpack = infercast::runtime::make_runtime("xnnpack");
   xnnpack->prepare(g, {1});
+  auto ort = infercast::runtime::make_runtime("ort");
+  ort->prepare(exported, {1});
+  const auto results = infercast::runtime::compare_outputs(ort->infer(inputs), xnnpack->infer(inputs), {1e-4, 1e-5});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    EXPECT_TRUE(r.pass) << r.name << ": " << r.note << " max abs " << r.max_abs_error << ", " << r.mismatches
+                        << " mismatches";
+  }
+}
+
+TEST(OnnxExport, NhwcDataMovementOpsMatchXnnpack) {
+  // STRIDED_SLICE with masks and a shrunk axis, GELU and SQUARED_DIFFERENCE (composed
+  // from opset-13 ops), SPLIT, BATCH_MATMUL with adj_y, GATHER and TILE.
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (ONNX Runtime)";
+  NhwcGraph b;
+  const int x = b.tensor("x", {1, 6, 4, 8}, ir::TensorKind::kInput);
+  const int s1 = b.tensor("s1", {2, 4, 2});
+  auto& slice = b.node(
+      "slice", ir::Op::Slice,
+      {x, b.ints("begin", {0, 1, 0, 2}, {4}), b.ints("end", {1, 5, 1, 8}, {4}), b.ints("strides", {1, 2, 1, 3}, {4})},
+      {s1});
+  slice.source_op = "STRIDED_SLICE";
+  slice.attrs.set("begin_mask", std::int64_t{0});
+  slice.attrs.set("end_mask", std::int64_t{4});
+  slice.attrs.set("ellipsis_mask", std::int64_t{0});
+  slice.attrs.set("new_axis_mask", std::int64_t{0});
+  slice.attrs.set("shrink_axis_mask", std::int64_t{1});
+  const int g1 = b.tensor("g1", {2, 4, 2});
+  b.node("gelu", ir::Op::Gelu, {s1}, {g1}).attrs.set("approximate", std::int64_t{0});
+  const int sd = b.tensor("sd", {2, 4, 2}, ir::TensorKind::kOutput);
+  b.node("sqdiff", ir::Op::SquaredDifference, {g1, b.weights("c2", {2})}, {sd});
+  const int h0 = b.tensor("h0", {1, 6, 4, 4});
+  const int h1 = b.tensor("h1", {1, 6, 4, 4});
+  auto& split = b.node("split", ir::Op::Split, {x, b.ints("split_axis", {3}, {})}, {h0, h1});
+  split.source_op = "SPLIT";
+  split.attrs.set("axis", std::int64_t{3});
+  split.attrs.set("num_outputs", std::int64_t{2});
+  const int mm = b.tensor("mm", {1, 6, 4, 4}, ir::TensorKind::kOutput);
+  auto& matmul = b.node("matmul", ir::Op::MatMul, {h0, h1}, {mm});
+  matmul.attrs.set("adj_x", std::int64_t{0});
+  matmul.attrs.set("adj_y", std::int64_t{1});
+  const int ga = b.tensor("ga", {1, 2, 4, 8});
+  auto& gather = b.node("gather", ir::Op::Gather, {x, b.ints("indices", {3, 0}, {2})}, {ga});
+  gather.attrs.set("axis", std::int64_t{1});
+  gather.attrs.set("batch_dims", std::int64_t{0});
+  const int ti = b.tensor("ti", {1, 2, 4, 16}, ir::TensorKind::kOutput);
+  b.node("tile", ir::Op::Tile, {ga, b.ints("multiples", {1, 1, 1, 2}, {4})}, {ti});
+  b.g.inputs = {x};
+  b.g.outputs = {sd, mm, ti};
+  b.g.finalize("synthetic");
+
+  const fs::path path = scratch("synthetic_data_movement.onnx");
+  exporter::save(b.g, path, exporter::Format::kOnnx);
+  std::string message;
+  if (onnx_check(path, &message) != 3) EXPECT_EQ(onnx_check(path, &message), 0) << message;
+  const ir::Graph exported = import::load_onnx(path);
+  const auto inputs = infercast::runtime::random_inputs(b.g, 11);
+  auto xnnpack = infercast::runtime::make_runtime("xnnpack");
+  xnnpack->prepare(b.g, {1});
   auto ort = infercast::runtime::make_runtime("ort");
   ort->prepare(exported, {1});
   const auto results = infercast::runtime::compare_outputs(ort->infer(inputs), xnnpack->infer(inputs), {1e-4, 1e-5});

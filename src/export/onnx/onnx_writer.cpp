@@ -820,7 +820,10 @@ class NhwcWriter : public ModelBuilder {
       case Op::Or:
       case Op::Xor:
       case Op::Where:
-      case Op::PRelu: return true;
+      case Op::PRelu:
+      case Op::SquaredDifference:
+      case Op::NotEqual:
+      case Op::FloorDiv: return true;
       default: return false;
     }
   }
@@ -855,7 +858,8 @@ class NhwcWriter : public ModelBuilder {
       case Op::Rsqrt:
       case Op::Square:
       case Op::Cast:
-      case Op::Dequantize: return true;
+      case Op::Dequantize:
+      case Op::Gelu: return true;
       default: return false;
     }
   }
@@ -912,6 +916,17 @@ class NhwcWriter : public ModelBuilder {
       case Op::FullyConnected: return write_fully_connected(n, where);
       case Op::DepthToSpace:
       case Op::SpaceToDepth: return write_depth_space(n, where);
+      case Op::ArgMax:
+      case Op::ArgMin: return write_arg(n, where);
+      case Op::Gather: return write_gather(n, where);
+      case Op::Slice: return write_slice(n, where);
+      case Op::Split: return write_split(n, where);
+      case Op::Pack: return write_pack(n, where);
+      case Op::Unpack: return write_unpack(n, where);
+      case Op::MatMul: return write_matmul(n, where);
+      case Op::Tile:
+      case Op::Expand: return write_tile(n, where);
+      case Op::LpNormalization: return write_lp_norm(n, where);
       default: fail(ErrorKind::kUnsupported, where, unsupported_op(n));
     }
   }
@@ -945,7 +960,18 @@ class NhwcWriter : public ModelBuilder {
       case Op::ReduceProd:
       case Op::FullyConnected:
       case Op::DepthToSpace:
-      case Op::SpaceToDepth: return true;
+      case Op::SpaceToDepth:
+      case Op::ArgMax:
+      case Op::ArgMin:
+      case Op::Gather:
+      case Op::Slice:
+      case Op::Split:
+      case Op::Pack:
+      case Op::Unpack:
+      case Op::MatMul:
+      case Op::Tile:
+      case Op::Expand:
+      case Op::LpNormalization: return true;
       default: return false;
     }
   }
@@ -975,10 +1001,25 @@ class NhwcWriter : public ModelBuilder {
         inputs.push_back(get(id, Want::kNchw, where));
       }
     }
-    std::string op_type(ir::op_name(n.op));
-    require(n.op != Op::Sum || opset_ >= 8, where, "Sum");
     const std::string name = produce(out, nchw ? Want::kNchw : Want::kLogical);
-    emit_fused(n, op_type, inputs, name, where);
+    if (n.op == Op::SquaredDifference || n.op == Op::NotEqual || n.op == Op::FloorDiv) {
+      require(inputs.size() == 2, where, "expects two inputs");
+      const std::string first = fresh(name + "__" + std::string(ir::op_name(n.op)));
+      if (n.op == Op::SquaredDifference) {
+        emit("Sub", inputs, {first}, n.name + "/sub");
+        emit("Mul", {first, first}, {name}, n.name);
+      } else if (n.op == Op::NotEqual) {
+        emit("Equal", inputs, {first}, n.name + "/equal");
+        emit("Not", {first}, {name}, n.name);
+      } else {
+        // Floor of the quotient is FLOOR_DIV for floats; ONNX Div truncates integers.
+        require(ir::is_floating(g_.tensors[out].dtype), where, "integer FLOOR_DIV has no ONNX counterpart");
+        emit("Div", inputs, {first}, n.name + "/div");
+        emit("Floor", {first}, {name}, n.name);
+      }
+      return;
+    }
+    emit_fused(n, std::string(ir::op_name(n.op)), inputs, name, where);
   }
 
   void write_unary(const ir::Node& n, const std::string& where) {
@@ -1021,6 +1062,33 @@ class NhwcWriter : public ModelBuilder {
         return;
       }
       case Op::Square: emit("Mul", {input, input}, {name}, n.name); return;
+      case Op::Gelu: {
+        // Opsets before 20 have no Gelu: 0.5 x (1 + erf(x / sqrt 2)), or with
+        // approximate the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+        require(g_.tensors[x].dtype == DType::kFloat32, where, "Gelu is written for float32");
+        const std::string inner = fresh(name + "__inner");
+        const std::string curve = fresh(name + "__curve");
+        const std::string one_plus = fresh(name + "__one_plus");
+        const std::string half_x = fresh(name + "__half_x");
+        if (n.attrs.get_int("approximate", 0) == 0) {
+          emit("Mul", {input, scalar(0.70710678118654752f, "inv_sqrt2")}, {inner}, n.name + "/scale");
+          emit("Erf", {inner}, {curve}, n.name + "/erf");
+        } else {
+          const std::string cube = fresh(name + "__cube");
+          const std::string cubic = fresh(name + "__cubic");
+          const std::string sum = fresh(name + "__sum");
+          emit("Mul", {input, input}, {cube + "_sq"}, n.name + "/square");
+          emit("Mul", {cube + "_sq", input}, {cube}, n.name + "/cube");
+          emit("Mul", {cube, scalar(0.044715f, "gelu_c")}, {cubic}, n.name + "/cubic");
+          emit("Add", {input, cubic}, {sum}, n.name + "/sum");
+          emit("Mul", {sum, scalar(0.79788456080286536f, "sqrt_2_over_pi")}, {inner}, n.name + "/scale");
+          emit("Tanh", {inner}, {curve}, n.name + "/tanh");
+        }
+        emit("Add", {curve, scalar(1.0f, "one")}, {one_plus}, n.name + "/one_plus");
+        emit("Mul", {input, scalar(0.5f, "half")}, {half_x}, n.name + "/half");
+        emit("Mul", {half_x, one_plus}, {name}, n.name);
+        return;
+      }
       case Op::Cast: {
         const auto to = onnx_dtype(g_.tensors[out].dtype);
         require(to.has_value(), where, "cast to a dtype ONNX cannot hold");
@@ -1281,6 +1349,189 @@ class NhwcWriter : public ModelBuilder {
     const std::string rows = fresh(name + "__gemm");
     attr(emit_fused(n, "Gemm", inputs, rows, where), "transB", std::int64_t{1});
     emit("Reshape", {rows, ints(ys, name + "__shape")}, {name}, n.name + "/shape");
+  }
+
+  // Axis attribute `a` of a rank-`rank` tensor, normalized to [0, rank).
+  std::int64_t axis_in(std::int64_t a, std::int64_t rank, const std::string& where) const {
+    require(a >= -rank && a < rank, where,
+            "axis " + std::to_string(a) + " out of range for rank " + std::to_string(rank));
+    return a < 0 ? a + rank : a;
+  }
+
+  std::int64_t rank_of(int id, const std::string& where) const {
+    const ir::Shape& s = g_.tensors[id].shape;
+    require(s.rank_known, where, "tensor '" + g_.tensors[id].name + "' has unknown rank");
+    return static_cast<std::int64_t>(s.rank());
+  }
+
+  void write_arg(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(n.attrs.has("axis"), where, "axis is not a constant");
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", 0), rank_of(x, where), where);
+    const DType type = g_.tensors[out].dtype;
+    require(type == DType::kInt64 || type == DType::kInt32, where, "index output must be int32 or int64");
+    const std::string name = produce(out, Want::kLogical);
+    const std::string index = type == DType::kInt64 ? name : fresh(name + "__int64");
+    auto* node = emit(std::string(ir::op_name(n.op)), {get(x, Want::kLogical, where)}, {index}, n.name);
+    attr(node, "axis", axis);
+    attr(node, "keepdims", n.attrs.get_int("keepdims", 0));
+    if (type == DType::kInt32) {
+      attr(emit("Cast", {index}, {name}, n.name + "/cast"), "to", std::int64_t{::onnx::TensorProto::INT32});
+    }
+  }
+
+  void write_gather(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    require(n.attrs.get_int("batch_dims", 0) == 0, where, "batch_dims other than 0");
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", 0), rank_of(x, where), where);
+    const std::string name = produce(out, Want::kLogical);
+    attr(emit("Gather", {get(x, Want::kLogical, where), get(in(n, 1, where), Want::kLogical, where)}, {name}, n.name),
+         "axis", axis);
+  }
+
+  // SLICE [x, begin, size] and STRIDED_SLICE [x, begin, end, strides] with constant
+  // bounds; shrink_axis_mask becomes a Squeeze. Ellipsis and new-axis masks are refused.
+  void write_slice(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const auto shape = static_shape(x, where);
+    const auto rank = static_cast<std::int64_t>(shape.size());
+    const auto begin = const_ints(in(n, 1, where), where);
+    require(static_cast<std::int64_t>(begin.size()) == rank, where, "begin does not cover every dimension");
+    constexpr std::int64_t kToEnd = std::numeric_limits<std::int64_t>::max();
+    std::vector<std::int64_t> starts = begin, ends(rank), steps(rank, 1), axes(rank), shrink;
+    for (std::int64_t i = 0; i < rank; ++i) axes[i] = i;
+    if (n.source_op == "SLICE") {
+      const auto size = const_ints(in(n, 2, where), where);
+      require(size.size() == begin.size(), where, "size does not cover every dimension");
+      for (std::int64_t i = 0; i < rank; ++i) ends[i] = size[i] < 0 ? kToEnd : begin[i] + size[i];
+    } else if (n.source_op == "STRIDED_SLICE") {
+      const auto end = const_ints(in(n, 2, where), where);
+      const auto strides =
+          n.inputs.size() > 3 ? const_ints(in(n, 3, where), where) : std::vector<std::int64_t>(rank, 1);
+      require(end.size() == begin.size() && strides.size() == begin.size(), where, "bounds of differing length");
+      require(n.attrs.get_int("ellipsis_mask", 0) == 0 && n.attrs.get_int("new_axis_mask", 0) == 0, where,
+              "ellipsis and new-axis masks are not converted");
+      const std::int64_t begin_mask = n.attrs.get_int("begin_mask", 0);
+      const std::int64_t end_mask = n.attrs.get_int("end_mask", 0);
+      const std::int64_t shrink_mask = n.attrs.get_int("shrink_axis_mask", 0);
+      for (std::int64_t i = 0; i < rank; ++i) {
+        require(strides[i] != 0, where, "zero stride");
+        steps[i] = strides[i];
+        const bool forward = strides[i] > 0;
+        const std::int64_t first = forward ? 0 : kToEnd;
+        const std::int64_t last = forward ? kToEnd : std::numeric_limits<std::int64_t>::min();
+        if ((shrink_mask >> i) & 1) {
+          // One element at begin, whatever end and the masks say.
+          const std::int64_t b = begin[i] < 0 ? begin[i] + shape[i] : begin[i];
+          starts[i] = b;
+          ends[i] = b + 1;
+          steps[i] = 1;
+          shrink.push_back(i);
+          continue;
+        }
+        if ((begin_mask >> i) & 1) starts[i] = first;
+        ends[i] = ((end_mask >> i) & 1) ? last : end[i];
+      }
+    } else {
+      fail(ErrorKind::kUnsupported, where, "slice form '" + n.source_op + "'");
+    }
+    const std::string name = produce(out, Want::kLogical);
+    const std::string sliced = shrink.empty() ? name : fresh(name + "__unsqueezed");
+    emit("Slice",
+         {get(x, Want::kLogical, where), ints(starts, name + "__starts"), ints(ends, name + "__ends"),
+          ints(axes, name + "__axes"), ints(steps, name + "__steps")},
+         {sliced}, n.name);
+    if (!shrink.empty()) emit("Squeeze", {sliced, ints(shrink, name + "__shrink")}, {name}, n.name + "/shrink");
+  }
+
+  // SPLIT [x, axis] (already reordered by the importer) and SPLIT_V [x, sizes, axis].
+  void write_split(const ir::Node& n, const std::string& where) {
+    const int x = in(n, 0, where);
+    require(n.attrs.has("axis"), where, "axis is not a constant");
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", 0), rank_of(x, where), where);
+    std::vector<std::int64_t> sizes;
+    for (int o : n.outputs) {
+      require(o >= 0, where, "omitted output");
+      const auto shape = static_shape(o, where);
+      require(static_cast<std::int64_t>(shape.size()) > axis, where, "output rank below the axis");
+      sizes.push_back(shape[static_cast<std::size_t>(axis)]);
+    }
+    std::vector<std::string> outputs;
+    for (int o : n.outputs) outputs.push_back(produce(o, Want::kLogical));
+    auto* node = emit("Split", {get(x, Want::kLogical, where), ints(sizes, outputs[0] + "__sizes")}, outputs, n.name);
+    attr(node, "axis", axis);
+  }
+
+  void write_pack(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", 0), rank_of(out, where), where);
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      const std::string part = fresh(names_[out] + "__part" + std::to_string(i));
+      emit("Unsqueeze", {get(in(n, i, where), Want::kLogical, where), ints({axis}, part + "__axes")}, {part},
+           n.name + "/unsqueeze");
+      parts.push_back(part);
+    }
+    const std::string name = produce(out, Want::kLogical);
+    attr(emit("Concat", parts, {name}, n.name), "axis", axis);
+  }
+
+  void write_unpack(const ir::Node& n, const std::string& where) {
+    const int x = in(n, 0, where);
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", 0), rank_of(x, where), where);
+    std::vector<std::string> parts, outputs;
+    for (int o : n.outputs) {
+      require(o >= 0, where, "omitted output");
+      outputs.push_back(produce(o, Want::kLogical));
+      parts.push_back(fresh(outputs.back() + "__kept"));
+    }
+    const std::string axes = ints({axis}, names_[x] + "__unpack_axis");
+    attr(emit("Split", {get(x, Want::kLogical, where)}, parts, n.name + "/split"), "axis", axis);
+    for (std::size_t i = 0; i < parts.size(); ++i) emit("Squeeze", {parts[i], axes}, {outputs[i]}, n.name);
+  }
+
+  void write_matmul(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    std::vector<std::string> inputs;
+    for (std::size_t i = 0; i < 2; ++i) {
+      const int id = in(n, i, where);
+      std::string name = get(id, Want::kLogical, where);
+      if (n.attrs.get_int(i == 0 ? "adj_x" : "adj_y", 0) != 0) {
+        const std::int64_t rank = rank_of(id, where);
+        require(rank >= 2, where, "adjoint of a tensor of rank < 2");
+        std::vector<std::int64_t> perm(static_cast<std::size_t>(rank));
+        for (std::int64_t k = 0; k < rank; ++k) perm[k] = k;
+        std::swap(perm[rank - 1], perm[rank - 2]);
+        const std::string t = fresh(name + "__adjoint");
+        attr(emit("Transpose", {name}, {t}, n.name + "/adjoint"), "perm", perm);
+        name = t;
+      }
+      inputs.push_back(name);
+    }
+    const std::string name = produce(out, Want::kLogical);
+    emit("MatMul", inputs, {name}, n.name);
+  }
+
+  // TILE [x, multiples] and BROADCAST_TO [x, shape]: the second input as int64.
+  void write_tile(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const auto second = const_ints(in(n, 1, where), where);
+    const std::string name = produce(out, Want::kLogical);
+    emit(std::string(ir::op_name(n.op)),
+         {get(in(n, 0, where), Want::kLogical, where), ints(second, name + "__repeats")}, {name}, n.name);
+  }
+
+  void write_lp_norm(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const std::int64_t axis = axis_in(n.attrs.get_int("axis", -1), rank_of(x, where), where);
+    const std::string name = produce(out, Want::kLogical);
+    auto* node = emit_fused(n, "LpNormalization", {get(x, Want::kLogical, where)}, name, where);
+    attr(node, "axis", axis);
+    attr(node, "p", n.attrs.get_int("p", 2));
   }
 
   void write_depth_space(const ir::Node& n, const std::string& where) {
