@@ -162,6 +162,24 @@ TEST_F(CommandRuntimeTest, PlaceholdersTakeTheRunsSettings) {
   EXPECT_EQ(read_file(dir_ / "settings"), "6 3 10 1\n");
 }
 
+TEST_F(CommandRuntimeTest, HighCvRunsAgainUpToMaxRemeasure) {
+  // kOutput's CV is 0.121 * sqrt(394/393) / 2.52829 = 0.048.
+  RuntimeOptions options;
+  options.device_command = "echo run >> " + q(dir_ / "runs") + "; " + fake_command();
+  const ir::Graph graph = import::load_model(model_.string());
+  const auto engine = make_runtime("benchmark_model", options);
+  engine->prepare(graph, {4});
+  measure::Protocol protocol;
+  protocol.cv_target = 0.01;
+  protocol.max_remeasure = 2;
+  const RunResult r = engine->run({protocol, false, 42});
+  EXPECT_EQ(read_file(dir_ / "runs"), "run\nrun\nrun\n");
+  EXPECT_NEAR(r.latency_ms.cv, 0.0479, 1e-4);
+  protocol.cv_target = 0.05;
+  engine->run({protocol, false, 42});
+  EXPECT_EQ(read_file(dir_ / "runs"), "run\nrun\nrun\nrun\n");
+}
+
 TEST_F(CommandRuntimeTest, FailedPushIsOneLineQuotingItsStderr) {
   RuntimeOptions options;
   options.push_command = "sh " + q(kFakes / "push.sh") + " {model} {device_dir} fail";

@@ -39,8 +39,11 @@ class CommandRuntime : public Runtime {
   // Push, then the device command, each under RuntimeOptions::request_timeout_s; parses
   // the output. Throws Error(kIo) quoting the command's last stderr line when a command
   // fails, crashes or times out (its process group is killed), and the parser's errors.
-  // The protocol is benchmark_model's own (its --num_runs, --warmup_runs, --min_secs; use
-  // {repeat}, {warmup}, {min_time} to pass infercast's); the CV target is not applied.
+  // Within a run the protocol is benchmark_model's own (its --num_runs, --warmup_runs,
+  // --min_secs; use {repeat}, {warmup}, {min_time} to pass infercast's). The CV target
+  // applies to whole runs: while the best run's CV is above it, the device command runs
+  // again (at most protocol.max_remeasure times; the push is not repeated) and the
+  // lowest-CV run is returned.
   RunResult run(const RunOptions& options) override;
   // Throws Error(kUnsupported): benchmark_model reports timings only.
   std::vector<HostTensor> infer(const std::vector<HostTensor>& inputs) override;
