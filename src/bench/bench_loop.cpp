@@ -166,6 +166,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   const bool external = o.runtime != "xnnpack";
   runtime::RuntimeOptions runtime_options;
   runtime_options.request_timeout_s = o.timeout_s;
+  runtime_options.runner_command = o.runner_command;
   const auto rt = runtime::make_runtime(o.runtime, runtime_options);
   const int threads = runtime::resolve_threads(o.threads);
 

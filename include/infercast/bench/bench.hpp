@@ -32,7 +32,8 @@ struct BenchOptions {
   double budget_s = 0;    // stop starting new kernels after this many seconds; 0 = no limit
   int threads = 1;        // 0 = all available cores (resolved)
   measure::Protocol protocol = default_protocol();
-  double timeout_s = 120;  // external runners: seconds one request may take
+  double timeout_s = 120;                   // external runners: seconds one request may take
+  std::vector<std::string> runner_command;  // external runners: the command; empty = the runtime's default
   std::uint64_t input_seed = 42;
   // Progress: a bar with rate and ETA redrawn in place when `tty`, else one line per kernel.
   bool tty = false;
