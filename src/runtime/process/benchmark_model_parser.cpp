@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "infercast/base/error.hpp"
@@ -237,6 +238,7 @@ class Parser {
 
   void totals_line(int subgraph, std::string_view stats) {
     out_.totals.push_back({section_, subgraph, parse_stats(stats)});
+    totals_keys_.insert({static_cast<int>(section_), subgraph});
   }
 
   // "count=50 first=118810 curr=114219 min=88216 max=129193 avg=115062 std=7678",
@@ -401,10 +403,9 @@ class Parser {
         title != "Summary by node type") {
       fail("an unknown profiling table");
     }
-    for (const ProfileTable& t : out_.tables) {
-      if (t.section == section_ && t.subgraph == subgraph_ && t.title == title) {
-        fail("a second '" + std::string(title) + "' table in one section (two profiles interleaved?)");
-      }
+    // A set, not a scan of the tables: hostile output can hold many thousands of them.
+    if (!table_keys_.insert({static_cast<int>(section_), subgraph_, std::string(title)}).second) {
+      fail("a second '" + std::string(title) + "' table in one section (two profiles interleaved?)");
     }
     ProfileTable table;
     table.section = section_;
@@ -573,10 +574,7 @@ class Parser {
     // without it, or with fewer rows than "Number of nodes executed", was cut short.
     for (const ProfileTable& t : out_.tables) {
       if (t.title != "Run Order") continue;
-      bool closed = false;
-      for (const ProfileTotals& s : out_.totals)
-        closed = closed || (s.section == t.section && s.subgraph == t.subgraph);
-      if (!closed) {
+      if (!totals_keys_.count({static_cast<int>(t.section), t.subgraph})) {
         fail_at(last_line_no_, last_line_,
                 "the profile's '" + t.title + "' table has no 'Timings (microseconds)' line after it (truncated?)");
       }
@@ -605,6 +603,8 @@ class Parser {
   std::size_t summary_line_no_ = 0;
   std::vector<std::pair<std::size_t, std::string_view>> run_lines_;  // the count= lines
   std::map<std::pair<int, int>, std::int64_t> nodes_executed_;
+  std::set<std::tuple<int, int, std::string>> table_keys_;  // (section, subgraph, title)
+  std::set<std::pair<int, int>> totals_keys_;               // (section, subgraph) with a Timings line
   std::vector<Token> tokens_;
 };
 
