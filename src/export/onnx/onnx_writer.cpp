@@ -272,6 +272,25 @@ class ModelBuilder {
   }
 
   // The dense bytes of constant `id`, checked against its shape.
+  // The dense bytes of non-sparse constant `id` as a view, checked against its shape.
+  std::span<const std::byte> checked_data(int id, const std::string& where) const {
+    const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
+    if (!t.shape.is_static()) fail(ErrorKind::kUnknownDim, where, "constant '" + t.name + "' has no static shape");
+    const auto numel = t.shape.numel();
+    if (!numel) fail(ErrorKind::kUnsupported, where, "constant '" + t.name + "' is too large (" + t.shape.str() + ")");
+    if (ir::dtype_bits(t.dtype) % 8 != 0 || ir::dtype_bits(t.dtype) == 0) {
+      fail(ErrorKind::kUnsupported, where,
+           "constant '" + t.name + "' of dtype " + std::string(ir::dtype_name(t.dtype)) + " has no ONNX form");
+    }
+    const std::uint64_t expected = ir::dtype_bytes(t.dtype, *numel);
+    if (t.data.size() != expected) {
+      fail(ErrorKind::kBadModel, where,
+           "constant '" + t.name + "' holds " + std::to_string(t.data.size()) + " bytes but shape " + t.shape.str() +
+               " needs " + std::to_string(expected));
+    }
+    return t.data;
+  }
+
   Value constant_value(int id, const std::string& where) const {
     const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
     Value v;
@@ -452,7 +471,9 @@ class DirectWriter : public ModelBuilder {
       if (t.data.empty() && t.shape.numel().value_or(1) != 0) {
         fail(ErrorKind::kUnsupported, where, "has no data in the IR (a TFLite variable?)");
       }
-      add_initializer(t.name, constant_value(static_cast<int>(i), where), where);
+      // Straight from the mapped file into the message: one copy of the weights.
+      const auto data = checked_data(static_cast<int>(i), where);
+      fill_tensor(graph()->add_initializer(), t.name, t.dtype, t.shape.extents(), data, where);
     }
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const ir::Node& n = g_.nodes[i];
