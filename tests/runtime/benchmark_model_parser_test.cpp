@@ -812,6 +812,32 @@ TEST(BenchmarkModelParser, BinaryGarbageIsCaught) {
   EXPECT_TRUE(contains(message, "line 6")) << message;
 }
 
+TEST(BenchmarkModelParser, CarriageReturnsFromAnAdbTerminalAreLineEnds) {
+  // `adb shell` with a pty ends lines with \r\n.
+  std::string crlf;
+  for (char c : kGpuTf28) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  const RunResult r = to_run_result(parse(crlf), true);
+  ASSERT_EQ(r.layers.size(), 3u);
+  EXPECT_EQ(r.layers[2].name, "[scores]:166");
+  EXPECT_EQ(r.latency_ms.n, 188u);
+}
+
+TEST(BenchmarkModelParser, ThousandsOfSubgraphSectionsParse) {
+  // Hostile scale: the bookkeeping per table is a set lookup, not a scan of the others.
+  std::string text = kCpuTf214 + "INFO: Operator-wise Profiling Info for Regular Benchmark Runs:\n";
+  for (int i = 1; i <= 5000; ++i) {
+    text += "Subgraph (index: " + std::to_string(i) + ") profile:\n";
+    text += "============================== Run Order ==============================\n";
+    text += "node type, first, avg_ms, %, cdf%, mem KB, times called, name\n";
+    text += "ADD, 0.01, 0.01, 100%, 100%, 0, 1, [add]:0\n\n";
+    text += "Subgraph (index: " + std::to_string(i) + ") Timings (microseconds): count=1 curr=10\n";
+  }
+  const Output out = parse(text);
+  EXPECT_EQ(out.tables.size(), 5000u);
+  EXPECT_EQ(out.totals.size(), 5000u);
+  EXPECT_EQ(out.tables.back().subgraph, 5000);
+}
+
 TEST(BenchmarkModelParser, EveryPrefixParsesOrFailsWithAnError) {
   // Output cut at any byte: a clean result or one infercast::Error, never anything else.
   for (const std::string* sample : {&kGpuTf28, &kLiteRt, &kCsvNoStart}) {
