@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <optional>
 
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
@@ -55,6 +57,16 @@ std::int64_t channels(const ir::Graph& graph, const ir::Node& node, const ir::Te
   return t->shape.dims[nhwc ? 3 : 1].value;
 }
 
+// The value of a float32 scalar constant input, when it is one.
+std::optional<double> constant_scalar(const ir::Graph& graph, const ir::Node& node, std::size_t input) {
+  const ir::Tensor* t = tensor_at(graph, node, input);
+  if (t == nullptr || !t->is_constant() || t->dtype != ir::DType::kFloat32 || t->data.size() != sizeof(float))
+    return std::nullopt;
+  float v = 0;
+  std::memcpy(&v, t->data.data(), sizeof v);
+  return static_cast<double>(v);
+}
+
 std::string activation_class(const std::string& fused) {
   if (fused == "relu6") return "relu6";
   if (fused == "relu") return "relu";
@@ -84,8 +96,9 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::BatchNormalization: return "bn";
     case Op::Relu: return "relu";
     case Op::Clip: {
-      const double lo = node.attrs.get_float("min", -1.0);
-      const double hi = node.attrs.get_float("max", -1.0);
+      // Opset < 11 and TFLite give the bounds as attributes, opset >= 11 as inputs.
+      const double lo = constant_scalar(graph, node, 1).value_or(node.attrs.get_float("min", -1.0));
+      const double hi = constant_scalar(graph, node, 2).value_or(node.attrs.get_float("max", -1.0));
       if (lo == 0.0 && hi == 6.0) return "relu6";
       if (lo == 0.0 && hi < 0) return "relu";
       return "clip";

@@ -1,12 +1,15 @@
 // Training data for a profile (include/infercast/predict/profile.hpp).
 #include "infercast/predict/profile.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
 #include <set>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
+#include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
 
 namespace infercast::predict {
@@ -96,8 +99,37 @@ TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int th
   out.spec = spec;
   try {
     const ir::Graph graph = bench::build_kernel_graph(bench::kernel_spec_from_json(spec));
-    engine.prepare(graph, {threads});
-    out.stats = engine.run({protocol, false, 42}).latency_ms;
+    auto own_time = [&out](const ir::Graph& g, const runtime::RunResult& r) {
+      double sum = 0;
+      for (const runtime::LayerTiming& l : r.layers) {
+        for (const ir::Node& n : g.nodes) {
+          if (n.name == l.name) {
+            sum += l.ms.median;
+            break;
+          }
+        }
+      }
+      out.kernel_ms = sum;
+    };
+    if (engine.name() == "xnnpack") {
+      engine.prepare(graph, {threads});
+      const runtime::RunResult r = engine.run({protocol, true, 42});
+      out.stats = r.latency_ms;
+      own_time(graph, r);
+    } else {
+      // External runners load files: the kernel as a one-kernel .onnx, imported back
+      // so the runner and the graph agree (the bench loop does the same).
+      const std::filesystem::path file =
+          std::filesystem::temp_directory_path() / ("infercast-predict-kernel-" + std::to_string(::getpid()) + ".onnx");
+      exporter::ExportOptions eo;
+      eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
+      exporter::save(graph, file, exporter::Format::kOnnx, eo);
+      const ir::Graph imported = import::load_model(file);
+      engine.prepare(imported, {threads});
+      out.stats = engine.run({protocol, false, 42}).latency_ms;
+      std::error_code ec;
+      std::filesystem::remove(file, ec);
+    }
   } catch (const std::exception& e) {
     out.error = e.what();
   }
@@ -121,9 +153,9 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   std::vector<TrainingKernel> data;
   int bad = 0;
   for (const TimedSpec& t : timed) {
-    if (!t.error.empty() || !(t.stats.median > 0)) continue;
+    if (!t.error.empty() || !(t.label_ms() > 0)) continue;
     try {
-      if (auto k = training_kernel(t.spec, t.stats.median, rules)) {
+      if (auto k = training_kernel(t.spec, t.label_ms(), rules)) {
         data.push_back(std::move(*k));
         continue;
       }
@@ -179,10 +211,10 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
 }
 
 nlohmann::json to_json(const TimedSpec& t) {
-  return {{"spec", t.spec},        {"median_ms", t.stats.median},
-          {"min_ms", t.stats.min}, {"mean_ms", t.stats.mean},
-          {"cv", t.stats.cv},      {"n", t.stats.n},
-          {"error", t.error}};
+  return {{"spec", t.spec},           {"median_ms", t.stats.median},
+          {"min_ms", t.stats.min},    {"mean_ms", t.stats.mean},
+          {"cv", t.stats.cv},         {"n", t.stats.n},
+          {"kernel_ms", t.kernel_ms}, {"error", t.error}};
 }
 
 TimedSpec timed_spec_from_json(const nlohmann::json& j) {
@@ -194,6 +226,7 @@ TimedSpec timed_spec_from_json(const nlohmann::json& j) {
     t.stats.mean = j.value("mean_ms", t.stats.median);
     t.stats.cv = j.value("cv", 0.0);
     t.stats.n = j.value("n", std::size_t{0});
+    t.kernel_ms = j.value("kernel_ms", 0.0);
     t.error = j.value("error", "");
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::kBadModel, "", "measurement row", std::string("malformed: ") + e.what());

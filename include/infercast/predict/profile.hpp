@@ -29,8 +29,15 @@ measure::Protocol kernel_protocol();
 
 struct TimedSpec {
   nlohmann::json spec;
-  measure::Stats stats;  // milliseconds
-  std::string error;     // non-empty when the kernel could not be built or run
+  measure::Stats stats;  // end to end, milliseconds
+  // The kernel's own time: the runtime's per-layer medians of the kernel graph's nodes,
+  // summed. End to end, a one-kernel graph also pays for copying and re-laying out its
+  // input and output, which inside a model it does not (on XNNPACK that is 2-3x the
+  // kernel for a memory-bound conv). 0 when the runtime reports no matching layers.
+  double kernel_ms = 0;
+  std::string error;  // non-empty when the kernel could not be built or run
+  // The training label: kernel_ms when measured, else the end-to-end median.
+  double label_ms() const { return kernel_ms > 0 ? kernel_ms : stats.median; }
 };
 
 // Builds the spec's one-kernel graph, prepares it on `engine` and times it. Errors are
