@@ -1,0 +1,214 @@
+// Samplers (grid = the seed project's grid, random, adaptive, prior over real models
+// with its coverage of every conv/dwconv/fc layer) and the bench loop's handling of a
+// runner that crashes mid-measurement.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
+#include "infercast/bench/sampler.hpp"
+#include "infercast/import/import.hpp"
+
+namespace infercast::bench {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+
+std::set<std::int64_t> values(const std::vector<KernelSpec>& specs, const std::string& name) {
+  std::set<std::int64_t> v;
+  for (const auto& s : specs) v.insert(s.get(name));
+  return v;
+}
+
+std::vector<std::string> keys(const std::vector<KernelSpec>& specs) {
+  std::vector<std::string> k;
+  for (const auto& s : specs) k.push_back(s.key());
+  return k;
+}
+
+TEST(BenchSampler, GridIsTheSeedGridForConvolutions) {
+  SamplerOptions o;
+  o.kernel_types = {"conv"};
+  o.max_macs = 1e18;  // the whole grid
+  const auto specs = sample_kernels(o, 0);
+  EXPECT_EQ(values(specs, "k"), (std::set<std::int64_t>{1, 3, 5, 7}));
+  EXPECT_EQ(values(specs, "cout"), (std::set<std::int64_t>{16, 32, 64, 128, 256}));
+  EXPECT_EQ(values(specs, "h"), (std::set<std::int64_t>{8, 16, 28, 56, 112, 224}));
+  EXPECT_EQ(values(specs, "cin"), (std::set<std::int64_t>{3, 16, 32, 64, 128, 256}));
+  EXPECT_EQ(values(specs, "stride"), (std::set<std::int64_t>{1, 2}));
+  // 4 kernels x 5 filters x 6 inputs x 6 Cin x 2 strides: with pad k/2 every kernel
+  // fits its padded input, so the grid is complete.
+  EXPECT_EQ(specs.size(), 4u * 5 * 6 * 6 * 2);
+  for (const auto& s : specs) EXPECT_EQ(s.get("pad"), s.get("k") / 2);
+  const auto all = keys(specs);
+  const std::set<std::string> unique(all.begin(), all.end());
+  EXPECT_EQ(unique.size(), specs.size());
+}
+
+TEST(BenchSampler, EverySamplerIsSeededValidAndInterleavesTypes) {
+  for (const char* name : {"grid", "random"}) {
+    SCOPED_TRACE(name);
+    SamplerOptions o;
+    o.sampler = name;
+    o.seed = 5;
+    const auto a = sample_kernels(o, 200);
+    const auto b = sample_kernels(o, 200);
+    ASSERT_EQ(a.size(), 200u);
+    EXPECT_EQ(keys(a), keys(b));
+    o.seed = 6;
+    EXPECT_NE(keys(sample_kernels(o, 200)), keys(a));
+    std::set<std::string> types;
+    for (const auto& s : a) {
+      EXPECT_NO_THROW(validate(s)) << s.key();
+      types.insert(s.type);
+    }
+    // 200 specs round-robin over 37 types: every type is there.
+    EXPECT_EQ(types.size(), kernel_types().size());
+  }
+}
+
+TEST(BenchSampler, RandomStaysWithinTheSpaceAndTheMacCap) {
+  SamplerOptions o;
+  o.sampler = "random";
+  o.kernel_types = {"conv+relu", "dwconv"};
+  o.max_macs = 5e8;
+  const auto specs = sample_kernels(o, 300);
+  ASSERT_EQ(specs.size(), 300u);
+  for (const auto& s : specs) {
+    EXPECT_GE(s.get("h"), s.type == "dwconv" ? 7 : 8);
+    EXPECT_LE(s.get("h"), 224);
+    if (s.type == "conv+relu") {
+      const double oh = (s.get("h") + 2 * s.get("pad") - s.get("k")) / s.get("stride") + 1;
+      EXPECT_LE(oh * oh * s.get("cin") * s.get("cout") * s.get("k") * s.get("k"), 5e8) << s.key();
+    }
+  }
+  // Sizes are not confined to the grid's values.
+  EXPECT_GT(values(specs, "h").size(), 20u);
+}
+
+TEST(BenchSampler, AdaptiveSamplesMoreWhereTheErrorIsLarge) {
+  SamplerOptions o;
+  o.sampler = "adaptive";
+  o.kernel_types = {"conv"};
+  EXPECT_THROW(sample_kernels(o, 10), Error);  // no error function
+  o.error_fn = [](const KernelSpec& s) { return s.get("k") == 7 ? 1.0 : 0.01; };
+  const auto adaptive = sample_kernels(o, 100);
+  ASSERT_EQ(adaptive.size(), 100u);
+  EXPECT_EQ(keys(adaptive), keys(sample_kernels(o, 100)));
+  auto share_k7 = [](const std::vector<KernelSpec>& v) {
+    double n = 0;
+    for (const auto& s : v) n += s.get("k") == 7 ? 1 : 0;
+    return n / static_cast<double>(v.size());
+  };
+  o.sampler = "random";
+  const double base = share_k7(sample_kernels(o, 100));
+  EXPECT_GT(share_k7(adaptive), 0.8);
+  EXPECT_LT(base, 0.5);
+}
+
+TEST(BenchSampler, RefusesUnknownSamplersTypesAndPriorWithoutModels) {
+  SamplerOptions o;
+  o.sampler = "sobol";
+  EXPECT_THROW(sample_kernels(o, 1), Error);
+  o.sampler = "grid";
+  o.kernel_types = {"conv", "warp"};
+  EXPECT_THROW(sample_kernels(o, 1), Error);
+  o.kernel_types = {};
+  o.sampler = "prior";
+  EXPECT_THROW(sample_kernels(o, 1), Error);
+  o.models = {kSource / "no-such-folder"};
+  EXPECT_THROW(sample_kernels(o, 1), Error);
+}
+
+// The geometry of a layer, fusion suffix dropped: "conv+bn+relu|..." and "conv|..." of
+// the same shapes are the same configuration.
+std::string geometry(const KernelSpec& s) {
+  KernelSpec g = s;
+  g.type = s.type.substr(0, s.type.find('+'));
+  return g.key();
+}
+
+TEST(BenchSampler, PriorCoversEveryConvDwconvFcLayerOfTheRealModels) {
+  std::vector<fs::path> dirs;
+  for (const char* d : {".cache/models/torchvision", ".cache/models/mediapipe"}) {
+    if (fs::exists(kSource / d)) dirs.push_back(kSource / d);
+  }
+  if (dirs.size() < 2) GTEST_SKIP() << "models missing in .cache/models (run make test to fetch them)";
+  SamplerOptions o;
+  o.sampler = "prior";
+  o.models = dirs;
+  o.seed = 3;
+  const auto sampled = sample_kernels(o, 0);
+  std::set<std::string> space;
+  for (const auto& s : sampled) space.insert(geometry(s));
+
+  // Every conv / depthwise conv / fully connected layer, read node by node (not through
+  // the sampler's grouping), must be in the sampled space.
+  int layers = 0, covered = 0;
+  std::set<std::string> configs;
+  for (const auto& dir : dirs) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const ir::Graph g = import::load_model(entry.path());
+      for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+        const ir::Op op = g.nodes[i].op;
+        if (op != ir::Op::Conv && op != ir::Op::Gemm && op != ir::Op::FullyConnected && op != ir::Op::MatMul) continue;
+        const int nodes[] = {i};
+        const auto spec = kernel_spec_of(g, nodes);
+        if (op == ir::Op::MatMul && (!spec || spec->type == "matmul")) continue;  // activation x activation
+        ++layers;
+        ASSERT_TRUE(spec) << entry.path().filename() << " node " << g.nodes[i].name;
+        configs.insert(geometry(*spec));
+        if (space.count(geometry(*spec)) != 0) {
+          ++covered;
+        } else {
+          ADD_FAILURE() << entry.path().filename() << " node " << g.nodes[i].name << " " << spec->key()
+                        << " is outside the sampled space";
+        }
+      }
+    }
+  }
+  EXPECT_GT(layers, 900);
+  EXPECT_EQ(covered, layers);
+  std::printf("prior coverage: %d of %d conv/dwconv/fc layers (%zu distinct configurations); %zu kernels sampled\n",
+              covered, layers, configs.size(), sampled.size());
+}
+
+TEST(BenchLoop, ARunnerCrashIsAFailedRowAndTheRunGoesOn) {
+  if (std::system("node --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  const fs::path dir = fs::temp_directory_path() / ("infercast_bench_loop_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  store::Database db = store::Database::open(dir / "k.db");
+  BenchOptions o;
+  o.runtime = "ort";
+  o.runner_command = {"node", (kSource / "tests/runtime/fake_runners/fake_runner.js").string(), "crash_once",
+                      (dir / "crashed").string()};
+  o.sampler.kernel_types = {"relu"};
+  o.count = 3;
+  o.protocol.min_time_s = 0;
+  o.protocol.min_repeats = 3;
+  o.quiet = true;
+  std::ostringstream progress;
+  const BenchSummary s = run_bench(o, db, progress);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_EQ(s.measured, 2u);
+  const auto rows = db.measurements(s.profile_id);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows[0].failed());
+  EXPECT_NE(rows[0].error.find("crash"), std::string::npos) << rows[0].error;
+  EXPECT_FALSE(rows[1].failed());
+  EXPECT_GT(rows[1].stats.median, 0);
+  // The rerun skips all three, failed or not.
+  o.count = 0;
+  o.sampler.kernel_types = {"relu"};
+  const BenchSummary again = run_bench(o, db, progress);
+  EXPECT_EQ(again.skipped, 3u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace infercast::bench
