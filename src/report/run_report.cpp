@@ -24,6 +24,7 @@ Report run_report(const runtime::RunResult& result, const RunContext& context) {
   doc["runtime_version"] = result.runtime_version;
   doc["threads"] = result.threads;
   doc["seed"] = context.seed;
+  if (!result.context_note.empty()) doc["context_note"] = result.context_note;
   doc["latency_ms"] = stats_json(result.latency_ms);
   doc["protocol"] = {{"warmup", p.warmup},         {"min_repeats", p.min_repeats},
                      {"min_time_s", p.min_time_s}, {"max_repeats", p.max_repeats},
@@ -78,9 +79,15 @@ Report run_report(const runtime::RunResult& result, const RunContext& context) {
   add("protocol",
       fmt::format("{} warm-up, >= {} runs and >= {} s (at most {}), re-measured up to {}x while CV > {}%", p.warmup,
                   p.min_repeats, p.min_time_s, p.max_repeats, p.max_remeasure, p.cv_target * 100));
-  add("inputs", fmt::format("random, seed {}", context.seed));
-  add("machine",
-      fmt::format("{} ({} cores), host {}", m.cpu_model.empty() ? "unknown CPU" : m.cpu_model, m.cores, m.hostname));
+  if (result.context_note.empty()) {
+    add("inputs", fmt::format("random, seed {}", context.seed));
+    add("machine",
+        fmt::format("{} ({} cores), host {}", m.cpu_model.empty() ? "unknown CPU" : m.cpu_model, m.cores, m.hostname));
+  } else {
+    add("measured", result.context_note);
+    add("host",
+        fmt::format("{} ({} cores), host {}", m.cpu_model.empty() ? "unknown CPU" : m.cpu_model, m.cores, m.hostname));
+  }
   add("time", m.timestamp_utc);
   report.tables.push_back(std::move(run));
 

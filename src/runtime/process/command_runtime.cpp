@@ -219,6 +219,7 @@ RunResult CommandRuntime::run(const RunOptions& options) {
     const benchmark_model::Output output = benchmark_model::parse(result.merged, source_path_);
     RunResult run = benchmark_model::to_run_result(output, options.per_layer, source_path_);
     if (run.threads == 0) run.threads = threads_;
+    run.context_note = "timed by benchmark_model on the device the command reaches, with its own inputs";
     version_ = output.version;
     if (!have || run.latency_ms.cv < best.latency_ms.cv) best = std::move(run);
     have = true;
