@@ -42,7 +42,7 @@ struct BenchOptions {
   // Shorter than `infercast run`'s protocol: kernels are many and small.
   static measure::Protocol default_protocol() {
     measure::Protocol p;
-    p.warmup = 2;
+    p.warmup = 1;  // weights are packed at prepare; one run touches the arena and caches
     p.min_repeats = 10;
     p.min_time_s = 0.2;
     p.max_repeats = 10000;
