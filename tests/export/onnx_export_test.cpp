@@ -412,6 +412,19 @@ TEST(OnnxExport, DtypesOnnxCannotHoldAreRefused) {
   error_of([&] { exporter::to_onnx(g); }, ErrorKind::kUnsupported);
 }
 
+TEST(OnnxExport, TfliteInputShapeOverrideIsRefused) {
+  // The TFLite importer changes only the inputs; an export would declare a 4096x4096
+  // input feeding layers sized for 128x128.
+  const fs::path model = kMediapipe / "face_detection_short_range.tflite";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent";
+  import::ImportOptions options;
+  import::add_input_shape(options, "input=1x4096x4096x3");
+  const ir::Graph g = import::load_tflite(model, options);
+  ASSERT_EQ(exporter::unsupported_nodes(g, exporter::Format::kOnnx).size(), 1u);
+  const std::string what = error_of([&] { exporter::to_onnx(g); }, ErrorKind::kUnsupported);
+  EXPECT_NE(what.find("--input-shape"), std::string::npos) << what;
+}
+
 TEST(OnnxExport, OptionsOutOfRangeAreRefused) {
   const ir::Graph g = tflite_chain({ir::Op::Relu});
   exporter::ExportOptions options;

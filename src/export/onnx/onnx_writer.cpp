@@ -518,7 +518,8 @@ class DirectWriter : public ModelBuilder {
   [[noreturn]] void report_unsupported(const std::vector<std::string>& problems) const {
     std::string list;
     for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
-    fail(ErrorKind::kUnsupported, std::to_string(problems.size()) + " node(s) cannot be written as ONNX", list);
+    fail(ErrorKind::kUnsupported, std::to_string(problems.size()) + " part(s) of the graph cannot be written as ONNX",
+         list);
   }
 };
 
@@ -554,7 +555,8 @@ class NhwcWriter : public ModelBuilder {
     if (!problems_.empty()) {
       std::string list;
       for (const auto& p : problems_) list += (list.empty() ? "" : "; ") + p;
-      fail(ErrorKind::kUnsupported, std::to_string(problems_.size()) + " node(s) cannot be written as ONNX", list);
+      fail(ErrorKind::kUnsupported,
+           std::to_string(problems_.size()) + " part(s) of the graph cannot be written as ONNX", list);
     }
     return serialize();
   }
@@ -566,6 +568,17 @@ class NhwcWriter : public ModelBuilder {
   };
 
   void build() {
+    // The TFLite importer applies --input-shape to the inputs only; every shape after
+    // them is the file's. Resize sizes, Reshape targets and the declared outputs are
+    // written from those shapes, so the export would contradict itself.
+    for (const auto& w : g_.meta.warnings) {
+      if (w.find("input shapes were overridden") != std::string::npos) {
+        problems_.push_back(
+            "--input-shape: a TFLite model's shapes after its inputs are not re-inferred; export it with the "
+            "file's own input shapes");
+        return;
+      }
+    }
     opset_ = options_.opset;
     start_model(opset_);
     fold_constants();
