@@ -10,8 +10,10 @@
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
 #include "infercast/cost/cost.hpp"
+#include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/runtime/runtime.hpp"
+#include "infercast/runtime/verify.hpp"
 
 namespace infercast::bench {
 namespace {
@@ -123,6 +125,43 @@ TEST(BenchKernel, RefusesBadSpecsNamingTheParameter) {
   s = example("conv");
   s.dtype = ir::DType::kInt8;
   expect_invalid(s, "dtype");
+}
+
+// What ONNX Runtime gets: each kernel written by the exporter passes onnx.checker
+// (Python onnx, full check), and ONNX Runtime computes what XNNPACK computes from the
+// in-memory graph on the same inputs, so both runtimes time the same kernel.
+TEST(BenchKernel, EveryTypeExportsCheckedOnnxThatOnnxRuntimeAgreesWith) {
+  if (!fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node/package.json")) {
+    GTEST_SKIP() << "ONNX Runtime runner not installed (scripts/install_runners.sh)";
+  }
+  const fs::path dir = fs::temp_directory_path() / ("infercast_kernel_onnx_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string files;
+  auto ort = runtime::make_runtime("ort");
+  auto xnn = runtime::make_runtime("xnnpack");
+  for (const auto& type : kernel_types()) {
+    SCOPED_TRACE(type);
+    const ir::Graph g = build_kernel_graph(example(type), 11);
+    const fs::path file = dir / (std::to_string(&type - kernel_types().data()) + ".onnx");
+    exporter::ExportOptions eo;
+    eo.opset = static_cast<int>(g.meta.opset);
+    ASSERT_NO_THROW(exporter::save(g, file, exporter::Format::kOnnx, eo));
+    files += " " + file.string();
+    const ir::Graph back = import::load_model(file);
+    const auto inputs = runtime::random_inputs(g, 5);
+    ort->prepare(back, {1});
+    xnn->prepare(g, {1});
+    const auto cmp = runtime::compare_outputs(xnn->infer(inputs), ort->infer(inputs), {1e-3, 1e-4});
+    ASSERT_EQ(cmp.size(), 1u);
+    EXPECT_TRUE(cmp[0].pass) << "max abs error " << cmp[0].max_abs_error << " " << cmp[0].note;
+  }
+  const std::string check =
+      "/usr/bin/python3 -c \"import onnx, sys; [onnx.checker.check_model(onnx.load(p), "
+      "full_check=True) for p in sys.argv[1:]]\"" +
+      files;
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+  fs::remove_all(dir);
 }
 
 // The node's first output in NCHW order, whatever the model's layout.
