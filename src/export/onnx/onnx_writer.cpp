@@ -380,7 +380,12 @@ int direct_opset(const ir::Graph& g, int requested) {
   return std::max<int>(requested, static_cast<int>(g.meta.opset));
 }
 
-std::pair<std::string, std::string> split_domain(const std::string& source_op) {
+// (domain, op_type) of a node of an ONNX-form graph: the file's own op when the
+// importer recorded it ("com.microsoft.FusedConv"), else the canonical name (graphs
+// built in code), which is the ONNX name for every op ONNX has.
+std::pair<std::string, std::string> onnx_op_of(const ir::Node& n) {
+  if (n.source_op.empty()) return {"", std::string(ir::op_name(n.op))};
+  const std::string& source_op = n.source_op;
   const auto dot = source_op.rfind('.');
   if (dot == std::string::npos) return {"", source_op};
   return {source_op.substr(0, dot), source_op.substr(dot + 1)};
@@ -388,6 +393,7 @@ std::pair<std::string, std::string> split_domain(const std::string& source_op) {
 
 std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
   if (n.op == Op::If || n.op == Op::Loop || n.op == Op::Scan) return "its subgraph bodies are not kept in the IR";
+  if (n.op == Op::Other && n.source_op.empty()) return "an op without a name";
   if (n.op == Op::ConstantOfShape) return "its 'value' tensor attribute is not kept in the IR";
   for (const auto& [name, value] : n.attrs.all()) {
     (void)value;
@@ -395,7 +401,7 @@ std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
       return "attribute '" + name + "' is TFLite's form; the graph is not NHWC";
     }
   }
-  const auto [domain, op_type] = split_domain(n.source_op);
+  const auto [domain, op_type] = onnx_op_of(n);
   if (domain.empty() && g.meta.opset > 0 && g.meta.opset < opset) {
     const auto* from = ::onnx::OpSchemaRegistry::Schema(op_type, static_cast<int>(g.meta.opset), "");
     const auto* to = ::onnx::OpSchemaRegistry::Schema(op_type, opset, "");
@@ -478,7 +484,7 @@ class DirectWriter : public ModelBuilder {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const ir::Node& n = g_.nodes[i];
       const std::string where = node_where(static_cast<int>(i), n);
-      auto [domain, op_type] = split_domain(n.source_op);
+      auto [domain, op_type] = onnx_op_of(n);
       if (!domain.empty()) domains.insert(domain);
       auto* p = graph()->add_node();
       p->set_op_type(op_type);
