@@ -119,7 +119,8 @@ TEST_P(TorchvisionExport, MatchesOrtOnTheOriginal) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, TorchvisionExport, ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1"),
+INSTANTIATE_TEST_SUITE_P(Models, TorchvisionExport,
+                         ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small"),
                          [](const auto& info) { return std::string(info.param); });
 
 // fp16 weights: float16 buffers behind DEQUANTIZE, the way the TFLite converter writes

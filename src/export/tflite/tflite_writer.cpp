@@ -117,23 +117,28 @@ std::uint16_t float_to_half(float value) {
   return static_cast<std::uint16_t>(sign | h);
 }
 
-// `src` (row-major, `dims`, `elem` bytes each) with its axes permuted: result dim k is
+// `src` (row-major, `dims`) with its axes permuted: result dim k is
 // source dim perm[k].
-std::vector<std::byte> permute_bytes(std::span<const std::byte> src, std::size_t elem, const Dims& dims,
-                                     const std::vector<int>& perm) {
+std::vector<float> permute(const std::vector<float>& src, const Dims& dims, const std::vector<int>& perm) {
   const std::size_t rank = dims.size();
+  if (rank == 0 || src.empty()) return src;
+  std::vector<float> out(src.size());
   std::vector<std::int64_t> in_stride(rank, 1);
   for (std::size_t d = rank; d-- > 1;) in_stride[d - 1] = in_stride[d] * dims[d];
   Dims out_dims(rank);
   for (std::size_t k = 0; k < rank; ++k) out_dims[k] = dims[static_cast<std::size_t>(perm[k])];
-  std::vector<std::byte> out(src.size());
+  // Outer output positions by counter, the innermost output axis as a strided copy.
+  const std::size_t inner = static_cast<std::size_t>(out_dims[rank - 1]);
+  const std::size_t inner_step = static_cast<std::size_t>(in_stride[static_cast<std::size_t>(perm[rank - 1])]);
+  const std::size_t rows = inner == 0 ? 0 : src.size() / inner;
   std::vector<std::int64_t> idx(rank, 0);
-  const std::size_t count = elem == 0 ? 0 : src.size() / elem;
-  for (std::size_t o = 0; o < count; ++o) {
+  float* dst = out.data();
+  for (std::size_t r = 0; r < rows; ++r) {
     std::int64_t off = 0;
-    for (std::size_t k = 0; k < rank; ++k) off += idx[k] * in_stride[static_cast<std::size_t>(perm[k])];
-    std::memcpy(out.data() + o * elem, src.data() + static_cast<std::size_t>(off) * elem, elem);
-    for (std::size_t k = rank; k-- > 0;) {
+    for (std::size_t k = 0; k + 1 < rank; ++k) off += idx[k] * in_stride[static_cast<std::size_t>(perm[k])];
+    const float* s = src.data() + off;
+    for (std::size_t j = 0; j < inner; ++j) *dst++ = s[j * inner_step];
+    for (std::size_t k = rank - 1; k-- > 0;) {
       if (++idx[k] < out_dims[k]) break;
       idx[k] = 0;
     }
@@ -250,7 +255,7 @@ class Writer {
   void add_op(B code, std::vector<int> in, std::vector<int> out,
               tflite::BuiltinOptions type = tflite::BuiltinOptions::NONE, fb::Offset<void> options = 0);
   int const_i32(const std::string& name, const std::vector<std::int32_t>& values, Dims shape);
-  int const_f32(const std::string& name, const std::vector<float>& values, Dims shape, bool weight);
+  int const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight);
   int activation(const std::string& name, ir::DType dtype, const Dims& shape, bool own = false);
 
   // IR tensors in the file.
@@ -281,6 +286,7 @@ class Writer {
   void global_pool(const ir::Node& n);
   void unary(const ir::Node& n);
   void clip(int index);
+  void hard_sigmoid(const ir::Node& n);
   void binary(int index);
   void batch_norm(int index);
   void reshape(const ir::Node& n);
@@ -306,6 +312,7 @@ class Writer {
   std::vector<std::span<const std::byte>> buffers_{std::span<const std::byte>{}};  // buffer 0: empty
   std::uint64_t buffer_bytes_ = 0;
   std::deque<std::vector<std::byte>> owned_;
+  std::deque<std::vector<float>> owned_floats_;
   std::map<std::pair<int, std::string>, std::uint32_t> opcode_index_;
   std::vector<std::pair<B, std::string>> opcodes_;
   std::vector<std::array<int, 2>> forms_;
@@ -398,7 +405,7 @@ int Writer::const_i32(const std::string& name, const std::vector<std::int32_t>& 
 
 // A float constant; with fp16 weights and `weight`, stored as float16 behind a
 // DEQUANTIZE (the returned tensor is the float32 one the ops read).
-int Writer::const_f32(const std::string& name, const std::vector<float>& values, Dims shape, bool weight) {
+int Writer::const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight) {
   OutTensor t;
   t.shape = i32_dims(shape);
   if (weight && opt_.fp16_weights) {
@@ -416,11 +423,10 @@ int Writer::const_f32(const std::string& name, const std::vector<float>& values,
            tflite::CreateDequantizeOptions(fbb_).Union());
     return out;
   }
-  std::vector<std::byte> bytes(values.size() * 4);
-  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  owned_floats_.push_back(std::move(values));
   t.name = unique_name(name);
   t.type = tflite::TensorType::FLOAT32;
-  t.buffer = own_buffer(std::move(bytes));
+  t.buffer = add_buffer(std::as_bytes(std::span<const float>(owned_floats_.back())));
   return add_tensor(std::move(t));
 }
 
@@ -560,13 +566,10 @@ int Writer::ir_constant(int id, Form f, bool weight) {
     Dims shape = dims;
     if (f == kNhwc) {
       if (dims.size() != 4) refuse("constant '" + t.name + "' is not 4-D");
-      std::vector<std::byte> raw(values.size() * 4);
-      std::memcpy(raw.data(), values.data(), raw.size());
-      raw = permute_bytes(raw, 4, dims, {0, 2, 3, 1});
-      std::memcpy(values.data(), raw.data(), raw.size());
+      values = permute(values, dims, {0, 2, 3, 1});
       shape = {dims[0], dims[2], dims[3], dims[1]};
     }
-    out = const_f32(f == kNhwc ? t.name + "_nhwc" : t.name, values, shape, half);
+    out = const_f32(f == kNhwc ? t.name + "_nhwc" : t.name, std::move(values), shape, half);
   } else {
     const auto type = tensor_type(t.dtype);
     if (!type)
@@ -602,12 +605,8 @@ int Writer::broadcast_constant(int id, Form f, std::size_t rank, bool weight) {
   if (dims.size() > rank) refuse("constant '" + t.name + "' has a higher rank than the data it broadcasts against");
   Dims full(rank - dims.size(), 1);
   full.insert(full.end(), dims.begin(), dims.end());
-  std::vector<float> values = read_f32(id);
-  std::vector<std::byte> raw(values.size() * 4);
-  std::memcpy(raw.data(), values.data(), raw.size());
-  raw = permute_bytes(raw, 4, full, {0, 2, 3, 1});
-  std::memcpy(values.data(), raw.data(), raw.size());
-  return const_f32(t.name + "_nhwc", values, {full[0], full[2], full[3], full[1]}, weight);
+  std::vector<float> values = permute(read_f32(id), full, {0, 2, 3, 1});
+  return const_f32(t.name + "_nhwc", std::move(values), {full[0], full[2], full[3], full[1]}, weight);
 }
 
 Form Writer::preferred_form(int id) const {
@@ -1063,6 +1062,7 @@ void Writer::emit_converted(int index) {
     case O::Elu:
     case O::Gelu: return unary(n);
     case O::Clip: return clip(index);
+    case O::HardSigmoid: return hard_sigmoid(n);
     case O::Add:
     case O::Sub:
     case O::Mul:
@@ -1176,21 +1176,18 @@ void Writer::conv(int index) {
     }
   }
   const bool depthwise = group == cin && group > 1;
-  std::vector<std::byte> raw(weights.size() * 4);
-  std::memcpy(raw.data(), weights.data(), raw.size());
   Dims filter_shape;
   if (depthwise) {  // (O, 1, kh, kw) -> (1, kh, kw, O)
-    raw = permute_bytes(raw, 4, w, {1, 2, 3, 0});
+    weights = permute(weights, w, {1, 2, 3, 0});
     filter_shape = {1, w[2], w[3], cout};
   } else {  // OIHW -> OHWI
-    raw = permute_bytes(raw, 4, w, {0, 2, 3, 1});
+    weights = permute(weights, w, {0, 2, 3, 1});
     filter_shape = {cout, w[2], w[3], w[1]};
   }
-  std::memcpy(weights.data(), raw.data(), raw.size());
   const std::string& wname = g_.tensors[static_cast<std::size_t>(w_id)].name;
   int xt = value(x_id, kNhwc);
   if (plan->explicit_pad) xt = pad_input(xt, *plan, 0.0f, n.name);
-  const int wt = const_f32(wname + (depthwise ? "_1hwo" : "_ohwi"), weights, filter_shape, true);
+  const int wt = const_f32(wname + (depthwise ? "_1hwo" : "_ohwi"), std::move(weights), filter_shape, true);
   const int bt =
       const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout}, true);
   const int yt = produce(out_id, kNhwc);
@@ -1328,6 +1325,24 @@ void Writer::clip(int index) {
   }
 }
 
+// TFLite has no HARD_SIGMOID: max(0, min(1, alpha * x + beta)) as MUL, ADD and
+// RELU_0_TO_1.
+void Writer::hard_sigmoid(const ir::Node& n) {
+  const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
+  const Form f = preferred_form(x_id);
+  const auto alpha = static_cast<float>(n.attrs.get_float("alpha", 0.2));
+  const auto beta = static_cast<float>(n.attrs.get_float("beta", 0.5));
+  const int xt = value(x_id, f);
+  const Dims shape = form_dims(y_id, f);
+  const int a = const_f32(n.name + "_alpha", {alpha}, {}, false);
+  const int b = const_f32(n.name + "_beta", {beta}, {}, false);
+  const int scaled = activation(n.name + "_scaled", ir::DType::kFloat32, shape);
+  const int shifted = activation(n.name + "_shifted", ir::DType::kFloat32, shape);
+  add_op(B::MUL, {xt, a}, {scaled}, tflite::BuiltinOptions::MulOptions, tflite::CreateMulOptions(fbb_).Union());
+  add_op(B::ADD, {scaled, b}, {shifted}, tflite::BuiltinOptions::AddOptions, tflite::CreateAddOptions(fbb_).Union());
+  add_op(B::RELU_0_TO_1, {shifted}, {produce(y_id, f)});
+}
+
 void Writer::binary(int index) {
   const ir::Node& n = g_.nodes[static_cast<std::size_t>(index)];
   using O = ir::Op;
@@ -1454,10 +1469,7 @@ void Writer::linear(int index) {
   const double alpha = gemm ? n.attrs.get_float("alpha", 1.0) : 1.0;
   const double beta = gemm ? n.attrs.get_float("beta", 1.0) : 1.0;
   if (!trans_b) {  // [K, N] -> [N, K]
-    std::vector<std::byte> raw(w.size() * 4);
-    std::memcpy(raw.data(), w.data(), raw.size());
-    raw = permute_bytes(raw, 4, b, {1, 0});
-    std::memcpy(w.data(), raw.data(), raw.size());
+    w = permute(w, b, {1, 0});
   }
   if (alpha != 1.0) {
     for (float& v : w) v = static_cast<float>(v * alpha);
@@ -1479,7 +1491,7 @@ void Writer::linear(int index) {
   }
   const int at = value(a_id, kPlain);
   const std::string& bname = bt.name;
-  const int wt = const_f32(bname + (trans_b ? "" : "_oi"), w, {units, inner}, true);
+  const int wt = const_f32(bname + (trans_b ? "" : "_oi"), std::move(w), {units, inner}, true);
   const int ct =
       const_f32(c_id >= 0 ? g_.tensors[static_cast<std::size_t>(c_id)].name : n.name + "_bias", bias, {units}, true);
   add_op(B::FULLY_CONNECTED, {at, wt, ct}, {produce(y_id, kPlain)}, tflite::BuiltinOptions::FullyConnectedOptions,
