@@ -150,6 +150,32 @@ TEST(OnnxExport, ConvertedGraphIsExactOnXnnpack) {
   }
 }
 
+class SeedModels : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SeedModels, SmallTfliteModelsExportCheckedAndMatching) {
+  // The TFLite fuzz seeds (fuzz/corpus/tflite/) cover single ops the MediaPipe models
+  // lack: STRIDED_SLICE, GATHER, TRANSPOSE_CONV, FULLY_CONNECTED + SOFTMAX, pooling,
+  // CONCATENATION, RESHAPE and MEAN.
+  const fs::path original = kSource / "fuzz/corpus/tflite" / (GetParam() + ".tflite");
+  if (!fs::exists(original)) GTEST_SKIP() << original << " is absent";
+  const fs::path exported = scratch("seed_" + GetParam() + ".onnx");
+  exporter::save(import::load_tflite(original), exported, exporter::Format::kOnnx);
+  std::string message;
+  const int checked = onnx_check(exported, &message);
+  if (checked != 3) EXPECT_EQ(checked, 0) << message;
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort (ONNX Runtime)";
+  EXPECT_EQ(run(std::string(INFERCAST_CLI) + " verify " + original.string() +
+                    " --runtime xnnpack --reference ort --reference-model " + exported.string(),
+                &message),
+            0)
+      << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, SeedModels,
+                         ::testing::Values("conv2d", "depthwise_conv2d", "fully_connected_softmax", "many_ops",
+                                           "mediapipe_transpose_conv_bias", "pool_concat_reshape_mean",
+                                           "transpose_conv"));
+
 // --- 2. Round trips of ONNX-form graphs -------------------------------------------
 
 // Same nodes (op, name, attributes, wiring), tensors (kind, dtype, shape) and constant
@@ -423,6 +449,13 @@ TEST(OnnxExport, TfliteInputShapeOverrideIsRefused) {
   ASSERT_EQ(exporter::unsupported_nodes(g, exporter::Format::kOnnx).size(), 1u);
   const std::string what = error_of([&] { exporter::to_onnx(g); }, ErrorKind::kUnsupported);
   EXPECT_NE(what.find("--input-shape"), std::string::npos) << what;
+}
+
+TEST(OnnxExport, QuantizedComputationIsRefusedNamingTheNode) {
+  const fs::path original = kSource / "fuzz/corpus/tflite/quantized_conv.tflite";
+  if (!fs::exists(original)) GTEST_SKIP() << original << " is absent";
+  const std::string what = error_of([&] { exporter::to_onnx(import::load_tflite(original)); }, ErrorKind::kUnsupported);
+  EXPECT_NE(what.find("(CONV_2D): quantized int8 computation"), std::string::npos) << what;
 }
 
 TEST(OnnxExport, OptionsOutOfRangeAreRefused) {

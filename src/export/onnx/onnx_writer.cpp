@@ -931,6 +931,17 @@ class NhwcWriter : public ModelBuilder {
   }
 
   void write_node(const ir::Node& n, const std::string& where) {
+    // Quantized arithmetic (int8/uint8 tensors with scales flowing between compute ops)
+    // would need QLinear* ops, which are not written; only its edges are.
+    if (n.op != Op::Dequantize && n.op != Op::Quantize && n.op != Op::Cast) {
+      for (int id : n.outputs) {
+        if (id >= 0 && !g_.tensors[id].quant.empty() && !ir::is_floating(g_.tensors[id].dtype)) {
+          fail(ErrorKind::kUnsupported, where,
+               "quantized " + std::string(ir::dtype_name(g_.tensors[id].dtype)) +
+                   " computation (QLinear* ops are not written)");
+        }
+      }
+    }
     if (is_binary(n.op)) return write_binary(n, where);
     if (is_unary(n.op)) return write_unary(n, where);
     switch (n.op) {
@@ -972,7 +983,8 @@ class NhwcWriter : public ModelBuilder {
   }
 
   static std::string unsupported_op(const ir::Node& n) {
-    return "op " + std::string(ir::op_name(n.op)) + " has no ONNX conversion from NHWC";
+    return "op " + (n.op == Op::Other ? n.source_op : std::string(ir::op_name(n.op))) +
+           " has no ONNX conversion from NHWC";
   }
 
   // The ops write_node handles (each may still refuse a particular node).
