@@ -227,10 +227,18 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
     kernel.key = spec->key();
     kernel.params = to_json(*spec);
     store::Measurement m;
+    auto phase = Clock::now();
+    auto lap = [&phase](double& into) {
+      const auto now = Clock::now();
+      into += std::chrono::duration<double>(now - phase).count();
+      phase = now;
+    };
     try {
       const ir::Graph graph = build_kernel_graph(*spec);
       kernel.features = features_of(graph);
+      lap(summary.build_s);
       m.kernel_id = db.upsert_kernel(kernel);
+      lap(summary.store_s);
       Attempted a;
       if (external) {
         const fs::path file = temp->path() / ("kernel-" + std::to_string(done) + ".onnx");
@@ -239,13 +247,16 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
         exporter::save(graph, file, exporter::Format::kOnnx, eo);
         const ir::Graph imported = import::load_model(file);
         rt->prepare(imported, {threads});
+        lap(summary.prepare_s);
         a = time_kernel(*rt, o.protocol, o.input_seed);
         std::error_code ec;
         fs::remove(file, ec);
       } else {
         rt->prepare(graph, {threads});
+        lap(summary.prepare_s);
         a = time_kernel(*rt, o.protocol, o.input_seed);
       }
+      lap(summary.run_s);
       m.stats = a.best;
       m.remeasured = a.remeasured;
       summary.timed_s += a.timed_s;
@@ -255,7 +266,9 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       if (m.kernel_id == 0) m.kernel_id = db.upsert_kernel(kernel);
     }
     m.profile_id = summary.profile_id;
+    lap(summary.run_s);     // a failure's time counts as running
     db.add_measurement(m);  // committed before the next kernel starts
+    lap(summary.store_s);
     ++done;
     if (m.failed()) {
       ++summary.failed;
@@ -272,12 +285,13 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
 }
 
 std::string summary_line(const BenchSummary& s) {
-  char buf[512];
+  char buf[640];
   std::snprintf(buf, sizeof buf,
                 "bench: profile %s: %zu measured, %zu failed, %zu skipped (already measured), %zu re-measured; "
-                "%.1f kernels/min; wall %.1f s, timed %.1f s, harness overhead %.1f%%%s",
+                "%.1f kernels/min; wall %.1f s, timed %.1f s, harness overhead %.1f%% (build %.1f s, prepare %.1f s, "
+                "run %.1f s, store %.1f s)%s",
                 s.profile.c_str(), s.measured, s.failed, s.skipped, s.remeasured, s.kernels_per_minute(), s.wall_s,
-                s.timed_s, s.overhead() * 100,
+                s.timed_s, s.overhead() * 100, s.build_s, s.prepare_s, s.run_s, s.store_s,
                 s.interrupted        ? "; interrupted"
                 : s.budget_exhausted ? "; budget reached"
                                      : "");

@@ -62,7 +62,10 @@ struct BenchSummary {
   std::size_t remeasured = 0;  // measurements that needed at least one extra attempt
   double wall_s = 0;           // the loop's wall time (sampling excluded)
   double timed_s = 0;          // sum of the kernels' own timed runs (every attempt's samples)
-  bool interrupted = false;    // request_stop() ended the run
+  // Where the wall time went: building graphs and features, exporting + preparing,
+  // running (warm-up, timed runs, runner round trips), committing to the database.
+  double build_s = 0, prepare_s = 0, run_s = 0, store_s = 0;
+  bool interrupted = false;  // request_stop() ended the run
   bool budget_exhausted = false;
 
   // (wall - timed) / wall: the harness's overhead (building, preparing, warm-up, storing).
