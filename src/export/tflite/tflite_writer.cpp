@@ -211,6 +211,14 @@ std::optional<B> builtin_by_name(const std::string& name) {
 // The writer
 // ---------------------------------------------------------------------------
 
+std::size_t initial_size(const ir::Graph& g) {
+  std::uint64_t bytes = 1 << 20;
+  for (const ir::Tensor& t : g.tensors) {
+    if (t.is_constant() && t.alias_of < 0) bytes += t.data.size() + 32;
+  }
+  return static_cast<std::size_t>(std::min<std::uint64_t>(bytes, kMaxFileBytes));
+}
+
 class Writer {
  public:
   Writer(const ir::Graph& graph, const ExportOptions& options)
@@ -306,7 +314,9 @@ class Writer {
   const ir::Graph& g_;
   const ExportOptions& opt_;
   std::string file_;
-  fb::FlatBufferBuilder fbb_{1 << 16};
+  // Sized for every constant's bytes up front: growing by doubling would copy the weights
+  // several times.
+  fb::FlatBufferBuilder fbb_{initial_size(g_)};
   std::vector<OutTensor> tensors_;
   std::vector<OutOp> ops_;
   std::vector<std::span<const std::byte>> buffers_{std::span<const std::byte>{}};  // buffer 0: empty
