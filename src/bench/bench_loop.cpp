@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <ostream>
+#include <set>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
@@ -196,10 +197,16 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   // The sampler's whole sequence, so a rerun with any --count continues the same order.
   const std::vector<KernelSpec> specs = sample_kernels(o.sampler, 0);
   summary.planned = specs.size();
+  std::set<std::int64_t> failed_ids;
+  if (o.retry_failed) {
+    for (const auto& m : db.measurements(summary.profile_id)) {
+      if (m.failed()) failed_ids.insert(m.kernel_id);
+    }
+  }
   std::vector<const KernelSpec*> pending;
   for (const auto& spec : specs) {
     const auto id = db.find_kernel(spec.key());
-    if (id && db.has_measurement(summary.profile_id, *id)) {
+    if (id && db.has_measurement(summary.profile_id, *id) && failed_ids.count(*id) == 0) {
       ++summary.skipped;
     } else {
       pending.push_back(&spec);

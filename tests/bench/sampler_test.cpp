@@ -207,6 +207,13 @@ TEST(BenchLoop, ARunnerCrashIsAFailedRowAndTheRunGoesOn) {
   o.sampler.kernel_types = {"relu"};
   const BenchSummary again = run_bench(o, db, progress);
   EXPECT_EQ(again.skipped, 3u);
+  EXPECT_EQ(again.failed, 0u);
+  // --retry-failed measures the crashed kernel again (the fake crashes only once).
+  o.retry_failed = true;
+  const BenchSummary retried = run_bench(o, db, progress);
+  EXPECT_EQ(retried.measured, 1u);
+  EXPECT_EQ(retried.failed, 0u);
+  EXPECT_EQ(db.stats().failed_measurements, 0);
   fs::remove_all(dir);
 }
 

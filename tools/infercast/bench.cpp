@@ -107,6 +107,7 @@ void register_bench(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--timeout", o->bench.timeout_s, "seconds an external runner may take per request")
       ->capture_default_str();
+  cmd->add_flag("--retry-failed", o->bench.retry_failed, "measure again kernels whose measurement failed");
   cmd->add_flag("-q,--quiet", o->quiet, "no per-kernel progress");
   cmd->callback([o, &action] { action = [o] { return run_bench_command(*o); }; });
 }

@@ -2,7 +2,8 @@
 // measurement protocol and commit it to the store before the next one starts.
 //
 // - Resumable: a (profile, kernel) pair already in the database, failed or not, is
-//   skipped, so a rerun with the same options continues where the last one stopped.
+//   skipped (failed ones are retried with retry_failed), so a rerun with the same
+//   options continues where the last one stopped.
 // - A kernel that fails (cannot be built, refused, runner crash or timeout) becomes a
 //   failed measurement with its error and the run goes on.
 // - request_stop() (the CLI calls it on SIGINT) ends the run after the measurement in
@@ -37,7 +38,8 @@ struct BenchOptions {
   std::uint64_t input_seed = 42;
   // Progress: a bar with rate and ETA redrawn in place when `tty`, else one line per kernel.
   bool tty = false;
-  bool quiet = false;  // no per-kernel progress at all (the summary is still returned)
+  bool quiet = false;         // no per-kernel progress at all (the summary is still returned)
+  bool retry_failed = false;  // measure again the kernels whose stored measurement failed
 
   // Shorter than `infercast run`'s protocol: kernels are many and small.
   static measure::Protocol default_protocol() {
