@@ -458,6 +458,32 @@ TEST(OnnxExport, QuantizedComputationIsRefusedNamingTheNode) {
   EXPECT_NE(what.find("(CONV_2D): quantized int8 computation"), std::string::npos) << what;
 }
 
+TEST(OnnxExport, RaisingTheOpsetKeepsOnlyNodesValidThere) {
+  // An opset-11 graph written at 13: Relu is the same op, Squeeze's axes moved from an
+  // attribute to an input and Softmax changed meaning, so those two are refused.
+  ir::Graph g = tflite_chain({ir::Op::Relu, ir::Op::Squeeze, ir::Op::Softmax});
+  g.meta.format = "onnx";
+  g.meta.layout = ir::Layout::kNCHW;
+  g.meta.opset = 11;
+  g.nodes[1].attrs.set("axes", std::vector<std::int64_t>{0});
+  const auto listed = exporter::unsupported_nodes(g, exporter::Format::kOnnx);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_NE(listed[0].find("'op1' (Squeeze): the op changed between opset 11 and 13"), std::string::npos) << listed[0];
+  EXPECT_NE(listed[1].find("'op2' (Softmax)"), std::string::npos) << listed[1];
+
+  // resnet18 (opset 13) at opset 17: every node is valid there; ORT agrees exactly.
+  const fs::path model = kTorchvision / "resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent";
+  exporter::ExportOptions options;
+  options.opset = 17;
+  const fs::path out = scratch("resnet18_opset17.onnx");
+  exporter::save(import::load_onnx(model), out, exporter::Format::kOnnx, options);
+  EXPECT_EQ(import::load_onnx(out).meta.opset, 17);
+  std::string message;
+  const int checked = onnx_check(out, &message);
+  if (checked != 3) EXPECT_EQ(checked, 0) << message;
+}
+
 TEST(OnnxExport, OptionsOutOfRangeAreRefused) {
   const ir::Graph g = tflite_chain({ir::Op::Relu});
   exporter::ExportOptions options;

@@ -163,6 +163,52 @@ std::int64_t nchw_axis(std::int64_t axis) {
   return map[((axis % 4) + 4) % 4];
 }
 
+// Attribute setters for NodeProto, one per IR attribute value type.
+void attr(::onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void attr(::onnx::NodeProto* n, const std::string& name, double v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::FLOAT);
+  a->set_f(static_cast<float>(v));
+}
+void attr(::onnx::NodeProto* n, const std::string& name, const std::string& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<std::int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::INTS);
+  for (auto x : v) a->add_ints(x);
+}
+void attr_value(::onnx::NodeProto* n, const std::string& name, const ir::AttrValue& value) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::vector<double>>) {
+          auto* a = n->add_attribute();
+          a->set_name(name);
+          a->set_type(::onnx::AttributeProto::FLOATS);
+          for (auto x : v) a->add_floats(static_cast<float>(x));
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          auto* a = n->add_attribute();
+          a->set_name(name);
+          a->set_type(::onnx::AttributeProto::STRINGS);
+          for (const auto& x : v) a->add_strings(x);
+        } else {
+          attr(n, name, v);
+        }
+      },
+      value);
+}
+
 // ---------------------------------------------------------------------------
 // Common model building
 // ---------------------------------------------------------------------------
@@ -209,51 +255,6 @@ class ModelBuilder {
     for (const auto& i : inputs) n->add_input(i);
     for (const auto& o : outputs) n->add_output(o);
     return n;
-  }
-
-  static void attr(::onnx::NodeProto* n, const std::string& name, std::int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(::onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(::onnx::NodeProto* n, const std::string& name, double v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(::onnx::AttributeProto::FLOAT);
-    a->set_f(static_cast<float>(v));
-  }
-  static void attr(::onnx::NodeProto* n, const std::string& name, const std::string& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(::onnx::AttributeProto::STRING);
-    a->set_s(v);
-  }
-  static void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<std::int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(::onnx::AttributeProto::INTS);
-    for (auto x : v) a->add_ints(x);
-  }
-  static void attr_value(::onnx::NodeProto* n, const std::string& name, const ir::AttrValue& value) {
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::vector<double>>) {
-            auto* a = n->add_attribute();
-            a->set_name(name);
-            a->set_type(::onnx::AttributeProto::FLOATS);
-            for (auto x : v) a->add_floats(static_cast<float>(x));
-          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-            auto* a = n->add_attribute();
-            a->set_name(name);
-            a->set_type(::onnx::AttributeProto::STRINGS);
-            for (const auto& x : v) a->add_strings(x);
-          } else {
-            attr(n, name, v);
-          }
-        },
-        value);
   }
 
   void fill_tensor(::onnx::TensorProto* p, const std::string& name, DType dtype, const std::vector<std::int64_t>& dims,
@@ -403,11 +404,28 @@ std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
   }
   const auto [domain, op_type] = onnx_op_of(n);
   if (domain.empty() && g.meta.opset > 0 && g.meta.opset < opset) {
+    // Written at a newer opset than the file's: the node must be valid there as it
+    // stands (same attributes and arity), and not an op whose meaning changed.
     const auto* from = ::onnx::OpSchemaRegistry::Schema(op_type, static_cast<int>(g.meta.opset), "");
     const auto* to = ::onnx::OpSchemaRegistry::Schema(op_type, opset, "");
+    const std::string change = "the op changed between opset " + std::to_string(g.meta.opset) + " and " +
+                               std::to_string(opset) + " and is not upgraded";
     if (from != nullptr && to != nullptr && from->since_version() != to->since_version()) {
-      return "the op changed between opset " + std::to_string(g.meta.opset) + " and " + std::to_string(opset) +
-             " and is not upgraded";
+      static const std::set<std::string, std::less<>> kMeaningChanged = {"Softmax", "LogSoftmax", "Hardmax",
+                                                                         "Upsample"};
+      if (kMeaningChanged.contains(op_type)) return change;
+      ::onnx::NodeProto proto;
+      proto.set_op_type(op_type);
+      for (int id : n.inputs) proto.add_input(id < 0 ? std::string() : g.tensors[static_cast<std::size_t>(id)].name);
+      for (int id : n.outputs) proto.add_output(id < 0 ? std::string() : g.tensors[static_cast<std::size_t>(id)].name);
+      for (const auto& [name, value] : n.attrs.all()) attr_value(&proto, name, value);
+      try {
+        to->Verify(proto);
+      } catch (const std::exception& e) {
+        std::string what = e.what();
+        if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+        return change + " (" + what + ")";
+      }
     }
   }
   auto check_tensor = [&](int id) -> std::string {
