@@ -74,6 +74,8 @@ std::string export_to(const ir::Graph& g, const fs::path& path, const ExportOpti
 // torchvision (NCHW) -> NHWC TFLite, checked against ONNX Runtime on the original
 // ---------------------------------------------------------------------------
 
+void expect_same_graph(const ir::Graph& g, const ir::Graph& back);  // below
+
 class TorchvisionExport : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(TorchvisionExport, MatchesOrtOnTheOriginal) {
@@ -100,6 +102,14 @@ TEST_P(TorchvisionExport, MatchesOrtOnTheOriginal) {
   int transposes = 0;
   for (const ir::Node& n : back.nodes) transposes += n.op == ir::Op::Transpose;
   EXPECT_LE(transposes, 2);
+
+  // The exported file is a TFLite graph like any other: written again, it round-trips.
+  {
+    SCOPED_TRACE("re-export of the exported file");
+    const fs::path again = out_dir() / (std::string(GetParam()) + "_again.tflite");
+    export_to(back, again);
+    expect_same_graph(back, import::load_model(again));
+  }
 
   const nlohmann::json doc = flatc_decode(tfl);
   ASSERT_TRUE(doc.contains("buffers"));
@@ -163,16 +173,9 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
 // MediaPipe (NHWC) round trips
 // ---------------------------------------------------------------------------
 
-class MediapipeRoundTrip : public ::testing::TestWithParam<const char*> {};
-
-TEST_P(MediapipeRoundTrip, SameOpsAttributesShapesAndWeights) {
-  const fs::path path = model_path("mediapipe", GetParam());
-  if (!fs::exists(path)) GTEST_SKIP() << path << " not found; run `make test` to fetch the models";
-  const ir::Graph g = import::load_model(path);
-  const fs::path tfl = out_dir() / (fs::path(GetParam()).stem().string() + "_roundtrip.tflite");
-  export_to(g, tfl);
-  const ir::Graph back = import::load_model(tfl);
-
+// import(export(g)) against g: same nodes in the same order, ops, attributes, tensor
+// names, dtypes, shapes, kinds, quantization and constant bytes.
+void expect_same_graph(const ir::Graph& g, const ir::Graph& back) {
   ASSERT_EQ(back.nodes.size(), g.nodes.size());
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& a = g.nodes[i];
@@ -212,6 +215,19 @@ TEST_P(MediapipeRoundTrip, SameOpsAttributesShapesAndWeights) {
   for (std::size_t i = 0; i < g.outputs.size(); ++i) {
     EXPECT_EQ(back.tensors[back.outputs[i]].name, g.tensors[g.outputs[i]].name);
   }
+}
+
+class MediapipeRoundTrip : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MediapipeRoundTrip, SameOpsAttributesShapesAndWeights) {
+  const fs::path path = model_path("mediapipe", GetParam());
+  if (!fs::exists(path)) GTEST_SKIP() << path << " not found; run `make test` to fetch the models";
+  const ir::Graph g = import::load_model(path);
+  const fs::path tfl = out_dir() / (fs::path(GetParam()).stem().string() + "_roundtrip.tflite");
+  export_to(g, tfl);
+  const ir::Graph back = import::load_model(tfl);
+
+  expect_same_graph(g, back);
 
   // flatc agrees: same operator codes in the same order as the original file.
   const nlohmann::json ours = flatc_decode(tfl);
