@@ -125,6 +125,13 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::Dropout: return "identity";
     case Op::Transpose: return "transpose";
     case Op::LayerNormalization: return "layernorm";
+    case Op::Dequantize:
+    case Op::DequantizeLinear: {
+      // fp16/int8 weights dequantized once at prepare time (TFLite fp16 models).
+      const ir::Tensor* in = tensor_at(graph, node, 0);
+      if (in != nullptr && in->is_constant()) return "weights";
+      break;
+    }
     default: break;
   }
   const ir::OpCategory category = ir::op_category(node.op);
@@ -174,6 +181,15 @@ float log2p(double x) {
   return static_cast<float>(std::log2(1.0 + std::max(0.0, x)));
 }
 
+// A weight the runtime prepares once: the output of a Dequantize of a constant.
+bool is_prepared_weight(const ir::Graph& graph, int tensor) {
+  const int producer = graph.tensors[static_cast<std::size_t>(tensor)].producer;
+  if (producer < 0) return false;
+  const ir::Node& p = graph.nodes[static_cast<std::size_t>(producer)];
+  if (p.op != ir::Op::Dequantize && p.op != ir::Op::DequantizeLinear) return false;
+  return !p.inputs.empty() && p.inputs[0] >= 0 && graph.tensors[static_cast<std::size_t>(p.inputs[0])].is_constant();
+}
+
 // Fills cost and features of `kernel` from its nodes.
 void describe(const ir::Graph& graph, Kernel& kernel) {
   std::vector<int> external;  // activation and weight tensors read from outside the kernel
@@ -191,7 +207,12 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
         continue;
       if (std::find(external.begin(), external.end(), t) != external.end()) continue;
       external.push_back(t);
-      if (!graph.tensors[static_cast<std::size_t>(t)].is_constant()) ++activation_inputs;
+      const ir::Tensor& tensor = graph.tensors[static_cast<std::size_t>(t)];
+      if (is_prepared_weight(graph, t)) {
+        if (const auto n = tensor.shape.numel()) kernel.cost.params += static_cast<double>(*n);
+      } else if (!tensor.is_constant()) {
+        ++activation_inputs;
+      }
     }
   }
   for (int t : external) {
@@ -291,7 +312,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     kernel.type = anchor;
     const std::string fused = node.attrs.get_string("fused_activation", "");
     if (!fused.empty()) kernel.type += "+" + activation_class(fused);
-    if (rules.removed_ops.count(anchor) != 0 || anchor == "shape") {
+    if (rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;
       kernel.family = "removed";
       kernels.push_back(std::move(kernel));

@@ -67,6 +67,26 @@ TEST(PredictKernels, RealModelsSplitEveryNodeExactlyOnce) {
   }
 }
 
+TEST(PredictKernels, OnnxClipBoundsAndPreparedWeights) {
+  const fs::path mv2 = kModels / "torchvision/mobilenet_v2.onnx";
+  const fs::path selfie = kModels / "mediapipe/selfie_segmentation.tflite";
+  if (!fs::exists(mv2) || !fs::exists(selfie)) GTEST_SKIP() << "needs mobilenet_v2 and selfie_segmentation";
+  // Opset-11 Clip takes min/max as inputs: 0..6 is relu6, which the rules fuse.
+  std::map<std::string, int> types;
+  for (const Kernel& k : split_kernels(import::load_model(mv2), rich_rules())) ++types[k.type];
+  EXPECT_EQ(types["conv+relu6"], 18);
+  EXPECT_EQ(types["dwconv+relu6"], 17);
+  EXPECT_EQ(types["clip"], 0);
+  // fp16 weights dequantized at prepare time cost nothing and count as the conv's params.
+  for (const Kernel& k : split_kernels(import::load_model(selfie), rich_rules())) {
+    if (k.type.rfind("dequantize", 0) == 0) EXPECT_TRUE(k.removed) << k.name;
+    if (k.family == "conv") {
+      EXPECT_GT(k.cost.params, 0) << k.name;
+      EXPECT_EQ(k.features[15], 1.0f) << k.name;  // one activation input
+    }
+  }
+}
+
 TEST(PredictKernels, FusionRulesDecideTheGrouping) {
   bench::KernelSpec spec{"conv+bn+relu",
                          {{"n", 1},
