@@ -4,6 +4,7 @@
 // written (round trips of torchvision models and the ONNX backend-test node models).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -36,7 +37,8 @@ const fs::path kTorchvision = kSource / ".cache/models/torchvision";
 const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "infercast_onnx_export_test";
+  // One folder per process: several test runs may share the machine.
+  const fs::path dir = fs::temp_directory_path() / ("infercast_onnx_export_test_" + std::to_string(getpid()));
   fs::create_directories(dir);
   return dir / name;
 }
