@@ -36,11 +36,24 @@ const fs::path kMediapipe = kSource / ".cache/models/mediapipe";
 const fs::path kTorchvision = kSource / ".cache/models/torchvision";
 const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
 
+// One folder per process (several test runs may share the machine), removed at exit:
+// the exports of resnet18 alone are ~100 MB.
+fs::path scratch_dir() {
+  return fs::temp_directory_path() / ("infercast_onnx_export_test_" + std::to_string(getpid()));
+}
+
+class RemoveScratch : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(scratch_dir(), ec);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveScratch = ::testing::AddGlobalTestEnvironment(new RemoveScratch);
+
 fs::path scratch(const std::string& name) {
-  // One folder per process: several test runs may share the machine.
-  const fs::path dir = fs::temp_directory_path() / ("infercast_onnx_export_test_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  fs::create_directories(scratch_dir());
+  return scratch_dir() / name;
 }
 
 // Runs `command`, capturing stdout; returns the exit code (-1 on a signal).
