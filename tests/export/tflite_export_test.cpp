@@ -169,6 +169,79 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
             0);
 }
 
+// The conversion paths the torchvision exports leave out (they come with BatchNorm
+// already folded): Conv + BatchNorm + Relu folded, a BatchNorm no conv precedes (MUL +
+// ADD), ceil_mode max pooling (PADV2 with the lowest float), average pooling with
+// count_include_pad (explicit PAD), depthwise + Clip(0, 6), Concat on channels, Gemm
+// with transB=0, alpha and beta, Softmax. Built with Python onnx (onnx.helper, checked by
+// onnx.checker), checked against ONNX Runtime on the original.
+TEST(TfliteExport, ConversionPathsMatchOrt) {
+  const fs::path dir = out_dir();
+  const fs::path script = dir / "make_paths_model.py", onnx = dir / "paths.onnx", tfl = dir / "paths.tflite";
+  testing::write_file(script, R"PY(
+import sys
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(7)
+inits = []
+def const(name, *shape, positive=False):
+    a = rng.standard_normal(shape).astype(np.float32)
+    if positive:
+        a = np.abs(a) + 0.5
+    inits.append(numpy_helper.from_array(a, name))
+    return name
+def bn(x, c, y):
+    return helper.make_node("BatchNormalization", [x, const(y + "_g", c), const(y + "_b", c), const(y + "_m", c),
+                            const(y + "_v", c, positive=True)], [y], epsilon=1e-3)
+nodes = [
+    helper.make_node("Conv", ["x", const("w1", 8, 3, 3, 3), const("b1", 8)], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+    bn("c1", 8, "n1"),
+    helper.make_node("Relu", ["n1"], ["r1"]),
+    helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+    helper.make_node("Conv", ["p1", const("w2", 8, 1, 3, 3)], ["c2"], pads=[1, 1, 1, 1], group=8),
+    bn("c2", 8, "n2"),
+    helper.make_node("Clip", ["n2", "lo", "hi"], ["r2"]),
+    helper.make_node("Concat", ["p1", "r2"], ["cat"], axis=1),
+    bn("cat", 16, "n3"),
+    helper.make_node("AveragePool", ["n3"], ["a1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+    helper.make_node("Sub", ["a1", const("bias4", 16, 1, 1)], ["s1"]),
+    helper.make_node("GlobalAveragePool", ["s1"], ["g1"]),
+    helper.make_node("Flatten", ["g1"], ["f1"]),
+    helper.make_node("Gemm", ["f1", const("w5", 16, 10), const("b5", 10)], ["fc"], alpha=0.5, beta=2.0),
+    helper.make_node("Softmax", ["fc"], ["y"], axis=-1),
+]
+inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+graph = helper.make_graph(nodes, "paths", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 35, 30])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10]),
+                           helper.make_tensor_value_info("fc", TensorProto.FLOAT, [1, 10])], inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+model.ir_version = 7
+onnx.checker.check_model(model, full_check=True)
+onnx.save(model, sys.argv[1])
+)PY");
+  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+  const ir::Graph g = import::load_model(onnx);
+  export_to(g, tfl);
+  const ir::Graph back = import::load_model(tfl);
+  std::map<std::string, int> ops;
+  for (const ir::Node& n : back.nodes) ++ops[n.source_op];
+  EXPECT_EQ(ops["MUL"], 1);  // only the BatchNorm after the Concat stays
+  EXPECT_EQ(ops["ADD"], 1);
+  EXPECT_EQ(ops["PADV2"], 1);  // ceil_mode max pooling
+  EXPECT_EQ(ops["PAD"], 2);    // the strided conv's pads and count_include_pad
+  EXPECT_EQ(ops["RELU"] + ops["RELU6"], 0) << "activations fused";
+  EXPECT_EQ(ops["DEPTHWISE_CONV_2D"], 1);
+  flatc_decode(tfl);
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
+  const fs::path report = dir / "paths_verify.txt";
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                  " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " > " + report.string() +
+                  " 2>&1"),
+            0)
+      << testing::read_file(report);
+}
+
 // ---------------------------------------------------------------------------
 // MediaPipe (NHWC) round trips
 // ---------------------------------------------------------------------------
