@@ -375,8 +375,8 @@ class ModelBuilder {
 // ---------------------------------------------------------------------------
 
 // The written default-domain opset for an ONNX-origin graph: the source's when the
-// request is lower (its nodes are in that opset's form), else the request, provided no
-// op the graph uses changed between the two.
+// request is lower (its nodes are in that opset's form), else the request; direct_problem
+// then checks every node against the higher opset.
 int direct_opset(const ir::Graph& g, int requested) {
   return std::max<int>(requested, static_cast<int>(g.meta.opset));
 }
@@ -484,11 +484,8 @@ class DirectWriter : public ModelBuilder {
     }
     for (std::size_t i = 0; i < g_.tensors.size(); ++i) {
       const ir::Tensor& t = g_.tensors[i];
+      // Every initializer, used or not: the round trip promises the same tensors.
       if (!t.is_constant() || t.producer >= 0) continue;
-      if (t.consumers.empty() &&
-          std::find(g_.outputs.begin(), g_.outputs.end(), static_cast<int>(i)) == g_.outputs.end()) {
-        // Unused initializers are kept too: the round trip promises the same tensors.
-      }
       const std::string where = "initializer '" + t.name + "'";
       if (t.sparse) fail(ErrorKind::kUnsupported, where, "sparse initializers are not written");
       if (t.dtype == DType::kString) fail(ErrorKind::kUnsupported, where, "string constants are not written");
