@@ -112,12 +112,15 @@ TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int th
       out.kernel_ms = sum;
     };
     const std::string type = spec.value("type", "");
-    if (engine.name() == "xnnpack" && type != "transpose" && type != "channel_shuffle" && type != "reshape") {
+    const bool nhwc_possible = exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty();
+    if (engine.name() == "xnnpack" && nhwc_possible && type != "transpose" && type != "channel_shuffle" &&
+        type != "reshape") {
       // XNNPACK computes in NHWC; an NCHW kernel graph's per-layer time includes the
       // re-layout of its input and output (3x the conv itself for a 1x1 conv), which a
       // real NHWC model, or an NCHW one after the layout pass, does not pay per layer.
       // So the kernel runs as NHWC (a .tflite round trip: explicit boundary Transposes)
-      // and its own time is every layer but those Transposes.
+      // and its own time is every layer but those Transposes. Kernels the TFLite writer
+      // cannot express (bilinear resize of ONNX origin) keep the NCHW graph.
       const std::filesystem::path file = std::filesystem::temp_directory_path() /
                                          ("infercast-predict-kernel-" + std::to_string(::getpid()) + ".tflite");
       exporter::save(graph, file, exporter::Format::kTflite);
