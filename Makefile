@@ -70,11 +70,32 @@ demo: build runners
 	$(BUILD)/infercast run .cache/models/mediapipe/selfie_segmentation.tflite --runtime xnnpack --threads 2 --per-layer
 	@echo
 	$(BUILD)/infercast verify .cache/models/torchvision/resnet18.onnx --runtime xnnpack --reference ort
+	@echo
+	@mkdir -p .cache/demo
+	$(BUILD)/infercast export .cache/models/mediapipe/selfie_segmentation.tflite --to onnx -o .cache/demo/selfie_segmentation.onnx
+	$(BUILD)/infercast verify .cache/models/mediapipe/selfie_segmentation.tflite --runtime xnnpack --reference ort \
+	  --reference-model .cache/demo/selfie_segmentation.onnx
+	@echo
+	$(BUILD)/infercast bench --runtime xnnpack --db .cache/demo/kernels.db --kernels conv,dwconv+relu6,fc --count 12 -q
+	$(BUILD)/infercast db stats --db .cache/demo/kernels.db
+	@echo
+	$(BUILD)/infercast profile --runtime xnnpack --budget 40s -o .cache/demo/xnnpack.predictor \
+	  --models .cache/models/torchvision/resnet18.onnx .cache/models/mediapipe/selfie_segmentation.tflite
+	$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor
+	$(BUILD)/infercast validate --predictor .cache/demo/xnnpack.predictor --runtime xnnpack \
+	  .cache/models/torchvision/resnet18.onnx .cache/models/mediapipe/selfie_segmentation.tflite
 
 bench: build runners
 	@bench/analyze_speed.sh
 	@bench/runner_overhead.sh
 	@bench/runtimes.sh
+	@bench/bench_throughput.sh
+	@bench/benchmark_model_parser.sh
+	@mkdir -p .cache/demo
+	@test -s .cache/demo/xnnpack.predictor || $(BUILD)/infercast profile --runtime xnnpack --budget 40s \
+	  -o .cache/demo/xnnpack.predictor --models .cache/models/torchvision/resnet18.onnx \
+	  .cache/models/mediapipe/selfie_segmentation.tflite
+	@bench/predict_speed.sh .cache/demo/xnnpack.predictor
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -39,7 +39,7 @@ void write_output(const std::string& path, const std::string& text) {
 }  // namespace infercast::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"infercast: what a neural network costs to run (params, memory, MACs, traffic)"};
+  CLI::App app{"infercast: what a neural network costs to run (params, memory, MACs, traffic, latency)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "infercast 0.1.0");
   infercast::cli::Action action;
