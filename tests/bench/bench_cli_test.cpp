@@ -110,8 +110,12 @@ TEST_F(BenchCli, SurvivesSigkillAtTwentyRandomMomentsWithoutLosingOrDuplicatingR
   // Finished measurements seen so far: (profile, kernel) -> (median, timestamp).
   std::map<std::string, std::string> finished;
   int kills = 0;
+  // Every kernel takes at least 50 ms (--min-time), so the 190 kernels need more than 9.5 s:
+  // more than 20 rounds of at most 400 ms can finish, whatever the machine's speed, and
+  // every kill lands in a run with work left.
+  const auto slow = quick({{"--min-time", "0.05"}});
   for (int round = 0; round < 20; ++round) {
-    const pid_t pid = spawn(quick());
+    const pid_t pid = spawn(slow);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     ::kill(pid, SIGKILL);
     const int code = wait_exit(pid);
@@ -130,7 +134,7 @@ TEST_F(BenchCli, SurvivesSigkillAtTwentyRandomMomentsWithoutLosingOrDuplicatingR
     EXPECT_GE(current.size(), finished.size());
     finished = current;
   }
-  EXPECT_GE(kills, 10) << "most runs should have been killed mid-way; raise the work per run";
+  EXPECT_EQ(kills, 20) << "every run should have been killed mid-way; raise the work per run";
   // The final rerun completes and adds exactly the missing rows, once each.
   ASSERT_EQ(run(quick()), 0) << infercast::testing::read_file(dir_ / "stderr");
   EXPECT_EQ(rows("PRAGMA integrity_check")[0][0], "ok");

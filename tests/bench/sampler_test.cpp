@@ -171,7 +171,9 @@ TEST(BenchSampler, PriorCoversEveryConvDwconvFcLayerOfTheRealModels) {
       }
     }
   }
-  EXPECT_GT(layers, 900);
+  // `make models` fetches 9 torchvision exports and 5 MediaPipe models: 780 such layers
+  // (a cache with more models has more).
+  EXPECT_GE(layers, 780);
   EXPECT_EQ(covered, layers);
   std::printf("prior coverage: %d of %d conv/dwconv/fc layers (%zu distinct configurations); %zu kernels sampled\n",
               covered, layers, configs.size(), sampled.size());
