@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
+#include "infercast/predict/adaptive.hpp"
 #include "infercast/runtime/runtime.hpp"
 
 namespace infercast::cli {
@@ -20,6 +21,7 @@ struct BenchCliOptions {
   std::string kernels;
   std::vector<std::string> models;
   std::string budget;
+  std::string predictor;
   bool quiet = false;
 };
 
@@ -61,8 +63,14 @@ int run_bench_command(BenchCliOptions& o) {
   o.bench.tty = ::isatty(STDERR_FILENO) != 0;
   o.bench.quiet = o.quiet;
   if (o.bench.sampler.sampler == "adaptive") {
-    throw Error(ErrorKind::kUnsupported, "--sampler adaptive", "",
-                "needs a predictor's error function; use it from the C++ API (bench::SamplerOptions::error_fn)");
+    if (o.predictor.empty()) {
+      throw Error(
+          ErrorKind::kInvalidArgument, "--sampler adaptive", "",
+          "needs --predictor BUNDLE (a bundle trained for this runtime: where it errs most, bench samples more)");
+    }
+    o.bench.sampler.error_fn = predict::adaptive_error_fn(predict::load_bundle(o.predictor, o.bench.runtime));
+  } else if (!o.predictor.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, "--predictor", o.predictor, "only the adaptive sampler uses a predictor");
   }
   store::Database db = store::Database::open(o.db);
   // SIGINT: finish and commit the kernel in flight, then stop and print the summary.
@@ -89,6 +97,7 @@ void register_bench(CLI::App& app, Action& action) {
   cmd->add_option("--kernels", o->kernels, "comma-separated kernel types (default: all; see docs/bench.md)");
   cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
   cmd->add_option("--models", o->models, "prior: model files or folders (repeatable)");
+  cmd->add_option("--predictor", o->predictor, "adaptive: a predictor bundle for this runtime");
   cmd->add_option("--count", o->bench.count, "measure at most N kernels in this run (0 = all)")->capture_default_str();
   cmd->add_option("--budget", o->budget, "stop starting kernels after this long: 90s, 10m, 1h");
   cmd->add_option("--threads", o->bench.threads, "intra-op threads (0 = all available cores)")->capture_default_str();
