@@ -249,10 +249,13 @@ nlohmann::json RunnerProcess::request(nlohmann::json request, double timeout_s, 
   const std::string where = label_ + " request '" + op + "'";
   auto with_file = [&](const Error& e) { return Error(e.kind(), file, e.where(), e.reason()); };
   try {
-    if (pid_ <= 0) start();
+    const bool fresh = pid_ <= 0;
+    if (fresh) start();
     // Output nobody asked for (a second line after the last answer) means the runner
-    // no longer follows the protocol.
-    if (stdout_fd_ >= 0) {
+    // no longer follows the protocol. A runner just started has had no request yet:
+    // whatever it prints first is taken as its answer below and judged as one, so the
+    // error does not depend on whether it printed before or after our request.
+    if (!fresh && stdout_fd_ >= 0) {
       char buf[4096];
       const ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
       if (n > 0) {
