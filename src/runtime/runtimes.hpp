@@ -7,8 +7,8 @@
 
 namespace infercast::runtime {
 
-std::unique_ptr<Runtime> make_ort_runtime(const RuntimeOptions& options);      // process/ort_runtime.cpp
-std::unique_ptr<Runtime> make_xnnpack_runtime(const RuntimeOptions& options);  // xnnpack/xnnpack_runtime.cpp
+std::unique_ptr<Runtime> make_ort_runtime(const RuntimeOptions& options);              // process/ort_runtime.cpp
+std::unique_ptr<Runtime> make_xnnpack_runtime(const RuntimeOptions& options);          // xnnpack/xnnpack_runtime.cpp
 std::unique_ptr<Runtime> make_benchmark_model_runtime(const RuntimeOptions& options);  // process/command_runtime.cpp
 
 }  // namespace infercast::runtime

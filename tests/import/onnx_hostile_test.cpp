@@ -364,11 +364,11 @@ TEST_F(OnnxHostile, NonPositiveWindowAttributes) {
     std::vector<std::int64_t> value;
     const char* reason;
   };
-  for (const Case& c : {Case{"strides", {0, 2}, "strides must be >= 1, got [0,2]"},
-                        Case{"strides", {2, -1}, "strides must be >= 1"},
-                        Case{"dilations", {1, 0}, "dilations must be >= 1"},
-                        Case{"kernel_shape", {0, 3}, "kernel_shape must be positive"},
-                        Case{"pads", {1, 1, -2, 1}, "pads must be >= 0"}}) {
+  for (const Case& c :
+       {Case{"strides", {0, 2}, "strides must be >= 1, got [0,2]"}, Case{"strides", {2, -1}, "strides must be >= 1"},
+        Case{"dilations", {1, 0}, "dilations must be >= 1"},
+        Case{"kernel_shape", {0, 3}, "kernel_shape must be positive"},
+        Case{"pads", {1, 1, -2, 1}, "pads must be >= 0"}}) {
     ::onnx::ModelProto model;
     ASSERT_TRUE(model.ParseFromString(bytes));
     auto* node = model.mutable_graph()->mutable_node(0);

@@ -38,8 +38,7 @@ std::string to_tflite(const ir::Graph& graph, const ExportOptions& options = {})
 
 // to_onnx / to_tflite written to `path` (atomically: a temporary file beside it, then
 // a rename). Throws Error(kIo) on write failure, plus what the above throw.
-void save(const ir::Graph& graph, const std::filesystem::path& path, Format format,
-          const ExportOptions& options = {});
+void save(const ir::Graph& graph, const std::filesystem::path& path, Format format, const ExportOptions& options = {});
 
 // The format a path's extension names (".onnx", ".tflite"); throws Error(kInvalidArgument).
 Format format_of(const std::filesystem::path& path);

@@ -89,9 +89,9 @@ void check_inference_preconditions(const std::string& op, ::onnx::InferenceConte
   };
   // convPoolShapeInference divides by strides and multiplies by dilations without
   // checking them: a zero stride is an integer division by zero (SIGFPE).
-  static const std::set<std::string, std::less<>> kConvPool = {
-      "Conv",    "ConvInteger", "ConvTranspose", "QLinearConv", "AveragePool",
-      "MaxPool", "LpPool",      "MaxUnpool",     "QLinearAveragePool"};
+  static const std::set<std::string, std::less<>> kConvPool = {"Conv",        "ConvInteger", "ConvTranspose",
+                                                               "QLinearConv", "AveragePool", "MaxPool",
+                                                               "LpPool",      "MaxUnpool",   "QLinearAveragePool"};
   if (kConvPool.contains(op)) {
     for (const char* name : {"strides", "dilations", "kernel_shape"}) {
       const ::onnx::AttributeProto* a = ctx.getAttribute(name);
