@@ -22,19 +22,13 @@
 namespace infercast::import {
 namespace {
 
+using infercast::testing::random_bytes;
 using infercast::testing::read_file;
 using infercast::testing::write_file;
 
 namespace fs = std::filesystem;
 
 const char* const kConvModel = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
-
-std::string random_bytes(std::size_t size, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(size, '\0');
-  for (char& c : out) c = static_cast<char>(rng() & 0xff);
-  return out;
-}
 
 std::string float_bytes(const std::vector<float>& values) {
   std::string out(values.size() * sizeof(float), '\0');
