@@ -26,7 +26,7 @@ std::optional<bench::KernelSpec> jittered(const bench::KernelSpec& spec, std::mt
       // keep square maps square: h and w get the same factor below
       continue;
     }
-    if (name == "cin" || name == "cout" || name == "c" || name == "m" || name == "k" && spec.type == "matmul") {
+    if (name == "cin" || name == "cout" || name == "c" || name == "m" || (name == "k" && spec.type == "matmul")) {
       if (pick(rng) < 2) continue;  // leave some channels as they are
       value = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(value) * kScales[pick(rng)]));
       if (value > 8) value = (value + 7) / 8 * 8;
