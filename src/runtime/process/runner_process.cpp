@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +15,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/runtime/process.hpp"
-
-extern char** environ;
+#include "runtime/process/spawn.hpp"
 
 namespace infercast::runtime {
 namespace {
@@ -106,34 +104,9 @@ void RunnerProcess::start() {
     }
     throw Error(ErrorKind::kIo, "", label_, "cannot create pipes: " + errno_text(e));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Its own process group, so a timeout kills the runner and anything it started;
-  // default signal handling and an empty mask, whatever this process uses.
-  sigset_t empty_set;
-  sigemptyset(&empty_set);
-  sigset_t default_set;
-  sigemptyset(&default_set);
-  sigaddset(&default_set, SIGPIPE);
-  sigaddset(&default_set, SIGINT);
-  sigaddset(&default_set, SIGTERM);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &empty_set);
-  posix_spawnattr_setsigdefault(&attr, &default_set);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> args;
-  for (std::string& a : argv_) args.push_back(a.data());
-  args.push_back(nullptr);
+  // Its own process group, so a timeout kills the runner and anything it started.
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  const int rc = spawn_in_own_group(argv_, in[0], out[1], err[1], pid);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);

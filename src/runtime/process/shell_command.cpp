@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +15,7 @@
 #include <cstring>
 
 #include "infercast/base/error.hpp"
-
-extern char** environ;
+#include "runtime/process/spawn.hpp"
 
 namespace infercast::runtime {
 namespace {
@@ -94,32 +92,9 @@ ShellResult run_shell(const std::string& command, double timeout_s, const std::s
     }
     throw Error(ErrorKind::kIo, "", label, std::string("cannot create pipes: ") + std::strerror(e));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Its own process group, so a timeout kills the shell and everything it started;
-  // default signal handling and an empty mask, whatever this process uses.
-  sigset_t empty_set;
-  sigemptyset(&empty_set);
-  sigset_t default_set;
-  sigemptyset(&default_set);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&default_set, sig);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &empty_set);
-  posix_spawnattr_setsigdefault(&attr, &default_set);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string sh = "/bin/sh";
-  std::string dash_c = "-c";
-  std::string cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  // Its own process group, so a timeout kills the shell and everything it started.
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  const int rc = spawn_in_own_group({"/bin/sh", "-c", command}, -1, out[1], err[1], pid);
   ::close(out[1]);
   ::close(err[1]);
   if (rc != 0) {
