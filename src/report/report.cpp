@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "infercast/base/csv.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/report/report.hpp"
 
@@ -33,16 +34,6 @@ std::string cell_text(const nlohmann::json& v, Unit unit, bool human) {
     return out;
   }
   return v.dump();
-}
-
-std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // Display width in code points, so UTF-8 names align.
@@ -88,12 +79,12 @@ std::string render_table(const Table& t) {
 
 std::string render_csv(const Table& t) {
   std::string out;
-  for (std::size_t i = 0; i < t.columns.size(); ++i) out += (i ? "," : "") + csv_quote(t.columns[i].key);
+  for (std::size_t i = 0; i < t.columns.size(); ++i) out += (i ? "," : "") + csv_field(t.columns[i].key);
   out += "\n";
   for (const auto& row : t.rows) {
     for (std::size_t i = 0; i < t.columns.size(); ++i) {
       const auto it = row.find(t.columns[i].key);
-      out += (i ? "," : "") + csv_quote(it == row.end() ? "" : cell_text(*it, t.columns[i].unit, false));
+      out += (i ? "," : "") + csv_field(it == row.end() ? "" : cell_text(*it, t.columns[i].unit, false));
     }
     out += "\n";
   }

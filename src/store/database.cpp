@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "infercast/base/csv.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/store/store.hpp"
 
@@ -512,16 +513,6 @@ nlohmann::json stats_json(const measure::Stats& s) {
           {"max_ms", num(s.max)},
           {"std_ms", num(s.std)},
           {"cv", num(s.cv)}};
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string csv_number(double v) {
