@@ -57,11 +57,13 @@ const std::vector<TypeInfo>& type_table() {
       {"add", &kNhwc},
       {"add+relu", &kNhwc},
       {"mul", &kNhwc},
+      {"channel_mul", &kNhwc},
       {"concat", &kConcatParams},
       {"relu", &kNhwc},
       {"relu6", &kNhwc},
       {"sigmoid", &kNhwc},
       {"hardswish", &kNhwc},
+      {"hardsigmoid", &kNhwc},
       {"swish", &kNhwc},
       {"tanh", &kNhwc},
       {"softmax", &kRowParams},
@@ -385,6 +387,11 @@ int append_activation(GraphBuilder& b, const std::string& act, int x, std::initi
   } else if (act == "hardswish") {
     b.graph().meta.opset = std::max<std::int64_t>(b.graph().meta.opset, 14);
     b.node(ir::Op::HardSwish, "hardswish", {x}, {y});
+  } else if (act == "hardsigmoid") {
+    // torchvision's form of hard sigmoid (and, times x, of hardswish before opset 14)
+    ir::Node& hs = b.node(ir::Op::HardSigmoid, "hardsigmoid", {x}, {y});
+    hs.attrs.set("alpha", 1.0 / 6.0);
+    hs.attrs.set("beta", 0.5);
   } else if (act == "sigmoid") {
     b.node(ir::Op::Sigmoid, "sigmoid", {x}, {y});
   } else if (act == "tanh") {
@@ -511,6 +518,13 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     b.node(t == "mul" ? O::Mul : O::Add, t == "mul" ? "mul" : "add", {x0, x1}, {y});
     return b.finish(append_activation(b, act, y, {n, c, h, w}));
   }
+  if (t == "channel_mul") {
+    const int x = b.input("x", {n, c, h, w});
+    const int scale = b.input("scale", {n, c, 1, 1});
+    const int y = b.activation("y", {n, c, h, w});
+    b.node(O::Mul, "channel_mul", {x, scale}, {y});
+    return b.finish(y);
+  }
   if (t == "concat") {
     const std::int64_t count = p("inputs");
     std::vector<int> xs;
@@ -519,7 +533,8 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     b.node(O::Concat, "concat", xs, {y}).attrs.set("axis", std::int64_t{1});
     return b.finish(y);
   }
-  if (t == "relu" || t == "relu6" || t == "sigmoid" || t == "hardswish" || t == "swish" || t == "tanh") {
+  if (t == "relu" || t == "relu6" || t == "sigmoid" || t == "hardswish" || t == "hardsigmoid" || t == "swish" ||
+      t == "tanh") {
     const int x = b.input("x", {n, c, h, w});
     return b.finish(append_activation(b, t, x, {n, c, h, w}));
   }

@@ -115,6 +115,7 @@ std::string activation_name(const ir::Graph& g, const ir::Node& n) {
   switch (n.op) {
     case O::Relu: return "relu";
     case O::HardSwish: return "hardswish";
+    case O::HardSigmoid: return "hardsigmoid";
     case O::Sigmoid: return "sigmoid";
     case O::Tanh: return "tanh";
     case O::Clip: {
@@ -340,7 +341,19 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
     if (n.inputs.size() != 2) return std::nullopt;
     const auto a = dims_of(c.g, n.inputs[0]);
     const auto b = dims_of(c.g, n.inputs[1]);
-    if (!a || !b || *a != *b || c.g.tensors[n.inputs[1]].is_constant()) return std::nullopt;
+    if (!a || !b || c.g.tensors[n.inputs[0]].is_constant() || c.g.tensors[n.inputs[1]].is_constant())
+      return std::nullopt;
+    if (*a != *b) {
+      // x * s with s one value per (image, channel): a squeeze-excitation's scaling.
+      if (n.op != O::Mul || nodes.size() != 1 || a->size() != 4 || b->size() != 4) return std::nullopt;
+      auto count = [](const Dims& d) { return d[0] * d[1] * d[2] * d[3]; };
+      const bool a_full = count(*a) >= count(*b);
+      const auto x = as_nhwc(c, n.inputs[a_full ? 0 : 1]);
+      const auto s = as_nhwc(c, n.inputs[a_full ? 1 : 0]);
+      if (!x || !s || s->h != 1 || s->w != 1 || s->n != x->n || s->c != x->c || !fused_activation(n).empty())
+        return std::nullopt;
+      return make("channel_mul", nhwc_params(*x), dtype);
+    }
     const auto x = as_elementwise(c, n.inputs[0]);
     if (!x) return std::nullopt;
     std::string act = fused_activation(n);

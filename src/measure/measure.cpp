@@ -99,8 +99,41 @@ Stats measure(const Protocol& protocol, const std::function<double()>& run_once_
   });
 }
 
+namespace {
+
+// "512K", "32768K", "1M" as sysfs writes cache sizes; 0 when unreadable.
+std::size_t cache_size(const std::string& dir) {
+  std::ifstream in(dir + "/size");
+  std::string text;
+  if (!(in >> text) || text.empty()) return 0;
+  std::size_t scale = 1;
+  const char unit = text.back();
+  if (unit == 'K') scale = 1024;
+  if (unit == 'M') scale = 1024 * 1024;
+  if (scale != 1) text.pop_back();
+  try {
+    return static_cast<std::size_t>(std::stoull(text)) * scale;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
 MachineContext machine_context() {
   MachineContext c;
+  // Data and unified caches of CPU 0: the L2 and the highest level.
+  int top = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
+    std::ifstream level_file(dir + "/level"), type_file(dir + "/type");
+    int level = 0;
+    std::string type;
+    if (!(level_file >> level) || !(type_file >> type) || type == "Instruction") continue;
+    const std::size_t size = cache_size(dir);
+    if (level == 2) c.l2_bytes = size;
+    if (level >= top && size > 0) top = level, c.llc_bytes = size;
+  }
   c.cpu_model = cpu_model();
   c.cores = available_cores();
   {

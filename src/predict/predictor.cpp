@@ -2,10 +2,12 @@
 #include "infercast/predict/predictor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <tuple>
 
 #include "infercast/base/error.hpp"
 
@@ -20,7 +22,52 @@ constexpr double kZ90 = 1.645;
 
 }  // namespace
 
+namespace {
+
+// Bytes a kernel reads as weights and as activations (its inputs and output).
+double weight_bytes(const KernelCost& c) {
+  return 4.0 * c.params;
+}
+double io_bytes(const KernelCost& c) {
+  return std::max(0.0, c.bytes - weight_bytes(c));
+}
+
+// Least squares of y = a * x1 + b * x2 with a, b >= 0 (the constrained optimum of two
+// variables is the free one, or one with the other at zero, or zero).
+std::pair<double, double> nonnegative_fit(const std::vector<std::array<double, 3>>& rows) {
+  double s11 = 0, s22 = 0, s12 = 0, s1y = 0, s2y = 0;
+  for (const auto& [x1, x2, y] : rows) s11 += x1 * x1, s22 += x2 * x2, s12 += x1 * x2, s1y += x1 * y, s2y += x2 * y;
+  auto sse = [&](double a, double b) {
+    double e = 0;
+    for (const auto& [x1, x2, y] : rows) e += (y - a * x1 - b * x2) * (y - a * x1 - b * x2);
+    return e;
+  };
+  std::vector<std::pair<double, double>> candidates = {{0, 0}};
+  if (s11 > 0) candidates.emplace_back(std::max(0.0, s1y / s11), 0);
+  if (s22 > 0) candidates.emplace_back(0, std::max(0.0, s2y / s22));
+  const double det = s11 * s22 - s12 * s12;
+  if (det > 0) {
+    const double a = (s1y * s22 - s2y * s12) / det, b = (s2y * s11 - s1y * s12) / det;
+    if (a >= 0 && b >= 0) candidates.emplace_back(a, b);
+  }
+  std::pair<double, double> best = candidates[0];
+  for (const auto& c : candidates)
+    if (sse(c.first, c.second) < sse(best.first, best.second)) best = c;
+  return best;
+}
+
+}  // namespace
+
 Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options) {
+  // Kernels moving more than half the last-level cache find their data evicted warm
+  // or cold alike; they say nothing about the excess and would dominate the fit.
+  std::map<std::string, std::vector<std::array<double, 3>>> cold_rows;
+  for (const TrainingKernel& t : data) {
+    if (t.kernel.removed || !(t.cold_ms > 0) || !(t.latency_ms > 0) || !std::isfinite(t.cold_ms)) continue;
+    if (options.llc_bytes > 0 && t.kernel.cost.bytes > 0.5 * static_cast<double>(options.llc_bytes)) continue;
+    cold_rows[t.kernel.family].push_back(
+        {weight_bytes(t.kernel.cost), io_bytes(t.kernel.cost), t.cold_ms - t.latency_ms});
+  }
   std::map<std::string, std::vector<Sample>> by_family;
   std::vector<Sample> all;
   for (const TrainingKernel& t : data) {
@@ -54,6 +101,8 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
       model.sigma_log = 0.5;  // unvalidated: a wide band
     }
     if (model.kind != ModelKind::kRoofline) model.xgb.fit(samples, model.kind, options.seed);
+    if (const auto it = cold_rows.find(family); it != cold_rows.end())
+      std::tie(model.ms_per_weight_byte, model.ms_per_io_byte) = nonnegative_fit(it->second);
     bundle.families.emplace(family, std::move(model));
   }
   return bundle;
@@ -66,6 +115,8 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
     for (const auto& [kind, s] : f.cv) cv[kind] = to_json(s);
     families[name] = {{"model", model_kind_name(f.kind)},
                       {"samples", f.samples},
+                      {"ms_per_weight_byte", f.ms_per_weight_byte},
+                      {"ms_per_io_byte", f.ms_per_io_byte},
                       {"sigma_log", f.sigma_log},
                       {"roofline", f.roofline.to_json()},
                       {"cv", cv}};
@@ -79,6 +130,10 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"features", kFeatureNames},
           {"fusion_rules", to_json(bundle.rules)},
           {"fallback", bundle.fallback.to_json()},
+          {"run_overhead_ms", bundle.run_overhead_ms},
+          {"kernel_overhead_ms", bundle.kernel_overhead_ms},
+          {"l2_bytes", bundle.l2_bytes},
+          {"llc_bytes", bundle.llc_bytes},
           {"families", families}};
 }
 
@@ -149,11 +204,26 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
     bundle.created_utc = manifest.value("created_utc", "");
     bundle.rules = fusion_rules_from_json(manifest.at("fusion_rules"));
     bundle.fallback = Roofline::from_json(manifest.at("fallback"));
+    bundle.run_overhead_ms = manifest.value("run_overhead_ms", 0.0);
+    bundle.kernel_overhead_ms = manifest.value("kernel_overhead_ms", 0.0);
+    bundle.l2_bytes = manifest.value("l2_bytes", std::size_t{0});
+    bundle.llc_bytes = manifest.value("llc_bytes", std::size_t{0});
+    for (const auto& [field, v] : {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
+                                   std::pair{"kernel_overhead_ms", bundle.kernel_overhead_ms}}) {
+      if (!(v >= 0) || !std::isfinite(v))
+        throw Error(ErrorKind::kBadModel, file, field, "must be a finite number >= 0");
+    }
     for (const auto& [name, f] : manifest.at("families").items()) {
       FamilyModel model;
       model.kind = model_kind_from_name(f.at("model").get<std::string>());
       model.samples = f.value("samples", 0);
       model.sigma_log = f.at("sigma_log").get<double>();
+      model.ms_per_weight_byte = f.value("ms_per_weight_byte", 0.0);
+      model.ms_per_io_byte = f.value("ms_per_io_byte", 0.0);
+      for (double v : {model.ms_per_weight_byte, model.ms_per_io_byte}) {
+        if (!(v >= 0) || !std::isfinite(v))
+          throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "cold-cache rates must be finite and >= 0");
+      }
       model.roofline = Roofline::from_json(f.at("roofline"));
       const nlohmann::json cv = f.value("cv", nlohmann::json::object());
       for (const auto& [kind, s] : cv.items()) {
@@ -208,6 +278,16 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       out.source = model_kind_name(f.kind);
     }
   }
+  // The model's working set decides how warm its kernels find the caches.
+  double weights = 0, largest_io = 0;
+  for (const Kernel& k : p.kernels) {
+    if (k.removed) continue;
+    weights += weight_bytes(k.cost);
+    largest_io = std::max(largest_io, io_bytes(k.cost));
+  }
+  p.working_set_bytes = weights + largest_io;
+  const double llc = static_cast<double>(bundle.llc_bytes);
+  if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.working_set_bytes, 1.0) / llc), 0.0, 1.0);
   std::vector<Features> rows;
   for (const auto& [family, indices] : batches) {
     rows.clear();
@@ -219,7 +299,12 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     KernelPrediction& out = p.per_kernel[i];
     const Kernel& k = p.kernels[i];
     if (!k.removed && out.source != "memory-bound estimate") {
-      const double sigma = bundle.families.at(k.family).sigma_log;
+      const FamilyModel& f = bundle.families.at(k.family);
+      // Kernels moving more than half the cache were measured cold already (the fit
+      // left them out for that reason).
+      if (k.cost.bytes <= 0.5 * llc)
+        out.ms += p.cold_fraction * (f.ms_per_weight_byte * weight_bytes(k.cost) + f.ms_per_io_byte * io_bytes(k.cost));
+      const double sigma = f.sigma_log;
       out.lo_ms = out.ms * std::exp(-kZ90 * sigma);
       out.hi_ms = out.ms * std::exp(kZ90 * sigma);
     }
@@ -227,6 +312,12 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     p.lo_ms += out.lo_ms;
     p.hi_ms += out.hi_ms;
   }
+  std::size_t executed = 0;
+  for (const Kernel& k : p.kernels) executed += k.removed ? 0 : 1;
+  const double overhead = bundle.run_overhead_ms + bundle.kernel_overhead_ms * static_cast<double>(executed);
+  p.ms += overhead;
+  p.lo_ms += overhead;
+  p.hi_ms += overhead;
   return p;
 }
 

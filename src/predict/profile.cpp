@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
@@ -93,64 +94,120 @@ measure::Protocol kernel_protocol() {
   return p;
 }
 
+namespace {
+
+// Layers a one-kernel graph runs that a model does not pay per kernel: the layout
+// conversions at the graph's boundary (XNNPACK's NHWC round trip adds Transposes;
+// ONNX Runtime's NCHWc layout adds ReorderInput/ReorderOutput around a lone conv) and
+// the explicit Pad the TFLite writer adds where ONNX's symmetric pads are not SAME (a
+// model's own padding is part of its conv).
+bool boundary_layer(const std::string& kernel_type, const std::string& op) {
+  if (op == "ReorderInput" || op == "ReorderOutput") return true;
+  if (op == "Transpose") return kernel_type != "transpose" && kernel_type != "channel_shuffle";
+  if (op == "Pad") return kernel_type != "pad";
+  return false;
+}
+
+// Kernels whose NCHW one-kernel graph XNNPACK would time with a re-layout inside the
+// op: the spatial ones. Elementwise kernels run as they are: their time does not depend
+// on the layout, and a TFLite round trip could lower them differently (HardSigmoid
+// becomes MUL, ADD, RELU_0_TO_1, while a model runs one HardSigmoid).
+bool layout_sensitive(const std::string& type) {
+  static const std::set<std::string> spatial = {
+      "convtranspose", "maxpool", "avgpool", "globalavgpool", "resize_nearest", "resize_bilinear",
+      "pad",           "concat",  "se",      "channel_mul"};
+  return type.rfind("conv", 0) == 0 || type.rfind("dwconv", 0) == 0 || spatial.count(type) != 0;
+}
+
+// Each layer's fastest run: on a shared machine the other tenants only ever add time,
+// so the minimum is the estimate least disturbed by them (validate compares it with a
+// model's fastest end-to-end run).
+double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) {
+  double sum = 0;
+  for (const runtime::LayerTiming& l : r.layers)
+    if (!boundary_layer(kernel_type, l.op)) sum += l.ms.min;
+  return sum;
+}
+
+double all_layers_ms(const runtime::RunResult& r) {
+  double sum = 0;
+  for (const runtime::LayerTiming& l : r.layers) sum += l.ms.median;
+  return sum;
+}
+
+}  // namespace
+
+measure::Protocol cold_protocol() {
+  measure::Protocol p;
+  p.warmup = 1;
+  p.min_repeats = 10;
+  p.max_repeats = 10;
+  p.min_time_s = 0;
+  p.max_remeasure = 0;
+  return p;
+}
+
+std::size_t cold_flush_bytes() {
+  static const std::size_t bytes = std::max<std::size_t>(2 * measure::machine_context().llc_bytes, 16u << 20);
+  return bytes;
+}
+
 TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int threads,
                     const measure::Protocol& protocol) {
   TimedSpec out;
   out.spec = spec;
   try {
     const ir::Graph graph = bench::build_kernel_graph(bench::kernel_spec_from_json(spec));
-    auto own_time = [&out](const ir::Graph& g, const runtime::RunResult& r) {
-      double sum = 0;
-      for (const runtime::LayerTiming& l : r.layers) {
-        for (const ir::Node& n : g.nodes) {
-          if (n.name == l.name) {
-            sum += l.ms.median;
-            break;
-          }
-        }
-      }
-      out.kernel_ms = sum;
-    };
     const std::string type = spec.value("type", "");
-    const bool nhwc_possible = exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty();
-    if (engine.name() == "xnnpack" && nhwc_possible && type != "transpose" && type != "channel_shuffle" &&
-        type != "reshape") {
-      // XNNPACK computes in NHWC; an NCHW kernel graph's per-layer time includes the
-      // re-layout of its input and output (3x the conv itself for a 1x1 conv), which a
-      // real NHWC model, or an NCHW one after the layout pass, does not pay per layer.
-      // So the kernel runs as NHWC (a .tflite round trip: explicit boundary Transposes)
-      // and its own time is every layer but those Transposes. Kernels the TFLite writer
-      // cannot express (bilinear resize of ONNX origin) keep the NCHW graph.
-      const std::filesystem::path file = std::filesystem::temp_directory_path() /
-                                         ("infercast-predict-kernel-" + std::to_string(::getpid()) + ".tflite");
+    const bool nhwc_possible =
+        layout_sensitive(type) && exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty();
+    const std::string stem = "infercast-predict-kernel-" + std::to_string(::getpid());
+    ir::Graph converted;  // the kernel as the runtime loads it, when it is not `graph` itself
+    const ir::Graph* timed_graph = &graph;
+    if (engine.name() == "xnnpack" && nhwc_possible) {
+      // XNNPACK computes spatial ops in NHWC; an NCHW kernel graph's per-layer time
+      // includes the re-layout of its input and output (3x the conv itself for a 1x1
+      // conv), which a real NHWC model, or an NCHW one after the layout pass, does not
+      // pay per layer. So the kernel runs as NHWC (a .tflite round trip: explicit
+      // boundary Transposes).
+      const std::filesystem::path file = std::filesystem::temp_directory_path() / (stem + ".tflite");
       exporter::save(graph, file, exporter::Format::kTflite);
-      const ir::Graph nhwc = import::load_model(file);
+      converted = import::load_model(file);
+      timed_graph = &converted;
       std::error_code ec;
       std::filesystem::remove(file, ec);
-      engine.prepare(nhwc, {threads});
-      const runtime::RunResult r = engine.run({protocol, true, 42});
-      out.stats = r.latency_ms;
-      for (const runtime::LayerTiming& l : r.layers)
-        if (l.op != "Transpose") out.kernel_ms += l.ms.median;
-    } else if (engine.name() == "xnnpack") {
-      engine.prepare(graph, {threads});
-      const runtime::RunResult r = engine.run({protocol, true, 42});
-      out.stats = r.latency_ms;
-      own_time(graph, r);
-    } else {
+    } else if (engine.name() != "xnnpack") {
       // External runners load files: the kernel as a one-kernel .onnx, imported back
       // so the runner and the graph agree (the bench loop does the same).
-      const std::filesystem::path file =
-          std::filesystem::temp_directory_path() / ("infercast-predict-kernel-" + std::to_string(::getpid()) + ".onnx");
+      const std::filesystem::path file = std::filesystem::temp_directory_path() / (stem + ".onnx");
       exporter::ExportOptions eo;
       eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
       exporter::save(graph, file, exporter::Format::kOnnx, eo);
-      const ir::Graph imported = import::load_model(file);
-      engine.prepare(imported, {threads});
-      out.stats = engine.run({protocol, false, 42}).latency_ms;
       std::error_code ec;
+      try {
+        converted = import::load_model(file);
+        engine.prepare(converted, {threads});
+      } catch (...) {
+        std::filesystem::remove(file, ec);
+        throw;
+      }
+      const runtime::RunResult r = engine.run({protocol, true, 42});
+      const runtime::RunResult cold = engine.run({cold_protocol(), true, 42, cold_flush_bytes()});
       std::filesystem::remove(file, ec);
+      out.stats = r.latency_ms;
+      out.kernel_ms = own_time_ms(type, r);
+      out.layers_ms = all_layers_ms(r);
+      out.layer_count = static_cast<int>(r.layers.size());
+      out.cold_ms = own_time_ms(type, cold);
+      return out;
     }
+    engine.prepare(*timed_graph, {threads});
+    const runtime::RunResult r = engine.run({protocol, true, 42});
+    out.stats = r.latency_ms;
+    out.kernel_ms = own_time_ms(type, r);
+    out.layers_ms = all_layers_ms(r);
+    out.layer_count = static_cast<int>(r.layers.size());
+    out.cold_ms = own_time_ms(type, engine.run({cold_protocol(), true, 42, cold_flush_bytes()}));
   } catch (const std::exception& e) {
     out.error = e.what();
   }
@@ -169,6 +226,36 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
   return found;
 }
 
+void fit_overheads(const std::vector<TimedSpec>& timed, Bundle& bundle) {
+  // What a run costs beyond its layers' own times, as a + b * layers: the median
+  // overhead of the graphs with each layer count, then a least-squares line through
+  // those medians (a lone count gives b = 0; a negative slope is noise, also b = 0).
+  std::map<int, std::vector<double>> by_count;
+  for (const TimedSpec& t : timed) {
+    if (t.error.empty() && t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0)
+      by_count[t.layer_count].push_back(std::max(0.0, t.stats.median - t.layers_ms));
+  }
+  std::vector<std::pair<double, double>> points;  // (layers, median overhead)
+  std::vector<double> weights;
+  for (auto& [count, v] : by_count) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    points.emplace_back(count, v[v.size() / 2]);
+    weights.push_back(static_cast<double>(v.size()));
+  }
+  if (points.empty()) return;
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const auto [x, y] = points[i];
+    sw += weights[i], sx += weights[i] * x, sy += weights[i] * y, sxx += weights[i] * x * x, sxy += weights[i] * x * y;
+  }
+  const double var = sxx / sw - (sx / sw) * (sx / sw);
+  double slope = var > 0 ? (sxy / sw - (sx / sw) * (sy / sw)) / var : 0.0;
+  if (!(slope > 0)) slope = 0;
+  const double intercept = std::max(0.0, sy / sw - slope * sx / sw);
+  bundle.run_overhead_ms = intercept;
+  bundle.kernel_overhead_ms = slope;
+}
+
 Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
                         int* unusable) {
   std::vector<TrainingKernel> data;
@@ -177,6 +264,7 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
     if (!t.error.empty() || !(t.label_ms() > 0)) continue;
     try {
       if (auto k = training_kernel(t.spec, t.label_ms(), rules)) {
+        k->cold_ms = t.kernel_ms > 0 ? t.cold_ms : 0;
         data.push_back(std::move(*k));
         continue;
       }
@@ -185,7 +273,9 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
     ++bad;
   }
   if (unusable != nullptr) *unusable = bad;
-  return train(data, rules, options);
+  Bundle bundle = train(data, rules, options);
+  fit_overheads(timed, bundle);
+  return bundle;
 }
 
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules) {
@@ -198,7 +288,9 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
   p.machine_id = context.value("machine_id", "");
   p.hostname = context.value("hostname", "");
   p.created_utc = context.value("created_utc", "");
-  p.extra = {{"fusion_rules", to_json(rules)}};
+  p.extra = {{"fusion_rules", to_json(rules)},
+             {"l2_bytes", context.value("l2_bytes", std::size_t{0})},
+             {"llc_bytes", context.value("llc_bytes", std::size_t{0})}};
   return p;
 }
 
@@ -220,7 +312,9 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"device", profile->device},
              {"machine_id", profile->machine_id},
              {"hostname", profile->hostname},
-             {"created_utc", profile->created_utc}};
+             {"created_utc", profile->created_utc},
+             {"l2_bytes", profile->extra.value("l2_bytes", std::size_t{0})},
+             {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})}};
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {
     TimedSpec t;
@@ -232,10 +326,17 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
 }
 
 nlohmann::json to_json(const TimedSpec& t) {
-  return {{"spec", t.spec},           {"median_ms", t.stats.median},
-          {"min_ms", t.stats.min},    {"mean_ms", t.stats.mean},
-          {"cv", t.stats.cv},         {"n", t.stats.n},
-          {"kernel_ms", t.kernel_ms}, {"error", t.error}};
+  return {{"spec", t.spec},
+          {"median_ms", t.stats.median},
+          {"min_ms", t.stats.min},
+          {"mean_ms", t.stats.mean},
+          {"cv", t.stats.cv},
+          {"n", t.stats.n},
+          {"kernel_ms", t.kernel_ms},
+          {"layers_ms", t.layers_ms},
+          {"layer_count", t.layer_count},
+          {"cold_ms", t.cold_ms},
+          {"error", t.error}};
 }
 
 TimedSpec timed_spec_from_json(const nlohmann::json& j) {
@@ -248,6 +349,9 @@ TimedSpec timed_spec_from_json(const nlohmann::json& j) {
     t.stats.cv = j.value("cv", 0.0);
     t.stats.n = j.value("n", std::size_t{0});
     t.kernel_ms = j.value("kernel_ms", 0.0);
+    t.layers_ms = j.value("layers_ms", 0.0);
+    t.layer_count = j.value("layer_count", 0);
+    t.cold_ms = j.value("cold_ms", 0.0);
     t.error = j.value("error", "");
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::kBadModel, "", "measurement row", std::string("malformed: ") + e.what());

@@ -242,6 +242,96 @@ onnx.save(model, sys.argv[1])
       << testing::read_file(report);
 }
 
+// Decoders (segmentation heads): transposed convolutions with VALID and SAME pads and
+// resizes under each coordinate rule TFLite has, checked against ONNX Runtime.
+TEST(TfliteExport, TransposedConvAndResizeMatchOrt) {
+  const fs::path dir = out_dir();
+  const fs::path script = dir / "make_decoder_model.py", onnx = dir / "decoder.onnx", tfl = dir / "decoder.tflite";
+  testing::write_file(script, R"PY(
+import sys
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(11)
+inits = []
+def const(name, a):
+    inits.append(numpy_helper.from_array(np.asarray(a), name))
+    return name
+def rand(name, *shape):
+    return const(name, rng.standard_normal(shape).astype(np.float32))
+scales = const("scales2", np.array([1, 1, 2, 2], np.float32))
+nodes = [
+    helper.make_node("ConvTranspose", ["x", rand("w1", 6, 4, 2, 2), rand("b1", 4)], ["t1"], strides=[2, 2]),
+    helper.make_node("ConvTranspose", ["t1", rand("w2", 4, 5, 4, 4)], ["t2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+    helper.make_node("ConvTranspose", ["t2", rand("w3", 5, 3, 3, 3), rand("b3", 3)], ["t3"], strides=[2, 2],
+                     pads=[0, 0, 1, 1]),
+    helper.make_node("Resize", ["x", "", scales], ["r1"], mode="linear", coordinate_transformation_mode="half_pixel"),
+    helper.make_node("Resize", ["x", "", scales], ["r2"], mode="nearest",
+                     coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+    helper.make_node("Resize", ["x", "", "", const("sizes", np.array([1, 6, 13, 9], np.int64))], ["r3"],
+                     mode="linear", coordinate_transformation_mode="align_corners"),
+]
+graph = helper.make_graph(nodes, "decoder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 7, 5])],
+                          [helper.make_tensor_value_info("t3", TensorProto.FLOAT, [1, 3, 56, 40]),
+                           helper.make_tensor_value_info("r1", TensorProto.FLOAT, [1, 6, 14, 10]),
+                           helper.make_tensor_value_info("r2", TensorProto.FLOAT, [1, 6, 14, 10]),
+                           helper.make_tensor_value_info("r3", TensorProto.FLOAT, [1, 6, 13, 9])], inits)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+model.ir_version = 7
+onnx.checker.check_model(model, full_check=True)
+onnx.save(model, sys.argv[1])
+)PY");
+  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+  const ir::Graph g = import::load_model(onnx);
+  export_to(g, tfl);
+  const ir::Graph back = import::load_model(tfl);
+  std::map<std::string, int> ops;
+  for (const ir::Node& n : back.nodes) ++ops[n.source_op];
+  EXPECT_EQ(ops["TRANSPOSE_CONV"], 3);
+  EXPECT_EQ(ops["RESIZE_BILINEAR"], 2);
+  EXPECT_EQ(ops["RESIZE_NEAREST_NEIGHBOR"], 1);
+  EXPECT_EQ(ops["PAD"], 0) << "SAME and VALID transposed convs need no explicit padding";
+  flatc_decode(tfl);
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
+  const fs::path report = dir / "decoder_verify.txt";
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                  " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " > " + report.string() +
+                  " 2>&1"),
+            0)
+      << testing::read_file(report);
+}
+
+// Pads a TFLite transposed conv cannot express, and resize rules it lacks, are refused
+// naming the node.
+TEST(TfliteExport, InexpressibleTransposedConvAndResizeAreRefused) {
+  const fs::path dir = out_dir();
+  const fs::path script = dir / "make_bad_decoder.py", onnx = dir / "bad_decoder.onnx";
+  testing::write_file(script, R"PY(
+import sys
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+w = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
+scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+nodes = [
+    helper.make_node("ConvTranspose", ["x", "w"], ["t"], strides=[1, 1], pads=[2, 0, 0, 0]),
+    helper.make_node("Resize", ["x", "", "scales"], ["r"], mode="cubic"),
+]
+graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info("t", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], [w, scales])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+model.ir_version = 7
+onnx.save(model, sys.argv[1])
+)PY");
+  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+  const ir::Graph g = import::load_model(onnx);
+  const auto problems = exporter::unsupported_nodes(g, exporter::Format::kTflite);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("neither SAME nor VALID"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("mode 'cubic'"), std::string::npos) << problems[1];
+}
+
 // ---------------------------------------------------------------------------
 // MediaPipe (NHWC) round trips
 // ---------------------------------------------------------------------------

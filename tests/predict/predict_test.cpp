@@ -240,6 +240,86 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   EXPECT_THROW(load_bundle(newer), Error);
 }
 
+// The cold-cache excess is fitted per family from flushed times, scaled by the model's
+// working set between the L2 and the last-level cache, and survives the bundle file;
+// per-run and per-kernel overheads are added once per model and once per kernel.
+TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  std::vector<TrainingKernel> data = law_data({model, kModels / "torchvision/mobilenet_v2.onnx"}, rich_rules());
+  auto weight = [](const KernelCost& c) { return 4.0 * c.params; };
+  for (TrainingKernel& t : data)
+    t.cold_ms =
+        t.latency_ms + 3e-8 * weight(t.kernel.cost) + 1e-8 * std::max(0.0, t.kernel.cost.bytes - weight(t.kernel.cost));
+  TrainOptions options;
+  options.llc_bytes = std::size_t{1} << 30;  // every kernel takes part in the fit
+  Bundle b = train(data, rich_rules(), options);
+  ASSERT_EQ(b.families.count("conv"), 1u);
+  EXPECT_NEAR(b.families.at("conv").ms_per_weight_byte / 3e-8, 1.0, 1e-6);
+  EXPECT_NEAR(b.families.at("conv").ms_per_io_byte / 1e-8, 1.0, 1e-6);
+
+  const ir::Graph g = import::load_model(model);
+  const Prediction warm = predict::predict(b, g);  // no cache sizes: no excess
+  EXPECT_EQ(warm.cold_fraction, 0.0);
+  b.l2_bytes = 512 * 1024;
+  b.llc_bytes = 16 * 1024 * 1024;
+  b.run_overhead_ms = 0.25;
+  b.kernel_overhead_ms = 0.001;
+  const fs::path path = fs::temp_directory_path() / "infercast_predict_cold_test.bundle";
+  save_bundle(b, path);
+  const Bundle loaded = load_bundle(path);
+  EXPECT_EQ(loaded.l2_bytes, b.l2_bytes);
+  EXPECT_EQ(loaded.llc_bytes, b.llc_bytes);
+  EXPECT_EQ(loaded.run_overhead_ms, 0.25);
+  EXPECT_EQ(loaded.families.at("conv").ms_per_weight_byte, b.families.at("conv").ms_per_weight_byte);
+  const Prediction p = predict::predict(loaded, g);
+  // resnet18's 47 MB of weights are more than twice the last-level cache: fully cold.
+  EXPECT_GT(p.working_set_bytes, 4.0e7);
+  EXPECT_EQ(p.cold_fraction, 1.0);
+  double excess = 0;
+  int executed = 0;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const Kernel& k = p.kernels[i];
+    if (k.removed) continue;
+    ++executed;
+    const FamilyModel& f = loaded.families.at(k.family);
+    // Kernels moving more than half the cache were measured cold already: no excess.
+    const double e =
+        k.cost.bytes > 8.0 * 1024 * 1024
+            ? 0.0
+            : f.ms_per_weight_byte * weight(k.cost) + f.ms_per_io_byte * std::max(0.0, k.cost.bytes - weight(k.cost));
+    EXPECT_NEAR(p.per_kernel[i].ms, warm.per_kernel[i].ms + e, 1e-9 + 1e-9 * p.per_kernel[i].ms) << k.name;
+    excess += e;
+  }
+  EXPECT_NEAR(p.ms, warm.ms + excess + 0.25 + 0.001 * executed, 1e-9 * p.ms);
+
+  // A negative rate is a corrupt bundle.
+  std::string bytes = infercast::testing::read_file(path);
+  const auto at = bytes.find("\"run_overhead_ms\":0.25");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 22, "\"run_overhead_ms\":-.25");
+  infercast::testing::write_file(path, bytes);
+  EXPECT_THROW(load_bundle(path), Error);
+}
+
+// The per-run and per-layer overheads come from the one-kernel graphs' end-to-end time
+// beyond their layers: a line through the medians per layer count.
+TEST(PredictBundle, OverheadsAreALineThroughTheLayerCounts) {
+  std::vector<TimedSpec> timed;
+  for (int i = 0; i < 30; ++i) {
+    TimedSpec t;
+    t.spec = {{"type", "relu"}, {"params", {{"n", 1}, {"h", 8 + i}, {"w", 8}, {"c", 16}}}, {"dtype", "float32"}};
+    t.layer_count = 1 + i % 3;
+    t.kernel_ms = 0.01 * (1 + i);
+    t.layers_ms = t.kernel_ms;
+    t.stats.median = t.layers_ms + 0.02 + 0.005 * t.layer_count + (i % 2 == 0 ? 1e-4 : -1e-4);
+    timed.push_back(t);
+  }
+  const Bundle b = train_from_timed(timed, default_fusion_rules(), {});
+  EXPECT_NEAR(b.run_overhead_ms, 0.02, 2e-4);
+  EXPECT_NEAR(b.kernel_overhead_ms, 0.005, 2e-4);
+}
+
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
   const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " > " + out + " 2>" + err).c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -92,8 +92,9 @@ int run_profile(const ProfileOptions& o) {
   const int threads = runtime::resolve_threads(o.threads);
   const measure::Protocol protocol = predict::kernel_protocol();
 
-  // Fusion probes compare differences of times, so they get longer runs and the
-  // minimum (the run least disturbed by other processes on a shared machine).
+  // Fusion probes compare differences of times, so they get longer runs, and they
+  // compare the kernels' own times (per-layer, without the per-run overhead and the
+  // boundary re-layouts that a+b would count twice and a fused ab once).
   measure::Protocol probe_protocol = protocol;
   probe_protocol.min_repeats = 20;
   probe_protocol.min_time_s = 0.3;
@@ -101,7 +102,7 @@ int run_profile(const ProfileOptions& o) {
   auto time_ms = [&](const nlohmann::json& spec) {
     const predict::TimedSpec t = predict::time_spec(*engine, spec, threads, probe_protocol);
     if (!t.error.empty()) throw Error(ErrorKind::kUnsupported, "", spec.value("type", "?"), t.error);
-    return t.stats.min;
+    return t.label_ms();
   };
   std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
   const predict::FusionRules rules = predict::detect_fusion(time_ms);
@@ -123,6 +124,8 @@ int run_profile(const ProfileOptions& o) {
                                   {"machine_id", machine.machine_id},
                                   {"hostname", machine.hostname},
                                   {"created_utc", machine.timestamp_utc},
+                                  {"l2_bytes", machine.l2_bytes},
+                                  {"llc_bytes", machine.llc_bytes},
                                   {"budget_s", budget_s}};
   std::vector<predict::TimedSpec> timed;
   int failed = 0;
@@ -165,12 +168,16 @@ int run_profile(const ProfileOptions& o) {
   std::cerr << "profile: timed " << timed.size() << " kernels (" << failed << " failed) in "
             << static_cast<int>(elapsed()) << " s\n";
   int unusable = 0;
-  predict::Bundle bundle = predict::train_from_timed(timed, rules, {}, &unusable);
+  predict::TrainOptions train_options;
+  train_options.llc_bytes = machine.llc_bytes;
+  predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;
   bundle.runtime_version = version;
   bundle.threads = threads;
   bundle.profile = context;
   bundle.created_utc = machine.timestamp_utc;
+  bundle.l2_bytes = machine.l2_bytes;
+  bundle.llc_bytes = machine.llc_bytes;
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {

@@ -68,6 +68,7 @@ int run_train(const TrainOptions& o) {
     options.kinds.clear();
     for (const auto& k : o.kinds) options.kinds.push_back(predict::model_kind_from_name(k));
   }
+  options.llc_bytes = p.value("llc_bytes", std::size_t{0});
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);
   bundle.runtime = p.value("runtime", "");
@@ -75,6 +76,8 @@ int run_train(const TrainOptions& o) {
   bundle.threads = p.value("threads", 0);
   bundle.profile = p;
   bundle.created_utc = p.value("created_utc", "");
+  bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});
+  bundle.llc_bytes = p.value("llc_bytes", std::size_t{0});
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
     write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");

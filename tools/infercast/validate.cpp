@@ -21,7 +21,7 @@ struct ValidateOptions {
   measure::Protocol protocol;
   std::string format = "table";
   std::string output;
-  std::string stat = "median";
+  std::string stat = "min";
 };
 
 int run_validate(const ValidateOptions& o) {
@@ -123,7 +123,8 @@ void register_validate(CLI::App& app, Action& action) {
   cmd->add_option("--repeat", options->protocol.min_repeats, "at least this many timed runs")->capture_default_str();
   cmd->add_option("--min-time", options->protocol.min_time_s, "and at least this many seconds")->capture_default_str();
   cmd->add_option("--stat", options->stat,
-                  "measured statistic compared: median, or min (the run least disturbed by other processes)")
+                  "measured statistic compared: min (the run least disturbed by other processes; what profile's kernel "
+                  "times are), or median")
       ->capture_default_str();
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");

@@ -47,6 +47,9 @@ struct MachineContext {
   std::string machine_id;  // /etc/machine-id; empty if absent
   std::string hostname;
   std::string timestamp_utc;  // ISO 8601, "2025-01-31T12:00:00Z"
+  // Data cache sizes of CPU 0 from sysfs: the per-core L2 and the last level; 0 if unknown.
+  std::size_t l2_bytes = 0;
+  std::size_t llc_bytes = 0;
 };
 
 MachineContext machine_context();

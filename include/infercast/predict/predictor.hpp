@@ -33,6 +33,10 @@ struct FamilyModel {
   double sigma_log = 0.2;                 // CV rmse of ln latency of the chosen model: the interval's width
   int samples = 0;
   std::map<std::string, CvScore> cv;  // per model kind
+  // Cold-cache excess, fitted on the kernels' flushed times: cold - warm =
+  // ms_per_weight_byte * weight bytes + ms_per_io_byte * activation bytes (>= 0 each).
+  double ms_per_weight_byte = 0;
+  double ms_per_io_byte = 0;
 };
 
 struct Bundle {
@@ -43,13 +47,28 @@ struct Bundle {
   FusionRules rules;
   std::map<std::string, FamilyModel> families;
   Roofline fallback;  // for kernels of families without data: a memory-bound estimate
+  // Paid once per model run, not per kernel: the runtime's invocation overhead
+  // (end-to-end time of a one-kernel graph minus its layers), added to every prediction.
+  double run_overhead_ms = 0;
+  // Paid per executed kernel on top of its own time (the runtime's dispatch between
+  // layers), from the same fit: overhead = run_overhead_ms + kernel_overhead_ms * layers.
+  double kernel_overhead_ms = 0;
+  // Cache sizes of the profiled machine. A model whose working set (weights plus its
+  // largest kernel's activations) fits the last-level cache keeps it there from run to
+  // run, as a one-kernel graph does: warm. From twice that size on, each kernel finds
+  // its data evicted by the layers before it: cold. Between, the cold excess is scaled
+  // by log2(set / LLC). Kernels moving more than half the LLC get no excess: their
+  // flushed and warm times agree.
+  std::size_t l2_bytes = 0;
+  std::size_t llc_bytes = 0;
   std::string created_utc;
 };
 
 struct TrainOptions {
   int folds = 5;
   std::uint64_t seed = 1;
-  int min_samples = 8;  // a family with fewer samples gets the roofline only
+  int min_samples = 8;        // a family with fewer samples gets the roofline only
+  std::size_t llc_bytes = 0;  // the profiled machine's last-level cache (cold-excess fit), 0 = unknown
   // Restrict the candidates (the baselines use {kRoofline} or one kind).
   std::vector<ModelKind> kinds = {ModelKind::kGbm, ModelKind::kForest, ModelKind::kRoofline};
 };
@@ -58,6 +77,7 @@ struct TrainOptions {
 struct TrainingKernel {
   Kernel kernel;
   double latency_ms = 0;
+  double cold_ms = 0;  // with flushed caches; 0 when not measured
 };
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
@@ -83,7 +103,9 @@ struct Prediction {
   std::vector<Kernel> kernels;
   std::vector<KernelPrediction> per_kernel;  // parallel to kernels
   double ms = 0, lo_ms = 0, hi_ms = 0;
-  int estimated = 0;  // kernels predicted by the memory-bound fallback
+  double working_set_bytes = 0;  // weights + the largest kernel's activation bytes
+  double cold_fraction = 0;      // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
+  int estimated = 0;             // kernels predicted by the memory-bound fallback
 };
 
 // Splits `graph` under the bundle's rules and predicts each kernel; the model latency

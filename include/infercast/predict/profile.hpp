@@ -27,14 +27,29 @@ std::vector<nlohmann::json> prior_specs(const std::vector<std::filesystem::path>
 // The protocol kernels are timed with: short, since a kernel run is micro- to milliseconds.
 measure::Protocol kernel_protocol();
 
+// The flushed pass (TimedSpec::cold_ms): ten runs, each after writing
+// cold_flush_bytes() of scratch (twice the last-level cache, at least 16 MiB).
+measure::Protocol cold_protocol();
+std::size_t cold_flush_bytes();
+
 struct TimedSpec {
   nlohmann::json spec;
   measure::Stats stats;  // end to end, milliseconds
-  // The kernel's own time: the runtime's per-layer medians of the kernel graph's nodes,
-  // summed. End to end, a one-kernel graph also pays for copying and re-laying out its
-  // input and output, which inside a model it does not (on XNNPACK that is 2-3x the
-  // kernel for a memory-bound conv). 0 when the runtime reports no matching layers.
+  // The kernel's own time: the runtime's per-layer medians of the kernel graph, summed,
+  // leaving out the layers only a one-kernel graph runs (layout conversions at its
+  // boundary: XNNPACK's NHWC Transposes, ONNX Runtime's NCHWc reorders, the TFLite
+  // writer's explicit Pad). End to end, a one-kernel graph also pays for those and for
+  // the runtime's per-run overhead, which inside a model it pays once or not at all.
+  // 0 when the runtime reports no layers.
   double kernel_ms = 0;
+  // Every layer's median, summed; stats.median - layers_ms is the runtime's per-run
+  // overhead (invocation, copies the profiler does not see). 0 without layers.
+  double layers_ms = 0;
+  int layer_count = 0;  // layers the runtime reported
+  // The kernel's own time with the caches flushed before each run (cold_protocol()):
+  // what it costs inside a model too large for the caches, where its weights and
+  // inputs were evicted by the layers before it. 0 when not measured.
+  double cold_ms = 0;
   std::string error;  // non-empty when the kernel could not be built or run
   // The training label: kernel_ms when measured, else the end-to-end median.
   double label_ms() const { return kernel_ms > 0 ? kernel_ms : stats.median; }

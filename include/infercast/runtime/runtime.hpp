@@ -46,6 +46,11 @@ struct RunOptions {
   measure::Protocol protocol;
   bool per_layer = false;   // also time each node inside the real run
   std::uint64_t seed = 42;  // of the random inputs (random_inputs())
+  // Per-layer runs only: before each, write this many bytes of scratch memory, so the
+  // caches hold what a layer inside a large model finds there (other layers' data, not
+  // its own weights). 0 = back-to-back runs with warm caches. External runners then
+  // skip the unprofiled runs: latency_ms summarizes the flushed, profiled runs.
+  std::size_t flush_bytes = 0;
 };
 
 struct LayerTiming {

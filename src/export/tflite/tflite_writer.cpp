@@ -300,6 +300,8 @@ class Writer {
   void reshape(const ir::Node& n);
   void linear(int index);
   void concat(const ir::Node& n);
+  void conv_transpose(const ir::Node& n);
+  void resize(const ir::Node& n);
   void softmax(const ir::Node& n);
   void pad(const ir::Node& n);
   void reduce(const ir::Node& n);
@@ -693,7 +695,8 @@ bool Writer::param_input(const ir::Node& n, std::size_t k) const {
     case O::ReduceMean:
     case O::ReduceSum:
     case O::ReduceMax:
-    case O::ReduceMin: return k >= 1;
+    case O::ReduceMin:
+    case O::Resize: return k >= 1;
     default: return false;
   }
 }
@@ -1051,6 +1054,8 @@ void Writer::emit_converted(int index) {
   }
   switch (n.op) {
     case O::Conv: return conv(index);
+    case O::ConvTranspose: return conv_transpose(n);
+    case O::Resize: return resize(n);
     case O::BatchNormalization: return batch_norm(index);
     case O::Relu:
     case O::Sigmoid:
@@ -1508,6 +1513,103 @@ void Writer::linear(int index) {
          tflite::CreateFullyConnectedOptions(fbb_, fused(index), tflite::FullyConnectedOptionsWeightsFormat::DEFAULT,
                                              a.size() > 2)
              .Union());
+}
+
+// TRANSPOSE_CONV: ONNX weights (I, O, kh, kw) become OHWI; the output extent is an
+// int32 input. TFLite pads a transposed convolution only as SAME (total k - s, the
+// smaller half first) or VALID (none), so other pads are refused.
+void Writer::conv_transpose(const ir::Node& n) {
+  if (n.inputs.size() < 2 || n.inputs[0] < 0 || n.inputs[1] < 0) refuse("needs an input and weights");
+  const int x_id = n.inputs[0], w_id = n.inputs[1];
+  const int b_id = n.inputs.size() > 2 ? n.inputs[2] : -1;
+  const int y_id = n.outputs.at(0);
+  const Dims x = static_dims(x_id), w = static_dims(w_id), y = static_dims(y_id);
+  if (x.size() != 4 || w.size() != 4 || y.size() != 4) refuse("only 2-D transposed convolutions are written");
+  if (!g_.tensors[static_cast<std::size_t>(w_id)].is_constant()) refuse("weights are not constant");
+  if (n.attrs.get_int("group", 1) != 1) refuse("grouped transposed convolution has no TFLite equivalent");
+  const auto s = pair_attr(n, "strides", 1), d = pair_attr(n, "dilations", 1);
+  if (d[0] != 1 || d[1] != 1) refuse("dilated transposed convolution has no TFLite equivalent");
+  const auto pads = pads_attr(n);
+  const auto extra = pair_attr(n, "output_padding", 0);
+  const std::int64_t cin = x[1], cout = w[1];
+  if (w[0] != cin || y[1] != cout) refuse("weights " + dims_str(w) + " do not match input " + dims_str(x));
+  const std::array<std::int64_t, 2> k{w[2], w[3]};
+  // Effective pads after output_padding (which extends the end), per spatial axis.
+  bool same = true, valid = true;
+  for (int a = 0; a < 2; ++a) {
+    const std::int64_t before = pads[static_cast<std::size_t>(a)];
+    const std::int64_t after = pads[static_cast<std::size_t>(a + 2)] - extra[static_cast<std::size_t>(a)];
+    const std::int64_t total =
+        std::max<std::int64_t>(k[static_cast<std::size_t>(a)] - s[static_cast<std::size_t>(a)], 0);
+    same = same && before == total / 2 && after == total - total / 2;
+    valid = valid && before == 0 && after == 0;
+    const std::int64_t expect = (x[static_cast<std::size_t>(a + 2)] - 1) * s[static_cast<std::size_t>(a)] +
+                                k[static_cast<std::size_t>(a)] - before - after;
+    if (expect != y[static_cast<std::size_t>(a + 2)])
+      refuse("output " + dims_str(y) + " does not follow from the input, weights and pads");
+  }
+  if (!same && !valid) {
+    refuse("pads " + dims_str({pads.begin(), pads.end()}) + " are neither SAME nor VALID for a TFLite transposed conv");
+  }
+  std::vector<float> weights = permute(read_f32(w_id), w, {1, 2, 3, 0});  // (I,O,kh,kw) -> (O,kh,kw,I)
+  std::vector<float> bias = b_id >= 0 ? read_f32(b_id) : std::vector<float>(static_cast<std::size_t>(cout), 0.0f);
+  if (bias.size() != static_cast<std::size_t>(cout)) refuse("bias does not have one value per output channel");
+  const std::string& wname = g_.tensors[static_cast<std::size_t>(w_id)].name;
+  const int shape = const_i32(n.name + "_output_shape",
+                              {static_cast<std::int32_t>(y[0]), static_cast<std::int32_t>(y[2]),
+                               static_cast<std::int32_t>(y[3]), static_cast<std::int32_t>(y[1])},
+                              {4});
+  const int wt = const_f32(wname + "_ohwi", std::move(weights), {cout, k[0], k[1], cin}, true);
+  const int xt = value(x_id, kNhwc);
+  const int bt =
+      const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout}, true);
+  const int yt = produce(y_id, kNhwc);
+  add_op(B::TRANSPOSE_CONV, {shape, wt, xt, bt}, {yt}, tflite::BuiltinOptions::TransposeConvOptions,
+         tflite::CreateTransposeConvOptions(fbb_, same ? tflite::Padding::SAME : tflite::Padding::VALID,
+                                            static_cast<std::int32_t>(s[1]), static_cast<std::int32_t>(s[0]))
+             .Union());
+}
+
+// RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR over H and W to the output's static extent.
+// TFLite's coordinate rules are ONNX's align_corners, half_pixel (also pytorch_half_pixel
+// when no output axis has extent 1) and asymmetric; nearest rounds down (asymmetric
+// nearest_mode floor, or round_prefer_floor at an integer factor of at most 2, where
+// the two agree).
+void Writer::resize(const ir::Node& n) {
+  const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
+  const Dims x = static_dims(x_id), y = static_dims(y_id);
+  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1]) refuse("only H and W of a 4-D tensor resize");
+  const std::string mode = n.attrs.get_string("mode", "nearest");
+  const std::string ct = n.attrs.get_string("coordinate_transformation_mode", "half_pixel");
+  if (n.attrs.get_int("antialias", 0) != 0) refuse("antialiased resize has no TFLite equivalent");
+  bool align = false, half = false;
+  if (ct == "align_corners") {
+    align = true;
+  } else if (ct == "half_pixel" || (ct == "pytorch_half_pixel" && y[2] > 1 && y[3] > 1)) {
+    half = true;
+  } else if (ct != "asymmetric" && !(mode == "nearest" && ct == "tf_half_pixel_for_nn")) {
+    refuse("coordinate_transformation_mode '" + ct + "' has no TFLite equivalent");
+  }
+  if (mode == "nearest") {
+    if (ct == "tf_half_pixel_for_nn") half = true;
+    const std::string rounding = n.attrs.get_string("nearest_mode", "round_prefer_floor");
+    const bool small_integer = y[2] % x[2] == 0 && y[3] % x[3] == 0 && y[2] / x[2] <= 2 && y[3] / x[3] <= 2;
+    if (align || half || !(rounding == "floor" || (rounding == "round_prefer_floor" && small_integer)))
+      refuse("nearest resize with " + ct + " coordinates and nearest_mode " + rounding +
+             " has no TFLite equivalent (TFLite rounds asymmetric coordinates down)");
+  } else if (mode != "linear") {
+    refuse("resize mode '" + mode + "' has no TFLite equivalent");
+  }
+  const int xt = value(x_id, kNhwc);
+  const int size = const_i32(n.name + "_size", {static_cast<std::int32_t>(y[2]), static_cast<std::int32_t>(y[3])}, {2});
+  const int yt = produce(y_id, kNhwc);
+  if (mode == "linear") {
+    add_op(B::RESIZE_BILINEAR, {xt, size}, {yt}, tflite::BuiltinOptions::ResizeBilinearOptions,
+           tflite::CreateResizeBilinearOptions(fbb_, align, half).Union());
+  } else {
+    add_op(B::RESIZE_NEAREST_NEIGHBOR, {xt, size}, {yt}, tflite::BuiltinOptions::ResizeNearestNeighborOptions,
+           tflite::CreateResizeNearestNeighborOptions(fbb_, align, half).Union());
+  }
 }
 
 void Writer::concat(const ir::Node& n) {

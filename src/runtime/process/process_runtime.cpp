@@ -138,14 +138,16 @@ RunResult ProcessRuntime::run(const RunOptions& options) {
   result.threads = threads_;
   const nlohmann::json shapes = input_shapes();
   auto time_request = [&](const measure::Protocol& p, bool with_warmup, bool profile) {
-    return nlohmann::json{{"op", "time"},
-                          {"warmup", with_warmup ? p.warmup : 0},
-                          {"repeats", p.min_repeats},
-                          {"max_repeats", p.max_repeats},
-                          {"min_time_s", p.min_time_s},
-                          {"seed", options.seed},
-                          {"profile", profile},
-                          {"input_shapes", shapes}};
+    nlohmann::json request{{"op", "time"},
+                           {"warmup", with_warmup ? p.warmup : 0},
+                           {"repeats", p.min_repeats},
+                           {"max_repeats", p.max_repeats},
+                           {"min_time_s", p.min_time_s},
+                           {"seed", options.seed},
+                           {"profile", profile},
+                           {"input_shapes", shapes}};
+    if (profile && options.flush_bytes > 0) request["flush_bytes"] = options.flush_bytes;
+    return request;
   };
   auto samples = [&](const nlohmann::json& value, const std::string& what) {
     std::vector<double> times;
@@ -160,14 +162,21 @@ RunResult ProcessRuntime::run(const RunOptions& options) {
     }
     return times;
   };
-  result.latency_ms = measure::measure_attempts(options.protocol, [&](const measure::Protocol& p, bool with_warmup) {
-    const nlohmann::json answer = call(time_request(p, with_warmup, false));
-    return samples(answer.value("times_ms", nlohmann::json()), "times_ms");
-  });
+  // A flushed per-layer pass is about the layers; its end-to-end figures come from
+  // the profiled runs themselves rather than from a second, unflushed set of runs.
+  const bool layers_only = options.per_layer && options.flush_bytes > 0;
+  if (!layers_only) {
+    result.latency_ms = measure::measure_attempts(options.protocol, [&](const measure::Protocol& p, bool with_warmup) {
+      const nlohmann::json answer = call(time_request(p, with_warmup, false));
+      return samples(answer.value("times_ms", nlohmann::json()), "times_ms");
+    });
+  }
   if (options.per_layer) {
     // A separate pass with ORT's profiler on: profiling slows the run, so the
     // end-to-end figures above come from runs without it.
     const nlohmann::json answer = call(time_request(options.protocol, true, true));
+    if (layers_only)
+      result.latency_ms = measure::summarize(samples(answer.value("times_ms", nlohmann::json()), "times_ms"));
     const nlohmann::json profile = answer.value("profile", nlohmann::json());
     if (!profile.is_array()) {
       throw Error(ErrorKind::kIo, model_path_, config_.name + " runner request 'time'", "answer has no profile");
