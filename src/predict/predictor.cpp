@@ -288,12 +288,22 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
   p.working_set_bytes = weights + largest_io;
   const double llc = static_cast<double>(bundle.llc_bytes);
   if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.working_set_bytes, 1.0) / llc), 0.0, 1.0);
+  // Identical kernels (a ResNet repeats its bottleneck convs: 53 convs, 23 distinct)
+  // are predicted once: tree traversal is most of predict's time.
   std::vector<Features> rows;
+  std::map<Features, std::size_t> row_of;
+  std::vector<std::size_t> slot;
   for (const auto& [family, indices] : batches) {
     rows.clear();
-    for (std::size_t i : indices) rows.push_back(p.kernels[i].features);
+    row_of.clear();
+    slot.clear();
+    for (std::size_t i : indices) {
+      const auto [it, added] = row_of.emplace(p.kernels[i].features, rows.size());
+      if (added) rows.push_back(p.kernels[i].features);
+      slot.push_back(it->second);
+    }
     const std::vector<double> ms = family->xgb.predict_ms(rows);
-    for (std::size_t j = 0; j < indices.size(); ++j) p.per_kernel[indices[j]].ms = ms[j];
+    for (std::size_t j = 0; j < indices.size(); ++j) p.per_kernel[indices[j]].ms = ms[slot[j]];
   }
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -171,10 +172,20 @@ std::vector<double> XgbModel::predict_ms(std::span<const Features> rows) const {
   if (handle_ == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "not fitted");
   std::vector<double> out(rows.size());
   if (rows.empty()) return out;
-  DMatrix m(rows);
-  bst_ulong len = 0;
+  // In-place prediction over the rows' memory (no DMatrix is built): the rows are
+  // contiguous float[kFeatureCount] arrays, described by an __array_interface__.
+  static_assert(sizeof(Features) == kFeatureCount * sizeof(float), "Features must be a dense float row");
+  const std::string values = R"({"data": [)" + std::to_string(reinterpret_cast<std::uintptr_t>(rows.data())) +
+                             R"(, true], "shape": [)" + std::to_string(rows.size()) + ", " +
+                             std::to_string(kFeatureCount) + R"(], "typestr": "<f4", "version": 3})";
+  static const char* const config =
+      R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
   const float* result = nullptr;
-  check(XGBoosterPredict(handle_, m.handle, 0, 0, 0, &len, &result), "predict");
+  check(XGBoosterPredictFromDense(handle_, values.c_str(), config, nullptr, &shape, &dim, &result), "predict");
+  bst_ulong len = 1;
+  for (bst_ulong d = 0; d < dim; ++d) len *= shape[d];
   if (len != rows.size()) throw Error(ErrorKind::kUnsupported, "", "xgboost predict", "unexpected output length");
   for (std::size_t i = 0; i < rows.size(); ++i) out[i] = std::exp(static_cast<double>(result[i]));
   return out;

@@ -175,6 +175,23 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
 // count_include_pad (explicit PAD), depthwise + Clip(0, 6), Concat on channels, Gemm
 // with transB=0, alpha and beta, Softmax. Built with Python onnx (onnx.helper, checked by
 // onnx.checker), checked against ONNX Runtime on the original.
+// How many operators of each TFLite builtin the exported file holds.
+std::map<std::string, int> op_census(const fs::path& tfl) {
+  std::map<std::string, int> ops;
+  for (const ir::Node& n : import::load_model(tfl).nodes) ++ops[n.source_op];
+  return ops;
+}
+
+// `infercast verify`: XNNPACK on the exported file against ONNX Runtime on the original.
+void expect_verified_against_ort(const fs::path& tfl, const fs::path& onnx) {
+  const fs::path report = out_dir() / (tfl.stem().string() + "_verify.txt");
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
+                  " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " > " + report.string() +
+                  " 2>&1"),
+            0)
+      << testing::read_file(report);
+}
+
 TEST(TfliteExport, ConversionPathsMatchOrt) {
   const fs::path dir = out_dir();
   const fs::path script = dir / "make_paths_model.py", onnx = dir / "paths.onnx", tfl = dir / "paths.tflite";
@@ -223,9 +240,7 @@ onnx.save(model, sys.argv[1])
   ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
-  const ir::Graph back = import::load_model(tfl);
-  std::map<std::string, int> ops;
-  for (const ir::Node& n : back.nodes) ++ops[n.source_op];
+  std::map<std::string, int> ops = op_census(tfl);
   EXPECT_EQ(ops["MUL"], 1);  // only the BatchNorm after the Concat stays
   EXPECT_EQ(ops["ADD"], 1);
   EXPECT_EQ(ops["PADV2"], 1);  // ceil_mode max pooling
@@ -234,12 +249,7 @@ onnx.save(model, sys.argv[1])
   EXPECT_EQ(ops["DEPTHWISE_CONV_2D"], 1);
   flatc_decode(tfl);
   if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
-  const fs::path report = dir / "paths_verify.txt";
-  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
-                  " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " > " + report.string() +
-                  " 2>&1"),
-            0)
-      << testing::read_file(report);
+  expect_verified_against_ort(tfl, onnx);
 }
 
 // Decoders (segmentation heads): transposed convolutions with VALID and SAME pads and
@@ -284,21 +294,14 @@ onnx.save(model, sys.argv[1])
   ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
-  const ir::Graph back = import::load_model(tfl);
-  std::map<std::string, int> ops;
-  for (const ir::Node& n : back.nodes) ++ops[n.source_op];
+  std::map<std::string, int> ops = op_census(tfl);
   EXPECT_EQ(ops["TRANSPOSE_CONV"], 3);
   EXPECT_EQ(ops["RESIZE_BILINEAR"], 2);
   EXPECT_EQ(ops["RESIZE_NEAREST_NEIGHBOR"], 1);
   EXPECT_EQ(ops["PAD"], 0) << "SAME and VALID transposed convs need no explicit padding";
   flatc_decode(tfl);
   if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
-  const fs::path report = dir / "decoder_verify.txt";
-  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() +
-                  " --runtime xnnpack --reference ort --reference-model " + onnx.string() + " > " + report.string() +
-                  " 2>&1"),
-            0)
-      << testing::read_file(report);
+  expect_verified_against_ort(tfl, onnx);
 }
 
 // Pads a TFLite transposed conv cannot express, and resize rules it lacks, are refused

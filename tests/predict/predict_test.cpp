@@ -357,6 +357,23 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
                 err.string()),
             2);
   EXPECT_NE(infercast::testing::read_file(err).find("trained for runtime 'ort'"), std::string::npos);
+
+  // ONNX Runtime loads .onnx files: validate measures and predicts a .tflite model
+  // through the ONNX writer.
+  const fs::path tflite = kModels / "mediapipe/face_detection_short_range.tflite";
+  if (!fs::exists(fs::path(INFERCAST_SOURCE_DIR) / "runners/ort/node_modules/onnxruntime-node") || !fs::exists(tflite))
+    GTEST_SKIP() << "needs runners/ort and the MediaPipe models";
+  ASSERT_EQ(cli("validate --predictor " + bundle.string() + " --runtime ort " + tflite.string() +
+                    " --repeat 3 --min-time 0 --format json",
+                out.string(), err.string()),
+            0)
+      << infercast::testing::read_file(err);
+  const auto v = nlohmann::json::parse(std::ifstream(out));
+  ASSERT_EQ(v["models"].size(), 1u);
+  EXPECT_EQ(v["models"][0]["model"], "face_detection_short_range.tflite (as ONNX)");
+  EXPECT_GT(v["models"][0]["measured_ms"].get<double>(), 0.0);
+  EXPECT_GT(v["models"][0]["predicted_ms"].get<double>(), 0.0);
+  EXPECT_EQ(v["summary"]["failed"], 0);
 }
 
 TEST(PredictValidate, SummaryAndBaselines) {
