@@ -156,6 +156,7 @@ TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int th
                     const measure::Protocol& protocol) {
   TimedSpec out;
   out.spec = spec;
+  std::filesystem::path runner_file;  // the .onnx an external runner reads
   try {
     const ir::Graph graph = bench::build_kernel_graph(bench::kernel_spec_from_json(spec));
     const std::string type = spec.value("type", "");
@@ -178,38 +179,29 @@ TimedSpec time_spec(runtime::Runtime& engine, const nlohmann::json& spec, int th
       std::filesystem::remove(file, ec);
     } else if (engine.name() != "xnnpack") {
       // External runners load files: the kernel as a one-kernel .onnx, imported back
-      // so the runner and the graph agree (the bench loop does the same).
-      const std::filesystem::path file = std::filesystem::temp_directory_path() / (stem + ".onnx");
+      // so the runner and the graph agree (the bench loop does the same). The runner
+      // reads the file again for its profiled passes, so it stays until they are done.
+      runner_file = std::filesystem::temp_directory_path() / (stem + ".onnx");
       exporter::ExportOptions eo;
       eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
-      exporter::save(graph, file, exporter::Format::kOnnx, eo);
-      std::error_code ec;
-      try {
-        converted = import::load_model(file);
-        engine.prepare(converted, {threads});
-      } catch (...) {
-        std::filesystem::remove(file, ec);
-        throw;
-      }
-      const runtime::RunResult r = engine.run({protocol, true, 42});
-      const runtime::RunResult cold = engine.run({cold_protocol(), true, 42, cold_flush_bytes()});
-      std::filesystem::remove(file, ec);
-      out.stats = r.latency_ms;
-      out.kernel_ms = own_time_ms(type, r);
-      out.layers_ms = all_layers_ms(r);
-      out.layer_count = static_cast<int>(r.layers.size());
-      out.cold_ms = own_time_ms(type, cold);
-      return out;
+      exporter::save(graph, runner_file, exporter::Format::kOnnx, eo);
+      converted = import::load_model(runner_file);
+      timed_graph = &converted;
     }
     engine.prepare(*timed_graph, {threads});
     const runtime::RunResult r = engine.run({protocol, true, 42});
+    const runtime::RunResult cold = engine.run({cold_protocol(), true, 42, cold_flush_bytes()});
     out.stats = r.latency_ms;
     out.kernel_ms = own_time_ms(type, r);
     out.layers_ms = all_layers_ms(r);
     out.layer_count = static_cast<int>(r.layers.size());
-    out.cold_ms = own_time_ms(type, engine.run({cold_protocol(), true, 42, cold_flush_bytes()}));
+    out.cold_ms = own_time_ms(type, cold);
   } catch (const std::exception& e) {
     out.error = e.what();
+  }
+  if (!runner_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(runner_file, ec);
   }
   return out;
 }
@@ -225,6 +217,8 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
   }
   return found;
 }
+
+namespace {
 
 void fit_overheads(const std::vector<TimedSpec>& timed, Bundle& bundle) {
   // What a run costs beyond its layers' own times, as a + b * layers: the median
@@ -255,6 +249,8 @@ void fit_overheads(const std::vector<TimedSpec>& timed, Bundle& bundle) {
   bundle.run_overhead_ms = intercept;
   bundle.kernel_overhead_ms = slope;
 }
+
+}  // namespace
 
 Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
                         int* unusable) {

@@ -3,6 +3,7 @@
 // No test depends on a timing taken here.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "infercast/predict/predictor.hpp"
 #include "infercast/predict/profile.hpp"
 #include "infercast/predict/validate.hpp"
+#include "infercast/runtime/runtime.hpp"
 
 namespace {
 
@@ -318,6 +320,55 @@ TEST(PredictBundle, OverheadsAreALineThroughTheLayerCounts) {
   const Bundle b = train_from_timed(timed, default_fusion_rules(), {});
   EXPECT_NEAR(b.run_overhead_ms, 0.02, 2e-4);
   EXPECT_NEAR(b.kernel_overhead_ms, 0.005, 2e-4);
+}
+
+// A kernel's label is its own layers' time: on XNNPACK a strided 3x3 conv on an even
+// map runs as NHWC behind the exporter's boundary Transposes and explicit Pad, none of
+// which count; the flushed pass and the layer count are recorded. On ONNX Runtime the
+// runner's file is gone afterwards.
+TEST(PredictProfile, KernelTimeLeavesOutBoundaryLayers) {
+  const nlohmann::json conv = {{"type", "conv"},
+                               {"params",
+                                {{"n", 1},
+                                 {"h", 32},
+                                 {"w", 32},
+                                 {"cin", 8},
+                                 {"cout", 16},
+                                 {"k", 3},
+                                 {"stride", 2},
+                                 {"dilation", 1},
+                                 {"pad", 1},
+                                 {"groups", 1}}},
+                               {"dtype", "float32"}};
+  measure::Protocol quick = kernel_protocol();
+  quick.min_time_s = 0;
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  const TimedSpec t = time_spec(*xnnpack, conv, 1, quick);
+  ASSERT_TRUE(t.error.empty()) << t.error;
+  EXPECT_EQ(t.layer_count, 4) << "Transpose, Pad, Conv, Transpose";
+  EXPECT_GT(t.kernel_ms, 0.0);
+  EXPECT_LT(t.kernel_ms, t.layers_ms);
+  EXPECT_GT(t.cold_ms, 0.0);
+  EXPECT_EQ(t.label_ms(), t.kernel_ms);
+  // An elementwise kernel runs as it is: one layer, all of it counted.
+  const nlohmann::json sigmoid = {
+      {"type", "sigmoid"}, {"params", {{"n", 1}, {"h", 16}, {"w", 16}, {"c", 8}}}, {"dtype", "float32"}};
+  const TimedSpec e = time_spec(*xnnpack, sigmoid, 1, quick);
+  ASSERT_TRUE(e.error.empty()) << e.error;
+  EXPECT_EQ(e.layer_count, 1);
+  EXPECT_GT(e.kernel_ms, 0.0);
+
+  if (!fs::exists(fs::path(INFERCAST_SOURCE_DIR) / "runners/ort/node_modules/onnxruntime-node"))
+    GTEST_SKIP() << "needs runners/ort";
+  auto ort = runtime::make_runtime("ort");
+  const TimedSpec o = time_spec(*ort, conv, 1, quick);
+  ASSERT_TRUE(o.error.empty()) << o.error;
+  EXPECT_GE(o.layer_count, 1);
+  EXPECT_GT(o.kernel_ms, 0.0);
+  EXPECT_LE(o.kernel_ms, o.layers_ms + 1e-12);
+  EXPECT_GT(o.cold_ms, 0.0);
+  EXPECT_FALSE(
+      fs::exists(fs::temp_directory_path() / ("infercast-predict-kernel-" + std::to_string(::getpid()) + ".onnx")));
 }
 
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
