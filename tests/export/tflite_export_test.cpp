@@ -175,6 +175,18 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
 // count_include_pad (explicit PAD), depthwise + Clip(0, 6), Concat on channels, Gemm
 // with transB=0, alpha and beta, Softmax. Built with Python onnx (onnx.helper, checked by
 // onnx.checker), checked against ONNX Runtime on the original.
+// Runs `body`, Python that builds an ONNX model and saves it to sys.argv[1], after the
+// imports every such script needs; the script sits beside the model.
+void write_onnx(const fs::path& onnx, const std::string& body) {
+  fs::path script = onnx;
+  script.replace_extension(".py");
+  testing::write_file(script,
+                      "import sys\nimport numpy as np\nimport onnx\n"
+                      "from onnx import helper, numpy_helper, TensorProto\n" +
+                          body);
+  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+}
+
 // How many operators of each TFLite builtin the exported file holds.
 std::map<std::string, int> op_census(const fs::path& tfl) {
   std::map<std::string, int> ops;
@@ -194,12 +206,8 @@ void expect_verified_against_ort(const fs::path& tfl, const fs::path& onnx) {
 
 TEST(TfliteExport, ConversionPathsMatchOrt) {
   const fs::path dir = out_dir();
-  const fs::path script = dir / "make_paths_model.py", onnx = dir / "paths.onnx", tfl = dir / "paths.tflite";
-  testing::write_file(script, R"PY(
-import sys
-import numpy as np
-import onnx
-from onnx import helper, numpy_helper, TensorProto
+  const fs::path onnx = dir / "paths.onnx", tfl = dir / "paths.tflite";
+  ASSERT_NO_FATAL_FAILURE(write_onnx(onnx, R"PY(
 rng = np.random.default_rng(7)
 inits = []
 def const(name, *shape, positive=False):
@@ -236,8 +244,7 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 model.ir_version = 7
 onnx.checker.check_model(model, full_check=True)
 onnx.save(model, sys.argv[1])
-)PY");
-  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+)PY"));
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
   std::map<std::string, int> ops = op_census(tfl);
@@ -256,12 +263,8 @@ onnx.save(model, sys.argv[1])
 // resizes under each coordinate rule TFLite has, checked against ONNX Runtime.
 TEST(TfliteExport, TransposedConvAndResizeMatchOrt) {
   const fs::path dir = out_dir();
-  const fs::path script = dir / "make_decoder_model.py", onnx = dir / "decoder.onnx", tfl = dir / "decoder.tflite";
-  testing::write_file(script, R"PY(
-import sys
-import numpy as np
-import onnx
-from onnx import helper, numpy_helper, TensorProto
+  const fs::path onnx = dir / "decoder.onnx", tfl = dir / "decoder.tflite";
+  ASSERT_NO_FATAL_FAILURE(write_onnx(onnx, R"PY(
 rng = np.random.default_rng(11)
 inits = []
 def const(name, a):
@@ -290,8 +293,7 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 model.ir_version = 7
 onnx.checker.check_model(model, full_check=True)
 onnx.save(model, sys.argv[1])
-)PY");
-  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+)PY"));
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
   std::map<std::string, int> ops = op_census(tfl);
@@ -308,12 +310,8 @@ onnx.save(model, sys.argv[1])
 // naming the node.
 TEST(TfliteExport, InexpressibleTransposedConvAndResizeAreRefused) {
   const fs::path dir = out_dir();
-  const fs::path script = dir / "make_bad_decoder.py", onnx = dir / "bad_decoder.onnx";
-  testing::write_file(script, R"PY(
-import sys
-import numpy as np
-import onnx
-from onnx import helper, numpy_helper, TensorProto
+  const fs::path onnx = dir / "bad_decoder.onnx";
+  ASSERT_NO_FATAL_FAILURE(write_onnx(onnx, R"PY(
 w = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
 scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
 nodes = [
@@ -326,8 +324,7 @@ graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", Tens
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 model.ir_version = 7
 onnx.save(model, sys.argv[1])
-)PY");
-  ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
+)PY"));
   const ir::Graph g = import::load_model(onnx);
   const auto problems = exporter::unsupported_nodes(g, exporter::Format::kTflite);
   ASSERT_EQ(problems.size(), 2u);
