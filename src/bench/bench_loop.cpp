@@ -12,6 +12,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
@@ -62,32 +63,6 @@ class TempDir {
   fs::path path_;
 };
 
-struct Attempted {
-  measure::Stats best;
-  int remeasured = 0;
-  double timed_s = 0;
-};
-
-// The protocol's re-measure rule, run here attempt by attempt so the number of extra
-// attempts and every attempt's timed time are known: warm-up before the first attempt
-// only; further attempts while the CV is above the target, at most max_remeasure; the
-// lowest-CV attempt is kept.
-Attempted time_kernel(runtime::Runtime& rt, const measure::Protocol& protocol, std::uint64_t seed) {
-  Attempted a;
-  measure::Protocol one = protocol;
-  one.max_remeasure = 0;
-  for (int attempt = 0; attempt <= protocol.max_remeasure; ++attempt) {
-    one.warmup = attempt == 0 ? protocol.warmup : 0;
-    const runtime::RunResult r = rt.run({one, false, seed});
-    const measure::Stats& s = r.latency_ms;
-    a.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
-    if (attempt == 0 || s.cv < a.best.cv) a.best = s;
-    a.remeasured = attempt;
-    if (s.cv <= protocol.cv_target || g_stop.load()) break;
-  }
-  return a;
-}
-
 class Progress {
  public:
   Progress(std::ostream& out, bool tty, bool quiet, std::size_t total, double budget_s)
@@ -115,7 +90,7 @@ class Progress {
     if (m.failed()) {
       std::snprintf(tail, sizeof tail, "FAILED: %s", m.error.c_str());
     } else {
-      std::snprintf(tail, sizeof tail, "%.4f ms  cv %.1f%%%s", m.stats.median, m.stats.cv * 100,
+      std::snprintf(tail, sizeof tail, "%.4f ms (own %.4f)  cv %.1f%%%s", m.stats.median, m.own_ms, m.stats.cv * 100,
                     m.remeasured > 0 ? ("  re-measured " + std::to_string(m.remeasured)).c_str() : "");
     }
     out_ << "bench [" << head << "] " << spec.key() << "  " << tail << "\n" << std::flush;
@@ -153,6 +128,9 @@ void request_stop() noexcept {
 }
 void clear_stop() noexcept {
   g_stop.store(false);
+}
+bool stop_requested() noexcept {
+  return g_stop.load();
 }
 
 nlohmann::json kernel_features(const KernelSpec& spec) {
@@ -216,6 +194,12 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
 
   std::optional<TempDir> temp;
   if (external) temp.emplace();
+  TimingOptions timing;
+  timing.threads = threads;
+  timing.protocol = o.protocol;
+  timing.cold_pass = o.cold_pass;
+  timing.input_seed = o.input_seed;
+  if (temp) timing.scratch_dir = temp->path();
   Progress bar(progress, o.tty, o.quiet, total, o.budget_s);
   const auto t0 = Clock::now();
   std::size_t done = 0;
@@ -246,27 +230,17 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       lap(summary.build_s);
       m.kernel_id = db.upsert_kernel(kernel);
       lap(summary.store_s);
-      Attempted a;
-      if (external) {
-        const fs::path file = temp->path() / ("kernel-" + std::to_string(done) + ".onnx");
-        exporter::ExportOptions eo;
-        eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
-        exporter::save(graph, file, exporter::Format::kOnnx, eo);
-        const ir::Graph imported = import::load_model(file);
-        rt->prepare(imported, {threads});
-        lap(summary.prepare_s);
-        a = time_kernel(*rt, o.protocol, o.input_seed);
-        std::error_code ec;
-        fs::remove(file, ec);
-      } else {
-        rt->prepare(graph, {threads});
-        lap(summary.prepare_s);
-        a = time_kernel(*rt, o.protocol, o.input_seed);
-      }
+      const KernelTiming t = time_kernel(*rt, *spec, timing);
+      summary.prepare_s += t.prepare_s;
+      phase += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.prepare_s));
       lap(summary.run_s);
-      m.stats = a.best;
-      m.remeasured = a.remeasured;
-      summary.timed_s += a.timed_s;
+      m.stats = t.stats;
+      m.remeasured = t.remeasured;
+      m.own_ms = t.own_ms;
+      m.layers_ms = t.layers_ms;
+      m.layer_count = t.layer_count;
+      m.cold_ms = t.cold_ms;
+      summary.timed_s += t.timed_s;
     } catch (const std::exception& e) {
       m.error = e.what();
       if (m.error.empty()) m.error = "unknown error";

@@ -263,14 +263,16 @@ std::vector<std::vector<int>> simple_fused_groups(const ir::Graph& graph) {
   return groups;
 }
 
-std::vector<KernelSpec> model_kernels(const std::vector<fs::path>& models, const std::vector<std::string>& types) {
+std::vector<KernelSpec> model_kernels(const std::vector<fs::path>& models, const std::vector<std::string>& types,
+                                      const GroupingFn& grouping) {
   require_types(types);
   const std::set<std::string> wanted(types.begin(), types.end());
   std::vector<KernelSpec> out;
   std::unordered_set<std::string> seen;
   for (const auto& file : model_files(models)) {
     const ir::Graph graph = import::load_model(file);
-    for (const auto& group : simple_fused_groups(graph)) {
+    for (const auto& group : grouping ? grouping(graph) : simple_fused_groups(graph)) {
+      if (group.empty()) continue;
       // The longest prefix of the group the vocabulary names (conv+bn+relu6 -> conv+bn -> conv).
       for (std::size_t len = group.size(); len >= 1; --len) {
         const auto spec = kernel_spec_of(graph, std::span<const int>(group.data(), len));
@@ -301,10 +303,10 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
     if (o.models.empty()) {
       throw Error(ErrorKind::kInvalidArgument, "--sampler prior", "--models", "the prior sampler needs models");
     }
-    if (o.jitter < 0 || o.jitter >= 1) {
-      throw Error(ErrorKind::kInvalidArgument, "--sampler prior", "jitter", "must be in [0, 1)");
+    if (!(o.jitter > 0) || o.jitter > 4) {
+      throw Error(ErrorKind::kInvalidArgument, "--sampler prior", "jitter", "must be in (0, 4]");
     }
-    std::vector<KernelSpec> real = model_kernels(o.models, o.kernel_types);
+    std::vector<KernelSpec> real = model_kernels(o.models, o.kernel_types, o.grouping);
     std::mt19937_64 rng(o.seed);
     std::shuffle(real.begin(), real.end(), rng);
     std::vector<KernelSpec> out;
@@ -314,23 +316,24 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
       if (seen.insert(s.key()).second) out.push_back(s);
     };
     for (const auto& s : real) push(s);  // every real configuration first, exactly
-    std::uniform_real_distribution<double> factor(1.0 - o.jitter, 1.0 + o.jitter);
+    const double span = std::log1p(o.jitter);
+    std::uniform_real_distribution<double> log_factor(-span, span);
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
     for (int copy = 0; copy < o.jitter_copies; ++copy) {
       for (const auto& s : real) {
         KernelSpec j = s;
-        const double hw = factor(rng);
+        const bool grouped = (j.params.count("groups") != 0 && j.get("groups") > 1);
+        const double hw = std::exp(log_factor(rng));
         for (auto& [name, v] : j.params) {
-          double f = 1.0;
           if (name == "h" || name == "w") {
-            f = hw;
-          } else if (name == "c" || name == "cin" || name == "cout" || name == "m") {
-            f = factor(rng);
-          } else {
-            continue;
+            if (v > 1) v = std::max<std::int64_t>(1, std::llround(static_cast<double>(v) * hw));
+          } else if (name == "c" || name == "cin" || name == "cout" || name == "m" ||
+                     (j.type.rfind("matmul", 0) == 0 && (name == "k" || name == "n"))) {
+            if (grouped || coin(rng) >= 0.6) continue;
+            v = std::max<std::int64_t>(1, std::llround(static_cast<double>(v) * std::exp(log_factor(rng))));
+            if (v > 8) v = (v + 7) / 8 * 8;
           }
-          v = std::max<std::int64_t>(1, std::llround(static_cast<double>(v) * f));
         }
-        if (j.params.count("groups") != 0 && j.get("groups") > 1) continue;  // keep grouped convs exact
         try {
           validate(j);
         } catch (const Error&) {

@@ -69,8 +69,15 @@ const std::vector<const char*>& migrations() {
         error TEXT NOT NULL DEFAULT '',
         UNIQUE(profile_id, model_hash, timestamp_utc));
       )sql",
+      // 1 -> 2: the per-layer view of a kernel measurement (own, all-layer and cold times).
+      R"sql(
+      ALTER TABLE measurements ADD COLUMN own_ms REAL NOT NULL DEFAULT 0;
+      ALTER TABLE measurements ADD COLUMN layers_ms REAL NOT NULL DEFAULT 0;
+      ALTER TABLE measurements ADD COLUMN layer_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE measurements ADD COLUMN cold_ms REAL NOT NULL DEFAULT 0;
+      )sql",
   };
-  static_assert(kSchemaVersion == 1, "add the migration step for the new schema version");
+  static_assert(kSchemaVersion == 2, "add the migration step for the new schema version");
   return steps;
 }
 
@@ -270,7 +277,8 @@ struct Database::Impl {
   }
 
   static constexpr const char* kMeasurementColumns =
-      "id, profile_id, kernel_id, n, median_ms, mean_ms, min_ms, max_ms, std_ms, cv, remeasured, timestamp_utc, error";
+      "id, profile_id, kernel_id, n, median_ms, mean_ms, min_ms, max_ms, std_ms, cv, remeasured, timestamp_utc, error, "
+      "own_ms, layers_ms, layer_count, cold_ms";
   static Measurement read_measurement(const Stmt& s, int first) {
     Measurement m;
     m.id = s.i64(first);
@@ -280,6 +288,10 @@ struct Database::Impl {
     m.remeasured = static_cast<int>(s.i64(first + 10));
     m.timestamp_utc = s.text(first + 11);
     m.error = s.text(first + 12);
+    m.own_ms = s.f64(first + 13);
+    m.layers_ms = s.f64(first + 14);
+    m.layer_count = static_cast<int>(s.i64(first + 15));
+    m.cold_ms = s.f64(first + 16);
     return m;
   }
 
@@ -401,12 +413,15 @@ std::int64_t Database::add_measurement(const Measurement& m) {
   // one (a retried failure, a deliberate re-run), so reruns never duplicate rows.
   Impl::Stmt s(*impl_,
                "INSERT INTO measurements(profile_id, kernel_id, n, median_ms, mean_ms, min_ms, max_ms, std_ms, cv, "
-               "remeasured, timestamp_utc, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+               "remeasured, timestamp_utc, error, own_ms, layers_ms, layer_count, cold_ms) "
+               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
                "ON CONFLICT(profile_id, kernel_id) DO UPDATE SET n = ?3, median_ms = ?4, mean_ms = ?5, min_ms = ?6, "
-               "max_ms = ?7, std_ms = ?8, cv = ?9, remeasured = ?10, timestamp_utc = ?11, error = ?12");
+               "max_ms = ?7, std_ms = ?8, cv = ?9, remeasured = ?10, timestamp_utc = ?11, error = ?12, own_ms = ?13, "
+               "layers_ms = ?14, layer_count = ?15, cold_ms = ?16");
   s.bind(1, m.profile_id).bind(2, m.kernel_id);
   Impl::bind_stats(s, 3, m.stats);
   s.bind(10, m.remeasured).bind(11, m.timestamp_utc.empty() ? now_utc() : m.timestamp_utc).bind(12, m.error);
+  s.bind(13, m.own_ms).bind(14, m.layers_ms).bind(15, m.layer_count).bind(16, m.cold_ms);
   s.step();
   Impl::Stmt q(*impl_, "SELECT id FROM measurements WHERE profile_id = ?1 AND kernel_id = ?2");
   q.bind(1, m.profile_id).bind(2, m.kernel_id);
@@ -419,8 +434,8 @@ std::int64_t Database::add_measurement(const Measurement& m) {
 std::vector<Database::MeasuredKernel> Database::measured_kernels(std::int64_t profile_id) const {
   Impl::Stmt s(*impl_,
                "SELECT k.id, k.type, k.key, k.params, k.features, m.id, m.profile_id, m.kernel_id, m.n, m.median_ms, "
-               "m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.timestamp_utc, m.error "
-               "FROM measurements m JOIN kernels k ON k.id = m.kernel_id "
+               "m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.timestamp_utc, m.error, m.own_ms, "
+               "m.layers_ms, m.layer_count, m.cold_ms FROM measurements m JOIN kernels k ON k.id = m.kernel_id "
                "WHERE m.profile_id = ?1 AND m.error = '' ORDER BY k.id");
   s.bind(1, profile_id);
   std::vector<MeasuredKernel> out;
@@ -563,6 +578,10 @@ nlohmann::json Database::export_json() const {
                             {"profile_id", m.profile_id},
                             {"kernel_id", m.kernel_id},
                             {"remeasured", m.remeasured},
+                            {"own_ms", m.own_ms},
+                            {"layers_ms", m.layers_ms},
+                            {"layer_count", m.layer_count},
+                            {"cold_ms", m.cold_ms},
                             {"timestamp_utc", m.timestamp_utc},
                             {"error", m.error}};
       row.update(stats_json(m.stats));
@@ -594,11 +613,12 @@ nlohmann::json Database::export_json() const {
 std::string Database::export_csv() const {
   std::string out =
       "measurement_id,profile,runtime,runtime_version,threads,device,kernel_type,kernel_key,params,n,median_ms,mean_ms,"
-      "min_ms,max_ms,std_ms,cv,remeasured,timestamp_utc,error\n";
+      "min_ms,max_ms,std_ms,cv,remeasured,own_ms,layers_ms,layer_count,cold_ms,timestamp_utc,error\n";
   Impl::Stmt s(*impl_,
                "SELECT m.id, p.name, p.runtime, p.runtime_version, p.threads, p.device, k.type, k.key, k.params, "
-               "m.n, m.median_ms, m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.timestamp_utc, "
-               "m.error FROM measurements m JOIN profiles p ON p.id = m.profile_id JOIN kernels k ON k.id = "
+               "m.n, m.median_ms, m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.own_ms, m.layers_ms, "
+               "m.layer_count, m.cold_ms, m.timestamp_utc, m.error FROM measurements m JOIN profiles p ON p.id = "
+               "m.profile_id JOIN kernels k ON k.id = "
                "m.kernel_id ORDER BY m.id");
   while (s.step()) {
     out += std::to_string(s.i64(0));
@@ -608,7 +628,9 @@ std::string Database::export_csv() const {
     out += "," + std::to_string(s.i64(9));
     for (int col = 10; col <= 15; ++col) out += "," + csv_number(s.f64(col));
     out += "," + std::to_string(s.i64(16));
-    out += "," + csv_field(s.text(17)) + "," + csv_field(s.text(18)) + "\n";
+    out += "," + csv_number(s.f64(17)) + "," + csv_number(s.f64(18));
+    out += "," + std::to_string(s.i64(19)) + "," + csv_number(s.f64(20));
+    out += "," + csv_field(s.text(21)) + "," + csv_field(s.text(22)) + "\n";
   }
   return out;
 }

@@ -95,12 +95,12 @@ TEST_F(StoreDatabase, CreatesAVersionedWalDatabase) {
     EXPECT_EQ(db.schema_version(), kSchemaVersion);
   }
   EXPECT_EQ(query_text(file, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), 1);
-  EXPECT_EQ(query(file, "SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), kSchemaVersion);
+  EXPECT_EQ(query(file, "SELECT count(*) FROM schema_version"), kSchemaVersion);
   EXPECT_EQ(query_text(file, "PRAGMA integrity_check"), "ok");
   // Reopening applies no migration twice.
   { Database db = Database::open(file); }
-  EXPECT_EQ(query(file, "SELECT count(*) FROM schema_version"), 1);
+  EXPECT_EQ(query(file, "SELECT count(*) FROM schema_version"), kSchemaVersion);
 }
 
 TEST_F(StoreDatabase, RoundTripsEveryRecord) {
@@ -208,11 +208,50 @@ TEST_F(StoreDatabase, MigratesAVersionZeroDatabase) {
   EXPECT_EQ(query(file, "SELECT count(*) FROM sqlite_master WHERE name = 'kernels'"), 0);
   {
     Database db = Database::open(file);
-    EXPECT_EQ(db.schema_version(), 1);
+    EXPECT_EQ(db.schema_version(), kSchemaVersion);
     db.upsert_kernel(kernel("conv|k=1"));
   }
   EXPECT_EQ(query(file, "SELECT count(*) FROM kernels"), 1);
-  EXPECT_EQ(query(file, "SELECT version FROM schema_version"), 1);
+  EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), kSchemaVersion);
+}
+
+TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
+  // Schema 1 kept end-to-end statistics only. Make one by taking a fresh database's
+  // schema-2 columns away, then reopen: the row survives with the per-layer view unset,
+  // and new rows carry it.
+  const fs::path file = dir_ / "v1.db";
+  std::int64_t pid = 0, kid = 0;
+  {
+    Database db = Database::open(file);
+    pid = db.upsert_profile(profile());
+    kid = db.upsert_kernel(kernel("conv|k=1"));
+    db.add_measurement(measurement(pid, kid, 0.25, 0.01));
+  }
+  exec_raw(file,
+           "ALTER TABLE measurements DROP COLUMN own_ms; ALTER TABLE measurements DROP COLUMN layers_ms;"
+           "ALTER TABLE measurements DROP COLUMN layer_count; ALTER TABLE measurements DROP COLUMN cold_ms;"
+           "DELETE FROM schema_version WHERE version = 2;");
+  EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), 1);
+  Database db = Database::open(file);
+  EXPECT_EQ(db.schema_version(), 2);
+  const auto old = db.measured_kernels(pid);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_DOUBLE_EQ(old[0].measurement.stats.median, 0.25);
+  EXPECT_EQ(old[0].measurement.own_ms, 0.0);
+  EXPECT_EQ(old[0].measurement.layer_count, 0);
+  Measurement m = measurement(pid, db.upsert_kernel(kernel("conv|k=3")), 0.5, 0.01);
+  m.own_ms = 0.4;
+  m.layers_ms = 0.45;
+  m.layer_count = 3;
+  m.cold_ms = 0.6;
+  db.add_measurement(m);
+  const auto now = db.measured_kernels(pid);
+  ASSERT_EQ(now.size(), 2u);
+  EXPECT_DOUBLE_EQ(now[1].measurement.own_ms, 0.4);
+  EXPECT_DOUBLE_EQ(now[1].measurement.layers_ms, 0.45);
+  EXPECT_EQ(now[1].measurement.layer_count, 3);
+  EXPECT_DOUBLE_EQ(now[1].measurement.cold_ms, 0.6);
+  EXPECT_DOUBLE_EQ(db.export_json()["measurements"][1]["cold_ms"].get<double>(), 0.6);
 }
 
 TEST_F(StoreDatabase, RefusesForeignCorruptAndNewerFilesNamingThem) {

@@ -1,14 +1,16 @@
 // infercast profile: time fusion probes and kernels on a runtime, train, write a bundle.
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <random>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/fusion.hpp"
 #include "infercast/predict/profile.hpp"
@@ -75,6 +77,10 @@ std::vector<std::filesystem::path> model_files(const std::vector<std::string>& a
   return out;
 }
 
+extern "C" void on_profile_sigint(int) {
+  bench::request_stop();
+}
+
 int run_profile(const ProfileOptions& o) {
   const double budget_s = parse_budget_s(o.budget);
   const auto start = std::chrono::steady_clock::now();
@@ -90,83 +96,94 @@ int run_profile(const ProfileOptions& o) {
   auto engine = runtime::make_runtime(o.runtime);
   const std::string version = engine->version();
   const int threads = runtime::resolve_threads(o.threads);
-  const measure::Protocol protocol = predict::kernel_protocol();
+  const std::string db_path = o.db.empty() ? o.output + ".db" : o.db;
+  store::Database db = store::Database::open(db_path);
+  const std::string profile_name = o.runtime + "-" + std::to_string(threads) + "t";
+  const measure::MachineContext machine = measure::machine_context();
+  const nlohmann::json context = {{"name", profile_name},         {"runtime", o.runtime},
+                                  {"runtime_version", version},   {"threads", threads},
+                                  {"device", machine.cpu_model},  {"machine_id", machine.machine_id},
+                                  {"hostname", machine.hostname}, {"created_utc", machine.timestamp_utc},
+                                  {"l2_bytes", machine.l2_bytes}, {"llc_bytes", machine.llc_bytes},
+                                  {"budget_s", budget_s}};
 
-  // Fusion probes compare differences of times, so they get longer runs, and they
-  // compare the kernels' own times (per-layer, without the per-run overhead and the
-  // boundary re-layouts that a+b would count twice and a fused ab once).
-  measure::Protocol probe_protocol = protocol;
-  probe_protocol.min_repeats = 20;
-  probe_protocol.min_time_s = 0.3;
-  probe_protocol.max_repeats = 2000;
-  auto time_ms = [&](const nlohmann::json& spec) {
-    const predict::TimedSpec t = predict::time_spec(*engine, spec, threads, probe_protocol);
-    if (!t.error.empty()) throw Error(ErrorKind::kUnsupported, "", spec.value("type", "?"), t.error);
-    return t.label_ms();
-  };
-  std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
-  const predict::FusionRules rules = predict::detect_fusion(time_ms);
+  // SIGINT: finish and commit the kernel in flight, then stop; a rerun continues.
+  struct sigaction sa {};
+  sa.sa_handler = on_profile_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+
+  // Fusion rules: those a previous run stored with this profile (so a resumed run
+  // samples the same kernels), else measured now. Probes compare differences of times,
+  // so they get longer runs, and they compare the kernels' own times (per-layer, without
+  // the per-run overhead and the boundary re-layouts that a+b would count twice and a
+  // fused ab once).
+  predict::FusionRules rules;
+  const auto existing = db.find_profile(profile_name);
+  if (existing && existing->extra.contains("fusion_rules")) {
+    rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
+    std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_path
+              << " (delete the database to measure them again)\n";
+  } else {
+    bench::TimingOptions probe;
+    probe.threads = threads;
+    probe.protocol = predict::kernel_protocol();
+    probe.protocol.min_repeats = 20;
+    probe.protocol.min_time_s = 0.3;
+    probe.protocol.max_repeats = 2000;
+    probe.cold_pass = false;
+    auto time_ms = [&](const nlohmann::json& spec) {
+      try {
+        return bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), probe).label_ms();
+      } catch (const std::exception& e) {
+        throw Error(ErrorKind::kUnsupported, "", "fusion probe " + spec.value("type", "?"), e.what());
+      }
+    };
+    std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
+    rules = predict::detect_fusion(time_ms);
+  }
   std::cerr << "profile: fused pairs:";
   for (const auto& p : rules.fused_pairs) std::cerr << " " << p;
   std::cerr << "\n";
-
-  std::vector<std::string> skipped;
-  std::vector<nlohmann::json> specs = predict::prior_specs(models, rules, o.jitter, o.seed, &skipped);
-  for (const auto& s : skipped) std::cerr << "profile: skipped " << s << "\n";
-  std::cerr << "profile: " << specs.size() << " kernel configurations from " << models.size() << " models\n";
-
-  const measure::MachineContext machine = measure::machine_context();
-  const nlohmann::json context = {{"name", o.runtime + "-" + std::to_string(threads) + "t"},
-                                  {"runtime", o.runtime},
-                                  {"runtime_version", version},
-                                  {"threads", threads},
-                                  {"device", machine.cpu_model},
-                                  {"machine_id", machine.machine_id},
-                                  {"hostname", machine.hostname},
-                                  {"created_utc", machine.timestamp_utc},
-                                  {"l2_bytes", machine.l2_bytes},
-                                  {"llc_bytes", machine.llc_bytes},
-                                  {"budget_s", budget_s}};
-  std::vector<predict::TimedSpec> timed;
-  int failed = 0;
-  if (!o.db.empty()) {
-    // Through the bench loop and the store: resumable, every measurement committed.
-    store::Database db = store::Database::open(o.db);
-    bench::BenchOptions bo;
-    bo.runtime = o.runtime;
-    bo.profile = context["name"];
-    bo.sampler.sampler = "prior";
-    bo.sampler.models = models;
-    bo.sampler.seed = o.seed;
-    bo.sampler.jitter_copies = o.jitter;
-    bo.budget_s = std::max(1.0, budget_s - elapsed());
-    bo.threads = threads;
-    bo.quiet = true;
-    const bench::BenchSummary summary = bench::run_bench(bo, db, std::cerr);
-    std::cerr << "profile: " << bench::summary_line(summary) << "\n";
-    db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
-    predict::FusionRules stored_rules;
-    nlohmann::json stored_context;
-    timed = predict::timed_from_database(db, context["name"], stored_rules, stored_context);
-    failed = static_cast<int>(summary.failed);
-  } else {
-    const std::string samples_path = o.output + ".samples.jsonl";
-    std::ofstream samples(samples_path, std::ios::trunc);
-    if (!samples) throw Error(ErrorKind::kIo, samples_path, "", "cannot write");
-    samples << nlohmann::json{{"profile", context}, {"fusion_rules", predict::to_json(rules)}}.dump() << "\n";
-    // Real-model configurations first, then their jittered neighbours, until the budget is spent.
-    for (std::size_t i = 0; i < specs.size() && elapsed() < budget_s; ++i) {
-      predict::TimedSpec t = predict::time_spec(*engine, specs[i], threads, protocol);
-      if (!t.error.empty()) ++failed;
-      samples << predict::to_json(t).dump() << "\n" << std::flush;
-      timed.push_back(std::move(t));
-      if (timed.size() % 100 == 0)
-        std::cerr << "profile: " << timed.size() << "/" << specs.size() << " kernels, " << static_cast<int>(elapsed())
-                  << " s\n";
-    }
+  // Stored now, so a run killed outright resumes with the same rules.
+  if (!existing) db.upsert_profile(predict::store_profile(context, rules));
+  if (bench::stop_requested()) {
+    std::signal(SIGINT, SIG_DFL);
+    std::cerr << "profile: interrupted\n";
+    return 130;
   }
-  std::cerr << "profile: timed " << timed.size() << " kernels (" << failed << " failed) in "
-            << static_cast<int>(elapsed()) << " s\n";
+
+  // The kernels this runtime executes in the models (under its fusion rules), each
+  // exactly, then jittered neighbours, through the bench loop: every measurement is
+  // committed, and a rerun skips what is stored.
+  bench::BenchOptions bo;
+  bo.runtime = o.runtime;
+  bo.profile = profile_name;
+  bo.sampler.sampler = "prior";
+  bo.sampler.models = models;
+  bo.sampler.seed = o.seed;
+  bo.sampler.jitter_copies = o.jitter;
+  bo.sampler.grouping = predict::kernel_grouping(rules);
+  bo.protocol = predict::kernel_protocol();
+  bo.budget_s = std::max(1.0, budget_s - elapsed());
+  bo.threads = threads;
+  bo.tty = ::isatty(STDERR_FILENO) != 0;
+  bo.quiet = !bo.tty;
+  const bench::BenchSummary summary = bench::run_bench(bo, db, std::cerr);
+  std::signal(SIGINT, SIG_DFL);
+  db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
+  std::cerr << "profile: " << bench::summary_line(summary) << "\n";
+  if (summary.interrupted) {
+    std::cerr << "profile: interrupted; " << summary.measured + summary.failed << " measurements kept in " << db_path
+              << ", run the same command again to continue\n";
+    return 130;
+  }
+  predict::FusionRules stored_rules;
+  nlohmann::json stored_context;
+  const std::vector<predict::TimedSpec> timed =
+      predict::timed_from_database(db, profile_name, stored_rules, stored_context);
+  std::cerr << "profile: training on " << timed.size() << " measured kernels (" << summary.failed
+            << " failed in this run) after " << static_cast<int>(elapsed()) << " s\n";
   int unusable = 0;
   predict::TrainOptions train_options;
   train_options.llc_bytes = machine.llc_bytes;
@@ -211,8 +228,7 @@ void register_profile(CLI::App& app, Action& action) {
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the jitter")->capture_default_str();
   cmd->add_option("--db", options->db,
-                  "measure through the bench loop into this database (resumable); without it, timings go to "
-                  "BUNDLE.samples.jsonl");
+                  "measurement database (default BUNDLE.db); a rerun continues from what it holds");
   cmd->callback([options, &action] { action = [options] { return run_profile(*options); }; });
 }
 

@@ -1,6 +1,5 @@
 // infercast train: fit a predictor bundle from timed kernels.
 #include <cstdio>
-#include <fstream>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
@@ -10,7 +9,6 @@ namespace infercast::cli {
 namespace {
 
 struct TrainOptions {
-  std::string samples;
   std::string db;
   std::string profile;
   std::string output;
@@ -18,51 +16,11 @@ struct TrainOptions {
   std::vector<std::string> kinds;
 };
 
-// Timed kernels, fusion rules and profile context from a .samples.jsonl file.
-std::vector<predict::TimedSpec> read_samples(const std::string& path, predict::FusionRules& rules,
-                                             nlohmann::json& context) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorKind::kIo, path, "", "cannot open");
-  std::string line;
-  if (!std::getline(in, line)) throw Error(ErrorKind::kBadModel, path, "line 1", "empty");
-  nlohmann::json head;
-  try {
-    head = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kBadModel, path, "line 1", e.what());
-  }
-  if (!head.contains("profile") || !head.contains("fusion_rules"))
-    throw Error(ErrorKind::kBadModel, path, "line 1", "no profile and fusion_rules header");
-  rules = predict::fusion_rules_from_json(head["fusion_rules"]);
-  context = head["profile"];
-  std::vector<predict::TimedSpec> timed;
-  int number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    try {
-      timed.push_back(predict::timed_spec_from_json(nlohmann::json::parse(line)));
-    } catch (const std::exception& e) {
-      throw Error(ErrorKind::kBadModel, path, "line " + std::to_string(number), e.what());
-    }
-  }
-  return timed;
-}
-
 int run_train(const TrainOptions& o) {
-  if (o.samples.empty() == o.db.empty())
-    throw Error(ErrorKind::kInvalidArgument, "", "--db/--samples", "give exactly one source of timed kernels");
-  if (!o.db.empty() && o.profile.empty())
-    throw Error(ErrorKind::kInvalidArgument, "", "--profile", "required with --db");
   predict::FusionRules rules;
   nlohmann::json p;
-  std::vector<predict::TimedSpec> timed;
-  if (!o.db.empty()) {
-    const store::Database db = store::Database::open(o.db);
-    timed = predict::timed_from_database(db, o.profile, rules, p);
-  } else {
-    timed = read_samples(o.samples, rules, p);
-  }
+  const store::Database db = store::Database::open(o.db);
+  const std::vector<predict::TimedSpec> timed = predict::timed_from_database(db, o.profile, rules, p);
   predict::TrainOptions options;
   if (!o.kinds.empty()) {
     options.kinds.clear();
@@ -108,9 +66,9 @@ int run_train(const TrainOptions& o) {
 void register_train(CLI::App& app, Action& action) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Fit a predictor bundle from timed kernels (per-family CV error)");
-  cmd->add_option("--db", options->db, "measurement database (infercast bench / profile --db)");
-  cmd->add_option("--profile", options->profile, "the database profile to train on");
-  cmd->add_option("--samples", options->samples, "or: the .samples.jsonl `profile` writes without --db");
+  cmd->add_option("--db", options->db, "measurement database (infercast bench, or the BUNDLE.db profile keeps)")
+      ->required();
+  cmd->add_option("--profile", options->profile, "the database profile to train on")->required();
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();

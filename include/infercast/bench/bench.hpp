@@ -8,9 +8,8 @@
 //   failed measurement with its error and the run goes on.
 // - request_stop() (the CLI calls it on SIGINT) ends the run after the measurement in
 //   flight has been committed.
-// - Materialization: XNNPACK runs the kernel graph in-process; ONNX Runtime gets a
-//   one-kernel .onnx written by exporter::save into a temporary folder and imported
-//   back (so the runner has a file to load).
+// - Timing: bench::time_kernel (timing.hpp): end-to-end statistics and the runtime's
+//   per-layer view (the kernel's own time without boundary layers, the cold pass).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +35,9 @@ struct BenchOptions {
   double timeout_s = 120;                   // external runners: seconds one request may take
   std::vector<std::string> runner_command;  // external runners: the command; empty = the runtime's default
   std::uint64_t input_seed = 42;
+  // Also time every kernel with flushed caches (bench::KernelTiming::cold_ms): about
+  // 1.8x the run time on XNNPACK; predictors use it for models larger than the caches.
+  bool cold_pass = true;
   // Progress: a bar with rate and ETA redrawn in place when `tty`, else one line per kernel.
   bool tty = false;
   bool quiet = false;         // no per-kernel progress at all (the summary is still returned)
@@ -87,6 +89,8 @@ std::string summary_line(const BenchSummary& s);
 void request_stop() noexcept;
 // Clears a previous request (for callers that run the loop more than once).
 void clear_stop() noexcept;
+// Whether a stop was requested.
+bool stop_requested() noexcept;
 
 // Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
 // bytes read/written and arithmetic intensity of its graph.

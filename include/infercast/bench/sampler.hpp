@@ -7,7 +7,8 @@
 //             {8..224}, Cin {3..256}, stride {1,2} (and a matching grid for every
 //             other type), in a seeded shuffled order
 //   prior     the layer configurations found in real models (import + kernel_spec_of
-//             over fused groups), each exactly, then jittered copies of them
+//             over fused groups: simple_fused_groups, or a runtime's own grouping), each
+//             exactly, in a seeded order, then jittered copies of them
 //   random    uniform over each type's parameter space (sizes log-uniform)
 //   adaptive  random candidates, kept with probability growing with a caller-supplied
 //             error function (a fitted predictor's error), so bench never depends on
@@ -26,17 +27,24 @@
 namespace infercast::bench {
 
 using ErrorFn = std::function<double(const KernelSpec&)>;
+// A graph's kernels as node-index lists, anchor first (see simple_fused_groups).
+using GroupingFn = std::function<std::vector<std::vector<int>>(const ir::Graph&)>;
 
 struct SamplerOptions {
   std::string sampler = "grid";           // grid | prior | random | adaptive
   std::vector<std::string> kernel_types;  // empty: default_kernel_types()
   std::uint64_t seed = 1;
   std::vector<std::filesystem::path> models;  // prior: model files or folders of .onnx/.tflite
-  double jitter = 0.25;                       // prior: relative jitter of sizes (h, w, c, cin, cout)
-  int jitter_copies = 2;                      // prior: jittered copies per real configuration
-  double max_macs = 2e9;                      // grid/random/adaptive: skip kernels heavier than this
-  ErrorFn error_fn;                           // adaptive: required
-  int adaptive_candidates = 20;               // adaptive: random candidates per kept kernel
+  // prior: sizes of jittered copies are scaled by log-uniform factors in
+  // [1/(1+jitter), 1+jitter]: h and w by one factor, each channel count (c, cin, cout;
+  // matmul's m, k, n) by its own with probability 0.6 and rounded up to a multiple of 8 above 8, as
+  // real networks size them. Grouped kernels (groups > 1) keep their channels.
+  double jitter = 1.0;
+  int jitter_copies = 2;         // prior: jittered copies per real configuration
+  GroupingFn grouping;           // prior: how a graph splits into kernels; empty = simple_fused_groups
+  double max_macs = 2e9;         // grid/random/adaptive: skip kernels heavier than this
+  ErrorFn error_fn;              // adaptive: required
+  int adaptive_candidates = 20;  // adaptive: random candidates per kept kernel
 };
 
 // The types `bench` measures when none are named: every type in the vocabulary.
@@ -50,8 +58,9 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& options, std::size_
 
 // The real-model layer configurations the prior sampler starts from, one per distinct
 // kernel, in model order (files sorted by name). Restricted to `types` when non-empty.
+// A group the vocabulary cannot name as a whole contributes its longest nameable prefix.
 std::vector<KernelSpec> model_kernels(const std::vector<std::filesystem::path>& models,
-                                      const std::vector<std::string>& types = {});
+                                      const std::vector<std::string>& types = {}, const GroupingFn& grouping = {});
 
 // Fused groups of a graph as node-index lists, anchor first: a conv/gemm/matmul/add
 // with the BatchNormalization and activation that follow it alone; every other node

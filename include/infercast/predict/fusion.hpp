@@ -44,9 +44,11 @@ struct FusionProbe {
 };
 const std::vector<FusionProbe>& fusion_probes();
 
-// Times every probe with `time_spec_ms` (a KernelSpec JSON → median milliseconds on
-// the runtime; bench materializes and runs it) and decides. Exceptions propagate.
+// Times every probe `rounds` times with `time_spec_ms` (a KernelSpec JSON → the
+// kernel's milliseconds on the runtime; bench materializes and runs it), keeps each
+// time's minimum over the rounds and decides. A probe that throws is recorded as not
+// fused with its error.
 FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)>& time_spec_ms,
-                          double alpha = kFusionAlpha);
+                          double alpha = kFusionAlpha, int rounds = 3);
 
 }  // namespace infercast::predict

@@ -48,6 +48,14 @@ struct Measurement {
   std::int64_t kernel_id = 0;
   measure::Stats stats;  // milliseconds
   int remeasured = 0;    // extra attempts the CV target took
+  // The runtime's per-layer view (bench::KernelTiming): the kernel's own time (layer
+  // minima without the one-kernel graph's boundary layers), every layer's median summed,
+  // the layer count, and the own time with caches flushed. 0 when not measured
+  // (schema-1 rows, runtimes that report no layers, a bench run without the cold pass).
+  double own_ms = 0;
+  double layers_ms = 0;
+  int layer_count = 0;
+  double cold_ms = 0;
   std::string timestamp_utc;
   std::string error;  // non-empty: a failed measurement, stats meaningless
   bool failed() const noexcept { return !error.empty(); }
@@ -71,7 +79,7 @@ struct DatabaseStats {
 };
 
 // The schema version this build writes; older databases are migrated on open.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 class Database {
  public:

@@ -1,0 +1,66 @@
+// Timing one kernel on a runtime: the bench loop's measurement, also used by fusion
+// probes. A kernel's cost inside a model is its own layers' time, not the one-kernel
+// graph's end-to-end time, so the runtime's per-layer view is recorded with it:
+//
+// - own_ms: the sum of per-layer minima, leaving out the layers only a one-kernel graph
+//   runs (layout conversions at its boundary: the NHWC round trip's Transposes, ONNX
+//   Runtime's NCHWc ReorderInput/ReorderOutput, the TFLite writer's explicit Pad). The
+//   minimum because on a shared machine other tenants only ever add time.
+// - layers_ms, layer_count: every layer's median summed and how many there were;
+//   stats.median - layers_ms is the runtime's per-run overhead.
+// - cold_ms: own_ms again with the caches flushed before every run (cold_protocol(),
+//   cold_flush_bytes() of scratch): the kernel inside a model too large for the caches.
+//
+// Materialization: on XNNPACK a spatial kernel runs as NHWC (a .tflite round trip) so
+// its per-layer time does not include the NCHW re-layout a real model does not pay per
+// layer; elementwise kernels run as they are (a TFLite round trip could lower them
+// differently). External runners get a one-kernel .onnx in `scratch_dir`, imported back
+// so the runner and the graph agree, and removed afterwards.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "infercast/bench/kernel.hpp"
+#include "infercast/measure/measure.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::bench {
+
+struct TimingOptions {
+  int threads = 1;
+  measure::Protocol protocol;
+  bool cold_pass = true;  // also time the kernel with flushed caches
+  std::uint64_t input_seed = 42;
+  std::filesystem::path scratch_dir;  // model files for the runtime; empty = the system temp folder
+};
+
+struct KernelTiming {
+  measure::Stats stats;  // end to end, milliseconds: the lowest-CV attempt
+  int remeasured = 0;    // extra attempts the CV target took
+  double timed_s = 0;    // seconds spent in timed runs, every attempt
+  double own_ms = 0;     // 0 when the runtime reports no layers
+  double layers_ms = 0;
+  int layer_count = 0;
+  double cold_ms = 0;    // 0 without the cold pass or layers
+  double prepare_s = 0;  // building, converting and preparing the graph
+  // What a model pays for this kernel: own_ms when measured, else the end-to-end median.
+  double label_ms() const { return own_ms > 0 ? own_ms : stats.median; }
+};
+
+// Builds, prepares and times `spec` on `engine`. Throws what building, exporting or the
+// runtime throws. No further attempt starts once stop_requested() (bench.hpp).
+KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& options);
+
+// The flushed pass: ten runs, each after writing cold_flush_bytes() of scratch (twice
+// the last-level cache, at least 16 MiB).
+measure::Protocol cold_protocol();
+std::size_t cold_flush_bytes();
+
+// Whether a layer the runtime reports for a kernel of `kernel_type` is a boundary layer
+// of the one-kernel graph (see own_ms above).
+bool boundary_layer(const std::string& kernel_type, const std::string& op);
+
+}  // namespace infercast::bench

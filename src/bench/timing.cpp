@@ -1,0 +1,135 @@
+// Timing one kernel (include/infercast/bench/timing.hpp).
+#include "infercast/bench/timing.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "infercast/bench/bench.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+
+namespace infercast::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Kernels whose NCHW one-kernel graph XNNPACK would time with a re-layout inside the
+// op: the spatial ones. Elementwise kernels run as they are: their time does not depend
+// on the layout, and a TFLite round trip could lower them differently (HardSigmoid
+// becomes MUL, ADD, RELU_0_TO_1, while a model runs one HardSigmoid).
+bool layout_sensitive(const std::string& type) {
+  static const std::set<std::string> spatial = {
+      "convtranspose", "maxpool", "avgpool", "globalavgpool", "resize_nearest", "resize_bilinear",
+      "pad",           "concat",  "se",      "channel_mul"};
+  return type.rfind("conv", 0) == 0 || type.rfind("dwconv", 0) == 0 || spatial.count(type) != 0;
+}
+
+double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) {
+  double sum = 0;
+  for (const runtime::LayerTiming& l : r.layers)
+    if (!boundary_layer(kernel_type, l.op)) sum += l.ms.min;
+  return sum;
+}
+
+double all_layers_ms(const runtime::RunResult& r) {
+  double sum = 0;
+  for (const runtime::LayerTiming& l : r.layers) sum += l.ms.median;
+  return sum;
+}
+
+// Removes a file when it goes out of scope.
+struct FileGuard {
+  fs::path path;
+  ~FileGuard() {
+    if (path.empty()) return;
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
+
+}  // namespace
+
+bool boundary_layer(const std::string& kernel_type, const std::string& op) {
+  if (op == "ReorderInput" || op == "ReorderOutput") return true;
+  if (op == "Transpose") return kernel_type != "transpose" && kernel_type != "channel_shuffle";
+  if (op == "Pad") return kernel_type != "pad";
+  return false;
+}
+
+measure::Protocol cold_protocol() {
+  measure::Protocol p;
+  p.warmup = 1;
+  p.min_repeats = 10;
+  p.max_repeats = 10;
+  p.min_time_s = 0;
+  p.max_remeasure = 0;
+  return p;
+}
+
+std::size_t cold_flush_bytes() {
+  static const std::size_t bytes = std::max<std::size_t>(2 * measure::machine_context().llc_bytes, 16u << 20);
+  return bytes;
+}
+
+KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  KernelTiming out;
+  const ir::Graph graph = build_kernel_graph(spec);
+  const fs::path dir = o.scratch_dir.empty() ? fs::temp_directory_path() : o.scratch_dir;
+  const std::string stem = "infercast-kernel-" + std::to_string(::getpid());
+  ir::Graph converted;  // the kernel as the runtime loads it, when it is not `graph` itself
+  const ir::Graph* timed_graph = &graph;
+  FileGuard runner_file;  // an external runner reads its file again for the profiled passes
+  if (engine.name() == "xnnpack") {
+    if (layout_sensitive(spec.type) && exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
+      // XNNPACK computes spatial ops in NHWC; an NCHW kernel graph's per-layer time
+      // includes the re-layout of its input and output (3x the conv itself for a 1x1
+      // conv), which a real NHWC model, or an NCHW one after the layout pass, does not
+      // pay per layer.
+      FileGuard file{dir / (stem + ".tflite")};
+      exporter::save(graph, file.path, exporter::Format::kTflite);
+      converted = import::load_model(file.path);
+      timed_graph = &converted;
+    }
+  } else {
+    runner_file.path = dir / (stem + ".onnx");
+    exporter::ExportOptions eo;
+    eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
+    exporter::save(graph, runner_file.path, exporter::Format::kOnnx, eo);
+    converted = import::load_model(runner_file.path);
+    timed_graph = &converted;
+  }
+  engine.prepare(*timed_graph, {o.threads});
+  out.prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // The protocol's re-measure rule, attempt by attempt, so the extra attempts and every
+  // attempt's timed time are known: warm-up before the first attempt only; further
+  // attempts while the CV is above the target; the lowest-CV attempt is kept.
+  measure::Protocol one = o.protocol;
+  one.max_remeasure = 0;
+  runtime::RunResult best;
+  for (int attempt = 0; attempt <= o.protocol.max_remeasure; ++attempt) {
+    one.warmup = attempt == 0 ? o.protocol.warmup : 0;
+    runtime::RunResult r = engine.run({one, true, o.input_seed});
+    const measure::Stats& s = r.latency_ms;
+    out.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
+    if (attempt == 0 || s.cv < best.latency_ms.cv) best = std::move(r);
+    out.remeasured = attempt;
+    if (s.cv <= o.protocol.cv_target || stop_requested()) break;
+  }
+  out.stats = best.latency_ms;
+  out.own_ms = own_time_ms(spec.type, best);
+  out.layers_ms = all_layers_ms(best);
+  out.layer_count = static_cast<int>(best.layers.size());
+  if (o.cold_pass && !best.layers.empty() && !stop_requested()) {
+    const runtime::RunResult cold = engine.run({cold_protocol(), true, o.input_seed, cold_flush_bytes()});
+    out.cold_ms = own_time_ms(spec.type, cold);
+  }
+  return out;
+}
+
+}  // namespace infercast::bench

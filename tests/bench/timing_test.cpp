@@ -1,0 +1,106 @@
+// Timing one kernel (bench::time_kernel) and the bench loop storing its per-layer view.
+#include "infercast/bench/timing.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "infercast/bench/bench.hpp"
+
+namespace infercast::bench {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+
+KernelSpec strided_conv() {
+  KernelSpec s;
+  s.type = "conv";
+  s.params = {{"n", 1}, {"h", 32},     {"w", 32},       {"cin", 8}, {"cout", 16},
+              {"k", 3}, {"stride", 2}, {"dilation", 1}, {"pad", 1}, {"groups", 1}};
+  return s;
+}
+
+TimingOptions quick() {
+  TimingOptions o;
+  o.protocol = BenchOptions::default_protocol();
+  o.protocol.min_time_s = 0;
+  o.protocol.min_repeats = 5;
+  return o;
+}
+
+// A kernel's own time is its own layers' time: on XNNPACK a strided 3x3 conv on an even
+// map runs as NHWC behind the exporter's boundary Transposes and explicit Pad, none of
+// which count; the flushed pass and the layer count are recorded.
+TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  const KernelTiming t = time_kernel(*xnnpack, strided_conv(), quick());
+  EXPECT_EQ(t.layer_count, 4) << "Transpose, Pad, Conv, Transpose";
+  EXPECT_GT(t.own_ms, 0.0);
+  EXPECT_LT(t.own_ms, t.layers_ms);
+  EXPECT_GT(t.cold_ms, 0.0);
+  EXPECT_EQ(t.label_ms(), t.own_ms);
+  EXPECT_GT(t.stats.n, 0u);
+  // An elementwise kernel runs as it is: one layer, all of it counted.
+  KernelSpec sigmoid;
+  sigmoid.type = "sigmoid";
+  sigmoid.params = {{"n", 1}, {"h", 16}, {"w", 16}, {"c", 8}};
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  const KernelTiming e = time_kernel(*xnnpack, sigmoid, warm);
+  EXPECT_EQ(e.layer_count, 1);
+  EXPECT_GT(e.own_ms, 0.0);
+  EXPECT_EQ(e.cold_ms, 0.0) << "no cold pass asked for";
+}
+
+// On ONNX Runtime the runner's NCHWc reorders are boundary layers, and the runner's
+// file is gone afterwards.
+TEST(BenchTiming, RunnerKernelsLeaveNoFileBehind) {
+  if (!fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node")) GTEST_SKIP() << "needs runners/ort";
+  auto ort = runtime::make_runtime("ort");
+  const fs::path dir = fs::temp_directory_path() / ("infercast_timing_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  TimingOptions o = quick();
+  o.scratch_dir = dir;
+  const KernelTiming t = time_kernel(*ort, strided_conv(), o);
+  EXPECT_GE(t.layer_count, 1);
+  EXPECT_GT(t.own_ms, 0.0);
+  EXPECT_LE(t.own_ms, t.layers_ms + 1e-12);
+  EXPECT_GT(t.cold_ms, 0.0);
+  EXPECT_TRUE(fs::is_empty(dir));
+  fs::remove_all(dir);
+  EXPECT_TRUE(boundary_layer("conv", "ReorderInput"));
+  EXPECT_FALSE(boundary_layer("transpose", "Transpose"));
+  EXPECT_FALSE(boundary_layer("pad", "Pad"));
+}
+
+// What the bench loop commits carries the per-layer view, so training on a database
+// learns kernels' own times rather than one-kernel graphs' end-to-end times.
+TEST(BenchLoop, StoresOwnAndColdTimes) {
+  const fs::path dir = fs::temp_directory_path() / ("infercast_bench_own_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  store::Database db = store::Database::open(dir / "k.db");
+  BenchOptions o;
+  o.sampler.kernel_types = {"conv", "relu"};
+  o.count = 4;
+  o.protocol.min_time_s = 0;
+  o.protocol.min_repeats = 3;
+  o.quiet = true;
+  std::ostringstream progress;
+  const BenchSummary s = run_bench(o, db, progress);
+  ASSERT_EQ(s.measured, 4u);
+  for (const auto& mk : db.measured_kernels(s.profile_id)) {
+    const store::Measurement& m = mk.measurement;
+    EXPECT_GT(m.own_ms, 0.0) << mk.kernel.key;
+    EXPECT_GE(m.layer_count, 1) << mk.kernel.key;
+    EXPECT_GT(m.cold_ms, 0.0) << mk.kernel.key;
+    EXPECT_LE(m.own_ms, m.layers_ms + 1e-12) << "a subset of layer minima against all layer medians: " << mk.kernel.key;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace infercast::bench
