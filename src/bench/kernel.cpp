@@ -42,6 +42,12 @@ const std::vector<TypeInfo>& type_table() {
       {"conv+bn", &kConvParams},
       {"conv+bn+relu", &kConvParams},
       {"conv+hardswish", &kConvParams},
+      // A residual Add of a second input of the conv's output shape after the conv (ONNX
+      // Runtime's NCHWc convolution sums it in; ResNet and BlazeFace blocks end so).
+      {"conv+add", &kConvParams},
+      {"conv+add+relu", &kConvParams},
+      {"conv+bn+add", &kConvParams},
+      {"conv+bn+add+relu", &kConvParams},
       {"dwconv", &kDwParams},
       {"dwconv+relu", &kDwParams},
       {"dwconv+relu6", &kDwParams},
@@ -373,7 +379,7 @@ std::string trailing_activation(const std::string& type) {
   const auto plus = type.rfind('+');
   if (plus == std::string::npos) return {};
   const std::string last = type.substr(plus + 1);
-  return last == "bn" ? std::string() : last;
+  return last == "bn" || last == "add" ? std::string() : last;
 }
 
 // Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
@@ -441,6 +447,12 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
                             {z});
       bn.attrs.set("epsilon", 1e-5);
       bn.attrs.set("momentum", 0.9);
+      y = z;
+    }
+    if (t.find("+add") != std::string::npos) {
+      const int residual = b.input("residual", {n, cout, oh, ow});
+      const int z = b.activation("add_out", {n, cout, oh, ow});
+      b.node(O::Add, "add", {y, residual}, {z});
       y = z;
     }
     return b.finish(append_activation(b, act, y, {n, cout, oh, ow}));

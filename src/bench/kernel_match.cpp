@@ -176,13 +176,28 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
   if (!win) return std::nullopt;
   const std::int64_t groups = conv.attrs.get_int("group", 1);
   const bool depthwise = groups > 1 && groups == in->c && out->c == in->c;
-  bool bn = false;
+  bool bn = false, add = false;
   std::string act = fused_activation(conv);
   if (act == "?") return std::nullopt;
+  int last_out = conv.outputs[0];
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const ir::Node& n = c.g.nodes[nodes[i]];
     if (n.op == O::BatchNormalization && i == 1 && act.empty()) {
       bn = true;
+      if (n.outputs.empty()) return std::nullopt;
+      last_out = n.outputs[0];
+      continue;
+    }
+    if (n.op == O::Add && !add && act.empty() && !depthwise) {
+      // A residual: the other operand an activation of exactly the conv's output shape
+      // (no broadcasting, not a constant bias).
+      if (n.inputs.size() != 2 || n.outputs.empty()) return std::nullopt;
+      const int other = n.inputs[0] == last_out ? n.inputs[1] : n.inputs[1] == last_out ? n.inputs[0] : -1;
+      if (other < 0 || is_weight(c.g, other) || dims_of(c.g, other) != dims_of(c.g, last_out)) return std::nullopt;
+      add = true;
+      act = fused_activation(n);
+      if (act == "?") return std::nullopt;
+      last_out = n.outputs[0];
       continue;
     }
     const std::string a = activation_name(c.g, n);
@@ -191,6 +206,7 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
   }
   std::string type = depthwise ? "dwconv" : "conv";
   if (bn) type += "+bn";
+  if (add) type += "+add";
   if (!act.empty()) type += "+" + act;
   if (std::find(kernel_types().begin(), kernel_types().end(), type) == kernel_types().end()) return std::nullopt;
   const ir::DType dtype = activation_dtype(c.g, conv);

@@ -123,6 +123,7 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
   }
   out.stats = best.latency_ms;
   out.own_ms = own_time_ms(spec.type, best);
+  for (const runtime::LayerTiming& l : best.layers) out.own_layers += boundary_layer(spec.type, l.op) ? 0 : 1;
   out.layers_ms = all_layers_ms(best);
   out.layer_count = static_cast<int>(best.layers.size());
   if (o.cold_pass && !best.layers.empty() && !stop_requested()) {

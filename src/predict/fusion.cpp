@@ -9,8 +9,19 @@
 
 namespace infercast::predict {
 
-bool is_fused(const PairTiming& t, double alpha) {
+bool time_rule_fused(const PairTiming& t, double alpha) {
   return t.t_a_ms + t.t_b_ms - t.t_ab_ms > alpha * std::min(t.t_a_ms, t.t_b_ms);
+}
+
+namespace {
+bool layers_known(const PairTiming& t) {
+  return t.layers_a > 0 && t.layers_b > 0 && t.layers_ab > 0;
+}
+}  // namespace
+
+bool is_fused(const PairTiming& t, double alpha) {
+  if (layers_known(t)) return t.layers_ab < t.layers_a + t.layers_b;
+  return time_rule_fused(t, alpha);
 }
 
 FusionRules decide_fusion(const std::vector<PairTiming>& timings, double alpha) {
@@ -29,7 +40,12 @@ FusionRules decide_fusion(const std::vector<PairTiming>& timings, double alpha) 
                               {"t_a_ms", t.t_a_ms},
                               {"t_b_ms", t.t_b_ms},
                               {"t_ab_ms", t.t_ab_ms},
+                              {"layers_a", t.layers_a},
+                              {"layers_b", t.layers_b},
+                              {"layers_ab", t.layers_ab},
                               {"saving", saving},
+                              {"time_rule", time_rule_fused(t, alpha)},
+                              {"decided_by", layers_known(t) ? "layers" : "time"},
                               {"fused", fused}});
     if (fused) rules.fused_pairs.insert(t.pair);
   }
@@ -75,6 +91,7 @@ const std::vector<FusionProbe>& fusion_probes() {
       {"conv+relu6", conv("conv", 56, 16, 1), eltwise("relu6", 1, 56, 16), conv("conv+relu6", 56, 16, 1)},
       {"conv+hardswish", conv("conv", 56, 16, 1), eltwise("hardswish", 1, 56, 16), conv("conv+hardswish", 56, 16, 1)},
       {"conv+bn", conv("conv", 56, 16, 1), eltwise("mul", 1, 56, 16), conv("conv+bn", 56, 16, 1)},
+      {"conv+add", conv("conv", 56, 16, 1), eltwise("add", 1, 56, 16), conv("conv+add", 56, 16, 1)},
       {"dwconv+relu", dwconv("dwconv", 56, 32), eltwise("relu", 1, 56, 32), dwconv("dwconv+relu", 56, 32)},
       {"dwconv+relu6", dwconv("dwconv", 56, 32), eltwise("relu6", 1, 56, 32), dwconv("dwconv+relu6", 56, 32)},
       {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),
@@ -86,13 +103,13 @@ const std::vector<FusionProbe>& fusion_probes() {
   return probes;
 }
 
-FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)>& time_spec_ms, double alpha,
+FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& spec)>& time_spec, double alpha,
                           int rounds) {
   // Each distinct spec is timed once per round (the conv shared by four probes gives all
   // four the same T(a)), rounds interleave the probes, and a spec's time is its minimum
   // over the rounds: on a shared machine a disturbance only ever adds time, and one that
   // hits a single timing would otherwise decide a pair.
-  std::map<std::string, double> best;         // spec -> minimum time
+  std::map<std::string, ProbeTime> best;      // spec -> minimum time, layers
   std::map<std::string, std::string> errors;  // spec -> why it cannot run
   for (int round = 0; round < std::max(1, rounds); ++round) {
     for (const FusionProbe& p : fusion_probes()) {
@@ -100,9 +117,9 @@ FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)
         const std::string key = spec->dump();
         if (errors.count(key) != 0) break;  // the pair is decided: it cannot run
         try {
-          const double ms = time_spec_ms(*spec);
-          const auto [it, added] = best.emplace(key, ms);
-          if (!added) it->second = std::min(it->second, ms);
+          const ProbeTime t = time_spec(*spec);
+          const auto [it, added] = best.emplace(key, t);
+          if (!added) it->second.ms = std::min(it->second.ms, t.ms);
         } catch (const std::exception& e) {
           errors.emplace(key, e.what());
           break;
@@ -121,7 +138,8 @@ FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)
       failed.push_back({{"pair", p.pair}, {"error", error}, {"fused", false}});
       continue;
     }
-    timings.push_back({p.pair, best.at(p.a.dump()), best.at(p.b.dump()), best.at(p.ab.dump())});
+    const ProbeTime a = best.at(p.a.dump()), b = best.at(p.b.dump()), ab = best.at(p.ab.dump());
+    timings.push_back({p.pair, a.ms, b.ms, ab.ms, a.layers, b.layers, ab.layers});
   }
   FusionRules rules = decide_fusion(timings, alpha);
   for (auto& f : failed) rules.evidence.push_back(std::move(f));

@@ -319,6 +319,8 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       continue;
     }
     kernel.family = family_of(anchor);
+    bool has_add = false;
+    std::string trailing_act = fused;  // the activation the kernel ends with so far
     // Grow the kernel along single-consumer edges while the runtime fuses the pair.
     while (true) {
       const ir::Node& last = graph.nodes[static_cast<std::size_t>(kernel.nodes.back())];
@@ -330,10 +332,24 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       if (next < 0 || assigned[static_cast<std::size_t>(next)]) break;
       const std::string& follower = classes[static_cast<std::size_t>(next)];
       if (rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
-      if (activation_input_count(graph, graph.nodes[static_cast<std::size_t>(next)]) != 1) break;
+      const ir::Node& next_node = graph.nodes[static_cast<std::size_t>(next)];
+      // A follower reads only the kernel's output, except a residual add (conv+add),
+      // which sums in one other activation; one per kernel, and only before an activation.
+      const bool residual = follower == "add" && !has_add;
+      if (activation_input_count(graph, next_node) != (residual ? 2 : 1)) break;
+      if (residual && !trailing_act.empty()) break;
       assigned[static_cast<std::size_t>(next)] = 1;
       kernel.nodes.push_back(next);
       kernel.type += "+" + follower;
+      if (residual) has_add = true;
+      // A TFLite ADD carries its own fused activation.
+      const std::string own = next_node.attrs.get_string("fused_activation", "");
+      if (!own.empty() && own != "none") {
+        kernel.type += "+" + activation_class(own);
+        trailing_act = own;
+      } else if (follower != "add" && follower != "bn") {
+        trailing_act = follower;
+      }
     }
     kernels.push_back(std::move(kernel));
   }

@@ -38,6 +38,7 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   auto xnnpack = runtime::make_runtime("xnnpack");
   const KernelTiming t = time_kernel(*xnnpack, strided_conv(), quick());
   EXPECT_EQ(t.layer_count, 4) << "Transpose, Pad, Conv, Transpose";
+  EXPECT_EQ(t.own_layers, 1);
   EXPECT_GT(t.own_ms, 0.0);
   EXPECT_LT(t.own_ms, t.layers_ms);
   EXPECT_GT(t.cold_ms, 0.0);
@@ -53,6 +54,11 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_EQ(e.layer_count, 1);
   EXPECT_GT(e.own_ms, 0.0);
   EXPECT_EQ(e.cold_ms, 0.0) << "no cold pass asked for";
+  // XNNPACK clamps inside its convolution operator: conv->relu executes as one layer,
+  // which is what fusion detection reads.
+  KernelSpec conv_relu = strided_conv();
+  conv_relu.type = "conv+relu";
+  EXPECT_EQ(time_kernel(*xnnpack, conv_relu, warm).own_layers, 1);
 }
 
 // On ONNX Runtime the runner's NCHWc reorders are boundary layers, and the runner's

@@ -120,6 +120,36 @@ TEST(PredictKernels, FusionRulesDecideTheGrouping) {
   EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, default_fusion_rules()).has_value());
 }
 
+// A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
+// does): ResNet's conv→add→relu (BN folded by the export) is one kernel whose type the bench vocabulary
+// names, so it can be timed and trained on; every node still lands in exactly one kernel.
+TEST(PredictKernels, ResidualAddJoinsTheConvWhenFused) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  const ir::Graph g = import::load_model(model);
+  FusionRules rules = rich_rules();
+  rules.fused_pairs.insert("conv+add");
+  std::map<std::string, int> types;
+  std::size_t nodes = 0;
+  for (const Kernel& k : split_kernels(g, rules)) {
+    ++types[k.type];
+    nodes += k.nodes.size();
+    if (k.type == "conv+add+relu") {
+      const auto spec = bench::kernel_spec_of(g, k.nodes);
+      ASSERT_TRUE(spec.has_value()) << k.name;
+      EXPECT_EQ(spec->type, k.type);
+      EXPECT_TRUE(training_kernel(bench::to_json(*spec), 1.0, rules).has_value());
+    }
+  }
+  EXPECT_EQ(nodes, g.nodes.size());
+  EXPECT_EQ(types["conv+add+relu"], 8) << "one per basic block";
+  EXPECT_EQ(types["add+relu"], 0);
+  // Without the pair, the adds stay kernels of their own.
+  std::map<std::string, int> plain;
+  for (const Kernel& k : split_kernels(g, rich_rules())) ++plain[k.type];
+  EXPECT_EQ(plain["add+relu"], 8);
+}
+
 TEST(PredictFusion, DecisionOnGivenTimings) {
   // conv 1.0 ms, relu 0.3 ms: fused saves ~0.3 (ratio ~1), unfused saves ~0.
   EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.02}));
@@ -127,8 +157,15 @@ TEST(PredictFusion, DecisionOnGivenTimings) {
   // The threshold is α·min(T(a), T(b)) = 0.15 ms: a saving of 0.16 fuses, 0.14 does not.
   EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.14}));
   EXPECT_FALSE(is_fused({"conv+relu", 1.0, 0.3, 1.16}));
+  // Layer counts, when the runtime reports them, decide over the times: conv and relu
+  // ran as one layer although the times (a shifted conv) say otherwise, and the other
+  // way round.
+  EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.28, 1, 1, 1}));
+  EXPECT_FALSE(is_fused({"conv+relu", 1.0, 0.3, 1.02, 1, 1, 2}));
+  EXPECT_TRUE(is_fused({"conv+relu", 1.0, 0.3, 1.02, 1, 0, 2})) << "a count missing: the time rule";
   const FusionRules r = decide_fusion({{"conv+relu", 1.0, 0.3, 1.02}, {"add+relu", 0.5, 0.4, 0.9}});
   EXPECT_EQ(r.fused_pairs, (std::set<std::string>{"conv+relu"}));
+  EXPECT_EQ(r.evidence[0]["decided_by"], "time");
   EXPECT_EQ(r.evidence.size(), 2u);
   EXPECT_TRUE(r.removed_ops.count("reshape"));
   EXPECT_THROW(decide_fusion({{"conv+relu", -1.0, 0.3, 1.0}}), Error);
@@ -142,17 +179,17 @@ TEST(PredictFusion, DecisionOnGivenTimings) {
 // run. The minimum over rounds ignores the disturbance; the fc pair is recorded, not fused.
 TEST(PredictFusion, DetectionTakesMinimaOverInterleavedRounds) {
   int calls = 0;
-  auto time_ms = [&](const nlohmann::json& spec) {
+  auto time_ms = [&](const nlohmann::json& spec) -> ProbeTime {
     ++calls;
     const std::string type = spec.at("type");
     if (type.rfind("fc", 0) == 0) throw Error(ErrorKind::kUnsupported, "", type, "not here");
     const auto plus = type.find('+');
     const double anchor = type.rfind("conv", 0) == 0 ? 1.0 : type.rfind("dwconv", 0) == 0 ? 0.8 : 0.5;
-    if (plus == std::string::npos)
-      return type == "relu" || type == "relu6" || type == "hardswish" || type == "mul" ? 0.3 : anchor;
+    const bool act = type == "relu" || type == "relu6" || type == "hardswish" || type == "mul";
+    if (plus == std::string::npos) return {act ? 0.3 : anchor, 0};  // no layer counts: the time rule decides
     const bool fused = type.substr(plus + 1) != "hardswish";
     const double t = fused ? anchor * 1.02 : anchor + 0.3;
-    return type == "conv+relu" && calls < 10 ? 3 * t : t;
+    return {type == "conv+relu" && calls < 10 ? 3 * t : t, 0};
   };
   const FusionRules r = detect_fusion(time_ms, kFusionAlpha, 3);
   EXPECT_TRUE(r.fused_pairs.count("conv+relu")) << "the disturbed first timing must not decide";

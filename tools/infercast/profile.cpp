@@ -134,7 +134,8 @@ int run_profile(const ProfileOptions& o) {
     probe.cold_pass = false;
     auto time_ms = [&](const nlohmann::json& spec) {
       try {
-        return bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), probe).label_ms();
+        const bench::KernelTiming t = bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), probe);
+        return predict::ProbeTime{t.label_ms(), t.own_layers};
       } catch (const std::exception& e) {
         throw Error(ErrorKind::kUnsupported, "", "fusion probe " + spec.value("type", "?"), e.what());
       }

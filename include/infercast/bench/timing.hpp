@@ -42,6 +42,7 @@ struct KernelTiming {
   int remeasured = 0;    // extra attempts the CV target took
   double timed_s = 0;    // seconds spent in timed runs, every attempt
   double own_ms = 0;     // 0 when the runtime reports no layers
+  int own_layers = 0;    // the layers own_ms sums (the kernel's, boundary layers left out)
   double layers_ms = 0;
   int layer_count = 0;
   double cold_ms = 0;    // 0 without the cold pass or layers

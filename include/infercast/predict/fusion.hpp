@@ -6,10 +6,15 @@
 //     T(a) + T(b) − T(a→b) > α · min(T(a), T(b)),     α = 0.5.
 //
 // Why 0.5: a fused pair saves close to all of the smaller kernel (saving/min ≈ 1), an
-// unfused one saves ≈ 0; the midpoint gives the largest margin on both sides. The
-// probe shapes keep T(a) and T(b) within a small factor of each other, so the timing
-// noise (CV ≤ 5% per measurement, ../shared/docs/measuring.md) stays far below
-// 0.5·min(T(a), T(b)).
+// unfused one saves ≈ 0; the midpoint gives the largest margin on both sides.
+//
+// The times are the kernels' own per-layer times (bench::time_kernel). When the runtime
+// also reports which layers it executed, that count decides: a→b is fused when the
+// runtime ran fewer layers for it than for a and b apart (a ReLU folded into the conv's
+// clamp, a BatchNorm folded into its weights). Why: a 56x56 activation takes ~5 µs
+// next to a ~46 µs conv, and one process's memory placement shifted the conv by ±10%
+// on this machine for every repetition, so the time rule alone flipped conv+relu
+// between runs. Both verdicts are kept in the evidence.
 #pragma once
 
 #include <functional>
@@ -26,13 +31,17 @@ inline constexpr double kFusionAlpha = 0.5;
 struct PairTiming {
   std::string pair;  // "conv+relu": anchor class + follower class
   double t_a_ms = 0, t_b_ms = 0, t_ab_ms = 0;
+  int layers_a = 0, layers_b = 0, layers_ab = 0;  // layers the runtime executed; 0 = not reported
 };
 
-// The detection rule above.
+// The time rule above.
+bool time_rule_fused(const PairTiming& timing, double alpha = kFusionAlpha);
+// The decision: the layer counts when all three are reported, else the time rule.
 bool is_fused(const PairTiming& timing, double alpha = kFusionAlpha);
 
-// Rules from timings: every fused pair, the evidence of every pair, and the default
-// removed (view) ops. Throws Error(kInvalidArgument) on a non-positive or non-finite
+// Rules from timings: every fused pair, the evidence of every pair ({"pair", times,
+// layer counts, "saving", "time_rule", "decided_by": "layers"|"time", "fused"}), and
+// the default removed (view) ops. Throws Error(kInvalidArgument) on a non-positive or non-finite
 // time or a pair not written "a+b".
 FusionRules decide_fusion(const std::vector<PairTiming>& timings, double alpha = kFusionAlpha);
 
@@ -44,11 +53,17 @@ struct FusionProbe {
 };
 const std::vector<FusionProbe>& fusion_probes();
 
-// Times every probe `rounds` times with `time_spec_ms` (a KernelSpec JSON → the
-// kernel's milliseconds on the runtime; bench materializes and runs it), keeps each
-// time's minimum over the rounds and decides. A probe that throws is recorded as not
-// fused with its error.
-FusionRules detect_fusion(const std::function<double(const nlohmann::json& spec)>& time_spec_ms,
+// One probe kernel's time on the runtime: its own milliseconds and how many layers the
+// runtime executed for it (0 = not reported).
+struct ProbeTime {
+  double ms = 0;
+  int layers = 0;
+};
+
+// Times every probe `rounds` times with `time_spec` (a KernelSpec JSON → its time on
+// the runtime; bench materializes and runs it), keeps each time's minimum over the
+// rounds and decides. A probe that throws is recorded as not fused with its error.
+FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& spec)>& time_spec,
                           double alpha = kFusionAlpha, int rounds = 3);
 
 }  // namespace infercast::predict
