@@ -196,6 +196,22 @@ std::vector<KernelSpec> random_specs(const std::vector<std::string>& types, std:
   return interleave(lists, count);
 }
 
+bool is_activation(ir::Op op) {
+  return op == ir::Op::Relu || op == ir::Op::Clip || op == ir::Op::HardSwish || op == ir::Op::Sigmoid ||
+         op == ir::Op::Tanh;
+}
+
+// The single node consuming node `i`'s only output, or -1.
+int sole_consumer(const ir::Graph& g, int i) {
+  const ir::Node& n = g.nodes[static_cast<std::size_t>(i)];
+  if (n.outputs.size() != 1 || n.outputs[0] < 0) return -1;
+  const ir::Tensor& t = g.tensors[static_cast<std::size_t>(n.outputs[0])];
+  if (t.consumers.size() != 1 || t.kind == ir::TensorKind::kOutput) return -1;
+  return t.consumers[0];
+}
+
+}  // namespace
+
 std::vector<fs::path> model_files(const std::vector<fs::path>& models) {
   std::vector<fs::path> files;
   for (const auto& m : models) {
@@ -215,22 +231,6 @@ std::vector<fs::path> model_files(const std::vector<fs::path>& models) {
   }
   return files;
 }
-
-bool is_activation(ir::Op op) {
-  return op == ir::Op::Relu || op == ir::Op::Clip || op == ir::Op::HardSwish || op == ir::Op::Sigmoid ||
-         op == ir::Op::Tanh;
-}
-
-// The single node consuming node `i`'s only output, or -1.
-int sole_consumer(const ir::Graph& g, int i) {
-  const ir::Node& n = g.nodes[static_cast<std::size_t>(i)];
-  if (n.outputs.size() != 1 || n.outputs[0] < 0) return -1;
-  const ir::Tensor& t = g.tensors[static_cast<std::size_t>(n.outputs[0])];
-  if (t.consumers.size() != 1 || t.kind == ir::TensorKind::kOutput) return -1;
-  return t.consumers[0];
-}
-
-}  // namespace
 
 const std::vector<std::string>& default_kernel_types() {
   return kernel_types();

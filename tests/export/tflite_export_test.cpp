@@ -175,15 +175,20 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
 // count_include_pad (explicit PAD), depthwise + Clip(0, 6), Concat on channels, Gemm
 // with transB=0, alpha and beta, Softmax. Built with Python onnx (onnx.helper, checked by
 // onnx.checker), checked against ONNX Runtime on the original.
-// Runs `body`, Python that builds an ONNX model and saves it to sys.argv[1], after the
-// imports every such script needs; the script sits beside the model.
-void write_onnx(const fs::path& onnx, const std::string& body) {
+// Runs `body`, Python that builds an ONNX graph named `graph`, between the imports every
+// such script needs and the model around it (opset 13, IR version 7; onnx.checker's full
+// check when `check`), saved to `onnx`; the script sits beside the model.
+void write_onnx(const fs::path& onnx, const std::string& body, bool check = true) {
   fs::path script = onnx;
   script.replace_extension(".py");
   testing::write_file(script,
                       "import sys\nimport numpy as np\nimport onnx\n"
                       "from onnx import helper, numpy_helper, TensorProto\n" +
-                          body);
+                          body +
+                          "model = helper.make_model(graph, opset_imports=[helper.make_opsetid(\"\", 13)])\n"
+                          "model.ir_version = 7\n" +
+                          (check ? "onnx.checker.check_model(model, full_check=True)\n" : "") +
+                          "onnx.save(model, sys.argv[1])\n");
   ASSERT_EQ(shell("/usr/bin/python3 " + script.string() + " " + onnx.string()), 0);
 }
 
@@ -240,10 +245,6 @@ inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.f
 graph = helper.make_graph(nodes, "paths", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 35, 30])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10]),
                            helper.make_tensor_value_info("fc", TensorProto.FLOAT, [1, 10])], inits)
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 7
-onnx.checker.check_model(model, full_check=True)
-onnx.save(model, sys.argv[1])
 )PY"));
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
@@ -289,10 +290,6 @@ graph = helper.make_graph(nodes, "decoder", [helper.make_tensor_value_info("x", 
                            helper.make_tensor_value_info("r1", TensorProto.FLOAT, [1, 6, 14, 10]),
                            helper.make_tensor_value_info("r2", TensorProto.FLOAT, [1, 6, 14, 10]),
                            helper.make_tensor_value_info("r3", TensorProto.FLOAT, [1, 6, 13, 9])], inits)
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 7
-onnx.checker.check_model(model, full_check=True)
-onnx.save(model, sys.argv[1])
 )PY"));
   const ir::Graph g = import::load_model(onnx);
   export_to(g, tfl);
@@ -321,10 +318,8 @@ nodes = [
 graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
                           [helper.make_tensor_value_info("t", TensorProto.FLOAT, None),
                            helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], [w, scales])
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 7
-onnx.save(model, sys.argv[1])
-)PY"));
+)PY",
+                                     false));
   const ir::Graph g = import::load_model(onnx);
   const auto problems = exporter::unsupported_nodes(g, exporter::Format::kTflite);
   ASSERT_EQ(problems.size(), 2u);

@@ -1,7 +1,6 @@
 // infercast bench: fill the kernel database (sampling, timing, storing: src/bench/).
 #include <unistd.h>
 
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -26,24 +25,6 @@ struct BenchCliOptions {
   bool no_cold = false;
 };
 
-// "90", "90s", "10m", "1h", "1.5m" -> seconds.
-double parse_duration(const std::string& text) {
-  if (text.empty()) return 0;
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = text.substr(used);
-  const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-  if (used == 0 || scale < 0 || !(value >= 0)) {
-    throw Error(ErrorKind::kInvalidArgument, "--budget", text, "expected a duration such as 90s, 10m or 1h");
-  }
-  return value * scale;
-}
-
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
@@ -53,14 +34,10 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-extern "C" void on_sigint(int) {
-  bench::request_stop();
-}
-
 int run_bench_command(BenchCliOptions& o) {
   o.bench.sampler.kernel_types = split_list(o.kernels);
   for (const auto& m : o.models) o.bench.sampler.models.emplace_back(m);
-  o.bench.budget_s = parse_duration(o.budget);
+  o.bench.budget_s = parse_duration_s(o.budget, "--budget");
   o.bench.tty = ::isatty(STDERR_FILENO) != 0;
   o.bench.quiet = o.quiet;
   o.bench.cold_pass = !o.no_cold;
@@ -76,12 +53,11 @@ int run_bench_command(BenchCliOptions& o) {
   }
   store::Database db = store::Database::open(o.db);
   // SIGINT: finish and commit the kernel in flight, then stop and print the summary.
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  const bench::BenchSummary s = bench::run_bench(o.bench, db, std::cerr);
-  std::signal(SIGINT, SIG_DFL);
+  bench::BenchSummary s;
+  {
+    const StopBenchOnSigint stop_on_sigint;
+    s = bench::run_bench(o.bench, db, std::cerr);
+  }
   std::cout << bench::summary_line(s) << "\n";
   return s.interrupted ? 130 : 0;
 }

@@ -28,4 +28,19 @@ void register_db(CLI::App& app, Action& action);
 // when `path` is empty or "-". Throws Error(kIo).
 void write_output(const std::string& path, const std::string& text);
 
+// "90", "90s", "10m", "1h", "1.5m" -> seconds (empty -> 0). Throws
+// Error(kInvalidArgument) naming `option` for anything else or a negative value.
+double parse_duration_s(const std::string& text, const std::string& option);
+
+// While alive, SIGINT asks a running bench loop to stop after the measurement in
+// flight (bench::request_stop()) instead of killing the process; the default action
+// comes back when it goes out of scope.
+class StopBenchOnSigint {
+ public:
+  StopBenchOnSigint();
+  ~StopBenchOnSigint();
+  StopBenchOnSigint(const StopBenchOnSigint&) = delete;
+  StopBenchOnSigint& operator=(const StopBenchOnSigint&) = delete;
+};
+
 }  // namespace infercast::cli

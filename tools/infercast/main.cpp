@@ -1,4 +1,5 @@
 // infercast: what a neural network costs to run.
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -6,8 +7,43 @@
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
 
 namespace infercast::cli {
+
+namespace {
+extern "C" void request_bench_stop(int) {
+  bench::request_stop();
+}
+}  // namespace
+
+StopBenchOnSigint::StopBenchOnSigint() {
+  struct sigaction sa {};
+  sa.sa_handler = request_bench_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+StopBenchOnSigint::~StopBenchOnSigint() {
+  std::signal(SIGINT, SIG_DFL);
+}
+
+double parse_duration_s(const std::string& text, const std::string& option) {
+  if (text.empty()) return 0;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  const double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+  if (used == 0 || scale < 0 || !(value >= 0)) {
+    throw Error(ErrorKind::kInvalidArgument, option, text, "expected a duration such as 90s, 10m or 1h");
+  }
+  return value * scale;
+}
 
 void write_output(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {

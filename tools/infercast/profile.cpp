@@ -2,10 +2,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
@@ -30,59 +30,9 @@ struct ProfileOptions {
   std::string db;
 };
 
-// "15m", "90s", "1h", "120" (seconds).
-double parse_budget_s(const std::string& text) {
-  if (text.empty()) throw Error(ErrorKind::kInvalidArgument, "", "--budget", "empty");
-  double scale = 1;
-  std::string number = text;
-  switch (text.back()) {
-    case 's': number.pop_back(); break;
-    case 'm':
-      scale = 60;
-      number.pop_back();
-      break;
-    case 'h':
-      scale = 3600;
-      number.pop_back();
-      break;
-    default: break;
-  }
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(number, &used);
-    if (used != number.size() || !(v > 0)) throw std::invalid_argument("");
-    return v * scale;
-  } catch (const std::exception&) {
-    throw Error(ErrorKind::kInvalidArgument, "", "--budget", "'" + text + "' is not a duration like 15m, 90s, 1h");
-  }
-}
-
-std::vector<std::filesystem::path> model_files(const std::vector<std::string>& args) {
-  std::vector<std::filesystem::path> out;
-  for (const std::string& a : args) {
-    if (std::filesystem::is_directory(a)) {
-      std::vector<std::filesystem::path> files;
-      for (const auto& e : std::filesystem::directory_iterator(a)) {
-        const auto ext = e.path().extension();
-        if (ext == ".onnx" || ext == ".tflite") files.push_back(e.path());
-      }
-      std::sort(files.begin(), files.end());
-      out.insert(out.end(), files.begin(), files.end());
-    } else if (std::filesystem::exists(a)) {
-      out.emplace_back(a);
-    } else {
-      throw Error(ErrorKind::kIo, a, "", "no such model file or folder");
-    }
-  }
-  return out;
-}
-
-extern "C" void on_profile_sigint(int) {
-  bench::request_stop();
-}
-
 int run_profile(const ProfileOptions& o) {
-  const double budget_s = parse_budget_s(o.budget);
+  const double budget_s = parse_duration_s(o.budget, "--budget");
+  if (!(budget_s > 0)) throw Error(ErrorKind::kInvalidArgument, "--budget", o.budget, "must be a positive duration");
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   std::vector<std::string> model_args = o.models;
@@ -92,7 +42,7 @@ int run_profile(const ProfileOptions& o) {
   }
   if (model_args.empty())
     throw Error(ErrorKind::kInvalidArgument, "", "--models", "no models to take kernel configurations from");
-  const auto models = model_files(model_args);
+  const auto models = bench::model_files({model_args.begin(), model_args.end()});
   auto engine = runtime::make_runtime(o.runtime);
   const std::string version = engine->version();
   const int threads = runtime::resolve_threads(o.threads);
@@ -108,10 +58,7 @@ int run_profile(const ProfileOptions& o) {
                                   {"budget_s", budget_s}};
 
   // SIGINT: finish and commit the kernel in flight, then stop; a rerun continues.
-  struct sigaction sa {};
-  sa.sa_handler = on_profile_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
+  std::optional<StopBenchOnSigint> stop_on_sigint(std::in_place);
 
   // Fusion rules: those a previous run stored with this profile (so a resumed run
   // samples the same kernels), else measured now. Probes compare differences of times,
@@ -149,7 +96,6 @@ int run_profile(const ProfileOptions& o) {
   // Stored now, so a run killed outright resumes with the same rules.
   if (!existing) db.upsert_profile(predict::store_profile(context, rules));
   if (bench::stop_requested()) {
-    std::signal(SIGINT, SIG_DFL);
     std::cerr << "profile: interrupted\n";
     return 130;
   }
@@ -171,7 +117,7 @@ int run_profile(const ProfileOptions& o) {
   bo.tty = ::isatty(STDERR_FILENO) != 0;
   bo.quiet = !bo.tty;
   const bench::BenchSummary summary = bench::run_bench(bo, db, std::cerr);
-  std::signal(SIGINT, SIG_DFL);
+  stop_on_sigint.reset();
   db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
   std::cerr << "profile: " << bench::summary_line(summary) << "\n";
   if (summary.interrupted) {

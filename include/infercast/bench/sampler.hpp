@@ -56,6 +56,10 @@ const std::vector<std::string>& default_kernel_types();
 // unreadable models.
 std::vector<KernelSpec> sample_kernels(const SamplerOptions& options, std::size_t count);
 
+// The model files `models` names, folders expanded to their .onnx/.tflite files sorted
+// by name. Throws Error(kIo) naming a path that does not exist.
+std::vector<std::filesystem::path> model_files(const std::vector<std::filesystem::path>& models);
+
 // The real-model layer configurations the prior sampler starts from, one per distinct
 // kernel, in model order (files sorted by name). Restricted to `types` when non-empty.
 // A group the vocabulary cannot name as a whole contributes its longest nameable prefix.
