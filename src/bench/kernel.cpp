@@ -44,6 +44,9 @@ const std::vector<TypeInfo>& type_table() {
       {"conv+hardswish", &kConvParams},
       // A residual Add of a second input of the conv's output shape after the conv (ONNX
       // Runtime's NCHWc convolution sums it in; ResNet and BlazeFace blocks end so).
+      // A zero Pad of `pad` on each spatial side, then the convolution without padding:
+      // the fusion probe for runtimes that fold the pad into the convolution.
+      {"pad+conv", &kConvParams},
       {"conv+add", &kConvParams},
       {"conv+add+relu", &kConvParams},
       {"conv+bn+add", &kConvParams},
@@ -183,7 +186,7 @@ void validate(const KernelSpec& spec) {
       invalid(spec, "parameter 'pad'", "must be smaller than the kernel extent " + std::to_string(reach));
     (void)stride;
   };
-  if (starts_with(t, "conv+") || t == "conv") {
+  if (starts_with(t, "conv+") || t == "conv" || t == "pad+conv") {
     if (p("cin") % p("groups") != 0 || p("cout") % p("groups") != 0) {
       invalid(spec, "parameter 'groups'",
               std::to_string(p("groups")) + " does not divide cin " + std::to_string(p("cin")) + " and cout " +
@@ -379,7 +382,7 @@ std::string trailing_activation(const std::string& type) {
   const auto plus = type.rfind('+');
   if (plus == std::string::npos) return {};
   const std::string last = type.substr(plus + 1);
-  return last == "bn" || last == "add" ? std::string() : last;
+  return last == "bn" || last == "add" || last == "conv" ? std::string() : last;
 }
 
 // Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
@@ -414,6 +417,21 @@ int append_activation(GraphBuilder& b, const std::string& act, int x, std::initi
 
 }  // namespace
 
+ir::Graph build_relu_chain(int length, std::int64_t channels) {
+  if (length < 1 || channels < 1)
+    throw Error(ErrorKind::kInvalidArgument, "relu chain", "length", "needs at least one node and one channel");
+  const KernelSpec spec{"relu", {{"n", 1}, {"h", 1}, {"w", 1}, {"c", channels}}, ir::DType::kFloat32};
+  GraphBuilder b(spec, 0);  // keeps a reference to spec
+  b.graph().meta.graph_name = "relu_chain_" + std::to_string(length);
+  int x = b.input("x", {1, channels, 1, 1});
+  for (int i = 0; i < length; ++i) {
+    const int y = b.activation("y" + std::to_string(i), {1, channels, 1, 1});
+    b.node(ir::Op::Relu, "relu" + std::to_string(i), {x}, {y});
+    x = y;
+  }
+  return b.finish(x);
+}
+
 ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
   validate(spec);
   if (spec.dtype != ir::DType::kFloat32) {
@@ -426,13 +444,22 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
   const std::string act = trailing_activation(t);
   using O = ir::Op;
 
-  if (t == "conv" || starts_with(t, "conv+") || starts_with(t, "dwconv")) {
+  if (t == "conv" || starts_with(t, "conv+") || starts_with(t, "dwconv") || t == "pad+conv") {
     const bool dw = starts_with(t, "dwconv");
+    const bool pad_op = t == "pad+conv";  // the padding as its own Pad node
     const std::int64_t n = p("n"), h = p("h"), w = p("w"), cin = dw ? p("c") : p("cin"), cout = dw ? p("c") : p("cout");
-    const std::int64_t k = p("k"), s = p("stride"), d = p("dilation"), pad = p("pad");
+    const std::int64_t k = p("k"), s = p("stride"), d = p("dilation");
     const std::int64_t groups = dw ? cin : p("groups");
-    const std::int64_t oh = conv_out(h, k, s, d, pad), ow = conv_out(w, k, s, d, pad);
-    const int x = b.input("x", {n, cin, h, w});
+    const std::int64_t oh = conv_out(h, k, s, d, p("pad")), ow = conv_out(w, k, s, d, p("pad"));
+    int x = b.input("x", {n, cin, h, w});
+    std::int64_t pad = p("pad");
+    if (pad_op) {
+      const int padded = b.activation("padded", {n, cin, h + 2 * pad, w + 2 * pad});
+      b.node(O::Pad, "pad", {x, b.ints("pads", {0, 0, pad, pad, 0, 0, pad, pad})}, {padded})
+          .attrs.set("mode", std::string("constant"));
+      x = padded;
+      pad = 0;
+    }
     const int wt = b.weights("weight", {cout, cin / groups, k, k});
     const int bias = b.weights("bias", {cout});
     int y = b.activation("conv_out", {n, cout, oh, ow});

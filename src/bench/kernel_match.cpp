@@ -3,6 +3,7 @@
 // kernels, asymmetric padding that changes the output extent, broadcasting adds, ...)
 // gives nullopt, never an approximate spec.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -474,6 +475,26 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
       return make(type, params, activation_dtype(graph, anchor));
     }
     case O::Pad: {
+      if (nodes.size() == 2 && c.g.nodes[nodes[1]].op == O::Conv && !anchor.outputs.empty()) {
+        // pad+conv: a symmetric spatial zero Pad, then a plain conv that pads nothing.
+        const auto x = as_nhwc(c, anchor.inputs[0]);
+        const auto y = as_nhwc(c, anchor.outputs[0]);
+        if (!x || !y || x->n != y->n || x->c != y->c || y->h - x->h != y->w - x->w || (y->h - x->h) % 2 != 0 ||
+            y->h <= x->h)
+          return std::nullopt;
+        if (anchor.inputs.size() > 2 && anchor.inputs[2] >= 0 && scalar_value(c.g, anchor.inputs[2]).value_or(1) != 0)
+          return std::nullopt;
+        const std::array<int, 1> conv_node{nodes[1]};
+        auto conv = match_conv(c, conv_node);
+        if (!conv || conv->type != "conv" || conv->params.at("pad") != 0 ||
+            anchor.attrs.get_string("mode", "constant") != "constant")
+          return std::nullopt;
+        auto params = conv->params;
+        params["h"] = x->h;
+        params["w"] = x->w;
+        params["pad"] = (y->h - x->h) / 2;
+        return make("pad+conv", params, conv->dtype);
+      }
       if (nodes.size() != 1 || anchor.outputs.empty()) return std::nullopt;
       const auto x = as_nhwc(c, anchor.inputs[0]);
       const auto y = as_nhwc(c, anchor.outputs[0]);

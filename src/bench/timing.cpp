@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 bool layout_sensitive(const std::string& type) {
   static const std::set<std::string> spatial = {
       "convtranspose", "maxpool", "avgpool", "globalavgpool", "resize_nearest", "resize_bilinear",
-      "pad",           "concat",  "se",      "channel_mul"};
+      "pad",           "concat",  "se",      "channel_mul",   "pad+conv"};
   return type.rfind("conv", 0) == 0 || type.rfind("dwconv", 0) == 0 || spatial.count(type) != 0;
 }
 
@@ -76,16 +76,20 @@ std::size_t cold_flush_bytes() {
 }
 
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
+  return time_graph(engine, build_kernel_graph(spec), spec.type, o);
+}
+
+KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const std::string& type,
+                        const TimingOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   KernelTiming out;
-  const ir::Graph graph = build_kernel_graph(spec);
   const fs::path dir = o.scratch_dir.empty() ? fs::temp_directory_path() : o.scratch_dir;
   const std::string stem = "infercast-kernel-" + std::to_string(::getpid());
   ir::Graph converted;  // the kernel as the runtime loads it, when it is not `graph` itself
   const ir::Graph* timed_graph = &graph;
   FileGuard runner_file;  // an external runner reads its file again for the profiled passes
   if (engine.name() == "xnnpack") {
-    if (layout_sensitive(spec.type) && exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
+    if (layout_sensitive(type) && exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
       // XNNPACK computes spatial ops in NHWC; an NCHW kernel graph's per-layer time
       // includes the re-layout of its input and output (3x the conv itself for a 1x1
       // conv), which a real NHWC model, or an NCHW one after the layout pass, does not
@@ -122,15 +126,47 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
     if (s.cv <= o.protocol.cv_target || stop_requested()) break;
   }
   out.stats = best.latency_ms;
-  out.own_ms = own_time_ms(spec.type, best);
-  for (const runtime::LayerTiming& l : best.layers) out.own_layers += boundary_layer(spec.type, l.op) ? 0 : 1;
+  out.own_ms = own_time_ms(type, best);
+  for (const runtime::LayerTiming& l : best.layers) out.own_layers += boundary_layer(type, l.op) ? 0 : 1;
   out.layers_ms = all_layers_ms(best);
   out.layer_count = static_cast<int>(best.layers.size());
   if (o.cold_pass && !best.layers.empty() && !stop_requested()) {
     const runtime::RunResult cold = engine.run({cold_protocol(), true, o.input_seed, cold_flush_bytes()});
-    out.cold_ms = own_time_ms(spec.type, cold);
+    out.cold_ms = own_time_ms(type, cold);
   }
   return out;
+}
+
+}  // namespace infercast::bench
+
+namespace infercast::bench {
+
+double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options) {
+  // Chains of 2 and 34 Relus over 8 elements: nothing to compute, so a layer's profiled
+  // span is the runtime's dispatch plus its profiler's own work, and the end-to-end
+  // step per added layer (unprofiled) is the dispatch alone. Minima on both sides (a
+  // shared machine only adds time); the median of three rounds.
+  TimingOptions o = options;
+  o.cold_pass = false;
+  o.protocol.warmup = 20;
+  o.protocol.min_repeats = 200;
+  o.protocol.min_time_s = 0.1;
+  o.protocol.max_repeats = 4000;
+  o.protocol.max_remeasure = 0;
+  constexpr int kShort = 2, kLong = 34;
+  const ir::Graph short_chain = build_relu_chain(kShort, 8);
+  const ir::Graph long_chain = build_relu_chain(kLong, 8);
+  std::vector<double> rounds;
+  for (int round = 0; round < 3 && !stop_requested(); ++round) {
+    const KernelTiming a = time_graph(engine, short_chain, "relu", o);
+    const KernelTiming b = time_graph(engine, long_chain, "relu", o);
+    if (b.own_layers != kLong || a.own_layers != kShort) return 0;  // layers not reported one per node
+    const double step = (b.stats.min - a.stats.min) / (kLong - kShort);
+    rounds.push_back(b.own_ms / kLong - step);
+  }
+  if (rounds.empty()) return 0;
+  std::sort(rounds.begin(), rounds.end());
+  return std::max(0.0, rounds[rounds.size() / 2]);
 }
 
 }  // namespace infercast::bench

@@ -71,6 +71,12 @@ nlohmann::json conv(const std::string& type, int h, int c, int k) {
                      {"groups", 1}});
 }
 
+nlohmann::json conv_unpadded(int h, int c) {
+  nlohmann::json s = conv("conv", h, c, 3);
+  s["params"]["pad"] = 0;
+  return s;
+}
+
 nlohmann::json dwconv(const std::string& type, int h, int c) {
   return spec(type, {{"n", 1}, {"h", h}, {"w", h}, {"c", c}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}});
 }
@@ -92,6 +98,10 @@ const std::vector<FusionProbe>& fusion_probes() {
       {"conv+hardswish", conv("conv", 56, 16, 1), eltwise("hardswish", 1, 56, 16), conv("conv+hardswish", 56, 16, 1)},
       {"conv+bn", conv("conv", 56, 16, 1), eltwise("mul", 1, 56, 16), conv("conv+bn", 56, 16, 1)},
       {"conv+add", conv("conv", 56, 16, 1), eltwise("add", 1, 56, 16), conv("conv+add", 56, 16, 1)},
+      // A zero Pad before a 3x3 conv that does not pad itself (TFLite's explicit PAD ops):
+      // fused when the runtime folds the pad into the convolution.
+      {"pad+conv", spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 16}, {"pad", 1}}), conv_unpadded(58, 16),
+       conv("pad+conv", 56, 16, 3)},
       {"dwconv+relu", dwconv("dwconv", 56, 32), eltwise("relu", 1, 56, 32), dwconv("dwconv+relu", 56, 32)},
       {"dwconv+relu6", dwconv("dwconv", 56, 32), eltwise("relu6", 1, 56, 32), dwconv("dwconv+relu6", 56, 32)},
       {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),

@@ -292,6 +292,30 @@ bool is_graph_output(const ir::Graph& graph, int tensor) {
   return std::find(graph.outputs.begin(), graph.outputs.end(), tensor) != graph.outputs.end();
 }
 
+// A zero-valued constant Pad of the spatial axes only (batch and channels unchanged),
+// whose one consumer is a convolution: what a runtime that fuses pad+conv folds into
+// the convolution's own padding (ONNX Runtime's pad fusion, XNNPACK's subgraph rewrite).
+bool foldable_pad(const ir::Graph& graph, int index, const std::vector<std::string>& classes) {
+  const ir::Node& node = graph.nodes[static_cast<std::size_t>(index)];
+  if (node.op != ir::Op::Pad || node.outputs.size() != 1 || node.outputs[0] < 0) return false;
+  if (node.attrs.get_string("mode", "constant") != "constant") return false;
+  if (node.inputs.size() > 2 && node.inputs[2] >= 0 && constant_scalar(graph, node, 2).value_or(1.0) != 0.0)
+    return false;
+  const ir::Tensor* in = tensor_at(graph, node, 0);
+  const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
+  if (in == nullptr || in->shape.rank() != 4 || out.shape.rank() != 4) return false;
+  const bool nhwc = node.layout == ir::Layout::kNHWC ||
+                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const std::size_t c = nhwc ? 3 : 1;
+  for (std::size_t axis : {std::size_t{0}, c})
+    if (in->shape.dims[axis].value != out.shape.dims[axis].value || in->shape.dims[axis].value <= 0) return false;
+  if (out.consumers.size() != 1 || is_graph_output(graph, node.outputs[0])) return false;
+  const int next = out.consumers[0];
+  if (next < 0) return false;
+  const std::string& consumer = classes[static_cast<std::size_t>(next)];
+  return consumer == "conv" || consumer == "dwconv";
+}
+
 }  // namespace
 
 std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules) {
@@ -312,7 +336,9 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     kernel.type = anchor;
     const std::string fused = node.attrs.get_string("fused_activation", "");
     if (!fused.empty()) kernel.type += "+" + activation_class(fused);
-    if (rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
+    const bool folded = anchor == "pad" && rules.fused_pairs.count("pad+conv") != 0 &&
+                        foldable_pad(graph, static_cast<int>(i), classes);
+    if (folded || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;
       kernel.family = "removed";
       kernels.push_back(std::move(kernel));
@@ -331,7 +357,8 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       const int next = t.consumers[0];
       if (next < 0 || assigned[static_cast<std::size_t>(next)]) break;
       const std::string& follower = classes[static_cast<std::size_t>(next)];
-      if (rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
+      // pad+conv folds the pad away (above); it never grows a kernel.
+      if (anchor == "pad" || rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
       const ir::Node& next_node = graph.nodes[static_cast<std::size_t>(next)];
       // A follower reads only the kernel's output, except a residual add (conv+add),
       // which sums in one other activation; one per kernel, and only before an activation.

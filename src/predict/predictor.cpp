@@ -131,7 +131,8 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"fusion_rules", to_json(bundle.rules)},
           {"fallback", bundle.fallback.to_json()},
           {"run_overhead_ms", bundle.run_overhead_ms},
-          {"kernel_overhead_ms", bundle.kernel_overhead_ms},
+          {"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
+          {"layer_excess_ms", bundle.layer_excess_ms},
           {"l2_bytes", bundle.l2_bytes},
           {"llc_bytes", bundle.llc_bytes},
           {"families", families}};
@@ -205,11 +206,13 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
     bundle.rules = fusion_rules_from_json(manifest.at("fusion_rules"));
     bundle.fallback = Roofline::from_json(manifest.at("fallback"));
     bundle.run_overhead_ms = manifest.value("run_overhead_ms", 0.0);
-    bundle.kernel_overhead_ms = manifest.value("kernel_overhead_ms", 0.0);
+    bundle.run_ms_per_io_byte = manifest.value("run_ms_per_io_byte", 0.0);
+    bundle.layer_excess_ms = manifest.value("layer_excess_ms", 0.0);
     bundle.l2_bytes = manifest.value("l2_bytes", std::size_t{0});
     bundle.llc_bytes = manifest.value("llc_bytes", std::size_t{0});
     for (const auto& [field, v] : {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
-                                   std::pair{"kernel_overhead_ms", bundle.kernel_overhead_ms}}) {
+                                   std::pair{"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
+                                   std::pair{"layer_excess_ms", bundle.layer_excess_ms}}) {
       if (!(v >= 0) || !std::isfinite(v))
         throw Error(ErrorKind::kBadModel, file, field, "must be a finite number >= 0");
     }
@@ -314,6 +317,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // left them out for that reason).
       if (k.cost.bytes <= 0.5 * llc)
         out.ms += p.cold_fraction * (f.ms_per_weight_byte * weight_bytes(k.cost) + f.ms_per_io_byte * io_bytes(k.cost));
+      // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
+      out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
       const double sigma = f.sigma_log;
       out.lo_ms = out.ms * std::exp(-kZ90 * sigma);
       out.hi_ms = out.ms * std::exp(kZ90 * sigma);
@@ -322,13 +327,23 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     p.lo_ms += out.lo_ms;
     p.hi_ms += out.hi_ms;
   }
-  std::size_t executed = 0;
-  for (const Kernel& k : p.kernels) executed += k.removed ? 0 : 1;
-  const double overhead = bundle.run_overhead_ms + bundle.kernel_overhead_ms * static_cast<double>(executed);
+  const double overhead = bundle.run_overhead_ms + bundle.run_ms_per_io_byte * graph_io_bytes(graph);
   p.ms += overhead;
   p.lo_ms += overhead;
   p.hi_ms += overhead;
   return p;
+}
+
+double graph_io_bytes(const ir::Graph& graph) {
+  double bytes = 0;
+  for (const std::vector<int>* ports : {&graph.inputs, &graph.outputs}) {
+    for (int id : *ports) {
+      const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(id)];
+      if (t.is_constant()) continue;
+      if (const auto b = t.bytes()) bytes += static_cast<double>(*b);
+    }
+  }
+  return bytes;
 }
 
 }  // namespace infercast::predict

@@ -37,40 +37,48 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
     if (k.removed) continue;
     if (found) return std::nullopt;
     found = TrainingKernel{std::move(k), latency_ms};
+    found->graph_io_bytes = graph_io_bytes(graph);
   }
   return found;
 }
 
 namespace {
 
-void fit_overheads(const std::vector<TimedSpec>& timed, Bundle& bundle) {
-  // What a run costs beyond its layers' own times, as a + b * layers: the median
-  // overhead of the graphs with each layer count, then a least-squares line through
-  // those medians (a lone count gives b = 0; a negative slope is noise, also b = 0).
-  std::map<int, std::vector<double>> by_count;
-  for (const TimedSpec& t : timed) {
-    if (t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0)
-      by_count[t.layer_count].push_back(std::max(0.0, t.stats.median - t.layers_ms));
-  }
-  std::vector<std::pair<double, double>> points;  // (layers, median overhead)
-  std::vector<double> weights;
-  for (auto& [count, v] : by_count) {
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    points.emplace_back(count, v[v.size() / 2]);
-    weights.push_back(static_cast<double>(v.size()));
-  }
+// One one-kernel graph's run beyond its layers: end to end (unprofiled) minus what its
+// layers take unprofiled (their spans less the profiler's share).
+struct RunOverhead {
+  double io_bytes = 0;
+  double ms = 0;
+};
+
+void fit_overheads(std::vector<RunOverhead> points, Bundle& bundle) {
+  // overhead = a + b * io bytes: the graphs sorted by their I/O, in up to ten groups of
+  // equal count, each group's median point, a least-squares line through the medians
+  // (medians, because a shared machine puts outliers into single runs). b < 0 is
+  // noise: b = 0 and a the overall median.
   if (points.empty()) return;
-  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    const auto [x, y] = points[i];
-    sw += weights[i], sx += weights[i] * x, sy += weights[i] * y, sxx += weights[i] * x * x, sxy += weights[i] * x * y;
+  std::sort(points.begin(), points.end(),
+            [](const RunOverhead& x, const RunOverhead& y) { return x.io_bytes < y.io_bytes; });
+  const std::size_t groups = std::min<std::size_t>(10, points.size());
+  std::vector<std::pair<double, double>> medians;
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t lo = g * points.size() / groups, hi = (g + 1) * points.size() / groups;
+    std::vector<double> xs, ys;
+    for (std::size_t i = lo; i < hi; ++i) xs.push_back(points[i].io_bytes), ys.push_back(points[i].ms);
+    if (!xs.empty()) medians.emplace_back(median(xs), median(ys));
   }
-  const double var = sxx / sw - (sx / sw) * (sx / sw);
-  double slope = var > 0 ? (sxy / sw - (sx / sw) * (sy / sw)) / var : 0.0;
+  const double n = static_cast<double>(medians.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [x, y] : medians) sx += x, sy += y, sxx += x * x, sxy += x * y;
+  const double var = sxx / n - (sx / n) * (sx / n);
+  double slope = var > 0 ? (sxy / n - (sx / n) * (sy / n)) / var : 0.0;
   if (!(slope > 0)) slope = 0;
-  const double intercept = std::max(0.0, sy / sw - slope * sx / sw);
-  bundle.run_overhead_ms = intercept;
-  bundle.kernel_overhead_ms = slope;
+  bundle.run_overhead_ms = std::max(0.0, sy / n - slope * sx / n);
+  bundle.run_ms_per_io_byte = slope;
 }
 
 }  // namespace
@@ -78,12 +86,17 @@ void fit_overheads(const std::vector<TimedSpec>& timed, Bundle& bundle) {
 Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
                         int* unusable) {
   std::vector<TrainingKernel> data;
+  std::vector<RunOverhead> overheads;
   int bad = 0;
   for (const TimedSpec& t : timed) {
     if (!(t.label_ms() > 0)) continue;
     try {
       if (auto k = training_kernel(t.spec, t.label_ms(), rules)) {
         k->cold_ms = t.kernel_ms > 0 ? t.cold_ms : 0;
+        if (t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0) {
+          const double layers = std::max(0.0, t.layers_ms - options.layer_excess_ms * t.layer_count);
+          overheads.push_back({k->graph_io_bytes, std::max(0.0, t.stats.median - layers)});
+        }
         data.push_back(std::move(*k));
         continue;
       }
@@ -93,7 +106,8 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   }
   if (unusable != nullptr) *unusable = bad;
   Bundle bundle = train(data, rules, options);
-  fit_overheads(timed, bundle);
+  bundle.layer_excess_ms = options.layer_excess_ms;
+  fit_overheads(std::move(overheads), bundle);
   return bundle;
 }
 
@@ -109,7 +123,8 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
   p.created_utc = context.value("created_utc", "");
   p.extra = {{"fusion_rules", to_json(rules)},
              {"l2_bytes", context.value("l2_bytes", std::size_t{0})},
-             {"llc_bytes", context.value("llc_bytes", std::size_t{0})}};
+             {"llc_bytes", context.value("llc_bytes", std::size_t{0})},
+             {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
   return p;
 }
 
@@ -133,7 +148,8 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"hostname", profile->hostname},
              {"created_utc", profile->created_utc},
              {"l2_bytes", profile->extra.value("l2_bytes", std::size_t{0})},
-             {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})}};
+             {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})},
+             {"layer_excess_ms", profile->extra.value("layer_excess_ms", 0.0)}};
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {
     TimedSpec t;

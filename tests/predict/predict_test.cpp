@@ -331,24 +331,23 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
   b.l2_bytes = 512 * 1024;
   b.llc_bytes = 16 * 1024 * 1024;
   b.run_overhead_ms = 0.25;
-  b.kernel_overhead_ms = 0.001;
+  b.run_ms_per_io_byte = 1e-6;
   const fs::path path = fs::temp_directory_path() / "infercast_predict_cold_test.bundle";
   save_bundle(b, path);
   const Bundle loaded = load_bundle(path);
   EXPECT_EQ(loaded.l2_bytes, b.l2_bytes);
   EXPECT_EQ(loaded.llc_bytes, b.llc_bytes);
   EXPECT_EQ(loaded.run_overhead_ms, 0.25);
+  EXPECT_EQ(loaded.run_ms_per_io_byte, 1e-6);
   EXPECT_EQ(loaded.families.at("conv").ms_per_weight_byte, b.families.at("conv").ms_per_weight_byte);
   const Prediction p = predict::predict(loaded, g);
   // resnet18's 47 MB of weights are more than twice the last-level cache: fully cold.
   EXPECT_GT(p.working_set_bytes, 4.0e7);
   EXPECT_EQ(p.cold_fraction, 1.0);
   double excess = 0;
-  int executed = 0;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
     if (k.removed) continue;
-    ++executed;
     const FamilyModel& f = loaded.families.at(k.family);
     // Kernels moving more than half the cache were measured cold already: no excess.
     const double e =
@@ -358,7 +357,9 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
     EXPECT_NEAR(p.per_kernel[i].ms, warm.per_kernel[i].ms + e, 1e-9 + 1e-9 * p.per_kernel[i].ms) << k.name;
     excess += e;
   }
-  EXPECT_NEAR(p.ms, warm.ms + excess + 0.25 + 0.001 * executed, 1e-9 * p.ms);
+  // resnet18 reads a 1x3x224x224 float image and writes 1000 logits.
+  EXPECT_EQ(graph_io_bytes(g), 4.0 * (3 * 224 * 224 + 1000));
+  EXPECT_NEAR(p.ms, warm.ms + excess + 0.25 + 1e-6 * graph_io_bytes(g), 1e-9 * p.ms);
 
   // A negative rate is a corrupt bundle.
   std::string bytes = infercast::testing::read_file(path);
@@ -369,22 +370,27 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
   EXPECT_THROW(load_bundle(path), Error);
 }
 
-// The per-run and per-layer overheads come from the one-kernel graphs' end-to-end time
-// beyond their layers: a line through the medians per layer count.
-TEST(PredictBundle, OverheadsAreALineThroughTheLayerCounts) {
+// The per-run overhead comes from the one-kernel graphs' end-to-end time beyond their
+// layers (less the profiler's share of each layer): a line through the I/O bytes.
+TEST(PredictBundle, RunOverheadIsALineThroughTheGraphsIoBytes) {
   std::vector<TimedSpec> timed;
+  TrainOptions options;
+  options.layer_excess_ms = 0.004;
   for (int i = 0; i < 30; ++i) {
     TimedSpec t;
-    t.spec = {{"type", "relu"}, {"params", {{"n", 1}, {"h", 8 + i}, {"w", 8}, {"c", 16}}}, {"dtype", "float32"}};
-    t.layer_count = 1 + i % 3;
+    const int h = 8 + 4 * i;
+    t.spec = {{"type", "relu"}, {"params", {{"n", 1}, {"h", h}, {"w", 8}, {"c", 16}}}, {"dtype", "float32"}};
+    const double io = 2.0 * 4 * 16 * 8 * h;  // a relu graph reads and writes one tensor
+    t.layer_count = 1;
     t.kernel_ms = 0.01 * (1 + i);
     t.layers_ms = t.kernel_ms;
-    t.stats.median = t.layers_ms + 0.02 + 0.005 * t.layer_count + (i % 2 == 0 ? 1e-4 : -1e-4);
+    t.stats.median = t.layers_ms - 0.004 + 0.02 + 1e-7 * io + (i % 2 == 0 ? 1e-4 : -1e-4);
     timed.push_back(t);
   }
-  const Bundle b = train_from_timed(timed, default_fusion_rules(), {});
-  EXPECT_NEAR(b.run_overhead_ms, 0.02, 2e-4);
-  EXPECT_NEAR(b.kernel_overhead_ms, 0.005, 2e-4);
+  const Bundle b = train_from_timed(timed, default_fusion_rules(), options);
+  EXPECT_NEAR(b.run_overhead_ms, 0.02, 3e-4);
+  EXPECT_NEAR(b.run_ms_per_io_byte / 1e-7, 1.0, 0.02);
+  EXPECT_EQ(b.layer_excess_ms, 0.004);
 }
 
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {

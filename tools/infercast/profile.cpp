@@ -50,12 +50,12 @@ int run_profile(const ProfileOptions& o) {
   store::Database db = store::Database::open(db_path);
   const std::string profile_name = o.runtime + "-" + std::to_string(threads) + "t";
   const measure::MachineContext machine = measure::machine_context();
-  const nlohmann::json context = {{"name", profile_name},         {"runtime", o.runtime},
-                                  {"runtime_version", version},   {"threads", threads},
-                                  {"device", machine.cpu_model},  {"machine_id", machine.machine_id},
-                                  {"hostname", machine.hostname}, {"created_utc", machine.timestamp_utc},
-                                  {"l2_bytes", machine.l2_bytes}, {"llc_bytes", machine.llc_bytes},
-                                  {"budget_s", budget_s}};
+  nlohmann::json context = {{"name", profile_name},         {"runtime", o.runtime},
+                            {"runtime_version", version},   {"threads", threads},
+                            {"device", machine.cpu_model},  {"machine_id", machine.machine_id},
+                            {"hostname", machine.hostname}, {"created_utc", machine.timestamp_utc},
+                            {"l2_bytes", machine.l2_bytes}, {"llc_bytes", machine.llc_bytes},
+                            {"budget_s", budget_s}};
 
   // SIGINT: finish and commit the kernel in flight, then stop; a rerun continues.
   std::optional<StopBenchOnSigint> stop_on_sigint(std::in_place);
@@ -90,6 +90,17 @@ int run_profile(const ProfileOptions& o) {
     std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
     rules = predict::detect_fusion(time_ms);
   }
+  // The profiler's share of every layer time: stored with the profile like the rules.
+  if (existing && existing->extra.contains("layer_excess_ms")) {
+    context["layer_excess_ms"] = existing->extra["layer_excess_ms"];
+  } else {
+    bench::TimingOptions calibration;
+    calibration.threads = threads;
+    calibration.protocol = predict::kernel_protocol();
+    context["layer_excess_ms"] = bench::layer_span_excess_ms(*engine, calibration);
+  }
+  std::cerr << "profile: the per-layer profiler adds " << 1000 * context["layer_excess_ms"].get<double>()
+            << " us to each layer's span\n";
   std::cerr << "profile: fused pairs:";
   for (const auto& p : rules.fused_pairs) std::cerr << " " << p;
   std::cerr << "\n";
@@ -134,6 +145,7 @@ int run_profile(const ProfileOptions& o) {
   int unusable = 0;
   predict::TrainOptions train_options;
   train_options.llc_bytes = machine.llc_bytes;
+  train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;
   bundle.runtime_version = version;

@@ -27,6 +27,7 @@ int run_train(const TrainOptions& o) {
     for (const auto& k : o.kinds) options.kinds.push_back(predict::model_kind_from_name(k));
   }
   options.llc_bytes = p.value("llc_bytes", std::size_t{0});
+  options.layer_excess_ms = p.value("layer_excess_ms", 0.0);
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);
   bundle.runtime = p.value("runtime", "");

@@ -65,6 +65,10 @@ nlohmann::json to_json(const KernelSpec& spec);
 // Throws Error(kInvalidArgument) on a malformed object.
 KernelSpec kernel_spec_from_json(const nlohmann::json& j);
 
+// `length` Relus in a row over a [1, channels, 1, 1] tensor: the calibration graph of
+// layer_span_excess_ms (timing.hpp).
+ir::Graph build_relu_chain(int length, std::int64_t channels);
+
 // A runnable one-kernel model: NCHW (ONNX conventions, canonical attributes), static
 // shapes, weights filled from a fixed-seed generator and owned by the graph, finalized.
 ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed = 1);

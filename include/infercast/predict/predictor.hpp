@@ -47,12 +47,17 @@ struct Bundle {
   FusionRules rules;
   std::map<std::string, FamilyModel> families;
   Roofline fallback;  // for kernels of families without data: a memory-bound estimate
-  // Paid once per model run, not per kernel: the runtime's invocation overhead
-  // (end-to-end time of a one-kernel graph minus its layers), added to every prediction.
+  // Paid once per model run, not per kernel: the runtime's invocation overhead,
+  // run_overhead_ms plus run_ms_per_io_byte per byte of the model's inputs and outputs
+  // (a runner copies them in and out: 0.15 ms per MB on ONNX Runtime's Node binding).
+  // Fitted on the one-kernel graphs' end-to-end time beyond their layers.
   double run_overhead_ms = 0;
-  // Paid per executed kernel on top of its own time (the runtime's dispatch between
-  // layers), from the same fit: overhead = run_overhead_ms + kernel_overhead_ms * layers.
-  double kernel_overhead_ms = 0;
+  double run_ms_per_io_byte = 0;
+  // What the runtime's per-layer profiler adds inside each layer's measured span
+  // (bench::layer_span_excess_ms): the kernels' labels carry it, a model's unprofiled
+  // run does not, so it comes off every executed kernel's prediction (at most down to
+  // a tenth of it).
+  double layer_excess_ms = 0;
   // Cache sizes of the profiled machine. A model whose working set (weights plus its
   // largest kernel's activations) fits the last-level cache keeps it there from run to
   // run, as a one-kernel graph does: warm. From twice that size on, each kernel finds
@@ -67,8 +72,9 @@ struct Bundle {
 struct TrainOptions {
   int folds = 5;
   std::uint64_t seed = 1;
-  int min_samples = 8;        // a family with fewer samples gets the roofline only
-  std::size_t llc_bytes = 0;  // the profiled machine's last-level cache (cold-excess fit), 0 = unknown
+  int min_samples = 8;         // a family with fewer samples gets the roofline only
+  std::size_t llc_bytes = 0;   // the profiled machine's last-level cache (cold-excess fit), 0 = unknown
+  double layer_excess_ms = 0;  // the profile's bench::layer_span_excess_ms, copied into the bundle
   // Restrict the candidates (the baselines use {kRoofline} or one kind).
   std::vector<ModelKind> kinds = {ModelKind::kGbm, ModelKind::kForest, ModelKind::kRoofline};
 };
@@ -77,7 +83,8 @@ struct TrainOptions {
 struct TrainingKernel {
   Kernel kernel;
   double latency_ms = 0;
-  double cold_ms = 0;  // with flushed caches; 0 when not measured
+  double cold_ms = 0;         // with flushed caches; 0 when not measured
+  double graph_io_bytes = 0;  // the one-kernel graph's inputs and outputs (graph_io_bytes)
 };
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
@@ -112,5 +119,8 @@ struct Prediction {
 // is the sum. The interval is ±1.645σ in log space per kernel (a 90% band), summed as
 // if kernel errors were fully correlated (the conservative bound).
 Prediction predict(const Bundle& bundle, const ir::Graph& graph);
+
+// Bytes of a graph's inputs (not its weights) and outputs: what a runner copies per run.
+double graph_io_bytes(const ir::Graph& graph);
 
 }  // namespace infercast::predict
