@@ -38,6 +38,13 @@ Space space_of(const std::string& type) {
             {"cin", {3, 16, 32, 64, 128, 256}},
             {"stride", {1, 2}}};
   }
+  if (type == "pad+conv") {  // the pad is the conv's k / 2, so k > 1
+    return {{"k", {3, 5, 7}},
+            {"cout", {16, 32, 64, 128, 256}},
+            {"hw", kHw},
+            {"cin", {3, 16, 32, 64, 128, 256}},
+            {"stride", {1, 2}}};
+  }
   if (starts_with(type, "dwconv")) {
     return {{"k", {3, 5, 7}}, {"c", {16, 32, 64, 128, 256, 512, 1024}}, {"hw", kHwSmall}, {"stride", {1, 2}}};
   }
@@ -96,7 +103,7 @@ std::optional<KernelSpec> complete(const std::string& type, std::map<std::string
 double work_of(const KernelSpec& s) {
   const auto g = [&](const char* n) { return static_cast<double>(s.params.at(n)); };
   const std::string& t = s.type;
-  if (t == "conv" || starts_with(t, "conv+")) {
+  if (t == "conv" || starts_with(t, "conv+") || t == "pad+conv") {
     const double oh = std::floor((g("h") + 2 * g("pad") - g("dilation") * (g("k") - 1) - 1) / g("stride")) + 1;
     const double ow = std::floor((g("w") + 2 * g("pad") - g("dilation") * (g("k") - 1) - 1) / g("stride")) + 1;
     return g("n") * g("cout") * oh * ow * g("cin") / g("groups") * g("k") * g("k");

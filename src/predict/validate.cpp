@@ -71,6 +71,7 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     flops_pred.push_back(fp);
     row.update({{"measured_ms", r.measured_ms},
                 {"measured_cv", r.measured_cv},
+                {"rounds_ms", r.rounds_ms},
                 {"predicted_ms", r.predicted_ms},
                 {"interval_ms", {r.lo_ms, r.hi_ms}},
                 {"error_pct", 100 * (r.predicted_ms - r.measured_ms) / r.measured_ms},

@@ -25,12 +25,15 @@ struct ValidateOptions {
   std::string format = "table";
   std::string output;
   std::string stat = "min";
+  int rounds = 3;
 };
 
 int run_validate(const ValidateOptions& o) {
   if (o.format != "table" && o.format != "json")
     throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, json)");
   measure::validate(o.protocol);
+  if (o.rounds < 1 || o.rounds > 100)
+    throw Error(ErrorKind::kInvalidArgument, "", "--rounds", std::to_string(o.rounds) + " (1 to 100)");
   if (o.stat != "median" && o.stat != "min")
     throw Error(ErrorKind::kInvalidArgument, "", "--stat", "'" + o.stat + "' (median, min)");
   const predict::Bundle bundle = predict::load_bundle(o.predictor, o.runtime);
@@ -51,44 +54,78 @@ int run_validate(const ValidateOptions& o) {
     }
   }
   auto engine = runtime::make_runtime(o.runtime);
-  std::vector<predict::ValidationRow> rows;
-  for (const auto& path : files) {
+  // Every model is predicted once, then measured in `rounds` rounds that visit all the
+  // models in turn, each round in a freshly prepared session: a disturbance lasting
+  // seconds then hits one round of a model, not the model, and the session's memory
+  // placement (which moves a small model's time by up to 20% on ONNX Runtime) is drawn
+  // again each round. The measured value is the median over the rounds.
+  struct Entry {
     predict::ValidationRow row;
-    row.model = path.filename().string();
+    ir::Graph graph;
     std::filesystem::path converted;  // a .tflite model as ONNX, for runtimes that load ONNX files only
+  };
+  std::vector<Entry> entries(files.size());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& path = files[i];
+    Entry& e = entries[i];
+    e.row.model = path.filename().string();
     try {
-      ir::Graph graph = import::load_model(path);
+      e.graph = import::load_model(path);
       if (path.extension() == ".tflite" && engine->name() != "xnnpack") {
         // ONNX Runtime loads .onnx files: the model goes through the ONNX writer
         // (NHWC kept at the edges, computed in NCHW; docs/export.md) and the runtime
         // and the predictor both see that graph.
-        converted = std::filesystem::temp_directory_path() /
-                    ("infercast-validate-" + std::to_string(::getpid()) + "-" + path.stem().string() + ".onnx");
-        exporter::save(graph, converted, exporter::Format::kOnnx);
-        graph = import::load_model(converted);
-        row.model += " (as ONNX)";
+        e.converted = std::filesystem::temp_directory_path() /
+                      ("infercast-validate-" + std::to_string(::getpid()) + "-" + path.stem().string() + ".onnx");
+        exporter::save(e.graph, e.converted, exporter::Format::kOnnx);
+        e.graph = import::load_model(e.converted);
+        e.row.model += " (as ONNX)";
       }
-      const predict::Prediction p = predict::predict(bundle, graph);
-      row.predicted_ms = p.ms;
-      row.lo_ms = p.lo_ms;
-      row.hi_ms = p.hi_ms;
-      row.conv_only_ms = predict::conv_only_ms(p);
-      row.kernels = static_cast<int>(p.kernels.size());
-      row.estimated_kernels = p.estimated;
-      row.flops = static_cast<double>(cost::analyze(graph).flops);
-      engine->prepare(graph, {bundle.threads});
-      const runtime::RunResult r = engine->run({o.protocol, false, 42});
-      row.measured_ms = o.stat == "min" ? r.latency_ms.min : r.latency_ms.median;
-      row.measured_cv = r.latency_ms.cv;
-    } catch (const std::exception& e) {
-      row.error = e.what();
+      const predict::Prediction p = predict::predict(bundle, e.graph);
+      e.row.predicted_ms = p.ms;
+      e.row.lo_ms = p.lo_ms;
+      e.row.hi_ms = p.hi_ms;
+      e.row.conv_only_ms = predict::conv_only_ms(p);
+      e.row.kernels = static_cast<int>(p.kernels.size());
+      e.row.estimated_kernels = p.estimated;
+      e.row.flops = static_cast<double>(cost::analyze(e.graph).flops);
+    } catch (const std::exception& ex) {
+      e.row.error = ex.what();
     }
-    if (!converted.empty()) {
+  }
+  std::vector<std::vector<double>> cvs(entries.size());
+  for (int round = 0; round < o.rounds; ++round) {
+    for (Entry& e : entries) {
+      if (!e.row.error.empty()) continue;
+      try {
+        engine->prepare(e.graph, {bundle.threads});
+        const runtime::RunResult r = engine->run({o.protocol, false, 42});
+        e.row.rounds_ms.push_back(o.stat == "min" ? r.latency_ms.min : r.latency_ms.median);
+        cvs[static_cast<std::size_t>(&e - entries.data())].push_back(r.latency_ms.cv);
+      } catch (const std::exception& ex) {
+        e.row.error = ex.what();
+      }
+      std::cerr << "validate: round " << round + 1 << "/" << o.rounds << " " << e.row.model
+                << (e.row.error.empty() ? "" : " failed: " + e.row.error) << "\n";
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  std::vector<predict::ValidationRow> rows;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    if (e.row.error.empty() && !e.row.rounds_ms.empty()) {
+      e.row.measured_ms = median(e.row.rounds_ms);
+      e.row.measured_cv = median(cvs[i]);
+    }
+    if (!e.converted.empty()) {
       std::error_code ec;
-      std::filesystem::remove(converted, ec);
+      std::filesystem::remove(e.converted, ec);
     }
-    std::cerr << "validate: " << row.model << (row.error.empty() ? "" : " failed: " + row.error) << "\n";
-    rows.push_back(row);
+    rows.push_back(std::move(e.row));
   }
   nlohmann::json j = predict::validation_json(rows, o.predictor, o.runtime);
   j["statistic"] = o.stat;
@@ -143,6 +180,9 @@ void register_validate(CLI::App& app, Action& action) {
   cmd->add_option("--stat", options->stat,
                   "measured statistic compared: min (the run least disturbed by other processes; what profile's kernel "
                   "times are), or median")
+      ->capture_default_str();
+  cmd->add_option("--rounds", options->rounds,
+                  "rounds over all the models, each in a fresh session; the median round is reported")
       ->capture_default_str();
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");

@@ -17,13 +17,14 @@ namespace infercast::predict {
 struct ValidationRow {
   std::string model;
   std::string error;       // non-empty: the model could not be measured or predicted
-  double measured_ms = 0;  // median
-  double measured_cv = 0;  // the measurement's own noise
+  double measured_ms = 0;  // the median over rounds_ms
+  double measured_cv = 0;  // the measurement's own noise: the rounds' median CV
   double predicted_ms = 0;
   double lo_ms = 0, hi_ms = 0;
   double conv_only_ms = 0;  // baseline: conv-family kernels only
   double flops = 0;         // for the FLOPs-proportional baseline
   int kernels = 0, estimated_kernels = 0;
+  std::vector<double> rounds_ms;  // the measured statistic of every round (fresh session each)
 };
 
 // The conv-only baseline of a prediction.
