@@ -137,10 +137,6 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   return out;
 }
 
-}  // namespace infercast::bench
-
-namespace infercast::bench {
-
 double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options) {
   // Chains of 2 and 34 Relus over 8 elements: nothing to compute, so a layer's profiled
   // span is the runtime's dispatch plus its profiler's own work, and the end-to-end
