@@ -10,6 +10,7 @@
 #include "infercast/bench/bench.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/measure/stats.hpp"
 
 namespace infercast::bench {
 
@@ -161,8 +162,7 @@ double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& optio
     rounds.push_back(b.own_ms / kLong - step);
   }
   if (rounds.empty()) return 0;
-  std::sort(rounds.begin(), rounds.end());
-  return std::max(0.0, rounds[rounds.size() / 2]);
+  return std::max(0.0, measure::median(rounds));
 }
 
 }  // namespace infercast::bench

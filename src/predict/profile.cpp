@@ -6,6 +6,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
+#include "infercast/measure/stats.hpp"
 
 namespace infercast::predict {
 
@@ -61,15 +62,11 @@ void fit_overheads(std::vector<RunOverhead> points, Bundle& bundle) {
             [](const RunOverhead& x, const RunOverhead& y) { return x.io_bytes < y.io_bytes; });
   const std::size_t groups = std::min<std::size_t>(10, points.size());
   std::vector<std::pair<double, double>> medians;
-  auto median = [](std::vector<double> v) {
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-  };
   for (std::size_t g = 0; g < groups; ++g) {
     const std::size_t lo = g * points.size() / groups, hi = (g + 1) * points.size() / groups;
     std::vector<double> xs, ys;
     for (std::size_t i = lo; i < hi; ++i) xs.push_back(points[i].io_bytes), ys.push_back(points[i].ms);
-    if (!xs.empty()) medians.emplace_back(median(xs), median(ys));
+    if (!xs.empty()) medians.emplace_back(measure::median(xs), measure::median(ys));
   }
   const double n = static_cast<double>(medians.size());
   double sx = 0, sy = 0, sxx = 0, sxy = 0;

@@ -11,6 +11,7 @@
 #include "infercast/cost/cost.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/measure/stats.hpp"
 #include "infercast/predict/validate.hpp"
 #include "infercast/runtime/runtime.hpp"
 
@@ -109,17 +110,12 @@ int run_validate(const ValidateOptions& o) {
                 << (e.row.error.empty() ? "" : " failed: " + e.row.error) << "\n";
     }
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  };
   std::vector<predict::ValidationRow> rows;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
     if (e.row.error.empty() && !e.row.rounds_ms.empty()) {
-      e.row.measured_ms = median(e.row.rounds_ms);
-      e.row.measured_cv = median(cvs[i]);
+      e.row.measured_ms = measure::median(e.row.rounds_ms);
+      e.row.measured_cv = measure::median(cvs[i]);
     }
     if (!e.converted.empty()) {
       std::error_code ec;
