@@ -42,11 +42,15 @@ const std::vector<TypeInfo>& type_table() {
       {"conv+bn", &kConvParams},
       {"conv+bn+relu", &kConvParams},
       {"conv+hardswish", &kConvParams},
-      // A residual Add of a second input of the conv's output shape after the conv (ONNX
-      // Runtime's NCHWc convolution sums it in; ResNet and BlazeFace blocks end so).
       // A zero Pad of `pad` on each spatial side, then the convolution without padding:
       // the fusion probe for runtimes that fold the pad into the convolution.
       {"pad+conv", &kConvParams},
+      // The convolution, then a Transpose of its output to channels-last (NHWC): the
+      // fusion probe for runtimes that write a conv's output in that order directly
+      // (ONNX Runtime's NCHWc ReorderOutput). A probe only: never sampled by default.
+      {"conv+transpose", &kConvParams},
+      // A residual Add of a second input of the conv's output shape after the conv (ONNX
+      // Runtime's NCHWc convolution sums it in; ResNet and BlazeFace blocks end so).
       {"conv+add", &kConvParams},
       {"conv+add+relu", &kConvParams},
       {"conv+bn+add", &kConvParams},
@@ -382,7 +386,7 @@ std::string trailing_activation(const std::string& type) {
   const auto plus = type.rfind('+');
   if (plus == std::string::npos) return {};
   const std::string last = type.substr(plus + 1);
-  return last == "bn" || last == "add" || last == "conv" ? std::string() : last;
+  return last == "bn" || last == "add" || last == "conv" || last == "transpose" ? std::string() : last;
 }
 
 // Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
@@ -481,6 +485,11 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
       const int z = b.activation("add_out", {n, cout, oh, ow});
       b.node(O::Add, "add", {y, residual}, {z});
       y = z;
+    }
+    if (t == "conv+transpose") {
+      const int z = b.activation("nhwc", {n, oh, ow, cout});
+      b.node(O::Transpose, "transpose", {y}, {z}).attrs.set("perm", std::vector<std::int64_t>{0, 2, 3, 1});
+      return b.finish(z);
     }
     return b.finish(append_activation(b, act, y, {n, cout, oh, ow}));
   }

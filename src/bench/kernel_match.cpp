@@ -177,12 +177,17 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
   if (!win) return std::nullopt;
   const std::int64_t groups = conv.attrs.get_int("group", 1);
   const bool depthwise = groups > 1 && groups == in->c && out->c == in->c;
-  bool bn = false, add = false;
+  bool bn = false, add = false, to_nhwc = false;
   std::string act = fused_activation(conv);
   if (act == "?") return std::nullopt;
   int last_out = conv.outputs[0];
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const ir::Node& n = c.g.nodes[nodes[i]];
+    if (n.op == O::Transpose && i == 1 && nodes.size() == 2 && act.empty() && !depthwise && !c.nhwc &&
+        n.attrs.get_ints("perm") == std::vector<std::int64_t>{0, 2, 3, 1}) {
+      to_nhwc = true;  // conv+transpose: the output written channels-last
+      continue;
+    }
     if (n.op == O::BatchNormalization && i == 1 && act.empty()) {
       bn = true;
       if (n.outputs.empty()) return std::nullopt;
@@ -209,6 +214,7 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
   if (bn) type += "+bn";
   if (add) type += "+add";
   if (!act.empty()) type += "+" + act;
+  if (to_nhwc) type += "+transpose";
   if (std::find(kernel_types().begin(), kernel_types().end(), type) == kernel_types().end()) return std::nullopt;
   const ir::DType dtype = activation_dtype(c.g, conv);
   if (depthwise) {

@@ -240,7 +240,15 @@ std::vector<fs::path> model_files(const std::vector<fs::path>& models) {
 }
 
 const std::vector<std::string>& default_kernel_types() {
-  return kernel_types();
+  // conv+transpose is a fusion probe: a runtime either folds the transpose into the conv
+  // (then a model's kernel is the plain conv) or runs it as a transpose kernel.
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> v;
+    for (const std::string& t : kernel_types())
+      if (t != "conv+transpose") v.push_back(t);
+    return v;
+  }();
+  return types;
 }
 
 std::vector<std::vector<int>> simple_fused_groups(const ir::Graph& graph) {

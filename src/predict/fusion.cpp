@@ -102,6 +102,9 @@ const std::vector<FusionProbe>& fusion_probes() {
       // fused when the runtime folds the pad into the convolution.
       {"pad+conv", spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 16}, {"pad", 1}}), conv_unpadded(58, 16),
        conv("pad+conv", 56, 16, 3)},
+      // A conv whose output is transposed to channels-last (an NHWC model's outputs, as
+      // exported to ONNX): fused when the runtime writes the conv's output in that order.
+      {"conv+transpose", conv("conv", 56, 16, 1), eltwise("transpose", 1, 56, 16), conv("conv+transpose", 56, 16, 1)},
       {"dwconv+relu", dwconv("dwconv", 56, 32), eltwise("relu", 1, 56, 32), dwconv("dwconv+relu", 56, 32)},
       {"dwconv+relu6", dwconv("dwconv", 56, 32), eltwise("relu6", 1, 56, 32), dwconv("dwconv+relu6", 56, 32)},
       {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),

@@ -316,6 +316,21 @@ bool foldable_pad(const ir::Graph& graph, int index, const std::vector<std::stri
   return consumer == "conv" || consumer == "dwconv";
 }
 
+// A Transpose to channels-last (perm 0,2,3,1) of the one output of a kernel anchored at a
+// convolution, read by nothing else: what a runtime that fuses conv+transpose writes in
+// that order as it leaves the conv (ONNX Runtime's NCHWc ReorderOutput), so it costs no
+// kernel of its own. `anchor_of` gives each assigned node its kernel's anchor class.
+bool foldable_transpose(const ir::Graph& graph, int index, const std::vector<std::string>& anchor_of) {
+  const ir::Node& node = graph.nodes[static_cast<std::size_t>(index)];
+  if (node.op != ir::Op::Transpose || node.inputs.empty() || node.inputs[0] < 0) return false;
+  if (node.attrs.get_ints("perm") != std::vector<std::int64_t>{0, 2, 3, 1}) return false;
+  const int in = node.inputs[0];
+  const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(in)];
+  if (t.producer < 0 || t.consumers.size() != 1 || is_graph_output(graph, in)) return false;
+  const std::string& anchor = anchor_of[static_cast<std::size_t>(t.producer)];
+  return anchor == "conv" || anchor == "dwconv";
+}
+
 }  // namespace
 
 std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules) {
@@ -323,6 +338,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
   std::vector<std::string> classes(count);
   for (std::size_t i = 0; i < count; ++i) classes[i] = op_class(graph, static_cast<int>(i));
   std::vector<char> assigned(count, 0);
+  std::vector<std::string> anchor_of(count);  // the anchor class of each assigned node's kernel
   std::vector<Kernel> kernels;
   kernels.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -336,8 +352,10 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     kernel.type = anchor;
     const std::string fused = node.attrs.get_string("fused_activation", "");
     if (!fused.empty()) kernel.type += "+" + activation_class(fused);
-    const bool folded = anchor == "pad" && rules.fused_pairs.count("pad+conv") != 0 &&
-                        foldable_pad(graph, static_cast<int>(i), classes);
+    const bool folded = (anchor == "pad" && rules.fused_pairs.count("pad+conv") != 0 &&
+                         foldable_pad(graph, static_cast<int>(i), classes)) ||
+                        (anchor == "transpose" && rules.fused_pairs.count("conv+transpose") != 0 &&
+                         foldable_transpose(graph, static_cast<int>(i), anchor_of));
     if (folded || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;
       kernel.family = "removed";
@@ -357,8 +375,9 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       const int next = t.consumers[0];
       if (next < 0 || assigned[static_cast<std::size_t>(next)]) break;
       const std::string& follower = classes[static_cast<std::size_t>(next)];
-      // pad+conv folds the pad away (above); it never grows a kernel.
-      if (anchor == "pad" || rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
+      // pad+conv and conv+transpose fold the pad or transpose away (above); neither grows
+      // a kernel.
+      if (anchor == "pad" || follower == "transpose" || rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
       const ir::Node& next_node = graph.nodes[static_cast<std::size_t>(next)];
       // A follower reads only the kernel's output, except a residual add (conv+add),
       // which sums in one other activation; one per kernel, and only before an activation.
@@ -378,6 +397,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
         trailing_act = follower;
       }
     }
+    for (int n : kernel.nodes) anchor_of[static_cast<std::size_t>(n)] = anchor;
     kernels.push_back(std::move(kernel));
   }
   for (Kernel& kernel : kernels) {

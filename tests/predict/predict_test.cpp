@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <tuple>
 
 #include "../test_files.hpp"
 #include "infercast/base/error.hpp"
@@ -118,6 +120,39 @@ TEST(PredictKernels, FusionRulesDecideTheGrouping) {
   // A spec whose time mixes several kernels under the rules is no training row.
   EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
   EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, default_fusion_rules()).has_value());
+}
+
+// Folds: a runtime that fuses pad+conv runs the zero spatial Pad inside the conv, and
+// one that fuses conv+transpose writes the conv's output channels-last as it leaves the
+// conv. Either way the folded node is a removed kernel, the conv keeps its own type, and
+// without the rule the node is a kernel of its own.
+TEST(PredictKernels, PadAndChannelsLastTransposeFoldIntoTheConv) {
+  const std::map<std::string, std::int64_t> params{{"n", 1}, {"h", 16},     {"w", 16},       {"cin", 8}, {"cout", 8},
+                                                   {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}, {"groups", 1}};
+  for (const auto& [type, rule, folded_op] : {std::tuple{"pad+conv", "pad+conv", ir::Op::Pad},
+                                              std::tuple{"conv+transpose", "conv+transpose", ir::Op::Transpose}}) {
+    SCOPED_TRACE(type);
+    const ir::Graph g = bench::build_kernel_graph({type, params});
+    ASSERT_EQ(g.nodes.size(), 2u);
+    FusionRules rules = rich_rules();
+    rules.fused_pairs.insert(rule);
+    const auto fused = split_kernels(g, rules);
+    ASSERT_EQ(fused.size(), 2u);
+    int removed = 0;
+    for (const Kernel& k : fused) {
+      const bool folded = g.nodes[static_cast<std::size_t>(k.nodes[0])].op == folded_op;
+      EXPECT_EQ(k.removed, folded) << k.name;
+      if (!folded) EXPECT_EQ(k.type, "conv");
+      removed += k.removed ? 1 : 0;
+    }
+    EXPECT_EQ(removed, 1);
+    for (const Kernel& k : split_kernels(g, rich_rules())) EXPECT_FALSE(k.removed) << k.name;
+  }
+  // A transpose of anything else, or to another order, is not folded.
+  const ir::Graph t = bench::build_kernel_graph({"transpose", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 8}}});
+  FusionRules rules = rich_rules();
+  rules.fused_pairs.insert("conv+transpose");
+  for (const Kernel& k : split_kernels(t, rules)) EXPECT_FALSE(k.removed) << k.name;
 }
 
 // A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
