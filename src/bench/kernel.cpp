@@ -42,6 +42,10 @@ const std::vector<TypeInfo>& type_table() {
       {"conv+bn", &kConvParams},
       {"conv+bn+relu", &kConvParams},
       {"conv+hardswish", &kConvParams},
+      // Activations ONNX Runtime's NCHWc convolution applies itself (SE gates, MediaPipe's
+      // h_swish gate).
+      {"conv+sigmoid", &kConvParams},
+      {"conv+hardsigmoid", &kConvParams},
       // A zero Pad of `pad` on each spatial side, then the convolution without padding:
       // the fusion probe for runtimes that fold the pad into the convolution.
       {"pad+conv", &kConvParams},

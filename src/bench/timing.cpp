@@ -52,10 +52,15 @@ double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) 
 // conv, 0.083 ms inside selfie_segmentation_landscape. Their feeder is that conv. Other
 // kernels keep a Relu: ONNX Runtime fuses an activation or a residual Add into a conv
 // before it, which would merge the kernel into its feeder.
+// Convolutions too: inside a CNN a conv reads the blocked output of the conv before it,
+// and a residual Add joins the conv (NCHWc Sum) only when its other input is blocked as
+// well: conv -> Add(conv output, dw-conv output) runs as 1 layer, Add(.., graph input or
+// a Relu) as 2.
 bool nchwc_follower(const std::string& type) {
   static const std::set<std::string> types = {"resize_nearest", "resize_bilinear", "maxpool", "avgpool",
                                               "globalavgpool"};
-  return types.count(type) != 0;
+  const bool conv = type == "conv" || type.rfind("conv+", 0) == 0 || type.rfind("dwconv", 0) == 0 || type == "pad+conv";
+  return conv || types.count(type) != 0;
 }
 
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an

@@ -97,6 +97,9 @@ const std::vector<FusionProbe>& fusion_probes() {
       {"conv+relu6", conv("conv", 56, 16, 1), eltwise("relu6", 1, 56, 16), conv("conv+relu6", 56, 16, 1)},
       {"conv+hardswish", conv("conv", 56, 16, 1), eltwise("hardswish", 1, 56, 16), conv("conv+hardswish", 56, 16, 1)},
       {"conv+bn", conv("conv", 56, 16, 1), eltwise("mul", 1, 56, 16), conv("conv+bn", 56, 16, 1)},
+      {"conv+sigmoid", conv("conv", 56, 16, 1), eltwise("sigmoid", 1, 56, 16), conv("conv+sigmoid", 56, 16, 1)},
+      {"conv+hardsigmoid", conv("conv", 56, 16, 1), eltwise("hardsigmoid", 1, 56, 16),
+       conv("conv+hardsigmoid", 56, 16, 1)},
       {"conv+add", conv("conv", 56, 16, 1), eltwise("add", 1, 56, 16), conv("conv+add", 56, 16, 1)},
       // A zero Pad before a 3x3 conv that does not pad itself (TFLite's explicit PAD ops):
       // fused when the runtime folds the pad into the convolution.
