@@ -384,6 +384,20 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       const bool residual = follower == "add" && !has_add;
       if (activation_input_count(graph, next_node) != (residual ? 2 : 1)) break;
       if (residual && !trailing_act.empty()) break;
+      // The residual's other operand must come from a conv or pool kernel: measured on ONNX
+      // Runtime, an NCHWc conv sums in an operand that is blocked like its own output (conv
+      // -> Add of a conv's output: 1 layer) and not one from a Relu or a Pad (2 layers;
+      // BlazeFace's channel-padded residuals stay separate adds).
+      if (residual) {
+        int other = -1;
+        for (int in : next_node.inputs)
+          if (in >= 0 && in != out && !graph.tensors[static_cast<std::size_t>(in)].is_constant()) other = in;
+        const int producer = other < 0 ? -1 : graph.tensors[static_cast<std::size_t>(other)].producer;
+        // A graph input counts as blocked: a kernel graph's residual input is timed behind a
+        // conv feeder (bench/timing.cpp).
+        const std::string blocked = producer < 0 ? "conv" : anchor_of[static_cast<std::size_t>(producer)];
+        if (blocked != "conv" && blocked != "dwconv" && blocked != "maxpool" && blocked != "avgpool") break;
+      }
       assigned[static_cast<std::size_t>(next)] = 1;
       kernel.nodes.push_back(next);
       kernel.type += "+" + follower;
