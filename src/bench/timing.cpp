@@ -47,15 +47,15 @@ double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) 
 }
 
 // Kernel types ONNX Runtime runs in its blocked NCHWc layout when their input comes from
-// an NCHWc convolution, as it does inside a CNN: a 2x bilinear Resize of 16 channels on
-// 36x64 takes 0.245 ms after a Relu and 0.081 ms (NCHWc Upsample) after a 1x1 depthwise
-// conv, 0.083 ms inside selfie_segmentation_landscape. Their feeder is that conv. Other
-// kernels keep a Relu: ONNX Runtime fuses an activation or a residual Add into a conv
-// before it, which would merge the kernel into its feeder.
-// Convolutions too: inside a CNN a conv reads the blocked output of the conv before it,
-// and a residual Add joins the conv (NCHWc Sum) only when its other input is blocked as
-// well: conv -> Add(conv output, dw-conv output) runs as 1 layer, Add(.., graph input or
-// a Relu) as 2.
+// an NCHWc convolution, as inside a CNN; their feeder is a 1x1 depthwise conv.
+// - Resizes and pools: a 2x bilinear Resize of 16 channels on 36x64 takes 0.245 ms after a
+//   Relu and 0.081 ms (NCHWc Upsample) after the conv, 0.083 ms inside
+//   selfie_segmentation_landscape.
+// - Convolutions: a conv reads the blocked output of the conv before it, and a residual
+//   Add joins the conv (NCHWc Sum) only when its other input is blocked as well: conv ->
+//   Add(conv output, dw-conv output) runs as 1 layer, Add(.., graph input or Relu) as 2.
+// Other kernels keep a Relu: ONNX Runtime fuses an activation into a conv before it,
+// which would merge the kernel into its feeder.
 bool nchwc_follower(const std::string& type) {
   static const std::set<std::string> types = {"resize_nearest", "resize_bilinear", "maxpool", "avgpool",
                                               "globalavgpool"};
@@ -190,7 +190,9 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
     FileGuard plain{dir / (stem + "-plain.onnx")};
     exporter::save(graph, plain.path, exporter::Format::kOnnx, eo);
     ir::Graph fed = import::load_model(plain.path);
-    add_input_feeders(fed, type, plain.path.string());
+    // Feeders on ONNX Runtime only, where they were measured; an external benchmark_model
+    // names its layers otherwise, so they would count as the kernel's own.
+    if (engine.name() == "ort") add_input_feeders(fed, type, plain.path.string());
     runner_file.path = dir / (stem + ".onnx");
     exporter::save(fed, runner_file.path, exporter::Format::kOnnx, eo);
     converted = import::load_model(runner_file.path);
