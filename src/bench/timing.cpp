@@ -21,15 +21,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Kernels anchored at a convolution or depthwise convolution (conv, conv+..., dwconv...,
+// pad+conv; not convtranspose).
+bool conv_kernel(const std::string& type) {
+  return type == "conv" || type.rfind("conv+", 0) == 0 || type.rfind("dwconv", 0) == 0 || type == "pad+conv";
+}
+
 // Kernels whose NCHW one-kernel graph XNNPACK would time with a re-layout inside the
 // op: the spatial ones. Elementwise kernels run as they are: their time does not depend
 // on the layout, and a TFLite round trip could lower them differently (HardSigmoid
 // becomes MUL, ADD, RELU_0_TO_1, while a model runs one HardSigmoid).
 bool layout_sensitive(const std::string& type) {
-  static const std::set<std::string> spatial = {
-      "convtranspose", "maxpool", "avgpool", "globalavgpool", "resize_nearest", "resize_bilinear",
-      "pad",           "concat",  "se",      "channel_mul",   "pad+conv"};
-  return type.rfind("conv", 0) == 0 || type.rfind("dwconv", 0) == 0 || spatial.count(type) != 0;
+  static const std::set<std::string> spatial = {"convtranspose",   "maxpool",    "avgpool", "globalavgpool",
+                                                "resize_nearest",  "pad",        "concat",  "se",
+                                                "resize_bilinear", "channel_mul"};
+  return conv_kernel(type) || spatial.count(type) != 0;
 }
 
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
@@ -59,8 +65,7 @@ double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) 
 bool nchwc_follower(const std::string& type) {
   static const std::set<std::string> types = {"resize_nearest", "resize_bilinear", "maxpool", "avgpool",
                                               "globalavgpool"};
-  const bool conv = type == "conv" || type.rfind("conv+", 0) == 0 || type.rfind("dwconv", 0) == 0 || type == "pad+conv";
-  return conv || types.count(type) != 0;
+  return conv_kernel(type) || types.count(type) != 0;
 }
 
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an
@@ -185,16 +190,21 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   } else {
     exporter::ExportOptions eo;
     eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
-    // The graph as imported from ONNX (what the runner sees), then with its feeders,
-    // written again: `fed` views the first file's weights, so it outlives neither.
-    FileGuard plain{dir / (stem + "-plain.onnx")};
-    exporter::save(graph, plain.path, exporter::Format::kOnnx, eo);
-    ir::Graph fed = import::load_model(plain.path);
-    // Feeders on ONNX Runtime only, where they were measured; an external benchmark_model
-    // names its layers otherwise, so they would count as the kernel's own.
-    if (engine.name() == "ort") add_input_feeders(fed, type, plain.path.string());
     runner_file.path = dir / (stem + ".onnx");
-    exporter::save(fed, runner_file.path, exporter::Format::kOnnx, eo);
+    // Feeders on ONNX Runtime only, where they were measured; an external benchmark_model
+    // names its layers otherwise, so they would count as the kernel's own. The graph as
+    // imported from ONNX (what the runner sees) gets them and is written again: `fed`
+    // views the first file's weights, so it outlives neither.
+    FileGuard plain;
+    if (engine.name() == "ort") {
+      plain.path = dir / (stem + "-plain.onnx");
+      exporter::save(graph, plain.path, exporter::Format::kOnnx, eo);
+      ir::Graph fed = import::load_model(plain.path);
+      add_input_feeders(fed, type, plain.path.string());
+      exporter::save(fed, runner_file.path, exporter::Format::kOnnx, eo);
+    } else {
+      exporter::save(graph, runner_file.path, exporter::Format::kOnnx, eo);
+    }
     converted = import::load_model(runner_file.path);
     timed_graph = &converted;
   }
