@@ -26,6 +26,7 @@ const Names kConcatParams{"n", "h", "w", "c", "inputs"};
 const Names kRowParams{"n", "c"};
 const Names kResizeParams{"n", "h", "w", "c", "scale"};
 const Names kPadParams{"n", "h", "w", "c", "pad"};
+const Names kChannelPadParams{"n", "h", "w", "c", "cpad"};
 const Names kSeParams{"n", "h", "w", "c", "r"};
 const Names kShuffleParams{"n", "h", "w", "c", "groups"};
 
@@ -87,6 +88,9 @@ const std::vector<TypeInfo>& type_table() {
       {"resize_nearest", &kResizeParams},
       {"resize_bilinear", &kResizeParams},
       {"pad", &kPadParams},
+      // Zeros appended to the channels (BlazeFace's residual branch: the shortcut
+      // widened to the block's output channels before the Add).
+      {"channel_pad", &kChannelPadParams},
       {"reshape", &kNhwc},
       {"transpose", &kNhwc},
       {"layernorm", &kRowParams},
@@ -233,6 +237,8 @@ void validate(const KernelSpec& spec) {
     checked_product(spec, {p("n"), p("c"), p("h") * p("scale"), p("w") * p("scale")});
   } else if (t == "pad") {
     checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
+  } else if (t == "channel_pad") {
+    checked_product(spec, {p("n"), p("c") + p("cpad"), p("h"), p("w")});
   } else if (t == "se") {
     if (p("r") > p("c")) invalid(spec, "parameter 'r'", "must not exceed c (c/r squeezed channels)");
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
@@ -611,6 +617,14 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int x = b.input("x", {n, c, h, w});
     const int y = b.activation("y", {n, c, h + 2 * pad, w + 2 * pad});
     b.node(O::Pad, "pad", {x, b.ints("pads", {0, 0, pad, pad, 0, 0, pad, pad})}, {y})
+        .attrs.set("mode", std::string("constant"));
+    return b.finish(y);
+  }
+  if (t == "channel_pad") {
+    const std::int64_t cpad = p("cpad");
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c + cpad, h, w});
+    b.node(O::Pad, "pad", {x, b.ints("pads", {0, 0, 0, 0, 0, cpad, 0, 0})}, {y})
         .attrs.set("mode", std::string("constant"));
     return b.finish(y);
   }

@@ -504,7 +504,13 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
       if (nodes.size() != 1 || anchor.outputs.empty()) return std::nullopt;
       const auto x = as_nhwc(c, anchor.inputs[0]);
       const auto y = as_nhwc(c, anchor.outputs[0]);
-      if (!x || !y || x->n != y->n || x->c != y->c) return std::nullopt;
+      if (!x || !y || x->n != y->n) return std::nullopt;
+      if (x->h == y->h && x->w == y->w && y->c > x->c) {
+        auto params = nhwc_params(*x);
+        params["cpad"] = y->c - x->c;
+        return make("channel_pad", params, activation_dtype(graph, anchor));
+      }
+      if (x->c != y->c) return std::nullopt;
       const std::int64_t ph = y->h - x->h, pw = y->w - x->w;
       if (ph != pw || ph < 0 || ph % 2 != 0) return std::nullopt;
       auto params = nhwc_params(*x);

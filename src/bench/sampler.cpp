@@ -68,6 +68,7 @@ Space space_of(const std::string& type) {
   if (type == "concat") return {{"c", kChannels}, {"hw", kHwSmall}, {"inputs", {2, 3, 4}}};
   if (starts_with(type, "resize")) return {{"c", {16, 32, 64, 128, 256}}, {"hw", {8, 16, 32, 56}}, {"scale", {2, 4}}};
   if (type == "pad") return {{"c", kChannels}, {"hw", kHwSmall}, {"pad", {1, 2, 3}}};
+  if (type == "channel_pad") return {{"c", kChannels}, {"hw", kHwSmall}, {"cpad", {4, 8, 16, 32}}};
   if (type == "se") return {{"c", {16, 32, 64, 128, 256, 512, 1024}}, {"hw", {7, 14, 28, 56}}, {"r", {4, 8, 16}}};
   if (type == "channel_shuffle") return {{"c", {16, 32, 64, 128, 256, 512}}, {"hw", kHwSmall}, {"groups", {2, 4, 8}}};
   return {{"c", kChannels}, {"hw", kHwSmall}};  // elementwise, activations, reshape, transpose

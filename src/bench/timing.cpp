@@ -32,9 +32,9 @@ bool conv_kernel(const std::string& type) {
 // on the layout, and a TFLite round trip could lower them differently (HardSigmoid
 // becomes MUL, ADD, RELU_0_TO_1, while a model runs one HardSigmoid).
 bool layout_sensitive(const std::string& type) {
-  static const std::set<std::string> spatial = {"convtranspose",   "maxpool",    "avgpool", "globalavgpool",
-                                                "resize_nearest",  "pad",        "concat",  "se",
-                                                "resize_bilinear", "channel_mul"};
+  static const std::set<std::string> spatial = {
+      "convtranspose", "maxpool", "avgpool",     "globalavgpool",   "resize_nearest", "pad",
+      "concat",        "se",      "channel_pad", "resize_bilinear", "channel_mul"};
   return conv_kernel(type) || spatial.count(type) != 0;
 }
 
@@ -144,7 +144,7 @@ bool boundary_layer(const std::string& kernel_type, const std::string& op) {
   if (op == "ReorderInput" || op == "ReorderOutput") return true;
   if (op == "Transpose")
     return kernel_type != "transpose" && kernel_type != "channel_shuffle" && kernel_type != "conv+transpose";
-  if (op == "Pad") return kernel_type != "pad";
+  if (op == "Pad") return kernel_type != "pad" && kernel_type != "channel_pad";
   return false;
 }
 

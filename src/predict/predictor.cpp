@@ -192,6 +192,10 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
                   "bundle schema " + std::to_string(version) + " is newer than this build's " +
                       std::to_string(kBundleSchemaVersion) + "; retrain or upgrade infercast");
     if (version < 1) throw Error(ErrorKind::kBadModel, file, "schema_version", "must be >= 1");
+    if (version < kBundleSchemaVersion)
+      throw Error(ErrorKind::kUnsupported, file, "schema_version",
+                  "bundle schema " + std::to_string(version) + " is older than this build's " +
+                      std::to_string(kBundleSchemaVersion) + "; retrain it from its database (infercast train)");
     bundle.runtime = manifest.at("runtime").get<std::string>();
     if (!expected_runtime.empty() && bundle.runtime != expected_runtime)
       throw Error(ErrorKind::kInvalidArgument, file, "runtime",

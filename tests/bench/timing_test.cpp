@@ -80,6 +80,8 @@ TEST(BenchTiming, RunnerKernelsLeaveNoFileBehind) {
   EXPECT_TRUE(boundary_layer("conv", "ReorderInput"));
   EXPECT_FALSE(boundary_layer("transpose", "Transpose"));
   EXPECT_FALSE(boundary_layer("pad", "Pad"));
+  EXPECT_FALSE(boundary_layer("channel_pad", "Pad"));
+  EXPECT_TRUE(boundary_layer("conv", "Pad"));
 }
 
 // What the bench loop commits carries the per-layer view, so training on a database

@@ -320,7 +320,7 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   }
   // A newer schema: rewrite the manifest's version (same length keeps the header valid).
   std::string bytes = infercast::testing::read_file(path);
-  const auto at = bytes.find("\"schema_version\":1");
+  const auto at = bytes.find("\"schema_version\":" + std::to_string(kBundleSchemaVersion));
   ASSERT_NE(at, std::string::npos);
   bytes[at + 17] = '9';
   const fs::path newer = fs::temp_directory_path() / "infercast_predict_test_newer.bundle";
@@ -331,6 +331,16 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+  // An older schema: its missing fields would read as 0, so it is refused, not guessed.
+  bytes[at + 17] = '1';
+  infercast::testing::write_file(newer, bytes);
+  try {
+    load_bundle(newer);
+    FAIL() << "a bundle of schema 1 loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("older"), std::string::npos) << e.what();
   }
   // Garbage and truncation are bad files, never a crash.
   infercast::testing::write_file(newer, "not a bundle at all");

@@ -24,7 +24,10 @@
 
 namespace infercast::predict {
 
-inline constexpr int kBundleSchemaVersion = 1;
+// 2: kernel types and fields of session 7 (conv+sigmoid, conv+hardsigmoid, conv+transpose,
+// layer_excess_ms, feeder-timed labels). A bundle of another schema is refused both ways: an older
+// one would load its missing fields as 0 and predict silently wrong numbers.
+inline constexpr int kBundleSchemaVersion = 2;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
