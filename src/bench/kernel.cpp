@@ -94,6 +94,10 @@ const std::vector<TypeInfo>& type_table() {
       {"reshape", &kNhwc},
       {"transpose", &kNhwc},
       {"layernorm", &kRowParams},
+      // An inference BatchNormalization no convolution absorbs (DenseNet's pre-activation
+      // norm1 after each concat).
+      {"bn", &kNhwc},
+      {"bn+relu", &kNhwc},
       {"se", &kSeParams},
       {"channel_shuffle", &kShuffleParams},
   };
@@ -595,6 +599,17 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
       t == "tanh") {
     const int x = b.input("x", {n, c, h, w});
     return b.finish(append_activation(b, t, x, {n, c, h, w}));
+  }
+  if (t == "bn" || t == "bn+relu") {
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, c, h, w});
+    ir::Node& bn = b.node(O::BatchNormalization, "bn",
+                          {x, b.weights("bn_scale", {c}, 0.5f, 1.5f), b.weights("bn_bias", {c}),
+                           b.weights("bn_mean", {c}), b.weights("bn_var", {c}, 0.5f, 1.5f)},
+                          {y});
+    bn.attrs.set("epsilon", 1e-5);
+    bn.attrs.set("momentum", 0.9);
+    return b.finish(t == "bn" ? y : append_activation(b, "relu", y, {n, c, h, w}));
   }
   if (starts_with(t, "resize")) {
     const std::int64_t s = p("scale");

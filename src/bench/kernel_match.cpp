@@ -449,6 +449,14 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
       if (!x) return std::nullopt;
       return make("globalavgpool", nhwc_params(*x), activation_dtype(graph, anchor));
     }
+    case O::BatchNormalization: {
+      // Standalone: a BatchNormalization after a conv is part of that conv's kernel.
+      if (nodes.size() > 2 || anchor.inputs.empty() || anchor.outputs.empty()) return std::nullopt;
+      if (nodes.size() == 2 && activation_name(c.g, c.g.nodes[nodes[1]]) != "relu") return std::nullopt;
+      const auto x = as_nhwc(c, anchor.inputs[0]);
+      if (!x || dims_of(graph, anchor.outputs[0]) != dims_of(graph, anchor.inputs[0])) return std::nullopt;
+      return make(nodes.size() == 2 ? "bn+relu" : "bn", nhwc_params(*x), activation_dtype(graph, anchor));
+    }
     case O::Concat: {
       if (nodes.size() != 1 || anchor.inputs.empty()) return std::nullopt;
       const auto first = dims_of(graph, anchor.inputs[0]);

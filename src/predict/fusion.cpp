@@ -89,9 +89,9 @@ nlohmann::json eltwise(const std::string& type, int n, int h, int c) {
 
 const std::vector<FusionProbe>& fusion_probes() {
   // 1x1 convs with few channels on a large map: the conv costs a few times the
-  // activation pass, so a fused activation's saving is well above the noise. BN has no
-  // kernel of its own in the vocabulary; `mul` over the same tensor (one multiply per
-  // element, like folded-out BN's scale) stands in for T(bn).
+  // activation pass, so a fused activation's saving is well above the noise. For
+  // conv+bn, `mul` over the same tensor (one multiply per element, like folded-out BN's
+  // scale) stands in for T(bn): the probe predates the standalone `bn` kernel.
   static const std::vector<FusionProbe> probes = {
       {"conv+relu", conv("conv", 56, 16, 1), eltwise("relu", 1, 56, 16), conv("conv+relu", 56, 16, 1)},
       {"conv+relu6", conv("conv", 56, 16, 1), eltwise("relu6", 1, 56, 16), conv("conv+relu6", 56, 16, 1)},
@@ -113,6 +113,9 @@ const std::vector<FusionProbe>& fusion_probes() {
       {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),
        dwconv("dwconv+hardswish", 56, 32)},
       {"add+relu", eltwise("add", 1, 56, 32), eltwise("relu", 1, 56, 32), eltwise("add+relu", 1, 56, 32)},
+      // A standalone BatchNormalization then ReLU (DenseNet's pre-activation): ONNX Runtime
+      // runs the BN as an NCHWc 1x1 depthwise conv that takes the ReLU in.
+      {"bn+relu", eltwise("bn", 1, 56, 32), eltwise("relu", 1, 56, 32), eltwise("bn+relu", 1, 56, 32)},
       {"fc+relu", spec("fc", {{"n", 64}, {"cin", 256}, {"cout", 256}}), eltwise("relu", 64, 1, 256),
        spec("fc+relu", {{"n", 64}, {"cin", 256}, {"cout", 256}})},
   };
