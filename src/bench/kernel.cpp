@@ -50,6 +50,9 @@ const std::vector<TypeInfo>& type_table() {
       // A zero Pad of `pad` on each spatial side, then the convolution without padding:
       // the fusion probe for runtimes that fold the pad into the convolution.
       {"pad+conv", &kConvParams},
+      // The same before a depthwise conv: runtimes differ (ONNX Runtime folds it; this
+      // XNNPACK engine runs the Pad).
+      {"pad+dwconv", &kDwParams},
       // The convolution, then a Transpose of its output to channels-last (NHWC): the
       // fusion probe for runtimes that write a conv's output in that order directly
       // (ONNX Runtime's NCHWc ReorderOutput). A probe only: never sampled by default.
@@ -212,7 +215,7 @@ void validate(const KernelSpec& spec) {
     checked_product(spec, {p("n"), p("cin"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
     checked_product(spec, {p("n"), p("cout"), p("h"), p("w")});
     checked_product(spec, {p("cout"), p("cin") / p("groups"), p("k"), p("k")});
-  } else if (starts_with(t, "dwconv")) {
+  } else if (starts_with(t, "dwconv") || t == "pad+dwconv") {
     window(p("k"), p("dilation"), p("pad"), p("stride"));
     checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
   } else if (t == "convtranspose") {
@@ -400,7 +403,8 @@ std::string trailing_activation(const std::string& type) {
   const auto plus = type.rfind('+');
   if (plus == std::string::npos) return {};
   const std::string last = type.substr(plus + 1);
-  return last == "bn" || last == "add" || last == "conv" || last == "transpose" ? std::string() : last;
+  return last == "bn" || last == "add" || last == "conv" || last == "dwconv" || last == "transpose" ? std::string()
+                                                                                                    : last;
 }
 
 // Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
@@ -462,9 +466,9 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
   const std::string act = trailing_activation(t);
   using O = ir::Op;
 
-  if (t == "conv" || starts_with(t, "conv+") || starts_with(t, "dwconv") || t == "pad+conv") {
-    const bool dw = starts_with(t, "dwconv");
-    const bool pad_op = t == "pad+conv";  // the padding as its own Pad node
+  if (t == "conv" || starts_with(t, "conv+") || starts_with(t, "dwconv") || t == "pad+conv" || t == "pad+dwconv") {
+    const bool dw = starts_with(t, "dwconv") || t == "pad+dwconv";
+    const bool pad_op = t == "pad+conv" || t == "pad+dwconv";  // the padding as its own Pad node
     const std::int64_t n = p("n"), h = p("h"), w = p("w"), cin = dw ? p("c") : p("cin"), cout = dw ? p("c") : p("cout");
     const std::int64_t k = p("k"), s = p("stride"), d = p("dilation");
     const std::int64_t groups = dw ? cin : p("groups");

@@ -500,14 +500,14 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
           return std::nullopt;
         const std::array<int, 1> conv_node{nodes[1]};
         auto conv = match_conv(c, conv_node);
-        if (!conv || conv->type != "conv" || conv->params.at("pad") != 0 ||
+        if (!conv || (conv->type != "conv" && conv->type != "dwconv") || conv->params.at("pad") != 0 ||
             anchor.attrs.get_string("mode", "constant") != "constant")
           return std::nullopt;
         auto params = conv->params;
         params["h"] = x->h;
         params["w"] = x->w;
         params["pad"] = (y->h - x->h) / 2;
-        return make("pad+conv", params, conv->dtype);
+        return make(conv->type == "dwconv" ? "pad+dwconv" : "pad+conv", params, conv->dtype);
       }
       if (nodes.size() != 1 || anchor.outputs.empty()) return std::nullopt;
       const auto x = as_nhwc(c, anchor.inputs[0]);

@@ -45,7 +45,7 @@ Space space_of(const std::string& type) {
             {"cin", {3, 16, 32, 64, 128, 256}},
             {"stride", {1, 2}}};
   }
-  if (starts_with(type, "dwconv")) {
+  if (starts_with(type, "dwconv") || type == "pad+dwconv") {
     return {{"k", {3, 5, 7}}, {"c", {16, 32, 64, 128, 256, 512, 1024}}, {"hw", kHwSmall}, {"stride", {1, 2}}};
   }
   if (type == "convtranspose") {
@@ -109,7 +109,8 @@ double work_of(const KernelSpec& s) {
     const double ow = std::floor((g("w") + 2 * g("pad") - g("dilation") * (g("k") - 1) - 1) / g("stride")) + 1;
     return g("n") * g("cout") * oh * ow * g("cin") / g("groups") * g("k") * g("k");
   }
-  if (starts_with(t, "dwconv")) return g("n") * g("c") * g("h") * g("w") * g("k") * g("k") / g("stride") / g("stride");
+  if (starts_with(t, "dwconv") || t == "pad+dwconv")
+    return g("n") * g("c") * g("h") * g("w") * g("k") * g("k") / g("stride") / g("stride");
   if (t == "convtranspose") return g("n") * g("cin") * g("cout") * g("h") * g("w") * g("k") * g("k");
   if (starts_with(t, "fc")) return g("n") * g("cin") * g("cout");
   if (t == "matmul") return g("b") * g("m") * g("k") * g("n");

@@ -22,9 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Kernels anchored at a convolution or depthwise convolution (conv, conv+..., dwconv...,
-// pad+conv; not convtranspose).
+// pad+conv, pad+dwconv; not convtranspose).
 bool conv_kernel(const std::string& type) {
-  return type == "conv" || type.rfind("conv+", 0) == 0 || type.rfind("dwconv", 0) == 0 || type == "pad+conv";
+  return type == "conv" || type.rfind("conv+", 0) == 0 || type.rfind("dwconv", 0) == 0 || type == "pad+conv" ||
+         type == "pad+dwconv";
 }
 
 // Kernels whose NCHW one-kernel graph XNNPACK would time with a re-layout inside the

@@ -81,6 +81,12 @@ nlohmann::json dwconv(const std::string& type, int h, int c) {
   return spec(type, {{"n", 1}, {"h", h}, {"w", h}, {"c", c}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}});
 }
 
+nlohmann::json dwconv_unpadded(int h, int c) {
+  nlohmann::json s = dwconv("dwconv", h, c);
+  s["params"]["pad"] = 0;
+  return s;
+}
+
 nlohmann::json eltwise(const std::string& type, int n, int h, int c) {
   return spec(type, {{"n", n}, {"h", h}, {"w", h}, {"c", c}});
 }
@@ -105,6 +111,8 @@ const std::vector<FusionProbe>& fusion_probes() {
       // fused when the runtime folds the pad into the convolution.
       {"pad+conv", spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 16}, {"pad", 1}}), conv_unpadded(58, 16),
        conv("pad+conv", 56, 16, 3)},
+      {"pad+dwconv", spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 32}, {"pad", 1}}), dwconv_unpadded(58, 32),
+       dwconv("pad+dwconv", 56, 32)},
       // A conv whose output is transposed to channels-last (an NHWC model's outputs, as
       // exported to ONNX): fused when the runtime writes the conv's output in that order.
       {"conv+transpose", conv("conv", 56, 16, 1), eltwise("transpose", 1, 56, 16), conv("conv+transpose", 56, 16, 1)},

@@ -148,6 +148,24 @@ TEST(PredictKernels, PadAndChannelsLastTransposeFoldIntoTheConv) {
     EXPECT_EQ(removed, 1);
     for (const Kernel& k : split_kernels(g, rich_rules())) EXPECT_FALSE(k.removed) << k.name;
   }
+  // A pad before a depthwise conv folds under its own rule only: this XNNPACK engine
+  // folds pad+conv and runs the pad before a depthwise conv.
+  const ir::Graph dw = bench::build_kernel_graph(
+      {"pad+dwconv", {{"n", 1}, {"h", 16}, {"w", 16}, {"c", 8}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}}});
+  ASSERT_EQ(dw.nodes.size(), 2u);
+  FusionRules conv_only = rich_rules();
+  conv_only.fused_pairs.insert("pad+conv");
+  conv_only.fused_pairs.erase("pad+dwconv");
+  for (const Kernel& k : split_kernels(dw, conv_only)) EXPECT_FALSE(k.removed) << k.name;
+  FusionRules both = conv_only;
+  both.fused_pairs.insert("pad+dwconv");
+  const auto dw_kernels = split_kernels(dw, both);
+  ASSERT_EQ(dw_kernels.size(), 2u);
+  for (const Kernel& k : dw_kernels) {
+    const bool pad = dw.nodes[static_cast<std::size_t>(k.nodes[0])].op == ir::Op::Pad;
+    EXPECT_EQ(k.removed, pad) << k.name;
+    if (!pad) EXPECT_EQ(k.type, "dwconv");
+  }
   // A transpose of anything else, or to another order, is not folded.
   const ir::Graph t = bench::build_kernel_graph({"transpose", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 8}}});
   FusionRules rules = rich_rules();
