@@ -82,6 +82,8 @@ TEST(BenchTiming, RunnerKernelsLeaveNoFileBehind) {
   EXPECT_FALSE(boundary_layer("pad", "Pad"));
   EXPECT_FALSE(boundary_layer("channel_pad", "Pad"));
   EXPECT_TRUE(boundary_layer("conv", "Pad"));
+  EXPECT_FALSE(boundary_layer("pad+conv", "Pad"));
+  EXPECT_FALSE(boundary_layer("pad+dwconv", "Pad"));
 }
 
 // What the bench loop commits carries the per-layer view, so training on a database
