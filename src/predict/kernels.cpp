@@ -295,9 +295,9 @@ bool is_graph_output(const ir::Graph& graph, int tensor) {
 // A zero-valued constant Pad of the spatial axes only (batch and channels unchanged),
 // whose one consumer is a convolution: what a runtime that fuses pad+conv (pad+dwconv for
 // a depthwise consumer) folds into the convolution's own padding (ONNX Runtime's pad
-// fusion). The two are probed apart: this XNNPACK engine folds the pad into a conv but
-// runs it before a depthwise conv (face_detection_full_range_sparse: 43 such pads, 1.7 ms
-// of 9.3).
+// fusion). The two are probed apart, since a runtime may fold one and not the other;
+// this XNNPACK engine folds neither (face_detection_full_range_sparse: 43 pads before
+// depthwise convs, 1.7 ms of 9.3).
 bool foldable_pad(const ir::Graph& graph, int index, const std::vector<std::string>& classes,
                   const FusionRules& rules) {
   const ir::Node& node = graph.nodes[static_cast<std::size_t>(index)];

@@ -24,9 +24,10 @@
 
 namespace infercast::predict {
 
-// 2: kernel types and fields of session 7 (conv+sigmoid, conv+hardsigmoid, conv+transpose,
-// layer_excess_ms, feeder-timed labels). A bundle of another schema is refused both ways: an older
-// one would load its missing fields as 0 and predict silently wrong numbers.
+// 2: kernel types, fields and rules of sessions 7-8 (conv+sigmoid, conv+hardsigmoid,
+// conv+transpose, channel_pad, bn, pad+dwconv, layer_excess_ms, feeder-timed labels). A
+// bundle of another schema is refused both ways: an older one would load its missing
+// fields as 0 and predict silently wrong numbers.
 inline constexpr int kBundleSchemaVersion = 2;
 
 struct FamilyModel {
