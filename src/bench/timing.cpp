@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
@@ -39,12 +40,32 @@ bool layout_sensitive(const std::string& type) {
   return conv_kernel(type) || spatial.count(type) != 0;
 }
 
-// Turns the kernel graph of a per-channel kernel (standalone BatchNormalization) with its
-// activations channels-last, as XNNPACK runs it inside a model: there it reads the
-// channels-last output of the layer before it (DenseNet: a concat). The NCHW graph would
-// time a re-layout of its input inside the layer (56x56x256: 2.55 ms against 0.66 ms in
-// densenet121), and a TFLite round trip would lower it to MUL and ADD, two passes.
+// Turns a kernel graph's activations channels-last, as XNNPACK runs the kernel inside a
+// model, and times it without a TFLite round trip (time_graph leaves an NHWC graph as
+// it is). ONNX-order pads of a Pad ([begins..., ends...] over N, C, H, W) become
+// TFLite's [rank, 2] paddings over N, H, W, C.
+// - A standalone BatchNormalization reads the channels-last output of the layer before
+//   it (DenseNet: a concat). The NCHW graph would time a re-layout of its input inside
+//   the layer (56x56x256: 2.55 ms against 0.66 ms in densenet121), and a TFLite round
+//   trip would lower it to MUL and ADD, two passes.
+// - A Pad costs per innermost row: channels-last, one row per pixel. The TFLite writer
+//   pads before its NHWC transpose, so the NCHW kernel timed rows of W floats: the
+//   3-channel 192x192 input pad of face_detection_full_range_sparse took 0.025 ms as a
+//   kernel and 0.50 ms in the model (about 13 ns a pixel whatever the channel count).
 void make_channels_last(ir::Graph& g) {
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::Pad || n.inputs.size() < 2 || n.inputs[1] < 0) continue;
+    ir::Tensor& pads = g.tensors[static_cast<std::size_t>(n.inputs[1])];
+    if (!pads.is_constant() || pads.dtype != ir::DType::kInt64 || pads.data.size() != 8 * sizeof(std::int64_t))
+      throw Error(ErrorKind::kInvalidArgument, "", "kernel node " + n.name, "pads are not 8 constant int64 values");
+    std::int64_t onnx[8];
+    std::memcpy(onnx, pads.data.data(), sizeof onnx);
+    const std::int64_t tflite[8] = {onnx[0], onnx[4], onnx[2], onnx[6], onnx[3], onnx[7], onnx[1], onnx[5]};
+    std::vector<std::byte> bytes(sizeof tflite);
+    std::memcpy(bytes.data(), tflite, sizeof tflite);
+    pads.data = g.own(std::move(bytes));
+    pads.shape = ir::Shape::of({4, 2});
+  }
   for (ir::Tensor& t : g.tensors) {
     if (t.is_constant()) continue;
     const auto d = t.shape.extents();
@@ -56,6 +77,11 @@ void make_channels_last(ir::Graph& g) {
 
 bool per_channel(const std::string& type) {
   return type == "bn" || type == "bn+relu";
+}
+
+// Kernel types XNNPACK is timed on channels-last (make_channels_last).
+bool channels_last_on_xnnpack(const std::string& type) {
+  return per_channel(type) || type == "pad" || type == "channel_pad";
 }
 
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
@@ -193,10 +219,14 @@ std::size_t cold_flush_bytes() {
   return bytes;
 }
 
-KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
+ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec) {
   ir::Graph graph = build_kernel_graph(spec);
-  if (engine.name() == "xnnpack" && per_channel(spec.type)) make_channels_last(graph);
-  return time_graph(engine, graph, spec.type, o);
+  if (runtime_name == "xnnpack" && channels_last_on_xnnpack(spec.type)) make_channels_last(graph);
+  return graph;
+}
+
+KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
+  return time_graph(engine, timed_kernel_graph(engine.name(), spec), spec.type, o);
 }
 
 KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const std::string& type,
@@ -209,7 +239,8 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   const ir::Graph* timed_graph = &graph;
   FileGuard runner_file;  // an external runner reads its file again for the profiled passes
   if (engine.name() == "xnnpack") {
-    if (layout_sensitive(type) && exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
+    if (layout_sensitive(type) && graph.meta.layout != ir::Layout::kNHWC &&
+        exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
       // XNNPACK computes spatial ops in NHWC; an NCHW kernel graph's per-layer time
       // includes the re-layout of its input and output (3x the conv itself for a 1x1
       // conv), which a real NHWC model, or an NCHW one after the layout pass, does not

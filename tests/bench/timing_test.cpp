@@ -61,6 +61,61 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_EQ(time_kernel(*xnnpack, conv_relu, warm).own_layers, 1);
 }
 
+// XNNPACK times pads channels-last, as a model runs them: the kernel graph's pads are
+// carried over to TFLite's [rank, 2] order, so it computes the NCHW kernel's output in
+// NHWC (checked against XNNPACK running the NCHW graph, which re-lays it out itself),
+// and it runs as one layer with no re-layout around it.
+TEST(BenchTiming, XnnpackTimesPadsChannelsLast) {
+  KernelSpec pad;
+  pad.type = "pad";
+  pad.params = {{"n", 1}, {"h", 5}, {"w", 7}, {"c", 3}, {"pad", 2}};
+  KernelSpec channel_pad;
+  channel_pad.type = "channel_pad";
+  channel_pad.params = {{"n", 1}, {"h", 4}, {"w", 6}, {"c", 3}, {"cpad", 5}};
+  for (const KernelSpec& spec : {pad, channel_pad}) {
+    const ir::Graph nchw = build_kernel_graph(spec);
+    const ir::Graph nhwc = timed_kernel_graph("xnnpack", spec);
+    EXPECT_EQ(timed_kernel_graph("ort", spec).meta.layout, nchw.meta.layout) << "channels-last on XNNPACK only";
+    ASSERT_EQ(nhwc.meta.layout, ir::Layout::kNHWC);
+    const auto in = nchw.tensors[static_cast<std::size_t>(nchw.inputs[0])].shape.extents();
+    const auto out = nchw.tensors[static_cast<std::size_t>(nchw.outputs[0])].shape.extents();
+    ASSERT_EQ(in.size(), 4u);
+    // NCHW input, its NHWC copy, and NCHW index of an NHWC position.
+    std::vector<runtime::HostTensor> x = runtime::random_inputs(nchw, 7);
+    ASSERT_EQ(x.size(), 1u);
+    const float* xs = reinterpret_cast<const float*>(x[0].data.data());
+    runtime::HostTensor xt = x[0];
+    xt.dims = {in[0], in[2], in[3], in[1]};
+    float* xts = reinterpret_cast<float*>(xt.data.data());
+    const auto at = [](const std::vector<std::int64_t>& d, std::int64_t c, std::int64_t h, std::int64_t w) {
+      return static_cast<std::size_t>((c * d[2] + h) * d[3] + w);
+    };
+    for (std::int64_t c = 0; c < in[1]; ++c)
+      for (std::int64_t h = 0; h < in[2]; ++h)
+        for (std::int64_t w = 0; w < in[3]; ++w)
+          xts[static_cast<std::size_t>((h * in[3] + w) * in[1] + c)] = xs[at(in, c, h, w)];
+    auto a = runtime::make_runtime("xnnpack");
+    auto b = runtime::make_runtime("xnnpack");
+    a->prepare(nchw, {1});
+    b->prepare(nhwc, {1});
+    const std::vector<runtime::HostTensor> ya = a->infer(x);
+    const std::vector<runtime::HostTensor> yb = b->infer({xt});
+    ASSERT_EQ(yb[0].dims, (std::vector<std::int64_t>{out[0], out[2], out[3], out[1]})) << spec.type;
+    const float* pa = reinterpret_cast<const float*>(ya[0].data.data());
+    const float* pb = reinterpret_cast<const float*>(yb[0].data.data());
+    int mismatches = 0;
+    for (std::int64_t c = 0; c < out[1]; ++c)
+      for (std::int64_t h = 0; h < out[2]; ++h)
+        for (std::int64_t w = 0; w < out[3]; ++w)
+          mismatches += pa[at(out, c, h, w)] != pb[static_cast<std::size_t>((h * out[3] + w) * out[1] + c)];
+    EXPECT_EQ(mismatches, 0) << spec.type;
+    TimingOptions warm = quick();
+    warm.cold_pass = false;
+    const KernelTiming t = time_kernel(*a, spec, warm);
+    EXPECT_EQ(t.layer_count, 1) << spec.type << ": the Pad alone, no Transpose around it";
+  }
+}
+
 // On ONNX Runtime the runner's NCHWc reorders are boundary layers, and the runner's
 // file is gone afterwards.
 TEST(BenchTiming, RunnerKernelsLeaveNoFileBehind) {

@@ -51,7 +51,12 @@ struct KernelTiming {
   double label_ms() const { return own_ms > 0 ? own_ms : stats.median; }
 };
 
-// Builds, prepares and times `spec` on `engine`. Throws what building, exporting or the
+// The one-kernel graph of `spec` as it is timed on the runtime named so: build_kernel_graph,
+// turned channels-last for the kernel types XNNPACK runs so inside a model (standalone
+// BatchNormalization, Pad; see timing.cpp for the measurements behind each).
+ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec);
+
+// Builds (timed_kernel_graph), prepares and times `spec` on `engine`. Throws what building, exporting or the
 // runtime throws. No further attempt starts once stop_requested() (bench.hpp).
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& options);
 
