@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../test_files.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,7 +28,7 @@ bool ort_installed() {
 
 TEST(CliVerify, OnnxTestDataPassesOnOrt) {
   if (!ort_installed() || !fs::exists(kNode)) GTEST_SKIP() << "needs runners/ort and libonnx-testdata";
-  const std::string json = (fs::temp_directory_path() / "infercast_verify_testdata.json").string();
+  const std::string json = infercast::testing::temp_path("infercast_verify_testdata.json").string();
   EXPECT_EQ(cli(kNode + "test_relu/model.onnx --runtime ort --reference testdata --format json", json), 0);
   const auto doc = nlohmann::json::parse(std::ifstream(json));
   EXPECT_TRUE(doc["pass"].get<bool>());

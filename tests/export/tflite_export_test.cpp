@@ -35,7 +35,7 @@ fs::path model_path(const std::string& folder, const std::string& file) {
 }
 
 fs::path out_dir() {
-  const fs::path dir = fs::temp_directory_path() / "infercast_tflite_export_test";
+  const fs::path dir = infercast::testing::temp_path("infercast_tflite_export_test");
   fs::create_directories(dir);
   return dir;
 }

@@ -309,7 +309,7 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   Bundle b = train(law_data({model, kModels / "torchvision/mobilenet_v2.onnx"}, rich_rules()), rich_rules());
   b.runtime = "ort";
   b.runtime_version = "test";
-  const fs::path path = fs::temp_directory_path() / "infercast_predict_test.bundle";
+  const fs::path path = infercast::testing::temp_path("infercast_predict_test.bundle");
   save_bundle(b, path);
   const Bundle loaded = load_bundle(path, "ort");
   EXPECT_EQ(loaded.families.size(), b.families.size());
@@ -341,7 +341,7 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   const auto at = bytes.find("\"schema_version\":" + std::to_string(kBundleSchemaVersion));
   ASSERT_NE(at, std::string::npos);
   bytes[at + 17] = '9';
-  const fs::path newer = fs::temp_directory_path() / "infercast_predict_test_newer.bundle";
+  const fs::path newer = infercast::testing::temp_path("infercast_predict_test_newer.bundle");
   infercast::testing::write_file(newer, bytes);
   try {
     load_bundle(newer);
@@ -395,7 +395,7 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
   b.llc_bytes = 16 * 1024 * 1024;
   b.run_overhead_ms = 0.25;
   b.run_ms_per_io_byte = 1e-6;
-  const fs::path path = fs::temp_directory_path() / "infercast_predict_cold_test.bundle";
+  const fs::path path = infercast::testing::temp_path("infercast_predict_cold_test.bundle");
   save_bundle(b, path);
   const Bundle loaded = load_bundle(path);
   EXPECT_EQ(loaded.l2_bytes, b.l2_bytes);
@@ -466,9 +466,9 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
   Bundle b = train(law_data({model}, rich_rules()), rich_rules());
   b.runtime = "ort";
-  const fs::path bundle = fs::temp_directory_path() / "infercast_predict_cli.bundle";
+  const fs::path bundle = infercast::testing::temp_path("infercast_predict_cli.bundle");
   save_bundle(b, bundle);
-  const fs::path out = fs::temp_directory_path() / "infercast_predict_cli.json";
+  const fs::path out = infercast::testing::temp_path("infercast_predict_cli.json");
   ASSERT_EQ(cli("predict " + model.string() + " --predictor " + bundle.string() + " --format json", out.string()), 0);
   const auto j = nlohmann::json::parse(std::ifstream(out));
   for (const char* key : {"model", "predictor", "latency_ms", "interval_ms", "kernels"}) EXPECT_TRUE(j.contains(key));
@@ -488,7 +488,7 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   const std::string csv = infercast::testing::read_file(out);
   EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')), j["kernels"].size() + 1);
   // validate refuses a bundle of another runtime before measuring anything.
-  const fs::path err = fs::temp_directory_path() / "infercast_predict_cli.err";
+  const fs::path err = infercast::testing::temp_path("infercast_predict_cli.err");
   EXPECT_EQ(cli("validate --predictor " + bundle.string() + " --runtime xnnpack " + model.string(), "/dev/null",
                 err.string()),
             2);
