@@ -75,8 +75,8 @@ int run_profile(const ProfileOptions& o) {
     bench::TimingOptions probe;
     probe.threads = threads;
     // Each probe graph is timed in every round and keeps its fastest: 0.1 s per pass and
-    // no re-measure (XNNPACK's profiled pass runs for the minimum time too since session
-    // 9, and 0.3 s with a re-measure took 4.5 of the 15 budget minutes).
+    // no re-measure (XNNPACK's profiled pass runs for the minimum time too, and 0.3 s
+    // with a re-measure took 4.5 of the 15 budget minutes).
     probe.protocol = predict::kernel_protocol();
     probe.protocol.min_repeats = 20;
     probe.protocol.min_time_s = 0.1;
