@@ -10,7 +10,15 @@ Existing files are skipped, so reruns are fast.  Each export is written to a
 temporary file in the destination directory and renamed into place, so an
 interrupted run never leaves a truncated .onnx behind.
 
-Usage: export_torchvision.py [--out DIR] [--force] [NAME ...]
+--zoo exports the held-out validation zoo instead: the architectures listed in
+bench/zoo.txt, none of which is in the default set, into
+<repo>/.cache/models/torchvision/zoo/ (a subfolder, because `profile` and
+`bench --sampler prior` take kernels from every file directly in
+.cache/models/torchvision, and do not descend into folders).  Zoo exports have
+their constant tensors randomized (--randomize) so that no two initializers
+are identical and none is folded into an Identity node.
+
+Usage: export_torchvision.py [--out DIR] [--force] [--randomize] [--zoo] [NAME ...]
 """
 
 import argparse
@@ -23,6 +31,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / ".cache" / "models" / "torchvision"
+ZOO_OUT = DEFAULT_OUT / "zoo"
+ZOO_LIST = REPO_ROOT / "bench" / "zoo.txt"
 OPSET = 13
 INPUT_SHAPE = (1, 3, 224, 224)
 
@@ -49,6 +59,53 @@ EXTRA_KWARGS = {
 }
 
 
+def zoo_models():
+    """The zoo's names: bench/zoo.txt, one per line, '#' starts a comment."""
+    names = []
+    for line in ZOO_LIST.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(line)
+    return names
+
+
+def randomize_constants(model, seed=0):
+    """Give every constant-initialized float tensor random values.
+
+    Untrained torchvision models hold many identical tensors: BatchNorm's
+    running mean 0 / var 1 (folded into the preceding Conv's bias, which is then
+    all zeros), its weight 1 / bias 0, LayerNorm's 1 / 0, zero-initialized
+    biases and heads, constant layer scales.  The exporter de-duplicates
+    identical initializers into Identity nodes.  BatchNorm statistics get a
+    mean ~ N(0, 0.1) and a variance ~ U(0.5, 1.5); any other float tensor whose
+    elements are all equal gets N(0, 0.02) if zero, else its value times
+    U(0.75, 1.25) (a scale keeps its sign and magnitude).  Integer buffers (such
+    as Swin's relative-position index) are left alone.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    done = set()
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and mod.track_running_stats:
+                mod.running_mean.normal_(0.0, 0.1, generator=gen)
+                mod.running_var.uniform_(0.5, 1.5, generator=gen)
+                done.update((id(mod.running_mean), id(mod.running_var)))
+        tensors = list(model.named_parameters()) + list(model.named_buffers())
+        for _, t in tensors:
+            if id(t) in done or not t.is_floating_point() or t.numel() < 2:
+                continue
+            done.add(id(t))
+            first = t.reshape(-1)[0].item()
+            if not bool((t == first).all()):
+                continue
+            if first == 0.0:
+                t.normal_(0.0, 0.02, generator=gen)
+            else:
+                t.mul_(torch.empty_like(t).uniform_(0.75, 1.25, generator=gen))
+
+
 def build_model(name):
     import torchvision.models as tvm
 
@@ -60,13 +117,15 @@ def build_model(name):
     return ctor(weights=None, **kwargs)
 
 
-def export_one(name, out_dir):
+def export_one(name, out_dir, randomize=False):
     import torch
 
     dest = out_dir / f"{name}.onnx"
     t0 = time.perf_counter()
     torch.manual_seed(0)
     model = build_model(name).eval()
+    if randomize:
+        randomize_constants(model)
     dummy = torch.randn(*INPUT_SHAPE)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".onnx.tmp", dir=out_dir)
     os.close(fd)
@@ -100,13 +159,24 @@ def export_one(name, out_dir):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="*", help="torchvision model names (default: standard set)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    ap.add_argument("models", nargs="*", help="torchvision model names (default: standard set, or the zoo)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"output directory (default: {DEFAULT_OUT}; with --zoo {ZOO_OUT})")
     ap.add_argument("--force", action="store_true", help="re-export even if the file exists")
+    ap.add_argument("--randomize", action="store_true",
+                    help="randomize constant-initialized tensors (BatchNorm statistics, ...) before export")
+    ap.add_argument("--zoo", action="store_true",
+                    help=f"the held-out validation zoo ({ZOO_LIST.relative_to(REPO_ROOT)}); implies --randomize")
     args = ap.parse_args(argv)
 
-    names = args.models or DEFAULT_MODELS
-    out_dir = args.out.resolve()
+    if args.zoo:
+        names = args.models or zoo_models()
+        out = args.out or ZOO_OUT
+    else:
+        names = args.models or DEFAULT_MODELS
+        out = args.out or DEFAULT_OUT
+    randomize = args.randomize or args.zoo
+    out_dir = out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     failures = 0
@@ -117,7 +187,7 @@ def main(argv=None):
             print(f"{name:<20} {size / 1e6:9.1f} MB  (exists, skipped)", flush=True)
             continue
         try:
-            dest, secs = export_one(name, out_dir)
+            dest, secs = export_one(name, out_dir, randomize)
         except Exception as e:  # keep going with the other models
             failures += 1
             print(f"{name:<20} FAILED: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
