@@ -139,18 +139,39 @@ std::vector<OutputComparison> compare_outputs(const std::vector<HostTensor>& got
     for (double x : b) {
       if (std::isfinite(x)) scale = std::max(scale, std::fabs(x));
     }
-    for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
+    std::vector<double> diffs(std::min(a.size(), b.size()));
+    double dot = 0, got_power = 0, want_power = 0, noise_power = 0;
+    c.identical = true;
+    for (std::size_t k = 0; k < diffs.size(); ++k) {
       const bool both_nan = std::isnan(a[k]) && std::isnan(b[k]);
-      const double diff = both_nan ? 0 : (a[k] == b[k] ? 0 : std::fabs(a[k] - b[k]));
-      const bool ok = floating ? both_nan || diff <= tolerance.atol + tolerance.rtol * std::fabs(b[k]) : diff == 0;
-      if (!ok) ++c.mismatches;
-      if (std::isnan(diff)) {
-        c.max_abs_error = INFINITY;
-      } else {
-        c.max_abs_error = std::max(c.max_abs_error, diff);
+      const double diff = both_nan || a[k] == b[k] ? 0 : std::fabs(a[k] - b[k]);
+      diffs[k] = diff;
+      if (diff != 0) c.identical = false;
+      c.max_abs_error = std::isnan(diff) ? INFINITY : std::max(c.max_abs_error, diff);
+      if (std::isfinite(a[k]) && std::isfinite(b[k])) {
+        dot += a[k] * b[k];
+        got_power += a[k] * a[k];
+        want_power += b[k] * b[k];
+        noise_power += (a[k] - b[k]) * (a[k] - b[k]);
       }
     }
     c.max_rel_error = scale > 0 ? c.max_abs_error / scale : (c.max_abs_error > 0 ? INFINITY : 0);
+    c.cosine = got_power == 0 && want_power == 0   ? 1
+               : got_power == 0 || want_power == 0 ? 0
+                                                   : dot / (std::sqrt(got_power) * std::sqrt(want_power));
+    c.sqnr_db = noise_power == 0 ? INFINITY : want_power == 0 ? -INFINITY : 10 * std::log10(want_power / noise_power);
+    // The element bound of each rule; NaN differences (one side NaN) fail both.
+    for (std::size_t k = 0; k < diffs.size(); ++k) {
+      bool ok = false;
+      if (!floating) {
+        ok = diffs[k] == 0;
+      } else if (tolerance.rule == Tolerance::Rule::kAllclose) {
+        ok = diffs[k] <= tolerance.atol + tolerance.rtol * std::fabs(b[k]);
+      } else {
+        ok = diffs[k] <= tolerance.scaled * scale;
+      }
+      if (!ok) ++c.mismatches;
+    }
     c.pass = c.mismatches == 0;
     result.push_back(std::move(c));
   }

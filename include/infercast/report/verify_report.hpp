@@ -1,7 +1,13 @@
 // `infercast verify`'s report. JSON (canonical):
-//   {"model","runtime","reference","reference_model","rtol","atol","pass",
-//    "outputs":[{"set","name","shape","max_abs_error","max_rel_error","mismatches","pass","note"}]}
-// max_rel_error is max|got - want| / max|want| per output (see runtime/verify.hpp).
+//   {"model","runtime","reference","reference_model","rule","tolerance","rtol","atol","pass",
+//    "outputs":[{"set","name","shape","max_abs_error","max_rel_error","cosine","sqnr_db",
+//                "identical","mismatches","pass","note"}]}
+// rule is "scaled" (tolerance: the allowed max|got - want| / max|want| per output;
+// rtol and atol null) or "allclose" (rtol, atol: numpy.allclose per element;
+// tolerance null); see runtime/verify.hpp. max_rel_error is max|got - want| / max|want|
+// per output; sqnr_db is in decibels. JSON has no infinity: an unbounded
+// max_abs_error/max_rel_error, and an infinite sqnr_db, are null (sqnr_db null with
+// identical true: no error at all).
 #pragma once
 
 #include <string>
