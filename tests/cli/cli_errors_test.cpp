@@ -197,6 +197,36 @@ TEST_F(CliErrors, SymbolicInputNeedsInputShape) {
   EXPECT_TRUE(WIFEXITED(fixed.status) && WEXITSTATUS(fixed.status) == 0) << fixed.err;
 }
 
+// A model that breaks an op's shape contract: ONNX Runtime refuses it, so must analyze.
+TEST_F(CliErrors, ConvGroupContractViolation) {
+  ::onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(13);
+  auto* g = model.mutable_graph();
+  auto* n = g->add_node();
+  n->set_op_type("Conv");
+  n->set_name("conv");
+  n->add_input("x");
+  n->add_input("w");
+  n->add_output("y");
+  auto* group = n->add_attribute();
+  group->set_name("group");
+  group->set_type(::onnx::AttributeProto::INT);
+  group->set_i(7);
+  auto* x = g->add_input();
+  x->set_name("x");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+  for (int d : {1, 3, 8, 8}) x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(::onnx::TensorProto::FLOAT);
+  for (int d : {4, 3, 3, 3}) w->add_dims(d);
+  w->set_raw_data(std::string(4 * 3 * 3 * 3 * 4, '\0'));
+  g->add_output()->set_name("y");
+  const auto path = write("group.onnx", model.SerializeAsString());
+  EXPECT_TRUE(failed_cleanly(run({"analyze", path.string()}), {path.string(), "'conv'", "group 7", "3 channels"}));
+}
+
 // Bad arguments --------------------------------------------------------------------
 
 TEST_F(CliErrors, MissingFile) {

@@ -16,6 +16,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/base/mapped_file.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/ir/validate.hpp"
 
 namespace infercast::import {
 namespace {
@@ -154,6 +155,7 @@ class OnnxConverter {
     graph_.finalize(file_);
     resolve_constant_identities();
     normalize_attributes();
+    ir::validate(graph_, file_);
     return std::move(graph_);
   }
 

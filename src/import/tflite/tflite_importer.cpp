@@ -25,6 +25,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/base/mapped_file.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/ir/validate.hpp"
 #include "tflite_generated.h"
 
 namespace infercast::import {
@@ -1020,6 +1021,7 @@ ir::Graph TfliteImporter::run(ir::Graph graph) {
     graph.meta.warnings.push_back("unknown op " + name + " (" + std::to_string(count) + " nodes)");
   }
   graph.finalize(file_);
+  ir::validate(graph, file_);
   return graph;
 }
 
