@@ -274,6 +274,15 @@ TEST_F(CliErrors, UsageErrorsExitTwo) {
   }
 }
 
+// A typo of a subcommand names itself, the closest command and the real ones.
+TEST_F(CliErrors, UnknownCommandIsNamed) {
+  EXPECT_TRUE(failed_cleanly(run({"analyse", "x.onnx"}),
+                             {"unknown command 'analyse'", "did you mean 'analyze'", "analyze", "verify", "export"}));
+  const CliRun far = run({"frobnicate"});
+  EXPECT_TRUE(failed_cleanly(far, {"unknown command 'frobnicate'", "commands: analyze"}));
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
 // The positive case ---------------------------------------------------------------
 
 TEST_F(CliErrors, JsonReportOfTestdataModel) {

@@ -1,9 +1,12 @@
 // infercast: what a neural network costs to run.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
@@ -72,6 +75,51 @@ void write_output(const std::string& path, const std::string& text) {
   if (ec) throw Error(ErrorKind::kIo, path, "", "cannot write output: " + ec.message());
 }
 
+namespace {
+
+// When the first argument is meant as a subcommand (not an option) but names none,
+// the one-line error naming it, the closest real command and the list of real ones;
+// empty otherwise. CLI11 alone would answer "A subcommand is required".
+std::string unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-' || argv[1][0] == '\0') return {};
+  const std::string given = argv[1];
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == given) return {};
+    names.push_back(sub->get_name());
+  }
+  // Levenshtein distance: suggest a command one or two edits away (analyse -> analyze).
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string closest;
+  std::size_t best = 3;
+  std::string list;
+  for (const std::string& name : names) {
+    list += (list.empty() ? "" : ", ") + name;
+    const std::size_t d = distance(given, name);
+    if (d < best) {
+      best = d;
+      closest = name;
+    }
+  }
+  return "unknown command '" + given + "'" + (closest.empty() ? "" : " (did you mean '" + closest + "'?)") +
+         "; commands: " + list + " (see --help)";
+}
+
+}  // namespace
+
 }  // namespace infercast::cli
 
 int main(int argc, char** argv) {
@@ -90,6 +138,10 @@ int main(int argc, char** argv) {
   infercast::cli::register_profile(app, action);
   infercast::cli::register_bench(app, action);
   infercast::cli::register_db(app, action);
+  if (const std::string unknown = infercast::cli::unknown_command(app, argc, argv); !unknown.empty()) {
+    std::cerr << "infercast: error: " << unknown << "\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
