@@ -12,9 +12,8 @@ interrupted run never leaves a truncated .onnx behind.
 
 --zoo exports the held-out validation zoo instead: the architectures listed in
 bench/zoo.txt, none of which is in the default set, into
-<repo>/.cache/models/torchvision/zoo/ (a subfolder, because `profile` and
-`bench --sampler prior` take kernels from every file directly in
-.cache/models/torchvision, and do not descend into folders).  Zoo exports have
+<repo>/.cache/models/zoo/ (a folder of its own: tests and the prior sampler
+read every file of .cache/models/torchvision).  Zoo exports have
 their constant tensors randomized (--randomize) so that no two initializers
 are identical and none is folded into an Identity node.
 
@@ -31,7 +30,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / ".cache" / "models" / "torchvision"
-ZOO_OUT = DEFAULT_OUT / "zoo"
+ZOO_OUT = REPO_ROOT / ".cache" / "models" / "zoo"
 ZOO_LIST = REPO_ROOT / "bench" / "zoo.txt"
 OPSET = 13
 INPUT_SHAPE = (1, 3, 224, 224)

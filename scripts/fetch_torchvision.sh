@@ -2,7 +2,7 @@
 # Export torchvision models (random weights, opset 13) to .cache/models/torchvision/.
 # Usage: scripts/fetch_torchvision.sh [NAME ...]         (default: the standard set)
 #        scripts/fetch_torchvision.sh --zoo [NAME ...]   (default: every model in bench/zoo.txt)
-# --zoo exports the held-out validation zoo into .cache/models/torchvision/zoo/ with its
+# --zoo exports the held-out validation zoo into .cache/models/zoo/ with its
 # constant tensors randomized (see export_torchvision.py).
 # A no-op when every requested file already exists.
 set -euo pipefail
@@ -18,7 +18,7 @@ default_models=(resnet18 resnet50 mobilenet_v2 mobilenet_v3_large mobilenet_v3_s
 export_args=()
 if [[ "${1:-}" == --zoo ]]; then
   shift
-  out_dir="$out_dir/zoo"
+  out_dir="$repo_root/.cache/models/zoo"
   export_args=(--zoo)
   mapfile -t default_models < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$repo_root/bench/zoo.txt")
 fi

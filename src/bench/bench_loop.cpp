@@ -237,6 +237,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       m.stats = t.stats;
       m.remeasured = t.remeasured;
       m.own_ms = t.own_ms;
+      m.own_median_ms = t.own_median_ms;
       m.layers_ms = t.layers_ms;
       m.layer_count = t.layer_count;
       m.cold_ms = t.cold_ms;

@@ -100,8 +100,9 @@ std::optional<KernelSpec> complete(const std::string& type, std::map<std::string
   return spec;
 }
 
-// Multiply-accumulates (or touched elements for kernels without MACs), for the cap.
-double work_of(const KernelSpec& s) {
+}  // namespace
+
+double kernel_work(const KernelSpec& s) {
   const auto g = [&](const char* n) { return static_cast<double>(s.params.at(n)); };
   const std::string& t = s.type;
   if (t == "conv" || starts_with(t, "conv+") || t == "pad+conv") {
@@ -121,27 +122,61 @@ double work_of(const KernelSpec& s) {
   return elements * 10;
 }
 
+namespace {
+
 void require_types(const std::vector<std::string>& types) {
   for (const auto& t : types) kernel_parameters(t);  // throws naming an unknown type
 }
 
-// Round-robin over per-type lists until `count` (0 = all) distinct specs.
-std::vector<KernelSpec> interleave(const std::vector<std::vector<KernelSpec>>& per_type, std::size_t count) {
+// Round-robin over per-type lists until `count` (0 = all) distinct specs; list i gives
+// weights[i] specs a round (1 each without weights).
+std::vector<KernelSpec> interleave(const std::vector<std::vector<KernelSpec>>& per_type, std::size_t count,
+                                   const std::vector<int>& weights = {}) {
   std::vector<KernelSpec> out;
   std::unordered_set<std::string> seen;
-  std::size_t round = 0;
+  std::vector<std::size_t> next(per_type.size(), 0);
   bool any = true;
   while (any && (count == 0 || out.size() < count)) {
     any = false;
-    for (const auto& list : per_type) {
-      if (round >= list.size()) continue;
-      any = true;
-      if (seen.insert(list[round].key()).second) out.push_back(list[round]);
-      if (count != 0 && out.size() >= count) break;
+    for (std::size_t t = 0; t < per_type.size(); ++t) {
+      const int take = weights.empty() ? 1 : std::max(1, weights[t]);
+      for (int i = 0; i < take && next[t] < per_type[t].size(); ++i) {
+        any = true;
+        const KernelSpec& s = per_type[t][next[t]++];
+        if (seen.insert(s.key()).second) out.push_back(s);
+        if (count != 0 && out.size() >= count) return out;
+      }
     }
-    ++round;
   }
   return out;
+}
+
+// The space sampler's sequence: each type from its own generator (seeded by the seed and
+// the type's name, so adding a type shifts no other type's draws).
+std::vector<KernelSpec> space_specs(const std::vector<std::string>& types, std::size_t count, std::uint64_t seed,
+                                    double max_macs) {
+  int total_weight = 0;
+  for (const auto& t : types) total_weight += space_weight(t);
+  std::vector<std::vector<KernelSpec>> lists;
+  std::vector<int> weights;
+  for (const auto& t : types) {
+    const int w = space_weight(t);
+    const std::size_t want = count == 0
+                                 ? 500 * static_cast<std::size_t>(w)
+                                 : (count * static_cast<std::size_t>(w) + static_cast<std::size_t>(total_weight) - 1) /
+                                           static_cast<std::size_t>(total_weight) * 2 +
+                                       8;
+    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a of the name: stable across builds
+    for (unsigned char ch : t) h = (h ^ ch) * 1099511628211ULL;
+    std::mt19937_64 rng(seed ^ h);
+    std::vector<KernelSpec> list;
+    for (std::size_t i = 0; i < want; ++i) {
+      if (auto s = space_kernel(t, rng, max_macs)) list.push_back(std::move(*s));
+    }
+    lists.push_back(std::move(list));
+    weights.push_back(w);
+  }
+  return interleave(lists, count, weights);
 }
 
 std::vector<KernelSpec> grid_of(const std::string& type, double max_macs) {
@@ -151,7 +186,7 @@ std::vector<KernelSpec> grid_of(const std::string& type, double max_macs) {
   while (true) {
     std::map<std::string, std::int64_t> p;
     for (std::size_t i = 0; i < space.size(); ++i) p[space[i].first] = space[i].second[index[i]];
-    if (auto spec = complete(type, p); spec && work_of(*spec) <= max_macs) out.push_back(std::move(*spec));
+    if (auto spec = complete(type, p); spec && kernel_work(*spec) <= max_macs) out.push_back(std::move(*spec));
     std::size_t i = 0;
     for (; i < space.size(); ++i) {
       if (++index[i] < space[i].second.size()) break;
@@ -185,7 +220,7 @@ std::optional<KernelSpec> random_of(const std::string& type, std::mt19937_64& rn
         p[name] = values[std::uniform_int_distribution<std::size_t>(0, values.size() - 1)(rng)];
       }
     }
-    if (auto spec = complete(type, p); spec && work_of(*spec) <= max_macs) return spec;
+    if (auto spec = complete(type, p); spec && kernel_work(*spec) <= max_macs) return spec;
   }
   return std::nullopt;
 }
@@ -316,6 +351,7 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
     return interleave(lists, count);
   }
   if (o.sampler == "random") return random_specs(types, count, o.seed, o.max_macs);
+  if (o.sampler == "space") return space_specs(types, count, o.seed, o.max_macs);
   if (o.sampler == "prior") {
     if (o.models.empty()) {
       throw Error(ErrorKind::kInvalidArgument, "--sampler prior", "--models", "the prior sampler needs models");
@@ -368,7 +404,7 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
     }
     const std::size_t want = count == 0 ? 1000 : count;
     const std::size_t pool = want * static_cast<std::size_t>(std::max(1, o.adaptive_candidates));
-    const std::vector<KernelSpec> candidates = random_specs(types, pool, o.seed ^ 0x9e3779b97f4a7c15ULL, o.max_macs);
+    const std::vector<KernelSpec> candidates = space_specs(types, pool, o.seed ^ 0x9e3779b97f4a7c15ULL, o.max_macs);
     // Weighted sampling without replacement (Efraimidis-Spirakis): key = u^(1/w).
     std::mt19937_64 rng(o.seed);
     std::uniform_real_distribution<double> u(1e-12, 1.0);
@@ -383,7 +419,8 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
     for (std::size_t i = 0; i < keys.size() && out.size() < want; ++i) out.push_back(candidates[keys[i].second]);
     return out;
   }
-  throw Error(ErrorKind::kInvalidArgument, "--sampler", o.sampler, "unknown sampler (grid, prior, random, adaptive)");
+  throw Error(ErrorKind::kInvalidArgument, "--sampler", o.sampler,
+              "unknown sampler (grid, prior, space, random, adaptive)");
 }
 
 }  // namespace infercast::bench

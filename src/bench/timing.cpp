@@ -91,10 +91,11 @@ bool own_layer(const std::string& kernel_type, const runtime::LayerTiming& l) {
   return !boundary_layer(kernel_type, l.op) && l.name.rfind(kFeederPrefix, 0) != 0;
 }
 
-double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r) {
+// The kernel's own layers summed: their minima, or their medians (`median`).
+double own_time_ms(const std::string& kernel_type, const runtime::RunResult& r, bool median = false) {
   double sum = 0;
   for (const runtime::LayerTiming& l : r.layers)
-    if (own_layer(kernel_type, l)) sum += l.ms.min;
+    if (own_layer(kernel_type, l)) sum += median ? l.ms.median : l.ms.min;
   return sum;
 }
 
@@ -194,10 +195,10 @@ bool boundary_layer(const std::string& kernel_type, const std::string& op) {
     return kernel_type != "transpose" && kernel_type != "channel_shuffle" && kernel_type != "conv+transpose";
   // A Pad is the kernel's own in the pad kernels and in pad+conv / pad+dwconv, where the
   // fusion probe asks whether the runtime runs it; elsewhere it is the explicit pad the
-  // TFLite writer puts before a convolution whose pads are not SAME or VALID. Until
-  // session 8 pad+conv's Pad counted as boundary, so on XNNPACK the probe saw one layer
-  // either way and called the pair fused, while this engine runs the Pad
-  // (face_detection_full_range_sparse: 1.7 ms of pads predicted at 0).
+  // TFLite writer puts before a convolution whose pads are not SAME or VALID. Counted as
+  // boundary, pad+conv's Pad would leave the probe one layer either way, so it would call
+  // the pair fused on XNNPACK, which runs the Pad (face_detection_full_range_sparse: 1.7 ms
+  // of pads predicted at 0).
   if (op == "Pad")
     return kernel_type != "pad" && kernel_type != "channel_pad" && kernel_type != "pad+conv" &&
            kernel_type != "pad+dwconv";
@@ -291,6 +292,7 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   }
   out.stats = best.latency_ms;
   out.own_ms = own_time_ms(type, best);
+  out.own_median_ms = own_time_ms(type, best, true);
   for (const runtime::LayerTiming& l : best.layers) out.own_layers += own_layer(type, l) ? 1 : 0;
   out.layers_ms = all_layers_ms(best);
   out.layer_count = static_cast<int>(best.layers.size());

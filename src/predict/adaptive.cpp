@@ -24,7 +24,9 @@ bench::ErrorFn adaptive_error_fn(const Bundle& bundle) {
     worst = std::max(worst, model.sigma_log);
   }
   return [sigma = std::move(sigma), worst](const bench::KernelSpec& spec) {
-    const auto it = sigma.find(family_of_kernel_type(spec.type));
+    std::string family = family_of_kernel_type(spec.type);
+    if (family == "conv" && spec.params.count("groups") != 0 && spec.params.at("groups") > 1) family = "gconv";
+    const auto it = sigma.find(family);
     return it == sigma.end() ? worst : it->second;
   };
 }

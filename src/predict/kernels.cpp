@@ -367,6 +367,9 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       continue;
     }
     kernel.family = family_of(anchor);
+    // Grouped convolutions (ResNeXt, RegNet) are their own family: per MAC they run far
+    // slower than dense convs, and a dense-conv regressor under-predicts them.
+    if (anchor == "conv" && node.attrs.get_int("group", 1) > 1) kernel.family = "gconv";
     bool has_add = false;
     std::string trailing_act = fused;  // the activation the kernel ends with so far
     // Grow the kernel along single-consumer edges while the runtime fuses the pair.

@@ -80,15 +80,23 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   Bundle bundle;
   bundle.rules = rules;
   bundle.fallback = Roofline::fit(all);
+  const double llc = static_cast<double>(options.llc_bytes);
   for (auto& [family, samples] : by_family) {
     FamilyModel model;
     model.samples = static_cast<int>(samples.size());
-    model.roofline = Roofline::fit(samples);
+    model.roofline = Roofline::fit(samples, llc);
     model.kind = ModelKind::kRoofline;
+    model.feature_lo = model.feature_hi = samples.front().x;
+    for (const Sample& s : samples) {
+      for (int i = 0; i < kFeatureCount; ++i) {
+        model.feature_lo[i] = std::min(model.feature_lo[i], s.x[i]);
+        model.feature_hi[i] = std::max(model.feature_hi[i], s.x[i]);
+      }
+    }
     if (static_cast<int>(samples.size()) >= std::max(options.min_samples, 3)) {
       double best = std::numeric_limits<double>::infinity();
       for (ModelKind kind : options.kinds) {
-        const CvScore s = cross_validate(samples, kind, options.folds, options.seed);
+        const CvScore s = cross_validate(samples, kind, options.folds, options.seed, llc);
         model.cv[model_kind_name(kind)] = s;
         if (s.rmse_log < best) {
           best = s.rmse_log;
@@ -100,7 +108,7 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
       model.kind = ModelKind::kRoofline;
       model.sigma_log = 0.5;  // unvalidated: a wide band
     }
-    if (model.kind != ModelKind::kRoofline) model.xgb.fit(samples, model.kind, options.seed);
+    if (model.kind != ModelKind::kRoofline) model.xgb.fit(samples, model.kind, options.seed, &model.roofline);
     if (const auto it = cold_rows.find(family); it != cold_rows.end())
       std::tie(model.ms_per_weight_byte, model.ms_per_io_byte) = nonnegative_fit(it->second);
     bundle.families.emplace(family, std::move(model));
@@ -119,6 +127,8 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
                       {"ms_per_io_byte", f.ms_per_io_byte},
                       {"sigma_log", f.sigma_log},
                       {"roofline", f.roofline.to_json()},
+                      {"feature_lo", f.feature_lo},
+                      {"feature_hi", f.feature_hi},
                       {"cv", cv}};
   }
   return {{"schema_version", kBundleSchemaVersion},
@@ -232,6 +242,8 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
           throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "cold-cache rates must be finite and >= 0");
       }
       model.roofline = Roofline::from_json(f.at("roofline"));
+      model.feature_lo = f.at("feature_lo").get<Features>();
+      model.feature_hi = f.at("feature_hi").get<Features>();
       const nlohmann::json cv = f.value("cv", nlohmann::json::object());
       for (const auto& [kind, s] : cv.items()) {
         model.cv[kind] = CvScore{s.at("n").get<int>(), s.at("rmse_log").get<double>(), s.at("rmspe").get<double>(),
@@ -242,6 +254,7 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
         if (blob.size() != 2 || blob[0] > bytes.size() - blobs || blob[1] > bytes.size() - blobs - blob[0])
           throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "model blob outside the file");
         model.xgb.load(std::span<const char>(bytes.data() + blobs + blob[0], blob[1]));
+        model.xgb.set_baseline(model.roofline);
       }
       bundle.families.emplace(name, std::move(model));
     }
@@ -277,6 +290,13 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       continue;
     }
     const FamilyModel& f = it->second;
+    // A small margin: log2 features of equal kernels differ in the last float bits.
+    for (int j = 0; j < kFeatureCount; ++j) {
+      const float margin = 1e-3f * std::max(1.0f, std::abs(f.feature_hi[j]));
+      if (k.features[j] < f.feature_lo[j] - margin || k.features[j] > f.feature_hi[j] + margin)
+        out.outside.emplace_back(kFeatureNames[static_cast<std::size_t>(j)]);
+    }
+    if (!out.outside.empty()) ++p.extrapolated;
     if (f.kind == ModelKind::kRoofline) {
       out.ms = f.roofline.predict_ms(k.cost);
       out.source = "roofline";

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
@@ -17,6 +18,19 @@ bench::GroupingFn kernel_grouping(const FusionRules& rules) {
       if (!k.removed) groups.push_back(std::move(k.nodes));
     return groups;
   };
+}
+
+std::vector<std::string> single_kernel_types(const FusionRules& rules) {
+  std::vector<std::string> out;
+  for (const std::string& type : bench::default_kernel_types()) {
+    std::mt19937_64 rng(7);
+    const auto spec = bench::space_kernel(type, rng, 1e7);  // small: only its kernel split matters
+    if (!spec) continue;
+    int executed = 0;
+    for (const Kernel& k : split_kernels(bench::build_kernel_graph(*spec), rules)) executed += k.removed ? 0 : 1;
+    if (executed == 1) out.push_back(type);
+  }
+  return out;
 }
 
 measure::Protocol kernel_protocol() {
@@ -86,9 +100,10 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   std::vector<RunOverhead> overheads;
   int bad = 0;
   for (const TimedSpec& t : timed) {
-    if (!(t.label_ms() > 0)) continue;
+    const double label = t.label_ms(options.median_labels);
+    if (!(label > 0)) continue;
     try {
-      if (auto k = training_kernel(t.spec, t.label_ms(), rules)) {
+      if (auto k = training_kernel(t.spec, label, rules)) {
         k->cold_ms = t.kernel_ms > 0 ? t.cold_ms : 0;
         if (t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0) {
           const double layers = std::max(0.0, t.layers_ms - options.layer_excess_ms * t.layer_count);
@@ -156,6 +171,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
     t.layers_ms = mk.measurement.layers_ms;
     t.layer_count = mk.measurement.layer_count;
     t.cold_ms = mk.measurement.cold_ms;
+    t.kernel_median_ms = mk.measurement.own_median_ms;
     out.push_back(std::move(t));
   }
   return out;

@@ -54,10 +54,19 @@ ModelKind model_kind_from_name(const std::string& name) {
 }
 
 double Roofline::predict_ms(const KernelCost& cost) const {
-  return overhead_ms + std::max(cost.flops / flops_per_ms, cost.bytes / bytes_per_ms);
+  const double bandwidth = dram_bytes_per_ms > 0 && cost.bytes > llc_bytes ? dram_bytes_per_ms : bytes_per_ms;
+  return overhead_ms + std::max(cost.flops / flops_per_ms, cost.bytes / bandwidth);
 }
 
-Roofline Roofline::fit(std::span<const Sample> samples) {
+KernelCost cost_of_features(const Features& x) {
+  KernelCost c;
+  c.flops = std::max(0.0, std::exp2(static_cast<double>(x[0])) - 1.0);
+  c.bytes = std::max(0.0, std::exp2(static_cast<double>(x[1])) - 1.0);
+  c.params = std::max(0.0, std::exp2(static_cast<double>(x[2])) - 1.0);
+  return c;
+}
+
+Roofline Roofline::fit(std::span<const Sample> samples, double llc_bytes) {
   if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "roofline", "no samples to fit");
   double min_latency = std::numeric_limits<double>::infinity();
   for (const Sample& s : samples) min_latency = std::min(min_latency, s.latency_ms);
@@ -94,11 +103,38 @@ Roofline Roofline::fit(std::span<const Sample> samples) {
       }
     }
   }
+  // The DRAM ceiling, from the kernels that do not fit the last-level cache.
+  if (llc_bytes > 0) {
+    double dram = 0;
+    int beyond = 0;
+    for (const Sample& s : samples) {
+      if (s.cost.bytes <= llc_bytes) continue;
+      ++beyond;
+      dram = std::max(dram, s.cost.bytes / std::max(s.latency_ms - best.overhead_ms, 1e-9));
+    }
+    if (beyond >= 3 && dram > 0) {
+      Roofline base = best;
+      base.llc_bytes = llc_bytes;
+      for (int i = 0; i < 24; ++i) {
+        Roofline r = base;
+        r.dram_bytes_per_ms = dram * std::pow(0.8, i);
+        const double e = rmse_log(r);
+        if (e < best_error) {
+          best_error = e;
+          best = r;
+        }
+      }
+    }
+  }
   return best;
 }
 
 nlohmann::json Roofline::to_json() const {
-  return {{"flops_per_ms", flops_per_ms}, {"bytes_per_ms", bytes_per_ms}, {"overhead_ms", overhead_ms}};
+  return {{"flops_per_ms", flops_per_ms},
+          {"bytes_per_ms", bytes_per_ms},
+          {"overhead_ms", overhead_ms},
+          {"llc_bytes", llc_bytes},
+          {"dram_bytes_per_ms", dram_bytes_per_ms}};
 }
 
 Roofline Roofline::from_json(const nlohmann::json& j) {
@@ -106,7 +142,10 @@ Roofline Roofline::from_json(const nlohmann::json& j) {
   r.flops_per_ms = j.at("flops_per_ms").get<double>();
   r.bytes_per_ms = j.at("bytes_per_ms").get<double>();
   r.overhead_ms = j.at("overhead_ms").get<double>();
-  if (!(r.flops_per_ms > 0) || !(r.bytes_per_ms > 0) || !(r.overhead_ms >= 0))
+  r.llc_bytes = j.value("llc_bytes", 0.0);
+  r.dram_bytes_per_ms = j.value("dram_bytes_per_ms", 0.0);
+  if (!(r.flops_per_ms > 0) || !(r.bytes_per_ms > 0) || !(r.overhead_ms >= 0) || !(r.llc_bytes >= 0) ||
+      !(r.dram_bytes_per_ms >= 0))
     throw Error(ErrorKind::kInvalidArgument, "", "roofline", "ceilings must be positive");
   return r;
 }
@@ -115,23 +154,28 @@ XgbModel::XgbModel() = default;
 XgbModel::~XgbModel() {
   if (handle_ != nullptr) XGBoosterFree(handle_);
 }
-XgbModel::XgbModel(XgbModel&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+XgbModel::XgbModel(XgbModel&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)), baseline_(std::move(other.baseline_)) {}
 XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   if (this != &other) {
     if (handle_ != nullptr) XGBoosterFree(handle_);
     handle_ = std::exchange(other.handle_, nullptr);
+    baseline_ = std::move(other.baseline_);
   }
   return *this;
 }
 
-void XgbModel::fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed) {
+void XgbModel::fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed, const Roofline* baseline) {
   if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "no samples to fit");
+  baseline_.reset();
+  if (baseline != nullptr) baseline_ = *baseline;
   std::vector<Features> rows;
   std::vector<float> labels;
   rows.reserve(samples.size());
   for (const Sample& s : samples) {
     rows.push_back(s.x);
-    labels.push_back(static_cast<float>(std::log(s.latency_ms)));
+    const double base = baseline_ ? baseline_->predict_ms(cost_of_features(s.x)) : 1.0;
+    labels.push_back(static_cast<float>(std::log(s.latency_ms / base)));
   }
   DMatrix train(rows);
   check(XGDMatrixSetFloatInfo(train.handle, "label", labels.data(), labels.size()), "labels");
@@ -187,7 +231,10 @@ std::vector<double> XgbModel::predict_ms(std::span<const Features> rows) const {
   bst_ulong len = 1;
   for (bst_ulong d = 0; d < dim; ++d) len *= shape[d];
   if (len != rows.size()) throw Error(ErrorKind::kUnsupported, "", "xgboost predict", "unexpected output length");
-  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = std::exp(static_cast<double>(result[i]));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double base = baseline_ ? baseline_->predict_ms(cost_of_features(rows[i])) : 1.0;
+    out[i] = base * std::exp(static_cast<double>(result[i]));
+  }
   return out;
 }
 
@@ -229,7 +276,8 @@ CvScore score(std::span<const double> predicted_ms, std::span<const double> meas
   return s;
 }
 
-CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds, std::uint64_t seed) {
+CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds, std::uint64_t seed,
+                       double llc_bytes) {
   if (samples.size() < 3) throw Error(ErrorKind::kInvalidArgument, "", "cross-validation", "needs at least 3 samples");
   std::vector<std::size_t> order(samples.size());
   std::iota(order.begin(), order.end(), 0);
@@ -243,12 +291,12 @@ CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int fold
       (static_cast<int>(i % static_cast<std::size_t>(k)) == f ? test : train).push_back(samples[order[i]]);
     }
     if (test.empty() || train.empty()) continue;
+    const Roofline r = Roofline::fit(train, llc_bytes);
     if (kind == ModelKind::kRoofline) {
-      const Roofline r = Roofline::fit(train);
       for (const Sample& s : test) predicted.push_back(r.predict_ms(s.cost));
     } else {
       XgbModel m;
-      m.fit(train, kind, seed);
+      m.fit(train, kind, seed, &r);
       std::vector<Features> rows;
       for (const Sample& s : test) rows.push_back(s.x);
       for (double p : m.predict_ms(rows)) predicted.push_back(p);

@@ -10,7 +10,7 @@ double conv_only_ms(const Prediction& p) {
   double sum = 0;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const std::string& f = p.kernels[i].family;
-    if (f == "conv" || f == "dwconv") sum += p.per_kernel[i].ms;
+    if (f == "conv" || f == "gconv" || f == "dwconv") sum += p.per_kernel[i].ms;
   }
   return sum;
 }
@@ -43,7 +43,7 @@ Errors errors(const std::vector<double>& predicted, const std::vector<double>& m
 
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime) {
-  std::vector<double> measured, predicted, conv_only, cvs;
+  std::vector<double> measured, predicted, conv_only, cvs, other, spreads;
   double log_rate = 0;
   int with_flops = 0;
   for (const ValidationRow& r : rows) {
@@ -52,6 +52,8 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     predicted.push_back(r.predicted_ms);
     conv_only.push_back(r.conv_only_ms);
     cvs.push_back(r.measured_cv);
+    spreads.push_back(r.spread);
+    other.push_back(r.measured_ms == r.median_ms ? r.min_ms : r.median_ms);
     if (r.flops > 0) {
       log_rate += std::log(r.flops / r.measured_ms);
       ++with_flops;
@@ -72,6 +74,10 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     row.update({{"measured_ms", r.measured_ms},
                 {"measured_cv", r.measured_cv},
                 {"rounds_ms", r.rounds_ms},
+                {"median_ms", r.median_ms},
+                {"min_ms", r.min_ms},
+                {"spread", r.spread},
+                {"extrapolated_kernels", r.extrapolated_kernels},
                 {"predicted_ms", r.predicted_ms},
                 {"interval_ms", {r.lo_ms, r.hi_ms}},
                 {"error_pct", 100 * (r.predicted_ms - r.measured_ms) / r.measured_ms},
@@ -85,9 +91,14 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
   const Errors e = errors(predicted, measured);
   const Errors ef = errors(flops_pred, measured);
   const Errors ec = errors(conv_only, measured);
-  std::vector<double> sorted_cv = cvs;
-  std::sort(sorted_cv.begin(), sorted_cv.end());
-  const double median_cv = sorted_cv.empty() ? 0 : sorted_cv[sorted_cv.size() / 2];
+  bool have_other = !other.empty();
+  for (double v : other) have_other = have_other && v > 0;
+  const Errors eo = have_other ? errors(predicted, other) : Errors{};
+  auto middle = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  const double median_cv = middle(cvs);
   return {{"predictor", predictor},
           {"runtime", runtime},
           {"models", models},
@@ -99,6 +110,8 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
             {"rmse_ms", e.rmse_ms},
             {"mape", e.mape},
             {"median_measurement_cv", median_cv},
+            {"median_spread", middle(spreads)},
+            {"other_stat", {{"within5", eo.within5}, {"within10", eo.within10}, {"mape", eo.mape}}},
             {"baselines",
              {{"flops", {{"gflops", rate / 1e6}, {"within10", ef.within10}, {"mape", ef.mape}}},
               {"conv_only", {{"within10", ec.within10}, {"mape", ec.mape}}}}}}}};

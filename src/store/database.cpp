@@ -76,8 +76,13 @@ const std::vector<const char*>& migrations() {
       ALTER TABLE measurements ADD COLUMN layer_count INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE measurements ADD COLUMN cold_ms REAL NOT NULL DEFAULT 0;
       )sql",
+      // 2 -> 3: the kernel's own time as the median run sees it (per-layer medians summed),
+      // beside own_ms (per-layer minima): what a user's typical run pays.
+      R"sql(
+      ALTER TABLE measurements ADD COLUMN own_median_ms REAL NOT NULL DEFAULT 0;
+      )sql",
   };
-  static_assert(kSchemaVersion == 2, "add the migration step for the new schema version");
+  static_assert(kSchemaVersion == 3, "add the migration step for the new schema version");
   return steps;
 }
 
@@ -278,7 +283,7 @@ struct Database::Impl {
 
   static constexpr const char* kMeasurementColumns =
       "id, profile_id, kernel_id, n, median_ms, mean_ms, min_ms, max_ms, std_ms, cv, remeasured, timestamp_utc, error, "
-      "own_ms, layers_ms, layer_count, cold_ms";
+      "own_ms, layers_ms, layer_count, cold_ms, own_median_ms";
   static Measurement read_measurement(const Stmt& s, int first) {
     Measurement m;
     m.id = s.i64(first);
@@ -292,6 +297,7 @@ struct Database::Impl {
     m.layers_ms = s.f64(first + 14);
     m.layer_count = static_cast<int>(s.i64(first + 15));
     m.cold_ms = s.f64(first + 16);
+    m.own_median_ms = s.f64(first + 17);
     return m;
   }
 
@@ -413,15 +419,15 @@ std::int64_t Database::add_measurement(const Measurement& m) {
   // one (a retried failure, a deliberate re-run), so reruns never duplicate rows.
   Impl::Stmt s(*impl_,
                "INSERT INTO measurements(profile_id, kernel_id, n, median_ms, mean_ms, min_ms, max_ms, std_ms, cv, "
-               "remeasured, timestamp_utc, error, own_ms, layers_ms, layer_count, cold_ms) "
-               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+               "remeasured, timestamp_utc, error, own_ms, layers_ms, layer_count, cold_ms, own_median_ms) "
+               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
                "ON CONFLICT(profile_id, kernel_id) DO UPDATE SET n = ?3, median_ms = ?4, mean_ms = ?5, min_ms = ?6, "
                "max_ms = ?7, std_ms = ?8, cv = ?9, remeasured = ?10, timestamp_utc = ?11, error = ?12, own_ms = ?13, "
-               "layers_ms = ?14, layer_count = ?15, cold_ms = ?16");
+               "layers_ms = ?14, layer_count = ?15, cold_ms = ?16, own_median_ms = ?17");
   s.bind(1, m.profile_id).bind(2, m.kernel_id);
   Impl::bind_stats(s, 3, m.stats);
   s.bind(10, m.remeasured).bind(11, m.timestamp_utc.empty() ? now_utc() : m.timestamp_utc).bind(12, m.error);
-  s.bind(13, m.own_ms).bind(14, m.layers_ms).bind(15, m.layer_count).bind(16, m.cold_ms);
+  s.bind(13, m.own_ms).bind(14, m.layers_ms).bind(15, m.layer_count).bind(16, m.cold_ms).bind(17, m.own_median_ms);
   s.step();
   Impl::Stmt q(*impl_, "SELECT id FROM measurements WHERE profile_id = ?1 AND kernel_id = ?2");
   q.bind(1, m.profile_id).bind(2, m.kernel_id);
@@ -432,11 +438,12 @@ std::int64_t Database::add_measurement(const Measurement& m) {
 }
 
 std::vector<Database::MeasuredKernel> Database::measured_kernels(std::int64_t profile_id) const {
-  Impl::Stmt s(*impl_,
-               "SELECT k.id, k.type, k.key, k.params, k.features, m.id, m.profile_id, m.kernel_id, m.n, m.median_ms, "
-               "m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.timestamp_utc, m.error, m.own_ms, "
-               "m.layers_ms, m.layer_count, m.cold_ms FROM measurements m JOIN kernels k ON k.id = m.kernel_id "
-               "WHERE m.profile_id = ?1 AND m.error = '' ORDER BY k.id");
+  Impl::Stmt s(
+      *impl_,
+      "SELECT k.id, k.type, k.key, k.params, k.features, m.id, m.profile_id, m.kernel_id, m.n, m.median_ms, "
+      "m.mean_ms, m.min_ms, m.max_ms, m.std_ms, m.cv, m.remeasured, m.timestamp_utc, m.error, m.own_ms, "
+      "m.layers_ms, m.layer_count, m.cold_ms, m.own_median_ms FROM measurements m JOIN kernels k ON k.id = m.kernel_id "
+      "WHERE m.profile_id = ?1 AND m.error = '' ORDER BY k.id");
   s.bind(1, profile_id);
   std::vector<MeasuredKernel> out;
   while (s.step()) {
@@ -582,6 +589,7 @@ nlohmann::json Database::export_json() const {
                             {"layers_ms", m.layers_ms},
                             {"layer_count", m.layer_count},
                             {"cold_ms", m.cold_ms},
+                            {"own_median_ms", m.own_median_ms},
                             {"timestamp_utc", m.timestamp_utc},
                             {"error", m.error}};
       row.update(stats_json(m.stats));

@@ -50,7 +50,7 @@ TEST(BenchSampler, GridIsTheSeedGridForConvolutions) {
 }
 
 TEST(BenchSampler, EverySamplerIsSeededValidAndInterleavesTypes) {
-  for (const char* name : {"grid", "random"}) {
+  for (const char* name : {"grid", "random", "space"}) {
     SCOPED_TRACE(name);
     SamplerOptions o;
     o.sampler = name;
@@ -92,6 +92,56 @@ TEST(BenchSampler, RandomStaysWithinTheSpaceAndTheMacCap) {
   EXPECT_GT(values(specs, "h").size(), 20u);
 }
 
+TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
+  // No model is named: the space comes from the distributions alone.
+  SamplerOptions o;
+  o.sampler = "space";
+  o.kernel_types = {"conv", "dwconv", "fc", "matmul", "add", "softmax", "maxpool", "convtranspose", "se"};
+  const auto specs = sample_kernels(o, 3000);
+  ASSERT_EQ(specs.size(), 3000u);
+  EXPECT_EQ(keys(specs), keys(sample_kernels(o, 3000)));
+  std::vector<KernelSpec> conv, fc, matmul, add;
+  for (const auto& s : specs) {
+    EXPECT_NO_THROW(validate(s)) << s.key();
+    EXPECT_LE(kernel_work(s), o.max_macs) << s.key();
+    if (s.params.count("h") != 0) EXPECT_EQ(s.get("h"), s.get("w")) << "square inputs, as CNNs take: " << s.key();
+    if (s.type == "conv") conv.push_back(s);
+    if (s.type == "fc") fc.push_back(s);
+    if (s.type == "matmul") matmul.push_back(s);
+    if (s.type == "add") add.push_back(s);
+  }
+  // conv, fc and matmul get four times the share of the others.
+  EXPECT_GT(conv.size(), 3 * add.size());
+  const auto cin = values(conv, "cin"), h = values(conv, "h"), k = values(conv, "k");
+  EXPECT_EQ(*cin.begin(), 3);
+  EXPECT_GE(*cin.rbegin(), 1024);
+  EXPECT_LE(*h.begin(), 2);
+  EXPECT_GE(*h.rbegin(), 224);
+  for (std::int64_t kk : {1, 3, 5, 7, 9}) EXPECT_EQ(k.count(kk), 1u) << kk;
+  EXPECT_EQ(values(conv, "stride").count(2), 1u);
+  EXPECT_EQ(values(conv, "dilation").count(2), 1u);
+  int grouped = 0;
+  for (const auto& s : conv) {
+    // Channels and resolution trade against each other as in real networks.
+    const double in = static_cast<double>(s.get("h") * s.get("w") * s.get("cin"));
+    const double out = static_cast<double>(s.get("h") * s.get("w") * s.get("cout")) / s.get("stride") / s.get("stride");
+    EXPECT_LE(std::max(in, out), 3.3e6) << s.key();
+    if (s.get("groups") > 1) {
+      ++grouped;
+      EXPECT_LT(s.get("groups"), s.get("cin")) << "a grouped conv, not a depthwise one: " << s.key();
+    }
+  }
+  EXPECT_GT(grouped, static_cast<int>(conv.size()) / 5);
+  EXPECT_LT(grouped, static_cast<int>(conv.size()) / 2);
+  EXPECT_GE(*values(fc, "cin").rbegin(), 9216);  // vgg/alexnet classifier heads
+  EXPECT_GE(*values(fc, "cout").rbegin(), 4096);
+  EXPECT_GE(*values(matmul, "m").rbegin(), 1000);  // attention over long sequences
+  double largest_add = 0;
+  for (const auto& s : add)
+    largest_add = std::max(largest_add, static_cast<double>(s.get("h") * s.get("w") * s.get("c")));
+  EXPECT_GT(largest_add, 2e6);  // elementwise tensors of many MB
+}
+
 TEST(BenchSampler, AdaptiveSamplesMoreWhereTheErrorIsLarge) {
   SamplerOptions o;
   o.sampler = "adaptive";
@@ -106,10 +156,11 @@ TEST(BenchSampler, AdaptiveSamplesMoreWhereTheErrorIsLarge) {
     for (const auto& s : v) n += s.get("k") == 7 ? 1 : 0;
     return n / static_cast<double>(v.size());
   };
-  o.sampler = "random";
+  // The candidates come from the space, where 7x7 convs are 7% of the draws.
+  o.sampler = "space";
   const double base = share_k7(sample_kernels(o, 100));
-  EXPECT_GT(share_k7(adaptive), 0.8);
-  EXPECT_LT(base, 0.5);
+  EXPECT_GT(share_k7(adaptive), 0.6);
+  EXPECT_LT(base, 0.15);
 }
 
 TEST(BenchSampler, RefusesUnknownSamplersTypesAndPriorWithoutModels) {

@@ -303,6 +303,92 @@ TEST(PredictRegressor, BoostingAndForestRecoverAKnownLaw) {
   EXPECT_EQ(gbm.n, static_cast<int>(conv.size()));
 }
 
+TEST(PredictRegressor, TreesOverTheRooflineExtrapolateBeyondTheData) {
+  // Kernels of 1e6..1e8 FLOPs at 2e7 FLOP/ms plus a fixed cost; asked for one 100x larger
+  // than any, trees on raw log latency return their largest leaf, trees on the residual
+  // over the roofline follow the physics.
+  const auto sample = [](double flops) {
+    Sample s;
+    s.cost.flops = flops;
+    s.cost.bytes = flops / 50;
+    s.latency_ms = flops / 2e7 + 0.002;
+    s.x[0] = static_cast<float>(std::log2(1 + s.cost.flops));
+    s.x[1] = static_cast<float>(std::log2(1 + s.cost.bytes));
+    return s;
+  };
+  std::vector<Sample> samples;
+  for (int i = 0; i <= 200; ++i) samples.push_back(sample(std::pow(10.0, 6 + 2.0 * i / 200)));
+  const Sample far = sample(1e10);
+  const Roofline roof = Roofline::fit(samples);
+  for (ModelKind kind : {ModelKind::kGbm, ModelKind::kForest}) {
+    SCOPED_TRACE(model_kind_name(kind));
+    XgbModel raw, residual;
+    raw.fit(samples, kind, 1);
+    residual.fit(samples, kind, 1, &roof);
+    const std::vector<Features> rows{far.x};
+    EXPECT_LT(raw.predict_ms(rows)[0], 0.05 * far.latency_ms);  // capped near the largest label
+    EXPECT_NEAR(residual.predict_ms(rows)[0] / far.latency_ms, 1.0, 0.1);
+  }
+}
+
+TEST(PredictRegressor, RooflineStreamsKernelsBeyondTheCacheAtTheDramCeiling) {
+  // In-cache kernels at 1e7 bytes/ms, kernels over 32 MB at 2e6: one ceiling cannot fit
+  // both; the fitted DRAM ceiling does.
+  std::vector<Sample> samples;
+  for (int i = 0; i < 60; ++i) {
+    Sample s;
+    s.cost.bytes = std::pow(10.0, 5 + 4.0 * i / 60);
+    s.cost.flops = s.cost.bytes;
+    s.latency_ms = s.cost.bytes / (s.cost.bytes > 32e6 ? 2e6 : 1e7);
+    samples.push_back(s);
+  }
+  const Roofline one = Roofline::fit(samples);
+  const Roofline two = Roofline::fit(samples, 32e6);
+  KernelCost big;
+  big.bytes = 4e8;
+  big.flops = 4e8;
+  EXPECT_NEAR(two.predict_ms(big) / (4e8 / 2e6), 1.0, 0.1);
+  EXPECT_LT(one.predict_ms(big) / (4e8 / 2e6), 0.75);
+  EXPECT_NEAR(Roofline::from_json(two.to_json()).predict_ms(big), two.predict_ms(big), 1e-9);
+}
+
+TEST(PredictBundle, KernelsOutsideTheTrainedRangeAreFlagged) {
+  // A bundle trained on convs of 16-64 channels at 14-28 pixels; a 1024-channel conv is an
+  // extrapolation along its channel features, a conv inside the range is not.
+  auto conv = [](std::int64_t c, std::int64_t hw) {
+    return bench::KernelSpec{"conv",
+                             {{"n", 1},
+                              {"h", hw},
+                              {"w", hw},
+                              {"cin", c},
+                              {"cout", c},
+                              {"k", 3},
+                              {"stride", 1},
+                              {"dilation", 1},
+                              {"pad", 1},
+                              {"groups", 1}},
+                             ir::DType::kFloat32};
+  };
+  const FusionRules rules = default_fusion_rules();
+  std::vector<TrainingKernel> data;
+  for (std::int64_t c : {16, 24, 32, 48, 64})
+    for (std::int64_t hw : {14, 20, 28}) {
+      for (Kernel& k : split_kernels(bench::build_kernel_graph(conv(c, hw)), rules))
+        if (!k.removed) data.push_back({k, law_ms(k.cost)});
+    }
+  const Bundle b = train(data, rules);
+  const Prediction inside = infercast::predict::predict(b, bench::build_kernel_graph(conv(32, 20)));
+  const Prediction outside = infercast::predict::predict(b, bench::build_kernel_graph(conv(1024, 20)));
+  EXPECT_EQ(inside.extrapolated, 0);
+  ASSERT_EQ(outside.extrapolated, 1);
+  for (std::size_t i = 0; i < outside.kernels.size(); ++i) {
+    if (outside.kernels[i].removed) continue;
+    const auto& names = outside.per_kernel[i].outside;
+    EXPECT_NE(std::find(names.begin(), names.end(), std::string("cin")), names.end());
+    EXPECT_EQ(std::find(names.begin(), names.end(), std::string("in_h")), names.end());
+  }
+}
+
 TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
   const fs::path model = kModels / "torchvision/resnet18.onnx";
   if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";

@@ -217,8 +217,8 @@ TEST_F(StoreDatabase, MigratesAVersionZeroDatabase) {
 
 TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   // Schema 1 kept end-to-end statistics only. Make one by taking a fresh database's
-  // schema-2 columns away, then reopen: the row survives with the per-layer view unset,
-  // and new rows carry it.
+  // schema-2 and schema-3 columns away, then reopen: the row survives with the per-layer
+  // view unset, and new rows carry it.
   const fs::path file = dir_ / "v1.db";
   std::int64_t pid = 0, kid = 0;
   {
@@ -230,10 +230,10 @@ TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   exec_raw(file,
            "ALTER TABLE measurements DROP COLUMN own_ms; ALTER TABLE measurements DROP COLUMN layers_ms;"
            "ALTER TABLE measurements DROP COLUMN layer_count; ALTER TABLE measurements DROP COLUMN cold_ms;"
-           "DELETE FROM schema_version WHERE version = 2;");
+           "ALTER TABLE measurements DROP COLUMN own_median_ms; DELETE FROM schema_version WHERE version >= 2;");
   EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), 1);
   Database db = Database::open(file);
-  EXPECT_EQ(db.schema_version(), 2);
+  EXPECT_EQ(db.schema_version(), kSchemaVersion);
   const auto old = db.measured_kernels(pid);
   ASSERT_EQ(old.size(), 1u);
   EXPECT_DOUBLE_EQ(old[0].measurement.stats.median, 0.25);
@@ -244,6 +244,7 @@ TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   m.layers_ms = 0.45;
   m.layer_count = 3;
   m.cold_ms = 0.6;
+  m.own_median_ms = 0.42;
   db.add_measurement(m);
   const auto now = db.measured_kernels(pid);
   ASSERT_EQ(now.size(), 2u);
@@ -251,6 +252,8 @@ TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   EXPECT_DOUBLE_EQ(now[1].measurement.layers_ms, 0.45);
   EXPECT_EQ(now[1].measurement.layer_count, 3);
   EXPECT_DOUBLE_EQ(now[1].measurement.cold_ms, 0.6);
+  EXPECT_DOUBLE_EQ(now[1].measurement.own_median_ms, 0.42);
+  EXPECT_EQ(old[0].measurement.own_median_ms, 0.0);
   EXPECT_DOUBLE_EQ(db.export_json()["measurements"][1]["cold_ms"].get<double>(), 0.6);
 }
 

@@ -9,6 +9,12 @@
 namespace infercast::cli {
 namespace {
 
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
 struct PredictOptions {
   std::string model;
   std::string predictor;
@@ -49,6 +55,7 @@ int run_predict(const PredictOptions& o) {
                          {"latency_ms", kp.ms},
                          {"interval_ms", {kp.lo_ms, kp.hi_ms}},
                          {"source", kp.source},
+                         {"outside_sampled_range", kp.outside},
                          {"flops", k.cost.flops},
                          {"bytes", k.cost.bytes}});
     }
@@ -60,12 +67,13 @@ int run_predict(const PredictOptions& o) {
                                 {"latency_ms", p.ms},
                                 {"interval_ms", {p.lo_ms, p.hi_ms}},
                                 {"estimated_kernels", p.estimated},
+                                {"extrapolated_kernels", p.extrapolated},
                                 {"kernels", kernels}};
     write_output(o.output, out.dump(2) + "\n");
     return 0;
   }
   if (o.format == "csv") {
-    std::string text = "index,name,type,family,nodes,latency_ms,lo_ms,hi_ms,source\n";
+    std::string text = "index,name,type,family,nodes,latency_ms,lo_ms,hi_ms,source,outside_sampled_range\n";
     for (std::size_t i = 0; i < p.kernels.size(); ++i) {
       const auto& k = p.kernels[i];
       const auto& kp = p.per_kernel[i];
@@ -74,7 +82,7 @@ int run_predict(const PredictOptions& o) {
       char nums[128];
       std::snprintf(nums, sizeof nums, "%.6f,%.6f,%.6f", kp.ms, kp.lo_ms, kp.hi_ms);
       text += std::to_string(i) + "," + csv_field(k.name) + "," + k.type + "," + k.family + "," + csv_field(nodes) +
-              "," + nums + "," + kp.source + "\n";
+              "," + nums + "," + kp.source + "," + csv_field(join(kp.outside, ";")) + "\n";
     }
     write_output(o.output, text);
     return 0;
@@ -82,9 +90,9 @@ int run_predict(const PredictOptions& o) {
   char head[512];
   std::snprintf(head, sizeof head,
                 "model       %s\npredictor   %s (%s %s, %d threads)\nlatency     %.3f ms  (90%% band %.3f .. %.3f ms)\n"
-                "kernels     %zu (%d memory-bound estimates)\n\n",
+                "kernels     %zu (%d memory-bound estimates, %d outside the sampled range: marked *)\n\n",
                 o.model.c_str(), o.predictor.c_str(), bundle.runtime.c_str(), bundle.runtime_version.c_str(),
-                bundle.threads, p.ms, p.lo_ms, p.hi_ms, p.kernels.size(), p.estimated);
+                bundle.threads, p.ms, p.lo_ms, p.hi_ms, p.kernels.size(), p.estimated, p.extrapolated);
   std::string text = head;
   text += "  #  kernel                          type                 ms       share  source\n";
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
@@ -92,9 +100,11 @@ int run_predict(const PredictOptions& o) {
     const auto& kp = p.per_kernel[i];
     if (k.removed) continue;
     char row[256];
-    std::snprintf(row, sizeof row, "%3zu  %-31.31s %-20.20s %8.4f %6.1f%%  %s\n", i, k.name.c_str(), k.type.c_str(),
+    std::snprintf(row, sizeof row, "%3zu  %-31.31s %-20.20s %8.4f %6.1f%%  %s", i, k.name.c_str(), k.type.c_str(),
                   kp.ms, p.ms > 0 ? 100 * kp.ms / p.ms : 0.0, kp.source.c_str());
     text += row;
+    if (!kp.outside.empty()) text += " *(" + join(kp.outside, ",") + ")";
+    text += "\n";
   }
   write_output(o.output, text);
   return 0;

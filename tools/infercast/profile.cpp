@@ -1,6 +1,7 @@
 // infercast profile: time fusion probes and kernels on a runtime, train, write a bundle.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "infercast/bench/bench.hpp"
 #include "infercast/bench/timing.hpp"
 #include "infercast/measure/measure.hpp"
+#include "infercast/predict/adaptive.hpp"
 #include "infercast/predict/fusion.hpp"
 #include "infercast/predict/profile.hpp"
 #include "infercast/runtime/runtime.hpp"
@@ -28,6 +30,7 @@ struct ProfileOptions {
   int jitter = 2;
   std::uint64_t seed = 1;
   std::string db;
+  double adaptive_share = 0.25;
 };
 
 int run_profile(const ProfileOptions& o) {
@@ -35,14 +38,10 @@ int run_profile(const ProfileOptions& o) {
   if (!(budget_s > 0)) throw Error(ErrorKind::kInvalidArgument, "--budget", o.budget, "must be a positive duration");
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  std::vector<std::string> model_args = o.models;
-  if (model_args.empty()) {
-    for (const char* d : {".cache/models/torchvision", ".cache/models/mediapipe"})
-      if (std::filesystem::is_directory(d)) model_args.emplace_back(d);
-  }
-  if (model_args.empty())
-    throw Error(ErrorKind::kInvalidArgument, "", "--models", "no models to take kernel configurations from");
-  const auto models = bench::model_files({model_args.begin(), model_args.end()});
+  if (!(o.adaptive_share >= 0 && o.adaptive_share < 1))
+    throw Error(ErrorKind::kInvalidArgument, "--adaptive-share", std::to_string(o.adaptive_share), "must be in [0, 1)");
+  // --models is a top-up only: the space never depends on a model list.
+  const auto models = bench::model_files({o.models.begin(), o.models.end()});
   auto engine = runtime::make_runtime(o.runtime);
   const std::string version = engine->version();
   const int threads = runtime::resolve_threads(o.threads);
@@ -115,26 +114,73 @@ int run_profile(const ProfileOptions& o) {
     return 130;
   }
 
-  // The kernels this runtime executes in the models (under its fusion rules), each
-  // exactly, then jittered neighbours, through the bench loop: every measurement is
-  // committed, and a rerun skips what is stored.
+  // The kernels: the model-agnostic space (bench sampler "space") restricted to the types
+  // this runtime executes as one kernel under its rules; with --models, the kernels the
+  // runtime executes in those models (each exactly, then jittered neighbours) as a
+  // top-up beside it; then, with the rest of the budget, adaptive refinement: space
+  // candidates weighted by the cross-validated error of their family in a bundle trained
+  // on what is measured so far. Every measurement is committed; a rerun skips what is
+  // stored, so it continues where the last run stopped.
+  const std::vector<std::string> types = predict::single_kernel_types(rules);
+  std::cerr << "profile: " << types.size() << " kernel types run as one kernel on " << o.runtime << "\n";
   bench::BenchOptions bo;
   bo.runtime = o.runtime;
   bo.profile = profile_name;
-  bo.sampler.sampler = "prior";
-  bo.sampler.models = models;
+  bo.sampler.sampler = "space";
+  bo.sampler.kernel_types = types;
   bo.sampler.seed = o.seed;
-  bo.sampler.jitter_copies = o.jitter;
-  bo.sampler.grouping = predict::kernel_grouping(rules);
   bo.protocol = predict::kernel_protocol();
-  bo.budget_s = std::max(1.0, budget_s - elapsed());
   bo.threads = threads;
   bo.tty = ::isatty(STDERR_FILENO) != 0;
   bo.quiet = !bo.tty;
-  const bench::BenchSummary summary = bench::run_bench(bo, db, std::cerr);
+  const double adaptive_share = std::clamp(o.adaptive_share, 0.0, 0.9);
+  const double measure_s = std::max(1.0, budget_s - elapsed());
+  bench::BenchSummary summary;
+  auto phase = [&](const bench::BenchOptions& options, const char* what) {
+    std::cerr << "profile: " << what << " for " << static_cast<int>(options.budget_s) << " s\n";
+    const bench::BenchSummary s = bench::run_bench(options, db, std::cerr);
+    summary.profile_id = s.profile_id;
+    summary.measured += s.measured;
+    summary.failed += s.failed;
+    summary.skipped += s.skipped;
+    summary.wall_s += s.wall_s;
+    summary.timed_s += s.timed_s;
+    summary.interrupted = summary.interrupted || s.interrupted;
+    std::cerr << "profile: " << what << ": " << bench::summary_line(s) << "\n";
+  };
+  {
+    bench::BenchOptions space = bo;
+    space.budget_s = std::max(1.0, measure_s * (1 - adaptive_share) * (models.empty() ? 1.0 : 0.7));
+    phase(space, "the kernel space");
+  }
+  if (!models.empty() && !summary.interrupted) {
+    bench::BenchOptions top_up = bo;
+    top_up.sampler.sampler = "prior";
+    top_up.sampler.kernel_types.clear();
+    top_up.sampler.models = models;
+    top_up.sampler.jitter_copies = o.jitter;
+    top_up.sampler.grouping = predict::kernel_grouping(rules);
+    top_up.budget_s = std::max(1.0, budget_s - elapsed() - measure_s * adaptive_share);
+    phase(top_up, "the kernels of --models");
+  }
+  predict::TrainOptions train_options;
+  train_options.llc_bytes = machine.llc_bytes;
+  train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
+  if (adaptive_share > 0 && !summary.interrupted && budget_s - elapsed() > 5) {
+    predict::FusionRules stored_rules;
+    nlohmann::json stored_context;
+    const auto timed = predict::timed_from_database(db, profile_name, stored_rules, stored_context);
+    predict::TrainOptions quick = train_options;
+    quick.kinds = {predict::ModelKind::kGbm, predict::ModelKind::kRoofline};
+    const predict::Bundle interim = predict::train_from_timed(timed, rules, quick);
+    bench::BenchOptions refine = bo;
+    refine.sampler.sampler = "adaptive";
+    refine.sampler.error_fn = predict::adaptive_error_fn(interim);
+    refine.budget_s = std::max(1.0, budget_s - elapsed());
+    phase(refine, "adaptive refinement where the cross-validated error is highest");
+  }
   stop_on_sigint.reset();
   db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
-  std::cerr << "profile: " << bench::summary_line(summary) << "\n";
   if (summary.interrupted) {
     std::cerr << "profile: interrupted; " << summary.measured + summary.failed << " measurements kept in " << db_path
               << ", run the same command again to continue\n";
@@ -147,9 +193,6 @@ int run_profile(const ProfileOptions& o) {
   std::cerr << "profile: training on " << timed.size() << " measured kernels (" << summary.failed
             << " failed in this run) after " << static_cast<int>(elapsed()) << " s\n";
   int unusable = 0;
-  predict::TrainOptions train_options;
-  train_options.llc_bytes = machine.llc_bytes;
-  train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;
   bundle.runtime_version = version;
@@ -186,10 +229,13 @@ void register_profile(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--budget", options->budget, "time for kernel measurements: 15m, 90s, 1h")->capture_default_str();
   cmd->add_option("--models", options->models,
-                  "models or folders whose kernel configurations are timed (default .cache/models/*)");
+                  "optional top-up: models or folders whose kernel configurations are timed beside the kernel space");
+  cmd->add_option("--adaptive-share", options->adaptive_share,
+                  "share of the budget for adaptive refinement where the cross-validated error is highest")
+      ->capture_default_str();
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();
-  cmd->add_option("--seed", options->seed, "seed of the jitter")->capture_default_str();
+  cmd->add_option("--seed", options->seed, "seed of the kernel space and the jitter")->capture_default_str();
   cmd->add_option("--db", options->db,
                   "measurement database (default BUNDLE.db); a rerun continues from what it holds");
   cmd->callback([options, &action] { action = [options] { return run_profile(*options); }; });

@@ -9,8 +9,15 @@
 //   prior     the layer configurations found in real models (import + kernel_spec_of
 //             over fused groups: simple_fused_groups, or a runtime's own grouping), each
 //             exactly, in a seeded order, then jittered copies of them
+//   space     the default of `profile`: every type's parameters drawn from documented
+//             marginal distributions over the values real networks use (channels 3-2048,
+//             spatial 1-320, kernels 1-9, strides, dilation, grouped and depthwise convs,
+//             FC up to 25088x4096, attention-sized matmuls, elementwise tensors up to 32 MiB;
+//             src/bench/kernel_space.cpp lists them), kept when the layer is plausible
+//             (activation size, MACs). Reads no model: the space does not depend on the
+//             models later validated. Types get shares of the sequence by space_weight().
 //   random    uniform over each type's parameter space (sizes log-uniform)
-//   adaptive  random candidates, kept with probability growing with a caller-supplied
+//   adaptive  candidates from the space, kept with probability growing with a caller-supplied
 //             error function (a fitted predictor's error), so bench never depends on
 //             predict
 #pragma once
@@ -19,6 +26,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -31,7 +40,7 @@ using ErrorFn = std::function<double(const KernelSpec&)>;
 using GroupingFn = std::function<std::vector<std::vector<int>>(const ir::Graph&)>;
 
 struct SamplerOptions {
-  std::string sampler = "grid";           // grid | prior | random | adaptive
+  std::string sampler = "grid";           // grid | prior | space | random | adaptive
   std::vector<std::string> kernel_types;  // empty: default_kernel_types()
   std::uint64_t seed = 1;
   std::vector<std::filesystem::path> models;  // prior: model files or folders of .onnx/.tflite
@@ -65,6 +74,17 @@ std::vector<std::filesystem::path> model_files(const std::vector<std::filesystem
 // A group the vocabulary cannot name as a whole contributes its longest nameable prefix.
 std::vector<KernelSpec> model_kernels(const std::vector<std::filesystem::path>& models,
                                       const std::vector<std::string>& types = {}, const GroupingFn& grouping = {});
+
+// One kernel of `type` drawn from the space's distributions (see "space" above), or
+// nullopt when 200 draws gave no plausible spec. Throws Error(kInvalidArgument) for an
+// unknown type.
+std::optional<KernelSpec> space_kernel(const std::string& type, std::mt19937_64& rng, double max_macs = 2e9);
+// The share of the space sequence a type gets, relative to 1: conv, fc and matmul 4,
+// fused convs and depthwise convs 2, the rest 1.
+int space_weight(const std::string& type);
+// Multiply-accumulates of a spec (elements x 10 for kernels without MACs): the size cap
+// the samplers apply.
+double kernel_work(const KernelSpec& spec);
 
 // Fused groups of a graph as node-index lists, anchor first: a conv/gemm/matmul/add
 // with the BatchNormalization and activation that follow it alone; every other node

@@ -6,6 +6,8 @@
 //   runs (layout conversions at its boundary: the NHWC round trip's Transposes, ONNX
 //   Runtime's NCHWc ReorderInput/ReorderOutput, the TFLite writer's explicit Pad). The
 //   minimum because on a shared machine other tenants only ever add time.
+// - own_median_ms: the same layers' medians summed: what the typical run pays, as a user
+//   running a model sees its median run.
 // - layers_ms, layer_count: every layer's median summed and how many there were;
 //   stats.median - layers_ms is the runtime's per-run overhead.
 // - cold_ms: own_ms again with the caches flushed before every run (cold_protocol(),
@@ -38,11 +40,12 @@ struct TimingOptions {
 };
 
 struct KernelTiming {
-  measure::Stats stats;  // end to end, milliseconds: the lowest-CV attempt
-  int remeasured = 0;    // extra attempts the CV target took
-  double timed_s = 0;    // seconds spent in timed runs, every attempt
-  double own_ms = 0;     // 0 when the runtime reports no layers
-  int own_layers = 0;    // the layers own_ms sums (the kernel's, boundary layers left out)
+  measure::Stats stats;      // end to end, milliseconds: the lowest-CV attempt
+  int remeasured = 0;        // extra attempts the CV target took
+  double timed_s = 0;        // seconds spent in timed runs, every attempt
+  double own_ms = 0;         // 0 when the runtime reports no layers
+  double own_median_ms = 0;  // the same layers' medians summed: the typical run's own time
+  int own_layers = 0;        // the layers own_ms sums (the kernel's, boundary layers left out)
   double layers_ms = 0;
   int layer_count = 0;
   double cold_ms = 0;    // 0 without the cold pass or layers

@@ -24,11 +24,13 @@
 
 namespace infercast::predict {
 
-// 2: kernel types, fields and rules of sessions 7-8 (conv+sigmoid, conv+hardsigmoid,
-// conv+transpose, channel_pad, bn, pad+dwconv, layer_excess_ms, feeder-timed labels). A
-// bundle of another schema is refused both ways: an older one would load its missing
-// fields as 0 and predict silently wrong numbers.
-inline constexpr int kBundleSchemaVersion = 2;
+// 3: trees fitted to the residual over their family's roofline (which gains a DRAM
+// ceiling), a gconv family, per-family feature ranges, median-run labels. 2: conv+sigmoid,
+// conv+hardsigmoid, conv+transpose, channel_pad, bn, pad+dwconv, layer_excess_ms,
+// feeder-timed labels. A bundle of another schema is refused both ways: an older one would
+// load its missing fields as 0 (or its trees as absolute latencies) and predict silently
+// wrong numbers.
+inline constexpr int kBundleSchemaVersion = 3;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
@@ -41,6 +43,10 @@ struct FamilyModel {
   // ms_per_weight_byte * weight bytes + ms_per_io_byte * activation bytes (>= 0 each).
   double ms_per_weight_byte = 0;
   double ms_per_io_byte = 0;
+  // The range of every feature over the family's training kernels: a kernel outside it
+  // is an extrapolation (predict names the features).
+  Features feature_lo{};
+  Features feature_hi{};
 };
 
 struct Bundle {
@@ -79,6 +85,9 @@ struct TrainOptions {
   int min_samples = 8;         // a family with fewer samples gets the roofline only
   std::size_t llc_bytes = 0;   // the profiled machine's last-level cache (cold-excess fit), 0 = unknown
   double layer_excess_ms = 0;  // the profile's bench::layer_span_excess_ms, copied into the bundle
+  // Label kernels with their median run's own time (what a user's typical run pays) rather
+  // than their fastest: a model's median run is what `validate` compares with by default.
+  bool median_labels = true;
   // Restrict the candidates (the baselines use {kRoofline} or one kind).
   std::vector<ModelKind> kinds = {ModelKind::kGbm, ModelKind::kForest, ModelKind::kRoofline};
 };
@@ -108,6 +117,9 @@ nlohmann::json bundle_summary(const Bundle& bundle);
 struct KernelPrediction {
   double ms = 0, lo_ms = 0, hi_ms = 0;
   std::string source;  // "gbm", "forest", "roofline", "memory-bound estimate", "removed"
+  // The features (kFeatureNames) outside the range the family was trained on: the
+  // prediction extrapolates along them. Empty inside the sampled space.
+  std::vector<std::string> outside;
 };
 
 struct Prediction {
@@ -117,6 +129,7 @@ struct Prediction {
   double working_set_bytes = 0;  // weights + the largest kernel's activation bytes
   double cold_fraction = 0;      // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
   int estimated = 0;             // kernels predicted by the memory-bound fallback
+  int extrapolated = 0;          // kernels with a feature outside their family's trained range
 };
 
 // Splits `graph` under the bundle's rules and predicts each kernel; the model latency

@@ -22,6 +22,12 @@ namespace infercast::predict {
 // this runtime actually executes.
 bench::GroupingFn kernel_grouping(const FusionRules& rules);
 
+// The default kernel types (bench::default_kernel_types) that a runtime with `rules`
+// executes as exactly one kernel: their one-kernel graph splits into one kernel that is
+// not removed. The others would time several kernels at once (conv+add where the add is
+// not fused) or nothing (a folded pad), and give no training row.
+std::vector<std::string> single_kernel_types(const FusionRules& rules);
+
 // The protocol profile times kernels with: short, since a kernel run is micro- to milliseconds.
 measure::Protocol kernel_protocol();
 
@@ -35,8 +41,16 @@ struct TimedSpec {
   double layers_ms = 0;
   int layer_count = 0;
   double cold_ms = 0;
-  // The training label: kernel_ms when measured, else the end-to-end median.
-  double label_ms() const { return kernel_ms > 0 ? kernel_ms : stats.median; }
+  double kernel_median_ms = 0;  // own time from per-layer medians; 0 in rows measured before it was kept
+  // The training label. `median` (what a user's typical run pays): kernel_median_ms when
+  // measured, else kernel_ms scaled by the end-to-end median / min ratio, else the
+  // end-to-end median. Otherwise the fastest: kernel_ms when measured, else the
+  // end-to-end median.
+  double label_ms(bool median = true) const {
+    if (!median || !(kernel_ms > 0)) return kernel_ms > 0 ? kernel_ms : stats.median;
+    if (kernel_median_ms > 0) return kernel_median_ms;
+    return stats.min > 0 && stats.median >= stats.min ? kernel_ms * stats.median / stats.min : kernel_ms;
+  }
 };
 
 // The training row of a timed spec: its graph split under `rules` must be exactly one

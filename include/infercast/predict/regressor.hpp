@@ -1,9 +1,15 @@
 // Latency regressors for one kernel family, all predicting milliseconds from Features:
 //
-//   gbm       XGBoost gradient boosting on log(latency) (C API)
-//   forest    XGBoost's random-forest mode on log(latency): one round of
+//   gbm       XGBoost gradient boosting on log(latency / roofline) (C API)
+//   forest    XGBoost's random-forest mode on log(latency / roofline): one round of
 //             num_parallel_tree trees, row subsample and per-node column subsample, eta 1
-//   roofline  max(FLOPs / peak, bytes / bandwidth) + overhead, ceilings fitted from data
+//   roofline  max(FLOPs / peak, bytes / bandwidth) + overhead, ceilings fitted from data;
+//             kernels moving more than the last-level cache stream at the DRAM ceiling
+//
+// The trees learn the residual over the family's roofline, not the latency itself: a
+// tree returns its nearest leaf beyond the data, so a kernel larger than any sample
+// (vgg's 25088x4096 FC, a conv wider than the space) scales with the physics and carries
+// the residual of its nearest neighbours, instead of being capped at the largest label.
 //
 // Working in log latency makes the loss relative, so a 20 µs kernel counts as much as a
 // 20 ms one. Model selection is k-fold cross-validation on the log error.
@@ -11,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,13 +42,18 @@ struct Sample {
 // The roofline with its ceilings in per-millisecond units.
 struct Roofline {
   double flops_per_ms = 1;  // achieved peak compute
-  double bytes_per_ms = 1;  // achieved bandwidth
+  double bytes_per_ms = 1;  // achieved bandwidth of kernels that fit the last-level cache
   double overhead_ms = 0;   // per-kernel fixed cost
+  // Kernels moving more than llc_bytes stream from DRAM at dram_bytes_per_ms; 0 = one
+  // bandwidth for all (no LLC size known, or no such kernel measured).
+  double llc_bytes = 0;
+  double dram_bytes_per_ms = 0;
   double predict_ms(const KernelCost& cost) const;
   // Fitted to minimize the squared log error: the overhead a fraction of the smallest
-  // kernel's latency, the ceilings the best achieved rates scaled down by a grid search.
-  // Throws Error(kInvalidArgument) on no samples.
-  static Roofline fit(std::span<const Sample> samples);
+  // kernel's latency, the ceilings the best achieved rates scaled down by a grid search;
+  // with `llc_bytes` and at least 3 kernels moving more than it, the DRAM ceiling is
+  // searched the same way on those kernels. Throws Error(kInvalidArgument) on no samples.
+  static Roofline fit(std::span<const Sample> samples, double llc_bytes = 0);
   nlohmann::json to_json() const;
   static Roofline from_json(const nlohmann::json& j);
 };
@@ -54,9 +66,13 @@ class XgbModel {
   XgbModel(XgbModel&&) noexcept;
   XgbModel& operator=(XgbModel&&) noexcept;
 
-  // Throws Error(kInvalidArgument) on no samples and Error(kUnsupported) when XGBoost fails.
-  void fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed = 1);
-  // Predicted milliseconds for `rows` feature vectors laid out contiguously.
+  // Fits ln(latency / baseline) (ln latency without a baseline). Throws
+  // Error(kInvalidArgument) on no samples and Error(kUnsupported) when XGBoost fails.
+  void fit(std::span<const Sample> samples, ModelKind kind, std::uint64_t seed = 1, const Roofline* baseline = nullptr);
+  // The baseline of a loaded model (the bundle stores it beside the trees).
+  void set_baseline(const Roofline& baseline) { baseline_ = baseline; }
+  // Predicted milliseconds for `rows` feature vectors laid out contiguously (the
+  // baseline's FLOPs and bytes are read back from the log2 features).
   std::vector<double> predict_ms(std::span<const Features> rows) const;
   // XGBoost's own model format (UBJSON).
   std::vector<char> save() const;
@@ -65,6 +81,7 @@ class XgbModel {
 
  private:
   void* handle_ = nullptr;
+  std::optional<Roofline> baseline_;
 };
 
 // Cross-validated error of one model kind on one family.
@@ -78,7 +95,12 @@ nlohmann::json to_json(const CvScore& s);
 
 // k-fold CV (deterministic shuffle by `seed`); with fewer than 2k samples, leave-one-out
 // over at most 2k folds. Throws Error(kInvalidArgument) on fewer than 3 samples.
-CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds = 5, std::uint64_t seed = 1);
+// XGBoost kinds are fitted over the training folds' roofline (with `llc_bytes`), as train() does.
+CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds = 5, std::uint64_t seed = 1,
+                       double llc_bytes = 0);
+
+// The roofline cost a feature row describes (log2_flops and log2_bytes read back).
+KernelCost cost_of_features(const Features& x);
 
 // The error statistics of predictions against measurements.
 CvScore score(std::span<const double> predicted_ms, std::span<const double> measured_ms);

@@ -25,13 +25,20 @@ struct ValidationRow {
   double flops = 0;         // for the FLOPs-proportional baseline
   int kernels = 0, estimated_kernels = 0;
   std::vector<double> rounds_ms;  // the measured statistic of every round (fresh session each)
+  // Both statistics, whichever measured_ms is: the median round of the per-round medians
+  // (what a user sees) and the fastest run of all rounds; and the spread of the rounds'
+  // medians, (max - min) / median, the model's run-to-run noise here.
+  double median_ms = 0, min_ms = 0, spread = 0;
+  int extrapolated_kernels = 0;
 };
 
 // The conv-only baseline of a prediction.
 double conv_only_ms(const Prediction& p);
 
 // One JSON object: {"predictor","runtime","models":[rows...],"summary":{n, within5, within10, rmse_ms, mape,
-// median_cv, baselines:{flops:{gflops, within10, mape}, conv_only:{within10, mape}}}}.
+// median_cv, median_spread, other_stat:{within5, within10, mape} (against the statistic measured_ms is not:
+// min_ms when it is median_ms, else median_ms), baselines:{flops:{gflops, within10, mape},
+// conv_only:{within10, mape}}}}.
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime);
 

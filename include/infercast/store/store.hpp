@@ -56,6 +56,7 @@ struct Measurement {
   double layers_ms = 0;
   int layer_count = 0;
   double cold_ms = 0;
+  double own_median_ms = 0;  // own time from per-layer medians (schema 3; 0 in older rows)
   std::string timestamp_utc;
   std::string error;  // non-empty: a failed measurement, stats meaningless
   bool failed() const noexcept { return !error.empty(); }
@@ -79,7 +80,7 @@ struct DatabaseStats {
 };
 
 // The schema version this build writes; older databases are migrated on open.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 class Database {
  public:

@@ -1,0 +1,266 @@
+// The model-agnostic kernel space (include/infercast/bench/sampler.hpp, sampler "space").
+//
+// Every kernel type draws its parameters independently from marginal distributions over
+// the values real networks use (nn-Meter's prior-distribution sampling, with the priors
+// written down here rather than read from a list of models), then keeps the draw only
+// when it is a layer a network could have: a valid spec, an activation of at most
+// kMaxActivation elements (channels and resolution trade against each other in every
+// CNN: 224x224x64, 56x56x256, 7x7x2048 are all 3.2M or less), and at most `max_macs`
+// multiply-accumulates. No model file is read, so the space is the same whatever models
+// are later validated.
+//
+// The marginals (sizes log-uniform, so each octave gets the same share):
+//   spatial h = w   1-320; half the draws snap to the resolutions CNN stages use
+//                   (7, 14, 28, 56, 112, 224 and the odd ones of inception/alexnet:
+//                   13, 17, 27, 35, 55, 71, 147, 299)
+//   channels        3-2048, rounded to a multiple of 8 above 16 (85% of draws), as
+//                   network widths are
+//   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
+//                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
+//   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (powers of two)
+//                   of group width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
+//   depthwise k     3 (58%), 5 (29%), 7 (10%), 9 (3%)
+//   fc              in 16-25088, out 10-4096, snapping in 30% of draws to the widths
+//                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000)
+//   matmul          transformer attention and MLP shapes: heads x batch 1-16, sequence
+//                   16-3136, head or hidden width 16-1024
+//   pooling         k 2 (30%) or 3, stride 2 (80%) or 1
+//   elementwise     up to kMaxElementwise elements (32 MiB of float32)
+//   rows            softmax/layernorm: 1-3136 rows of 10-4096
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <unordered_set>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/sampler.hpp"
+
+namespace infercast::bench {
+
+namespace {
+
+using Rng = std::mt19937_64;
+using Params = std::map<std::string, std::int64_t>;
+
+constexpr double kMaxActivation = 3.3e6;   // elements of a conv's input or output
+constexpr double kMaxElementwise = 8.4e6;  // elements of an elementwise kernel's tensor
+
+bool starts_with(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
+
+double uniform(Rng& rng) {
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+std::int64_t log_uniform(Rng& rng, double lo, double hi) {
+  const double v = std::exp(std::uniform_real_distribution<double>(std::log(lo), std::log(hi + 0.999))(rng));
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(v), static_cast<std::int64_t>(lo),
+                                  static_cast<std::int64_t>(hi));
+}
+
+// One value of `values` with the given weights.
+std::int64_t choice(Rng& rng, std::initializer_list<std::int64_t> values, std::initializer_list<double> weights) {
+  std::discrete_distribution<std::size_t> d(weights.begin(), weights.end());
+  return *(values.begin() + static_cast<std::ptrdiff_t>(d(rng)));
+}
+
+std::int64_t spatial(Rng& rng, double lo, double hi) {
+  static const std::vector<std::int64_t> stages{7, 14, 28, 56, 112, 224, 13, 17, 27, 35, 55, 71, 147, 299};
+  if (uniform(rng) < 0.5) {
+    std::vector<std::int64_t> in;
+    for (std::int64_t s : stages)
+      if (s >= lo && s <= hi) in.push_back(s);
+    if (!in.empty()) return in[std::uniform_int_distribution<std::size_t>(0, in.size() - 1)(rng)];
+  }
+  return log_uniform(rng, lo, hi);
+}
+
+std::int64_t channels(Rng& rng, double lo, double hi) {
+  std::int64_t c = log_uniform(rng, lo, hi);
+  if (c > 16 && uniform(rng) < 0.85) c = std::max<std::int64_t>(16, (c + 4) / 8 * 8);
+  return std::min<std::int64_t>(c, static_cast<std::int64_t>(hi));
+}
+
+std::int64_t snapped(Rng& rng, double lo, double hi, std::initializer_list<std::int64_t> common) {
+  if (uniform(rng) < 0.3)
+    return *(common.begin() +
+             std::uniform_int_distribution<std::ptrdiff_t>(0, static_cast<std::ptrdiff_t>(common.size()) - 1)(rng));
+  return channels(rng, lo, hi);
+}
+
+std::int64_t stride_for(Rng& rng, std::int64_t k) {
+  return uniform(rng) < (k == 1 ? 0.10 : 0.22) ? 2 : 1;
+}
+
+// A conv-anchored kernel (conv, conv+..., pad+conv), grouped in 30% of draws.
+Params conv_params(Rng& rng, bool padded_conv) {
+  Params p;
+  std::int64_t k = choice(rng, {1, 3, 5, 7, 9}, {0.45, 0.38, 0.07, 0.07, 0.03});
+  if (padded_conv && k == 1) k = 3;  // pad+conv pads by k / 2
+  const std::int64_t hw = spatial(rng, 1, 320);
+  std::int64_t cin = 0, cout = 0, groups = 1;
+  if (uniform(rng) < 0.30) {
+    groups = choice(rng, {2, 4, 8, 16, 32, 64}, {0.15, 0.2, 0.2, 0.2, 0.15, 0.1});
+    const std::int64_t width = choice(rng, {2, 4, 8, 16, 24, 32, 48, 64, 128}, {1, 2, 3, 3, 2, 2, 2, 2, 1});
+    cin = groups * width;
+    cout = groups * width * choice(rng, {1, 2}, {0.7, 0.3});
+  } else {
+    cin = uniform(rng) < 0.05 ? 3 : channels(rng, 3, 2048);
+    cout = channels(rng, 8, 2048);
+  }
+  const std::int64_t dilation = (k == 3 && uniform(rng) < 0.05) ? 2 : 1;
+  p = {{"n", 1},
+       {"h", hw},
+       {"w", hw},
+       {"cin", cin},
+       {"cout", cout},
+       {"k", k},
+       {"stride", stride_for(rng, k)},
+       {"dilation", dilation},
+       {"pad", dilation * (k - 1) / 2},
+       {"groups", groups}};
+  return p;
+}
+
+Params dwconv_params(Rng& rng) {
+  const std::int64_t k = choice(rng, {3, 5, 7, 9}, {0.58, 0.29, 0.10, 0.03});
+  const std::int64_t hw = spatial(rng, 3, 320);
+  return {{"n", 1},        {"h", hw},
+          {"w", hw},       {"c", channels(rng, 8, 2048)},
+          {"k", k},        {"stride", stride_for(rng, k)},
+          {"dilation", 1}, {"pad", k / 2}};
+}
+
+std::optional<Params> draw(const std::string& type, Rng& rng) {
+  const auto hw_into = [&](Params& p, double lo, double hi) { p["h"] = p["w"] = spatial(rng, lo, hi); };
+  if (type == "conv" || starts_with(type, "conv+")) return conv_params(rng, false);
+  if (type == "pad+conv") return conv_params(rng, true);
+  if (starts_with(type, "dwconv") || type == "pad+dwconv") return dwconv_params(rng);
+  if (type == "convtranspose") {
+    const std::int64_t k = choice(rng, {2, 3, 4}, {0.4, 0.3, 0.3});
+    const std::int64_t hw = spatial(rng, 2, 128);
+    return Params{{"n", 1},
+                  {"h", hw},
+                  {"w", hw},
+                  {"cin", channels(rng, 8, 512)},
+                  {"cout", channels(rng, 8, 512)},
+                  {"k", k},
+                  {"stride", choice(rng, {1, 2}, {0.2, 0.8})},
+                  {"pad", (k - 1) / 2}};
+  }
+  if (starts_with(type, "fc")) {
+    return Params{{"n", 1},
+                  {"cin", snapped(rng, 16, 25088, {512, 1024, 1280, 2048, 4096, 9216, 25088})},
+                  {"cout", snapped(rng, 10, 4096, {1000, 1000, 4096})}};
+  }
+  if (type == "matmul") {
+    return Params{{"b", choice(rng, {1, 2, 3, 4, 6, 8, 12, 16}, {3, 1, 1, 1, 1, 1, 2, 1})},
+                  {"m", log_uniform(rng, 16, 3136)},
+                  {"k", channels(rng, 16, 1024)},
+                  {"n", log_uniform(rng, 16, 3136)}};
+  }
+  if (type == "maxpool" || type == "avgpool") {
+    const std::int64_t k = choice(rng, {2, 3}, {0.3, 0.7});
+    Params p{{"n", 1},
+             {"c", channels(rng, 8, 2048)},
+             {"k", k},
+             {"stride", choice(rng, {1, 2}, {0.2, 0.8})},
+             {"pad", k == 3 && uniform(rng) < 0.6 ? 1 : 0}};
+    hw_into(p, 3, 320);
+    return p;
+  }
+  if (type == "globalavgpool") {
+    Params p{{"n", 1}, {"c", channels(rng, 16, 2048)}};
+    hw_into(p, 1, 56);
+    return p;
+  }
+  if (type == "softmax" || type == "layernorm")
+    return Params{{"n", log_uniform(rng, 1, 3136)}, {"c", channels(rng, 10, 4096)}};
+  if (type == "concat") {
+    Params p{{"n", 1}, {"c", channels(rng, 8, 1024)}, {"inputs", choice(rng, {2, 3, 4}, {0.5, 0.2, 0.3})}};
+    hw_into(p, 1, 160);
+    return p;
+  }
+  if (starts_with(type, "resize")) {
+    Params p{{"n", 1}, {"c", channels(rng, 8, 512)}, {"scale", choice(rng, {2, 4}, {0.8, 0.2})}};
+    hw_into(p, 2, 128);
+    return p;
+  }
+  if (type == "pad") {
+    Params p{{"n", 1}, {"c", channels(rng, 3, 512)}, {"pad", choice(rng, {1, 2, 3}, {0.6, 0.25, 0.15})}};
+    hw_into(p, 4, 256);
+    return p;
+  }
+  if (type == "channel_pad") {
+    Params p{{"n", 1}, {"c", channels(rng, 8, 512)}, {"cpad", channels(rng, 4, 256)}};
+    hw_into(p, 2, 128);
+    return p;
+  }
+  if (type == "se") {
+    Params p{{"n", 1}, {"c", channels(rng, 16, 2048)}, {"r", choice(rng, {4, 8, 16}, {0.6, 0.1, 0.3})}};
+    hw_into(p, 1, 112);
+    return p;
+  }
+  if (type == "channel_shuffle") {
+    const std::int64_t groups = choice(rng, {2, 3, 4, 8}, {0.6, 0.1, 0.2, 0.1});
+    Params p{{"n", 1}, {"c", groups * channels(rng, 8, 512)}, {"groups", groups}};
+    hw_into(p, 2, 112);
+    return p;
+  }
+  Params p{{"n", 1}, {"c", channels(rng, 3, 2048)}};  // elementwise, activations, bn, reshape, transpose
+  hw_into(p, 1, 320);
+  return p;
+}
+
+// Elements of the largest activation tensor a spec reads or writes.
+double largest_tensor(const KernelSpec& s) {
+  const auto g = [&](const char* n) { return s.params.count(n) != 0 ? static_cast<double>(s.params.at(n)) : 1.0; };
+  if (s.params.count("cin") != 0 && s.params.count("h") != 0) {
+    const double in = g("n") * g("cin") * g("h") * g("w");
+    const double out = g("n") * g("cout") * g("h") * g("w") / g("stride") / g("stride");
+    const double up = s.type == "convtranspose" ? g("stride") * g("stride") : 1.0;
+    return std::max(in, out * up);
+  }
+  if (s.type == "matmul") return g("b") * std::max({g("m") * g("k"), g("k") * g("n"), g("m") * g("n")});
+  if (starts_with(s.type, "fc")) return g("n") * std::max(g("cin"), g("cout"));
+  double e = g("n") * g("c") * g("h") * g("w");
+  if (s.type == "concat") e *= g("inputs");
+  if (starts_with(s.type, "resize")) e *= g("scale") * g("scale");
+  return e;
+}
+
+bool plausible(const KernelSpec& s, double max_macs) {
+  const bool spatial_kernel = s.params.count("k") != 0 && s.params.count("h") != 0;
+  const double limit = spatial_kernel || s.type == "matmul" ? kMaxActivation : kMaxElementwise;
+  return largest_tensor(s) <= limit && kernel_work(s) <= max_macs;
+}
+
+}  // namespace
+
+std::optional<KernelSpec> space_kernel(const std::string& type, std::mt19937_64& rng, double max_macs) {
+  kernel_parameters(type);  // throws naming an unknown type
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const std::optional<Params> p = draw(type, rng);
+    if (!p) return std::nullopt;
+    KernelSpec spec{type, *p, ir::DType::kFloat32};
+    for (const auto& name : kernel_parameters(type))  // parameters the draw leaves out
+      if (spec.params.count(name) == 0) spec.params[name] = name == "pad" ? 0 : 1;
+    try {
+      validate(spec);
+    } catch (const Error&) {
+      continue;
+    }
+    if (plausible(spec, max_macs)) return spec;
+  }
+  return std::nullopt;
+}
+
+int space_weight(const std::string& type) {
+  // The kernels that hold most of a CNN's or a transformer's time get more of the budget.
+  if (type == "conv" || type == "fc" || type == "matmul") return 4;
+  if (starts_with(type, "conv+") || starts_with(type, "dwconv") || type == "pad+conv") return 2;
+  return 1;
+}
+
+}  // namespace infercast::bench
