@@ -608,6 +608,31 @@ TEST(TfliteImporterBuilt, ConvChannelsMustDivide) {
   expect_error(m.build(), {"operator 0 (CONV_2D)", "not a multiple"});
 }
 
+// The shape contracts of ir::validate hold for TFLite files too (OHWI weights, NHWC).
+TEST(TfliteImporterBuilt, ConvBiasAndGroupContracts) {
+  TinyModel bias;
+  bias.extra_tensor_shape = {5};  // 5 biases for 3 output channels
+  bias.op_inputs = {0, 1, 3};
+  bias.graph_inputs = {0, 3};
+  expect_error(bias.build(), {"tiny.tflite", "'y' (CONV_2D)", "bias", "3 output channels"});
+  TinyModel groups;
+  groups.input_shape = {1, 4, 4, 4};  // group 2 from 4 input channels and 2 per filter
+  expect_error(groups.build(), {"3 output channels", "not divisible by group 2"});
+}
+
+TEST(TfliteImporterBuilt, AddOperandsMustBroadcast) {
+  TinyModel add;
+  add.code = tflite::BuiltinOperator::ADD;
+  add.extra_tensor_shape = {1, 4, 4, 5};  // against x [1,4,4,2]
+  add.op_inputs = {0, 3};
+  add.graph_inputs = {0, 3};
+  add.output_shape = {1, 4, 4, 5};
+  expect_error(add.build(), {"tiny.tflite", "'y' (ADD)", "do not broadcast", "2 vs 5"});
+  add.extra_tensor_shape = {1, 1, 1, 2};
+  add.output_shape = {1, 4, 4, 2};
+  EXPECT_NO_THROW(load_tflite_bytes(add.build(), "tiny.tflite"));
+}
+
 TEST(TfliteImporterBuilt, TransposeConvInputsAreReordered) {
   TinyModel m;
   m.code = tflite::BuiltinOperator::TRANSPOSE_CONV;
