@@ -372,6 +372,22 @@ void check_reshape(const NodeCheck& c, bool onnx) {
   }
 }
 
+void check_batch_norm(const NodeCheck& c) {
+  const Shape* x = c.shape(0);
+  if (x == nullptr || x->rank() < 2) return;
+  const auto channels = dim(*x, c.node().layout == Layout::kNHWC ? -1 : 1);
+  if (!channels) return;
+  static const char* const kNames[] = {"scale", "bias", "mean", "var"};
+  for (std::size_t i = 1; i < 5; ++i) {
+    const Shape* p = c.shape(i);
+    if (p == nullptr || !p->is_static()) continue;
+    if (p->rank() != 1 || static_cast<std::int64_t>(*p->numel()) != *channels) {
+      c.fail(std::string(kNames[i - 1]) + " " + named(*c.tensor(i)) + " must be a vector of the " + str(*channels) +
+             " channels of input " + named(*c.tensor(0)));
+    }
+  }
+}
+
 }  // namespace
 
 void validate(const Graph& graph, const std::string& file) {
@@ -392,8 +408,13 @@ void validate(const Graph& graph, const std::string& file) {
       case Op::FullyConnected: check_fully_connected(c); break;
       case Op::Concat: check_concat(c); break;
       case Op::Reshape: check_reshape(c, onnx); break;
+      case Op::BatchNormalization: check_batch_norm(c); break;
       default:
-        if (is_broadcasting(n.op) && !legacy_broadcast && !n.attrs.has("broadcast")) check_broadcast(c);
+        // TFLite's SELECT (v1) takes a 1-D condition matched to the first dimension,
+        // not a broadcast one; SELECT_V2 broadcasts.
+        if (is_broadcasting(n.op) && !legacy_broadcast && !n.attrs.has("broadcast") && n.source_op != "SELECT") {
+          check_broadcast(c);
+        }
         break;
     }
   }

@@ -166,5 +166,18 @@ TEST(ModelChecks, ReshapeSingleInferredDimension) {
   EXPECT_TRUE(accepted(OneNode("Reshape").input("x", {2, 6}).ints("s", {-1})));
 }
 
+TEST(ModelChecks, BatchNormParametersPerChannel) {
+  auto bn = [](std::int64_t mean_length) {
+    return OneNode("BatchNormalization")
+        .input("x", {1, 3, 4, 4})
+        .weight("scale", {3})
+        .weight("bias", {3})
+        .weight("mean", {mean_length})
+        .weight("var", {3});
+  };
+  EXPECT_TRUE(refused(bn(4), {"mean 'mean' 4", "3 channels"}));
+  EXPECT_TRUE(accepted(bn(3)));
+}
+
 }  // namespace
 }  // namespace infercast::import

@@ -25,6 +25,7 @@ namespace infercast::ir {
 //   Concat                equal ranks, axis in range, equal dimensions off the axis
 //   binary elementwise    numpy multidirectional broadcasting (PRelu: the slope
 //                         broadcasts to the input)
+//   BatchNormalization    scale, bias, mean and variance are vectors of the channels
 //   Reshape               at most one -1; no -1 beside a 0 with allowzero; element
 //                         count preserved
 // Throws Error(kBadModel, file, "node I 'name' (source op)", reason) where the reason
