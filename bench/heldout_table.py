@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Held-out accuracy tables from `infercast validate --format json` outputs.
+
+Usage: bench/heldout_table.py VALIDATE.json [VALIDATE.json ...]
+
+For each file (one runtime and thread count), prints markdown:
+  - the summary: models within +-5% / +-10% against the statistic validate compared
+    with (the median by default) and against the other one, MAPE, the two baselines;
+  - the per-family table: every architecture family (resnet, regnet, mediapipe, ...)
+    with its models' errors, spreads and how many of its kernels were extrapolations.
+
+`profile` reads no model, so every family here is held out from the kernel space at
+once: a stricter test than leaving one family out of a model-derived space.
+"""
+
+import json
+import re
+import sys
+
+# Family of a model file name, first match wins.
+FAMILIES = [
+    ("resnext", r"^resnext"),
+    ("wide_resnet", r"^wide_resnet"),
+    ("resnet", r"^resnet"),
+    ("vgg", r"^vgg"),
+    ("densenet", r"^densenet"),
+    ("squeezenet", r"^squeezenet"),
+    ("mobilenet", r"^mobilenet"),
+    ("mnasnet", r"^mnasnet"),
+    ("shufflenet", r"^shufflenet"),
+    ("efficientnet", r"^efficientnet"),
+    ("regnet", r"^regnet"),
+    ("convnext", r"^convnext"),
+    ("inception/googlenet", r"^(inception|googlenet)"),
+    ("alexnet", r"^alexnet"),
+    ("vit", r"^vit"),
+    ("swin", r"^swin"),
+    ("maxvit", r"^maxvit"),
+    ("mediapipe", r"^(face_detection|selfie)"),
+]
+
+
+def family(name):
+    for fam, pattern in FAMILIES:
+        if re.match(pattern, name):
+            return fam
+    return "other"
+
+
+def pct(x):
+    return f"{100 * x:.0f}%"
+
+
+def main(paths):
+    for path in paths:
+        with open(path) as f:
+            j = json.load(f)
+        s = j["summary"]
+        stat = j.get("statistic", "median")
+        other = "fastest run" if stat == "median" else "median round"
+        print(f"### {path}: {j['runtime']}, statistic {stat}\n")
+        print(f"- models {s['n']} (failed {s['failed']}): within ±5% **{pct(s['within5'])}**, "
+              f"within ±10% **{pct(s['within10'])}**, MAPE {s['mape']:.1f}%; "
+              f"median spread of rounds {100 * s.get('median_spread', 0):.1f}%")
+        o = s.get("other_stat", {})
+        if o:
+            print(f"- against the {other}: within ±5% {pct(o['within5'])}, within ±10% {pct(o['within10'])}, "
+                  f"MAPE {o['mape']:.1f}%")
+        b = s["baselines"]
+        print(f"- FLOPs-proportional ({b['flops']['gflops']:.1f} GFLOP/s fitted on these models): within ±10% "
+              f"{pct(b['flops']['within10'])}, MAPE {b['flops']['mape']:.1f}%; conv-only: within ±10% "
+              f"{pct(b['conv_only']['within10'])}, MAPE {b['conv_only']['mape']:.1f}%\n")
+        rows = {}
+        for m in j["models"]:
+            rows.setdefault(family(m["model"]), []).append(m)
+        print("| family | models | within ±10% | mean abs err | worst | spread (median) | extrapolated kernels |")
+        print("|---|---|---|---|---|---|---|")
+        for fam, _ in FAMILIES + [("other", "")]:
+            ms = [m for m in rows.get(fam, []) if "error" not in m]
+            failed = [m for m in rows.get(fam, []) if "error" in m]
+            if not ms and not failed:
+                continue
+            if not ms:
+                print(f"| {fam} | {len(failed)} failed | | | | | |")
+                continue
+            errs = [m["error_pct"] for m in ms]
+            within = sum(abs(e) <= 10 for e in errs)
+            worst = max(ms, key=lambda m: abs(m["error_pct"]))
+            spreads = sorted(m.get("spread", 0) for m in ms)
+            ext = sum(m.get("extrapolated_kernels", 0) for m in ms)
+            note = f" (+{len(failed)} failed)" if failed else ""
+            print(f"| {fam} | {len(ms)}{note} | {within}/{len(ms)} | {sum(abs(e) for e in errs) / len(errs):.1f}% | "
+                  f"{worst['model']} {worst['error_pct']:+.1f}% | {100 * spreads[len(spreads) // 2]:.1f}% | {ext} |")
+        print()
+        print("| model | measured median ms | fastest ms | spread | predicted ms | error | vs fastest |")
+        print("|---|---|---|---|---|---|---|")
+        for m in j["models"]:
+            if "error" in m:
+                print(f"| {m['model']} | failed: {m['error'][:80]} | | | | | |")
+                continue
+            vs_min = 100 * (m["predicted_ms"] - m["min_ms"]) / m["min_ms"] if m.get("min_ms") else 0
+            print(f"| {m['model']} | {m['median_ms']:.3g} | {m['min_ms']:.3g} | {100 * m['spread']:.1f}% | "
+                  f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |")
+        print()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
