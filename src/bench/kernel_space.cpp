@@ -14,7 +14,8 @@
 //                   (7, 14, 28, 56, 112, 224 and the odd ones of inception/alexnet:
 //                   13, 17, 27, 35, 55, 71, 147, 299)
 //   channels        3-2048, rounded to a multiple of 8 above 16 (85% of draws), as
-//                   network widths are
+//                   network widths are; half the draws log-normal around the width CNNs
+//                   give that resolution (48 at 224, ~170 at 56, ~1100 at 7; stage_channels)
 //   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
 //                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
 //   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (powers of two)
@@ -82,6 +83,22 @@ std::int64_t channels(Rng& rng, double lo, double hi) {
   return std::min<std::int64_t>(c, static_cast<std::int64_t>(hi));
 }
 
+// Channels of a layer at resolution hw: half the draws follow the trade-off every CNN
+// makes between width and resolution (log2 c ~ N(log2(48 (224/hw)^0.9), 1): 48 at 224,
+// ~170 at 56, ~1100 at 7, as VGG, ResNet and MobileNet stages are), the other half are
+// independent of hw (channels()). Without the first half, the wide layers at high
+// resolution that hold most of a CNN's time (vgg's 256->256 3x3 at 56x56) were almost
+// never drawn.
+std::int64_t stage_channels(Rng& rng, std::int64_t hw, double lo, double hi) {
+  if (uniform(rng) < 0.5) return channels(rng, lo, hi);
+  const double center = std::log2(48.0) + 0.9 * std::log2(224.0 / static_cast<double>(std::max<std::int64_t>(hw, 1)));
+  const double v = std::exp2(std::normal_distribution<double>(center, 1.0)(rng));
+  std::int64_t c =
+      std::clamp<std::int64_t>(std::llround(v), static_cast<std::int64_t>(lo), static_cast<std::int64_t>(hi));
+  if (c > 16 && uniform(rng) < 0.85) c = std::min<std::int64_t>((c + 4) / 8 * 8, static_cast<std::int64_t>(hi));
+  return c;
+}
+
 std::int64_t snapped(Rng& rng, double lo, double hi, std::initializer_list<std::int64_t> common) {
   if (uniform(rng) < 0.3)
     return *(common.begin() +
@@ -106,8 +123,8 @@ Params conv_params(Rng& rng, bool padded_conv) {
     cin = groups * width;
     cout = groups * width * choice(rng, {1, 2}, {0.7, 0.3});
   } else {
-    cin = uniform(rng) < 0.05 ? 3 : channels(rng, 3, 2048);
-    cout = channels(rng, 8, 2048);
+    cin = uniform(rng) < 0.05 ? 3 : stage_channels(rng, hw, 3, 2048);
+    cout = stage_channels(rng, hw, 8, 2048);
   }
   const std::int64_t dilation = (k == 3 && uniform(rng) < 0.05) ? 2 : 1;
   p = {{"n", 1},
@@ -127,13 +144,17 @@ Params dwconv_params(Rng& rng) {
   const std::int64_t k = choice(rng, {3, 5, 7, 9}, {0.58, 0.29, 0.10, 0.03});
   const std::int64_t hw = spatial(rng, 3, 320);
   return {{"n", 1},        {"h", hw},
-          {"w", hw},       {"c", channels(rng, 8, 2048)},
+          {"w", hw},       {"c", stage_channels(rng, hw, 8, 2048)},
           {"k", k},        {"stride", stride_for(rng, k)},
           {"dilation", 1}, {"pad", k / 2}};
 }
 
 std::optional<Params> draw(const std::string& type, Rng& rng) {
-  const auto hw_into = [&](Params& p, double lo, double hi) { p["h"] = p["w"] = spatial(rng, lo, hi); };
+  // n h w c, the channels drawn for the resolution (stage_channels).
+  const auto tensor = [&](double c_lo, double c_hi, double hw_lo, double hw_hi) {
+    const std::int64_t hw = spatial(rng, hw_lo, hw_hi);
+    return Params{{"n", 1}, {"h", hw}, {"w", hw}, {"c", stage_channels(rng, hw, c_lo, c_hi)}};
+  };
   if (type == "conv" || starts_with(type, "conv+")) return conv_params(rng, false);
   if (type == "pad+conv") return conv_params(rng, true);
   if (starts_with(type, "dwconv") || type == "pad+dwconv") return dwconv_params(rng);
@@ -162,55 +183,48 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
   }
   if (type == "maxpool" || type == "avgpool") {
     const std::int64_t k = choice(rng, {2, 3}, {0.3, 0.7});
-    Params p{{"n", 1},
-             {"c", channels(rng, 8, 2048)},
-             {"k", k},
-             {"stride", choice(rng, {1, 2}, {0.2, 0.8})},
-             {"pad", k == 3 && uniform(rng) < 0.6 ? 1 : 0}};
-    hw_into(p, 3, 320);
+    Params p = tensor(8, 2048, 3, 320);
+    p["k"] = k;
+    p["stride"] = choice(rng, {1, 2}, {0.2, 0.8});
+    p["pad"] = k == 3 && uniform(rng) < 0.6 ? 1 : 0;
     return p;
   }
-  if (type == "globalavgpool") {
-    Params p{{"n", 1}, {"c", channels(rng, 16, 2048)}};
-    hw_into(p, 1, 56);
-    return p;
-  }
+  if (type == "globalavgpool") return tensor(16, 2048, 1, 56);
   if (type == "softmax" || type == "layernorm")
     return Params{{"n", log_uniform(rng, 1, 3136)}, {"c", channels(rng, 10, 4096)}};
   if (type == "concat") {
-    Params p{{"n", 1}, {"c", channels(rng, 8, 1024)}, {"inputs", choice(rng, {2, 3, 4}, {0.5, 0.2, 0.3})}};
-    hw_into(p, 1, 160);
+    Params p = tensor(8, 1024, 1, 160);
+    p["inputs"] = choice(rng, {2, 3, 4}, {0.5, 0.2, 0.3});
     return p;
   }
   if (starts_with(type, "resize")) {
-    Params p{{"n", 1}, {"c", channels(rng, 8, 512)}, {"scale", choice(rng, {2, 4}, {0.8, 0.2})}};
-    hw_into(p, 2, 128);
+    Params p = tensor(8, 512, 2, 128);
+    p["scale"] = choice(rng, {2, 4}, {0.8, 0.2});
     return p;
   }
   if (type == "pad") {
-    Params p{{"n", 1}, {"c", channels(rng, 3, 512)}, {"pad", choice(rng, {1, 2, 3}, {0.6, 0.25, 0.15})}};
-    hw_into(p, 4, 256);
+    Params p = tensor(3, 512, 4, 256);
+    p["pad"] = choice(rng, {1, 2, 3}, {0.6, 0.25, 0.15});
     return p;
   }
   if (type == "channel_pad") {
-    Params p{{"n", 1}, {"c", channels(rng, 8, 512)}, {"cpad", channels(rng, 4, 256)}};
-    hw_into(p, 2, 128);
+    Params p = tensor(8, 512, 2, 128);
+    p["cpad"] = channels(rng, 4, 256);
     return p;
   }
   if (type == "se") {
-    Params p{{"n", 1}, {"c", channels(rng, 16, 2048)}, {"r", choice(rng, {4, 8, 16}, {0.6, 0.1, 0.3})}};
-    hw_into(p, 1, 112);
+    Params p = tensor(16, 2048, 1, 112);
+    p["r"] = choice(rng, {4, 8, 16}, {0.6, 0.1, 0.3});
     return p;
   }
   if (type == "channel_shuffle") {
     const std::int64_t groups = choice(rng, {2, 3, 4, 8}, {0.6, 0.1, 0.2, 0.1});
-    Params p{{"n", 1}, {"c", groups * channels(rng, 8, 512)}, {"groups", groups}};
-    hw_into(p, 2, 112);
+    Params p = tensor(8, 512, 2, 112);
+    p["c"] *= groups;
+    p["groups"] = groups;
     return p;
   }
-  Params p{{"n", 1}, {"c", channels(rng, 3, 2048)}};  // elementwise, activations, bn, reshape, transpose
-  hw_into(p, 1, 320);
-  return p;
+  return tensor(3, 2048, 1, 320);  // elementwise, activations, bn, reshape, transpose
 }
 
 // Elements of the largest activation tensor a spec reads or writes.

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -27,7 +28,21 @@ struct ValidateOptions {
   std::string output;
   std::string stat = "median";
   int rounds = 3;
+  bool per_kernel = false;
 };
+
+// A measured layer's kernel: the kernel one of whose nodes the runtime names the layer
+// after (exactly, or as a prefix: ONNX Runtime suffixes the nodes it rewrites, "..._nchwc").
+int kernel_of_layer(const std::string& layer, const std::map<std::string, int>& kernel_of_node) {
+  if (const auto it = kernel_of_node.find(layer); it != kernel_of_node.end()) return it->second;
+  auto it = kernel_of_node.upper_bound(layer);
+  while (it != kernel_of_node.begin()) {
+    --it;
+    if (layer.rfind(it->first, 0) == 0 && !it->first.empty()) return it->second;
+    if (it->first.empty() || it->first[0] != layer[0]) break;
+  }
+  return -1;
+}
 
 int run_validate(const ValidateOptions& o) {
   if (o.format != "table" && o.format != "json")
@@ -67,6 +82,7 @@ int run_validate(const ValidateOptions& o) {
     predict::ValidationRow row;
     ir::Graph graph;
     std::filesystem::path converted;  // a .tflite model as ONNX, for runtimes that load ONNX files only
+    predict::Prediction prediction;
   };
   std::vector<Entry> entries(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -85,7 +101,8 @@ int run_validate(const ValidateOptions& o) {
         e.graph = import::load_model(e.converted);
         e.row.model += " (as ONNX)";
       }
-      const predict::Prediction p = predict::predict(bundle, e.graph);
+      e.prediction = predict::predict(bundle, e.graph);
+      const predict::Prediction& p = e.prediction;
       e.row.predicted_ms = p.ms;
       e.row.lo_ms = p.lo_ms;
       e.row.hi_ms = p.hi_ms;
@@ -136,6 +153,59 @@ int run_validate(const ValidateOptions& o) {
   }
   nlohmann::json j = predict::validation_json(rows, o.predictor, o.runtime);
   j["statistic"] = o.stat;
+  if (o.per_kernel) {
+    // Per kernel: one profiled run per model (median per layer), each layer summed into
+    // the kernel whose node it is named after; layers no kernel claims (re-layouts the
+    // runtime inserted) are counted apart.
+    double abs_err = 0, measured_sum = 0, unmapped = 0, ape = 0;
+    int n = 0;
+    nlohmann::json per_model = nlohmann::json::array();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      Entry& e = entries[i];
+      if (!rows[i].error.empty()) continue;
+      try {
+        engine->prepare(e.graph, {bundle.threads});
+        const runtime::RunResult r = engine->run({o.protocol, true, 42});
+        std::map<std::string, int> kernel_of_node;
+        for (std::size_t k = 0; k < e.prediction.kernels.size(); ++k)
+          for (int node : e.prediction.kernels[k].nodes)
+            kernel_of_node[e.graph.nodes[static_cast<std::size_t>(node)].name] = static_cast<int>(k);
+        std::vector<double> measured(e.prediction.kernels.size(), 0.0);
+        double model_unmapped = 0;
+        for (const runtime::LayerTiming& l : r.layers) {
+          const int k = kernel_of_layer(l.name, kernel_of_node);
+          (k < 0 ? model_unmapped : measured[static_cast<std::size_t>(k)]) += l.ms.median;
+        }
+        double model_err = 0, model_sum = 0;
+        int model_n = 0;
+        for (std::size_t k = 0; k < measured.size(); ++k) {
+          if (!(measured[k] > 0) || e.prediction.kernels[k].removed) continue;
+          const double pred = e.prediction.per_kernel[k].ms;
+          model_err += std::abs(pred - measured[k]);
+          model_sum += measured[k];
+          ape += std::abs(pred - measured[k]) / measured[k];
+          ++model_n;
+        }
+        abs_err += model_err;
+        measured_sum += model_sum;
+        unmapped += model_unmapped;
+        n += model_n;
+        per_model.push_back({{"model", rows[i].model},
+                             {"kernels", model_n},
+                             {"time_weighted_error", model_sum > 0 ? model_err / model_sum : 0.0},
+                             {"unmapped_layers_ms", model_unmapped},
+                             {"mapped_layers_ms", model_sum}});
+      } catch (const std::exception& ex) {
+        per_model.push_back({{"model", rows[i].model}, {"error", ex.what()}});
+      }
+      std::cerr << "validate: per-kernel " << rows[i].model << "\n";
+    }
+    j["per_kernel"] = {{"kernels", n},
+                       {"mape", n > 0 ? 100 * ape / n : 0.0},
+                       {"time_weighted_error", measured_sum > 0 ? abs_err / measured_sum : 0.0},
+                       {"unmapped_share", measured_sum + unmapped > 0 ? unmapped / (measured_sum + unmapped) : 0.0},
+                       {"models", per_model}};
+  }
   if (o.format == "json") {
     write_output(o.output, j.dump(2) + "\n");
     return 0;
@@ -182,7 +252,18 @@ int run_validate(const ValidateOptions& o) {
       s["other_stat"]["mape"].get<double>(), s["baselines"]["flops"]["gflops"].get<double>(),
       100 * s["baselines"]["flops"]["within10"].get<double>(), s["baselines"]["flops"]["mape"].get<double>(),
       100 * s["baselines"]["conv_only"]["within10"].get<double>(), s["baselines"]["conv_only"]["mape"].get<double>());
-  write_output(o.output, text + summary);
+  text += summary;
+  if (j.contains("per_kernel")) {
+    const auto& pk = j["per_kernel"];
+    char line[300];
+    std::snprintf(line, sizeof line,
+                  "per kernel (against the runtime's per-layer medians): %d kernels, MAPE %.1f%%, time-weighted error "
+                  "%.1f%%, %.1f%% of layer time in layers no kernel claims\n",
+                  pk["kernels"].get<int>(), pk["mape"].get<double>(), 100 * pk["time_weighted_error"].get<double>(),
+                  100 * pk["unmapped_share"].get<double>());
+    text += line;
+  }
+  write_output(o.output, text);
   return 0;
 }
 
@@ -202,6 +283,9 @@ void register_validate(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--rounds", options->rounds, "rounds over all the models, each in a fresh session")
       ->capture_default_str();
+  cmd->add_flag("--per-kernel", options->per_kernel,
+                "also run each model once with the runtime's per-layer profiler and compare every kernel's "
+                "prediction with its layers' median times");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
   cmd->callback([options, &action] { action = [options] { return run_validate(*options); }; });
