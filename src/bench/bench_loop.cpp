@@ -172,8 +172,10 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   summary.profile = profile.name;
   summary.profile_id = db.upsert_profile(profile);
 
-  // The sampler's whole sequence, so a rerun with any --count continues the same order.
-  const std::vector<KernelSpec> specs = sample_kernels(o.sampler, 0);
+  // The plan: with `count`, the first `count` kernels of the seeded sequence, a definite set
+  // that a rerun completes (and a rerun of a finished run leaves alone); otherwise the
+  // sampler's whole sequence, of which `more` takes the next missing kernels.
+  const std::vector<KernelSpec> specs = sample_kernels(o.sampler, o.more > 0 ? 0 : o.count);
   summary.planned = specs.size();
   std::set<std::int64_t> failed_ids;
   if (o.retry_failed) {
@@ -190,7 +192,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       pending.push_back(&spec);
     }
   }
-  const std::size_t total = o.count == 0 ? pending.size() : std::min(o.count, pending.size());
+  const std::size_t total = o.more == 0 ? pending.size() : std::min(o.more, pending.size());
 
   std::optional<TempDir> temp;
   if (external) temp.emplace();

@@ -22,7 +22,8 @@
 //                   of group width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
 //   depthwise k     3 (58%), 5 (29%), 7 (10%), 9 (3%)
 //   fc              in 16-25088, out 10-4096, snapping in 30% of draws to the widths
-//                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000)
+//                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000);
+//                   1 row in 65% of draws, else 2-3136 rows (transformer and ConvNeXt MLPs)
 //   matmul          transformer attention and MLP shapes: heads x batch 1-16, sequence
 //                   16-3136, head or hidden width 16-1024
 //   pooling         k 2 (30%) or 3, stride 2 (80%) or 1
@@ -171,7 +172,9 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
                   {"pad", (k - 1) / 2}};
   }
   if (starts_with(type, "fc")) {
-    return Params{{"n", 1},
+    // One row (a classifier head) in 65% of draws; else the rows of a token or pixel MLP
+    // (ViT's 197 tokens, ConvNeXt's and Swin's 3136 pixels), where the FC is a GEMM.
+    return Params{{"n", uniform(rng) < 0.65 ? 1 : log_uniform(rng, 2, 3136)},
                   {"cin", snapped(rng, 16, 25088, {512, 1024, 1280, 2048, 4096, 9216, 25088})},
                   {"cout", snapped(rng, 10, 4096, {1000, 1000, 4096})}};
   }

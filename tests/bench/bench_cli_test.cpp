@@ -175,10 +175,31 @@ TEST_F(BenchCli, SigintStopsAfterTheKernelInFlightAndKeepsIt) {
   EXPECT_EQ(rows("PRAGMA integrity_check")[0][0], "ok");
 }
 
+TEST_F(BenchCli, CountIsADefiniteSetThatAKilledRunCompletes) {
+  // --count 12 killed after its first measurements, then rerun: exactly the 12 kernels of
+  // the plan, not 12 more; a rerun of the finished plan measures nothing.
+  const auto plan = quick({{"--count", "12"}, {"--min-time", "0.05"}});
+  const pid_t pid = spawn(plan);
+  for (int i = 0; i < 400 && !(has_tables() && count("SELECT count(*) FROM measurements") >= 2); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ::kill(pid, SIGKILL);
+  wait_exit(pid);
+  const long long before = count("SELECT count(*) FROM measurements");
+  EXPECT_GE(before, 2);
+  EXPECT_LT(before, 12);
+  ASSERT_EQ(run(plan), 0) << infercast::testing::read_file(dir_ / "stderr");
+  EXPECT_EQ(count("SELECT count(*) FROM measurements"), 12);
+  ASSERT_EQ(run(plan), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM measurements"), 12);
+  EXPECT_NE(infercast::testing::read_file(dir_ / "stdout").find("0 measured"), std::string::npos);
+}
+
 TEST_F(BenchCli, CountBudgetResumeStatsAndExport) {
   ASSERT_EQ(run(quick({{"--count", "5"}})), 0) << infercast::testing::read_file(dir_ / "stderr");
   EXPECT_EQ(count("SELECT count(*) FROM measurements"), 5);
-  ASSERT_EQ(run(quick({{"--count", "5"}})), 0);
+  ASSERT_EQ(run(quick({{"--count", "5"}})), 0);  // the same plan: done already
+  EXPECT_EQ(count("SELECT count(*) FROM measurements"), 5);
+  ASSERT_EQ(run(quick({{"--more", "5"}})), 0);  // explicitly five more
   EXPECT_EQ(count("SELECT count(*) FROM measurements"), 10);
   EXPECT_NE(infercast::testing::read_file(dir_ / "stdout").find("5 skipped"), std::string::npos);
   // A budget of zero seconds left starts nothing after the first check.

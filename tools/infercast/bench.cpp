@@ -76,7 +76,10 @@ void register_bench(CLI::App& app, Action& action) {
   cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
   cmd->add_option("--models", o->models, "prior: model files or folders (repeatable)");
   cmd->add_option("--predictor", o->predictor, "adaptive: a predictor bundle for this runtime");
-  cmd->add_option("--count", o->bench.count, "measure at most N kernels in this run (0 = all)")->capture_default_str();
+  cmd->add_option("--count", o->bench.count,
+                  "the plan: the first N kernels of the seeded sequence (0 = all); a rerun completes it")
+      ->capture_default_str();
+  cmd->add_option("--more", o->bench.more, "instead: measure N more kernels the database does not have yet");
   cmd->add_option("--budget", o->budget, "stop starting kernels after this long: 90s, 10m, 1h");
   cmd->add_option("--threads", o->bench.threads, "intra-op threads (0 = all available cores)")->capture_default_str();
   cmd->add_option("--seed", o->bench.sampler.seed, "sampler seed")->capture_default_str();

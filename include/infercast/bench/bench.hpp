@@ -28,7 +28,13 @@ struct BenchOptions {
   std::string runtime = "xnnpack";
   std::string profile;  // empty: "<runtime>-<threads>t"
   SamplerOptions sampler;
-  std::size_t count = 0;  // kernels to measure in this run (skipped ones do not count); 0 = no limit
+  // The plan: the first `count` kernels of the sampler's seeded sequence (0 = all of it).
+  // Kernels of the plan already measured are skipped, so a rerun completes the plan and a
+  // rerun of a finished plan measures nothing.
+  std::size_t count = 0;
+  // Instead of a plan: measure the next `more` kernels of the whole sequence that the
+  // database lacks (0 = unused; takes precedence over count).
+  std::size_t more = 0;
   double budget_s = 0;    // stop starting new kernels after this many seconds; 0 = no limit
   int threads = 1;        // 0 = all available cores (resolved)
   measure::Protocol protocol = default_protocol();
