@@ -32,7 +32,6 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <unordered_set>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/sampler.hpp"

@@ -135,8 +135,8 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   EXPECT_LT(grouped, static_cast<int>(conv.size()) / 2);
   EXPECT_GE(*values(fc, "cin").rbegin(), 9216);  // vgg/alexnet classifier heads
   EXPECT_GE(*values(fc, "cout").rbegin(), 4096);
-  EXPECT_EQ(*values(fc, "n").begin(), 1);  // classifier heads: one row
-  EXPECT_GE(*values(fc, "n").rbegin(), 1000);  // token and pixel MLPs: a GEMM
+  EXPECT_EQ(*values(fc, "n").begin(), 1);          // classifier heads: one row
+  EXPECT_GE(*values(fc, "n").rbegin(), 1000);      // token and pixel MLPs: a GEMM
   EXPECT_GE(*values(matmul, "m").rbegin(), 1000);  // attention over long sequences
   double largest_add = 0;
   for (const auto& s : add)

@@ -2,10 +2,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"

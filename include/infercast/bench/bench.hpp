@@ -35,8 +35,8 @@ struct BenchOptions {
   // Instead of a plan: measure the next `more` kernels of the whole sequence that the
   // database lacks (0 = unused; takes precedence over count).
   std::size_t more = 0;
-  double budget_s = 0;    // stop starting new kernels after this many seconds; 0 = no limit
-  int threads = 1;        // 0 = all available cores (resolved)
+  double budget_s = 0;  // stop starting new kernels after this many seconds; 0 = no limit
+  int threads = 1;      // 0 = all available cores (resolved)
   measure::Protocol protocol = default_protocol();
   double timeout_s = 120;                   // external runners: seconds one request may take
   std::vector<std::string> runner_command;  // external runners: the command; empty = the runtime's default
