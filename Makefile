@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_RUNS  ?= 300000
 PY         := /usr/bin/python3
 TORCHVISION_TEST_MODELS := resnet18 resnet50 mobilenet_v2 mobilenet_v3_large squeezenet1_1 densenet121 \
-                           googlenet alexnet vit_b_16
+                           googlenet alexnet vit_b_16 swin_t
 REFERENCE  := .cache/reference
 
 .PHONY: all deps build models runners references test unit-test fuzz fuzz-replay demo bench format clean

@@ -358,11 +358,16 @@ class OnnxConverter {
   // (shape_folding.hpp) and inference re-run on it until nothing more folds; the
   // copy's inferred types then replace the model's. The copy is small: weight
   // payloads were stripped while parsing.
+  // Each round can unlock one more stage of a model whose every block derives its
+  // reshapes from the previous block's output shape (Swin: 12 blocks and 3 merges);
+  // rounds stop as soon as nothing more folds, so models without shape math pay one.
+  static constexpr int kMaxFoldingRounds = 64;
+
   void refine_with_folding(::onnx::ModelProto& model) {
     if (!inference_ran_) return;
     ::onnx::ModelProto work = model;
     int folded = 0;
-    for (int round = 0; round < 8; ++round) {
+    for (int round = 0; round < kMaxFoldingRounds; ++round) {
       const int now = onnx_fold::fold_shape_values(work);
       if (now == 0) break;
       folded += now;

@@ -284,6 +284,7 @@ class Folder {
     if (op == "Reshape") return reshape(n, *a);
     if (op == "ConstantOfShape") return constant_of_shape(n, *a);
     if (op == "Range") return range(n);
+    if (op == "Transpose") return transpose(n, *a);
     const Value* b = in(n, 1);
     if (op == "Where") {
       const Value* c = in(n, 2);
@@ -304,6 +305,17 @@ class Folder {
       if (std::find(b->data.begin(), b->data.end(), 0.0) != b->data.end()) return std::nullopt;
       return broadcast(*a, *b, a->elem_type,
                        [integer](double x, double y) { return integer ? std::trunc(x / y) : x / y; });
+    }
+    if (op == "Mod") {
+      // fmod=0 (integers only): the result takes the divisor's sign, as Python's %;
+      // fmod=1: the dividend's, as C's fmod. Swin's window padding is (w - H % w) % w.
+      if (std::find(b->data.begin(), b->data.end(), 0.0) != b->data.end()) return std::nullopt;
+      const bool c_style = int_attr(n, "fmod", 0) != 0;
+      if (!c_style && !integer) return std::nullopt;
+      return broadcast(*a, *b, a->elem_type, [c_style](double x, double y) {
+        const double r = std::fmod(x, y);
+        return !c_style && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
+      });
     }
     if (op == "Max") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::max(x, y); });
     if (op == "Min") return broadcast(*a, *b, a->elem_type, [](double x, double y) { return std::min(x, y); });
@@ -327,6 +339,11 @@ class Folder {
 
   std::optional<Value> shape(const ::onnx::NodeProto& n) const {
     auto dims = static_shape(n);
+    if (!dims) {
+      // The shape of a value folded here (e.g. F.pad's pads, built by Concat) is known
+      // even before inference has typed it.
+      if (const Value* v = in(n, 0)) dims = v->dims;
+    }
     if (!dims) return std::nullopt;
     const auto rank = static_cast<std::int64_t>(dims->size());
     std::int64_t start = int_attr(n, "start", 0);
@@ -339,6 +356,46 @@ class Folder {
     for (std::int64_t i = start; i < end; ++i)
       v.data.push_back(static_cast<double>((*dims)[static_cast<std::size_t>(i)]));
     return v;
+  }
+
+  // Transpose by `perm` (default: reversed axes), as PyTorch's F.pad export applies to
+  // its [pairs, 2] pads table.
+  std::optional<Value> transpose(const ::onnx::NodeProto& n, const Value& a) const {
+    const auto rank = static_cast<std::int64_t>(a.dims.size());
+    bool found = false;
+    std::vector<std::int64_t> perm = ints_attr(n, "perm", &found);
+    if (!found) {
+      perm.resize(static_cast<std::size_t>(rank));
+      for (std::int64_t i = 0; i < rank; ++i) perm[static_cast<std::size_t>(i)] = rank - 1 - i;
+    }
+    if (static_cast<std::int64_t>(perm.size()) != rank) return std::nullopt;
+    std::vector<bool> used(static_cast<std::size_t>(rank), false);
+    for (auto p : perm) {
+      if (p < 0 || p >= rank || used[static_cast<std::size_t>(p)]) return std::nullopt;
+      used[static_cast<std::size_t>(p)] = true;
+    }
+    Value r;
+    r.elem_type = a.elem_type;
+    for (auto p : perm) r.dims.push_back(a.dims[static_cast<std::size_t>(p)]);
+    // Row-major strides of the input, visited in the output's axis order.
+    std::vector<std::int64_t> stride(static_cast<std::size_t>(rank), 1);
+    for (std::int64_t k = rank - 2; k >= 0; --k)
+      stride[static_cast<std::size_t>(k)] =
+          stride[static_cast<std::size_t>(k + 1)] * a.dims[static_cast<std::size_t>(k + 1)];
+    const std::int64_t count = a.numel();
+    r.data.resize(static_cast<std::size_t>(count));
+    std::vector<std::int64_t> index(static_cast<std::size_t>(rank), 0);
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::int64_t src = 0;
+      for (std::int64_t k = 0; k < rank; ++k)
+        src += index[static_cast<std::size_t>(k)] * stride[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])];
+      r.data[static_cast<std::size_t>(i)] = a.data[static_cast<std::size_t>(src)];
+      for (std::int64_t k = rank; k-- > 0;) {
+        if (++index[static_cast<std::size_t>(k)] < r.dims[static_cast<std::size_t>(k)]) break;
+        index[static_cast<std::size_t>(k)] = 0;
+      }
+    }
+    return r;
   }
 
   std::optional<Value> squeeze(const ::onnx::NodeProto& n, const Value& a, bool unsqueeze) const {
@@ -399,48 +456,77 @@ class Folder {
     return r;
   }
 
+  // Slice along any axes of a small tensor (ONNX Slice-1 attributes or Slice-10+ inputs;
+  // negative steps walk backwards, as F.pad's export does over its pads table).
   std::optional<Value> slice(const ::onnx::NodeProto& n, const Value& data) const {
-    if (data.dims.size() != 1) return std::nullopt;
-    std::int64_t start = 0, end = 0, step = 1;
-    if (opset_ < 10) {
-      const auto starts = ints_attr(n, "starts");
-      const auto ends = ints_attr(n, "ends");
-      if (starts.size() != 1 || ends.size() != 1) return std::nullopt;
-      start = starts[0];
-      end = ends[0];
-    } else {
-      const Value* s = in(n, 1);
-      const Value* e = in(n, 2);
-      if (s == nullptr || e == nullptr || s->data.size() != 1 || e->data.size() != 1) return std::nullopt;
-      if (n.input_size() > 3 && !n.input(3).empty()) {
-        const Value* ax = in(n, 3);
-        if (ax == nullptr || ax->data.size() != 1 || normalized_axis(static_cast<std::int64_t>(ax->data[0]), 1) != 0)
-          return std::nullopt;
-      }
-      if (n.input_size() > 4 && !n.input(4).empty()) {
-        const Value* st = in(n, 4);
-        if (st == nullptr || st->data.size() != 1 || st->data[0] == 0) return std::nullopt;
-        step = static_cast<std::int64_t>(st->data[0]);
-      }
-      start = static_cast<std::int64_t>(std::clamp(s->data[0], -9e18, 9e18));
-      end = static_cast<std::int64_t>(std::clamp(e->data[0], -9e18, 9e18));
-    }
-    const std::int64_t size = data.dims[0];
-    auto clampi = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
-      if (v < 0) v += size;
-      return std::clamp(v, lo, hi);
+    const auto rank = static_cast<std::int64_t>(data.dims.size());
+    if (rank == 0) return std::nullopt;
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    auto to_ints = [](const Value* v, std::vector<std::int64_t>& out) {
+      if (v == nullptr) return false;
+      for (double x : v->data) out.push_back(static_cast<std::int64_t>(std::clamp(x, -9e18, 9e18)));
+      return true;
     };
-    Value r{{0}, {}, data.elem_type};
-    if (step > 0) {
-      start = clampi(start, 0, size);
-      end = clampi(end, 0, size);
-      for (std::int64_t i = start; i < end; i += step) r.data.push_back(data.data[static_cast<std::size_t>(i)]);
+    if (opset_ < 10) {
+      starts = ints_attr(n, "starts");
+      ends = ints_attr(n, "ends");
+      axes = ints_attr(n, "axes");
     } else {
-      start = clampi(start, -1, size - 1);
-      end = clampi(end, -1, size - 1);
-      for (std::int64_t i = start; i > end; i += step) r.data.push_back(data.data[static_cast<std::size_t>(i)]);
+      if (!to_ints(in(n, 1), starts) || !to_ints(in(n, 2), ends)) return std::nullopt;
+      if (n.input_size() > 3 && !n.input(3).empty() && !to_ints(in(n, 3), axes)) return std::nullopt;
+      if (n.input_size() > 4 && !n.input(4).empty() && !to_ints(in(n, 4), steps)) return std::nullopt;
     }
-    r.dims[0] = static_cast<std::int64_t>(r.data.size());
+    if (starts.size() != ends.size() || starts.empty()) return std::nullopt;
+    if (axes.empty()) {
+      for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
+    }
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (axes.size() != starts.size() || steps.size() != starts.size()) return std::nullopt;
+    // Per axis, the source indices the result takes, in order.
+    std::vector<std::vector<std::int64_t>> picks(static_cast<std::size_t>(rank));
+    std::vector<bool> sliced(static_cast<std::size_t>(rank), false);
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      const auto axis = static_cast<std::int64_t>(normalized_axis(axes[k], rank));
+      if (axis < 0 || axis >= rank || sliced[static_cast<std::size_t>(axis)] || steps[k] == 0) return std::nullopt;
+      sliced[static_cast<std::size_t>(axis)] = true;
+      const std::int64_t size = data.dims[static_cast<std::size_t>(axis)];
+      auto clampi = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
+        if (v < 0) v += size;
+        return std::clamp(v, lo, hi);
+      };
+      auto& p = picks[static_cast<std::size_t>(axis)];
+      if (steps[k] > 0) {
+        for (std::int64_t i = clampi(starts[k], 0, size), e = clampi(ends[k], 0, size); i < e; i += steps[k])
+          p.push_back(i);
+      } else {
+        for (std::int64_t i = clampi(starts[k], -1, size - 1), e = clampi(ends[k], -1, size - 1); i > e; i += steps[k])
+          p.push_back(i);
+      }
+    }
+    Value r{{}, {}, data.elem_type};
+    for (std::int64_t a = 0; a < rank; ++a) {
+      auto& p = picks[static_cast<std::size_t>(a)];
+      if (!sliced[static_cast<std::size_t>(a)]) {
+        for (std::int64_t i = 0; i < data.dims[static_cast<std::size_t>(a)]; ++i) p.push_back(i);
+      }
+      r.dims.push_back(static_cast<std::int64_t>(p.size()));
+    }
+    const std::int64_t count = r.numel();
+    if (count == 0) return r;
+    std::vector<std::int64_t> stride(static_cast<std::size_t>(rank), 1);
+    for (std::int64_t k = rank - 2; k >= 0; --k)
+      stride[static_cast<std::size_t>(k)] =
+          stride[static_cast<std::size_t>(k + 1)] * data.dims[static_cast<std::size_t>(k + 1)];
+    std::vector<std::size_t> index(static_cast<std::size_t>(rank), 0);
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::int64_t src = 0;
+      for (std::size_t k = 0; k < index.size(); ++k) src += picks[k][index[k]] * stride[k];
+      r.data.push_back(data.data[static_cast<std::size_t>(src)]);
+      for (std::size_t k = index.size(); k-- > 0;) {
+        if (++index[k] < picks[k].size()) break;
+        index[k] = 0;
+      }
+    }
     return r;
   }
 
