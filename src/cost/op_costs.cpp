@@ -5,6 +5,7 @@
 #include <set>
 
 #include "infercast/cost/cost.hpp"
+#include "infercast/ir/einsum.hpp"
 
 namespace infercast::cost {
 namespace {
@@ -170,6 +171,27 @@ void cost_resize(CostContext& c) {
 }
 
 void cost_data_movement(CostContext&) {}
+
+// Einsum: one multiply-add per point of the equation's full index space (ir/einsum.hpp);
+// "bhid,bhjd->bhij" is a batched MatMul and counts as one.
+void cost_einsum(CostContext& c) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (std::size_t i = 0; i < c.node.inputs.size(); ++i) {
+    const ir::Tensor* t = c.input(i);
+    if (t == nullptr || !t->shape.is_static()) {
+      c.out.complete = false;
+      return;
+    }
+    shapes.push_back(t->shape.extents());
+  }
+  const auto r = ir::evaluate_einsum(c.node.attrs.get_string("equation", ""), shapes);
+  if (!r) {
+    c.out.complete = false;
+    return;
+  }
+  c.out.macs = r->macs;
+  c.out.flops = 2 * r->macs;
+}
 
 using CostFn = void (*)(CostContext&);
 

@@ -1,5 +1,7 @@
 #include "import/onnx/shape_folding.hpp"
 
+#include "infercast/ir/einsum.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -201,6 +203,10 @@ class Folder {
     auto& nodes = *model_.mutable_graph()->mutable_node();
     for (auto& n : nodes) {
       if (n.output_size() != 1 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+      if (n.op_type() == "Einsum") {
+        folded += annotate_einsum(n) ? 1 : 0;
+        continue;
+      }
       if (n.op_type() == "Constant") {
         for (const auto& a : n.attribute()) {
           if (a.name() == "value" && a.has_t()) {
@@ -243,6 +249,52 @@ class Folder {
     if (i >= n.input_size() || n.input(i).empty()) return nullptr;
     auto it = known_.find(n.input(i));
     return it == known_.end() ? nullptr : &it->second;
+  }
+
+  // libonnx 1.12 infers only the rank of an Einsum's output; with static input shapes
+  // the equation gives the whole shape, written as value_info for inference to keep.
+  // True when a shape was added.
+  bool annotate_einsum(const ::onnx::NodeProto& n) {
+    if (n.output_size() != 1 || static_dims(n.output(0))) return false;
+    std::vector<std::vector<std::int64_t>> shapes;
+    for (const auto& input : n.input()) {
+      auto dims = static_dims(input);
+      if (!dims) return false;
+      shapes.push_back(std::move(*dims));
+    }
+    std::string equation;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "equation") equation = a.s();
+    }
+    const auto r = ir::evaluate_einsum(equation, shapes);
+    if (!r) return false;
+    auto& graph = *model_.mutable_graph();
+    ::onnx::ValueInfoProto* vi = nullptr;
+    for (auto& existing : *graph.mutable_value_info()) {
+      if (existing.name() == n.output(0)) vi = &existing;
+    }
+    if (vi == nullptr) {
+      vi = graph.add_value_info();
+      vi->set_name(n.output(0));
+    }
+    auto* tensor = vi->mutable_type()->mutable_tensor_type();
+    if (tensor->elem_type() == 0) tensor->set_elem_type(TensorProto::FLOAT);
+    auto* shape = tensor->mutable_shape();
+    shape->clear_dim();
+    for (auto d : r->output_shape) shape->add_dim()->set_dim_value(d);
+    shapes_[n.output(0)] = shape;
+    return true;
+  }
+
+  std::optional<std::vector<std::int64_t>> static_dims(const std::string& name) const {
+    auto it = shapes_.find(name);
+    if (it == shapes_.end()) return std::nullopt;
+    std::vector<std::int64_t> dims;
+    for (const auto& d : it->second->dim()) {
+      if (!d.has_dim_value() || d.dim_value() < 0) return std::nullopt;
+      dims.push_back(d.dim_value());
+    }
+    return dims;
   }
 
   std::optional<Value> evaluate(const ::onnx::NodeProto& n) {
