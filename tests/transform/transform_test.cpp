@@ -131,7 +131,7 @@ std::vector<PassResult> transform_and_verify(const fs::path& path, const std::ve
                                              std::vector<std::string> runtimes = {"ort", "xnnpack"}) {
   ir::Graph graph = import::load_model(path);
   const auto passes = make_passes(specs);
-  auto results = apply(graph, passes);
+  auto results = transform::apply(graph, passes);
   const fs::path out = testing::temp_path(path.stem().string() + "_out.onnx");
   exporter::save(graph, out, exporter::Format::kOnnx);
   const ir::Graph original = import::load_model(path);
@@ -204,7 +204,7 @@ TEST(TileMatMul, GemmVariantsMatchClosedFormAndRuntimes) {
               tiled_node_count(c.m, c.k, c.n, c.t, c.trans_a, c.trans_b, c.alpha != 1.0f, !c.c.empty()));
     ir::Graph graph = import::load_model(path);
     const auto passes = make_passes({"tile-matmul=" + std::to_string(c.t)});
-    apply(graph, passes);
+    transform::apply(graph, passes);
     const cost::ModelCost cost = cost::analyze(graph);
     std::uint64_t macs = 0;
     for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -237,7 +237,7 @@ TEST(TileMatMul, DynamicShapesAreLeftAloneWithANote) {
   b.node("MatMul", {"a", "w"}, {"y"});
   b.output("y");
   ir::Graph graph = import::load_model(b.save("infercast_tile_dynamic.onnx"));
-  const auto results = apply(graph, make_passes({"tile-matmul=2"}));
+  const auto results = transform::apply(graph, make_passes({"tile-matmul=2"}));
   EXPECT_EQ(results[0].rewrites, 0u);
   ASSERT_EQ(results[0].notes.size(), 1u);
   EXPECT_NE(results[0].notes[0].find("not static"), std::string::npos);
@@ -284,7 +284,7 @@ TEST(FoldBn, ConvAndGemmFoldAndAgree) {
   const auto results = transform_and_verify(path, {"fold-bn"});
   EXPECT_EQ(results[0].rewrites, 2u);
   ir::Graph graph = import::load_model(path);
-  apply(graph, make_passes({"fold-bn"}));
+  transform::apply(graph, make_passes({"fold-bn"}));
   EXPECT_EQ(count_op(graph, ir::Op::BatchNormalization), 0u);
   // The graph output keeps its name.
   EXPECT_EQ(graph.tensors[graph.outputs[0]].name, "y");
@@ -297,7 +297,7 @@ TEST(FoldBn, NoConvBeforeIsZeroRewrites) {
   b.node("BatchNormalization", {"x", "s", "h", "m", "v"}, {"y"});
   b.output("y");
   ir::Graph graph = import::load_model(b.save("infercast_fold_bn_none.onnx"));
-  const auto results = apply(graph, make_passes({"fold-bn"}));
+  const auto results = transform::apply(graph, make_passes({"fold-bn"}));
   EXPECT_EQ(results[0].rewrites, 0u);
   EXPECT_EQ(count_op(graph, ir::Op::BatchNormalization), 1u);
 }
@@ -314,7 +314,7 @@ TEST(FoldPad, ZeroPadFoldsIntoConv) {
   const auto results = transform_and_verify(path, {"fold-pad"});
   EXPECT_EQ(results[0].rewrites, 1u);
   ir::Graph graph = import::load_model(path);
-  apply(graph, make_passes({"fold-pad"}));
+  transform::apply(graph, make_passes({"fold-pad"}));
   ASSERT_EQ(graph.nodes.size(), 1u);
   EXPECT_EQ(graph.nodes[0].attrs.get_ints("pads"), (std::vector<std::int64_t>{1, 2, 3, 1}));
 }
@@ -339,7 +339,7 @@ TEST(Cleanup, RemovesIdentityDropoutShapeArithmeticAndUnused) {
   const fs::path path = b.save("infercast_cleanup.onnx");
   const auto results = transform_and_verify(path, {"cleanup"});
   ir::Graph graph = import::load_model(path);
-  apply(graph, make_passes({"cleanup"}));
+  transform::apply(graph, make_passes({"cleanup"}));
   ASSERT_EQ(graph.nodes.size(), 1u);
   EXPECT_EQ(graph.nodes[0].op, ir::Op::Reshape);
   EXPECT_EQ(graph.tensors[graph.outputs[0]].name, "y");
@@ -359,7 +359,7 @@ TEST(Fp16, HalvesWeightBytesAndStaysClose) {
   const fs::path path = b.save("infercast_fp16.onnx");
   ir::Graph graph = import::load_model(path);
   const std::uint64_t before = cost::analyze(graph).weight_bytes;
-  const auto results = apply(graph, make_passes({"fp16"}));
+  const auto results = transform::apply(graph, make_passes({"fp16"}));
   EXPECT_EQ(results[0].rewrites, 1u);  // the 8-element bias is a hyper-parameter-sized constant: kept
   EXPECT_EQ(cost::analyze(graph).weight_bytes, before - 8 * 3 * 3 * 3 * 2);
   // float16 weights: relative error up to 2^-11 per weight.
@@ -367,7 +367,9 @@ TEST(Fp16, HalvesWeightBytesAndStaysClose) {
 }
 
 // Random pass sequences over ONNX backend test models that both runtimes run: every
-// result must compute what the original does.
+// result must compute what the original does. (The BatchNormalization test models
+// take their variance as a graph input, which random inputs make negative: NaN on
+// both sides, so they are not in the list; fold-bn is checked above.)
 TEST(Property, RandomPassSequencesKeepTheNumbers) {
   if (!fs::exists(kNodeTests)) GTEST_SKIP() << "needs libonnx-testdata";
   const std::vector<std::string> models = {"test_matmul_2d",
@@ -379,7 +381,11 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
                                            "test_gemm_transposeA",
                                            "test_gemm_transposeB",
                                            "test_gemm_all_attributes",
-                                           "test_batchnorm_example",
+                                           "test_gemm_default_matrix_bias",
+                                           "test_gemm_default_scalar_bias",
+                                           "test_gemm_default_vector_bias",
+                                           "test_conv_with_autopad_same",
+                                           "test_flatten_axis1",
                                            "test_conv_with_strides_padding",
                                            "test_identity",
                                            "test_dropout_default",
@@ -400,7 +406,7 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
     try {
       original = import::load_model(path);
       ir::Graph graph = import::load_model(path);
-      apply(graph, make_passes(specs));
+      transform::apply(graph, make_passes(specs));
       const fs::path out = testing::temp_path("infercast_property_" + name + ".onnx");
       exporter::save(graph, out, exporter::Format::kOnnx);
       const ir::Graph written = import::load_model(out);

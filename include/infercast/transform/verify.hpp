@@ -34,8 +34,9 @@ struct RuntimeCheck {
 // Prepares both graphs on `runtime_name` (runtime::make_runtime), runs them on
 // runtime::random_inputs(original, seed) (the transformed model's inputs matched by
 // position) and compares with `tolerance`. External runtimes run the files the graphs
-// were loaded from (ir::GraphMetadata::source_path). Throws Error from the runtime
-// (an op it does not support, a missing runner).
+// were loaded from (ir::GraphMetadata::source_path); ONNX Runtime gets a TFLite graph
+// as the ONNX the writer makes of it (a temporary file). Throws Error from the runtime
+// (an op it does not support, a missing runner) or the writer.
 RuntimeCheck check_on_runtime(const std::string& runtime_name, const ir::Graph& original, const ir::Graph& transformed,
                               const runtime::Tolerance& tolerance, const CheckOptions& options = {});
 
