@@ -3,7 +3,8 @@
 // DEQUANTIZE in TFLite-form (NHWC) graphs, which is what the TFLite converter's
 // float16 quantization writes. Runtimes fold the conversion at load, so activations
 // and arithmetic stay float32; only the stored weights halve. Constants of fewer than
-// 16 elements (epsilons, clip bounds, scales) stay float32: they are hyper-parameters.
+// 16 elements (epsilons, clip bounds, scales) stay float32: they are hyper-parameters;
+// so do normalization parameters (below).
 #include <memory>
 
 #include "infercast/cost/cost.hpp"
@@ -28,6 +29,13 @@ class Fp16 : public Pass {
           t.consumers.empty() || !cost::is_weight(graph, static_cast<int>(i)) || t.shape.numel().value_or(0) < 16) {
         continue;
       }
+      // Normalization parameters stay float32: runtimes fold them into the weights at
+      // load and want them as constants (XNNPACK refuses a computed BatchNorm scale).
+      bool normalization = false;
+      for (int c : t.consumers) {
+        normalization = normalization || ir::op_category(graph.nodes[c].op) == ir::OpCategory::kNormalization;
+      }
+      if (normalization) continue;
       const auto values = float_values(graph, static_cast<int>(i));
       if (values.empty()) continue;
       std::vector<std::uint16_t> half(values.size());

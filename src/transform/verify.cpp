@@ -27,10 +27,10 @@ struct RunnableGraph {
   }
 };
 
-void make_runnable(const std::string& runtime_name, const ir::Graph& graph, const std::string& tag,
+void make_runnable(const std::string& runtime_name, const ir::Graph& graph, bool pinned, const std::string& tag,
                    RunnableGraph& out) {
   out.graph = &graph;
-  if (runtime_name != "ort" || graph.meta.format == "onnx") return;
+  if (runtime_name != "ort" || (graph.meta.format == "onnx" && !pinned)) return;
   out.temporary = fs::temp_directory_path() / ("infercast_verify_" + std::to_string(::getpid()) + "_" + tag + ".onnx");
   exporter::save(graph, out.temporary, exporter::Format::kOnnx);
   import::ImportOptions options;
@@ -45,12 +45,14 @@ RuntimeCheck check_on_runtime(const std::string& runtime_name, const ir::Graph& 
                               const runtime::Tolerance& tolerance, const CheckOptions& options) {
   RuntimeCheck check;
   check.runtime = runtime_name;
-  const auto before = runtime::make_runtime(runtime_name);
-  const auto after = runtime::make_runtime(runtime_name);
+  runtime::RuntimeOptions runtime_options;
+  runtime_options.request_timeout_s = options.request_timeout_s;
+  const auto before = runtime::make_runtime(runtime_name, runtime_options);
+  const auto after = runtime::make_runtime(runtime_name, runtime_options);
   check.version = before->version();
   RunnableGraph original_run, transformed_run;
-  make_runnable(runtime_name, original, "before", original_run);
-  make_runnable(runtime_name, transformed, "after", transformed_run);
+  make_runnable(runtime_name, original, options.shapes_pinned, "before", original_run);
+  make_runnable(runtime_name, transformed, false, "after", transformed_run);
   before->prepare(*original_run.graph, {options.threads});
   after->prepare(*transformed_run.graph, {options.threads});
   auto inputs = runtime::random_inputs(original, options.seed);

@@ -113,6 +113,7 @@ int run_transform(const TransformOptions& o) {
       transform::CheckOptions check_options;
       check_options.seed = o.seed;
       check_options.threads = o.threads;
+      check_options.shapes_pinned = !import_options.input_shapes.empty();
       const transform::RuntimeCheck c =
           transform::check_on_runtime(name, original, written, summary.tolerance, check_options);
       summary.checks.push_back({c.runtime, c.version, c.outputs, c.pass, c.max_abs_error, c.max_rel_error, c.timed,
