@@ -29,7 +29,8 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
         d = json.load(open(path))
     except Exception:
         err = open(path[:-5] + ".err").read().strip().splitlines()
-        print(f"| {name} | error: {err[-1] if err else '?'} |||||||||| ")
+        msg = (err[-1] if err else '?').replace('infercast: error: ', '')
+        print(f"| {name} | not written: {msg[:150]}... |||||||||| ")
         continue
     t = d["total"]
     rw = "/".join(str(p["rewrites"]) for p in d["passes"])
