@@ -31,11 +31,18 @@ class Fp16 : public Pass {
       }
       // Normalization parameters stay float32: runtimes fold them into the weights at
       // load and want them as constants (XNNPACK refuses a computed BatchNorm scale).
-      bool normalization = false;
+      // An Identity of a weight is itself a constant alias of it (the importer's view):
+      // converting under it would leave a float32 copy behind. `cleanup` removes them.
+      bool normalization = false, aliased = false;
       for (int c : t.consumers) {
         normalization = normalization || ir::op_category(graph.nodes[c].op) == ir::OpCategory::kNormalization;
+        aliased = aliased || graph.nodes[c].op == ir::Op::Identity;
       }
       if (normalization) continue;
+      if (aliased) {
+        result.notes.push_back("weight '" + t.name + "' left float32: an Identity repeats it (run cleanup first)");
+        continue;
+      }
       const auto values = float_values(graph, static_cast<int>(i));
       if (values.empty()) continue;
       std::vector<std::uint16_t> half(values.size());

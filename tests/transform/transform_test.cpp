@@ -456,7 +456,15 @@ TEST(CliTransform, BadInputExitsTwoAndWritesNothing) {
   EXPECT_EQ(cli(dynamic.string() + " --pass tile-matmul=-4 -o " + out.string()), 2);
   EXPECT_EQ(cli(dynamic.string() + " --pass tile-matmul=4 -o " + out.string()), 2);  // symbolic batch
   EXPECT_EQ(cli(dynamic.string() + " --pass cleanup -o " + dynamic.string()), 2);    // output == input
+  // A runtime that cannot run the result (XNNPACK packs Conv weights at prepare; here
+  // they are a graph input) is an error: exit 2 and nothing left behind.
+  if (fs::exists(kNodeTests)) {
+    EXPECT_EQ(cli((kNodeTests / "test_conv_with_strides_padding/model.onnx").string() + " --pass cleanup -o " +
+                  out.string() + " --verify xnnpack"),
+              2);
+  }
   EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".staged.onnx"));
   EXPECT_EQ(testing::read_file(dynamic), before);
   // With the batch pinned it works, and a pass with nothing to do is 0 rewrites, not an error.
   const fs::path json = testing::temp_path("infercast_cli_transform.json");

@@ -94,7 +94,21 @@ int run_transform(const TransformOptions& o) {
 
   ir::Graph graph = import::load_model(o.model, import_options);
   const transform::Outcome outcome = transform::apply_with_costs(graph, passes, context);
-  exporter::save(graph, o.output, format);
+  // With --verify/--predictor the result is checked from a staged file beside OUT and
+  // renamed to OUT only when every check ran: a runtime that cannot run it (an error,
+  // exit 2) leaves no output behind. A disagreement (exit 1) keeps the file to inspect.
+  const bool staged = !runtimes.empty() || !o.predictor.empty();
+  const fs::path target = o.output;
+  const fs::path written_path = staged ? fs::path(o.output + ".staged" + target.extension().string()) : target;
+  exporter::save(graph, written_path, format);
+  struct RemoveUnlessKept {
+    fs::path path;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code ec;
+      if (!keep && !path.empty()) fs::remove(path, ec);
+    }
+  } cleanup_staged{staged ? written_path : fs::path(), false};
 
   report::TransformSummary summary;
   summary.model = o.model;
@@ -108,7 +122,7 @@ int run_transform(const TransformOptions& o) {
   }
   if (!runtimes.empty() || !o.predictor.empty()) {
     const ir::Graph original = import::load_model(o.model, import_options);
-    const ir::Graph written = import::load_model(o.output, import_options);
+    const ir::Graph written = import::load_model(written_path, import_options);
     for (const std::string& name : runtimes) {
       transform::CheckOptions check_options;
       check_options.seed = o.seed;
@@ -125,6 +139,12 @@ int run_transform(const TransformOptions& o) {
       summary.predicted_before_ms = predict::predict(bundle, original).ms;
       summary.predicted_after_ms = predict::predict(bundle, written).ms;
     }
+  }
+  if (staged) {
+    std::error_code ec;
+    fs::rename(written_path, target, ec);
+    if (ec) throw Error(ErrorKind::kIo, o.output, "", "cannot move the checked result into place: " + ec.message());
+    cleanup_staged.keep = true;
   }
   const report::Report report = report::transform_report(summary);
   write_output("", report::render(report, report_format));
