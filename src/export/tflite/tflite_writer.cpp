@@ -282,6 +282,7 @@ class Writer {
   bool param_input(const ir::Node& n, std::size_t k) const;
   int sole_consumer(int tensor) const;
   std::optional<std::pair<float, float>> clip_bounds(const ir::Node& n) const;
+  bool nonnegative(int tensor) const;
 
   // Lowering.
   void emit_native(int index);
@@ -723,6 +724,18 @@ std::optional<std::pair<float, float>> Writer::clip_bounds(const ir::Node& n) co
     (k == 1 ? lo : hi) = v;
   }
   return std::make_pair(lo, hi);
+}
+
+// Whether every value of IR tensor `tensor` is >= 0 by construction: the output of a
+// Relu, or of a Clip whose lower bound is >= 0 (also when the writer fuses them).
+bool Writer::nonnegative(int tensor) const {
+  const int p = g_.tensors[static_cast<std::size_t>(tensor)].producer;
+  if (p < 0) return false;
+  const ir::Node& n = g_.nodes[static_cast<std::size_t>(p)];
+  if (n.op == ir::Op::Relu) return true;
+  if (n.op != ir::Op::Clip) return false;
+  const auto bounds = clip_bounds(n);
+  return bounds && bounds->first >= 0.0f;
 }
 
 // Which nodes are written (converted graphs: only what feeds the outputs as data) and
@@ -1243,7 +1256,15 @@ void Writer::pool(const ir::Node& n) {
            " are neither SAME nor VALID and cannot be padded explicitly for this pooling");
   }
   int xt = value(x_id, kNhwc);
-  if (plan->explicit_pad) xt = pad_input(xt, *plan, max ? std::numeric_limits<float>::lowest() : 0.0f, n.name);
+  // Max pooling pads with the lowest float (PADV2), unless the input is >= 0 and every
+  // pad is smaller than the kernel: then each window holds a real element >= 0 and a
+  // zero pad gives the same maxima, as plain PAD, which more readers accept (Arm NN
+  // 20.08's TFLite parser has no PADV2: torchvision ResNets' stem max pool).
+  const bool zero_pad_exact = max && nonnegative(x_id) && plan->pad[0] < k[0] && plan->pad[2] < k[0] &&
+                              plan->pad[1] < k[1] && plan->pad[3] < k[1];
+  if (plan->explicit_pad) {
+    xt = pad_input(xt, *plan, max && !zero_pad_exact ? std::numeric_limits<float>::lowest() : 0.0f, n.name);
+  }
   const int yt = produce(y_id, kNhwc);
   add_op(max ? B::MAX_POOL_2D : B::AVERAGE_POOL_2D, {xt}, {yt}, tflite::BuiltinOptions::Pool2DOptions,
          tflite::CreatePool2DOptions(fbb_, plan->explicit_pad ? tflite::Padding::VALID : plan->padding,
