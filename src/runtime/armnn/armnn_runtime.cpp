@@ -19,6 +19,7 @@
 #include <armnn/LayerVisitorBase.hpp>
 #include <armnnTfLiteParser/ITfLiteParser.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -131,6 +132,40 @@ std::map<int, int> operator_nodes(const std::vector<std::uint8_t>& bytes, const 
   return result;
 }
 
+// Operators this Arm NN reads without complaint but computes differently from what the
+// file says, by operator index. Arm NN 20.08 (API 22) reads RESIZE_BILINEAR's
+// align_corners but not half_pixel_centers: measured, its output for half_pixel_centers
+// = true equals XNNPACK's for false (ONNX Runtime agrees with XNNPACK). Refused rather
+// than run wrong.
+std::map<int, std::string> known_wrong(const std::vector<std::uint8_t>& bytes) {
+  std::map<int, std::string> result;
+#if ARMNN_MAJOR_VERSION <= 22
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  if (!tflite::VerifyModelBuffer(verifier)) return result;
+  const tflite::Model* model = tflite::GetModel(bytes.data());
+  if (model->subgraphs() == nullptr || model->subgraphs()->size() == 0 || model->operator_codes() == nullptr) {
+    return result;
+  }
+  const auto* codes = model->operator_codes();
+  const auto* ops = model->subgraphs()->Get(0)->operators();
+  for (flatbuffers::uoffset_t i = 0; ops != nullptr && i < ops->size(); ++i) {
+    const tflite::Operator* op = ops->Get(i);
+    if (op->opcode_index() >= codes->size()) continue;
+    const tflite::OperatorCode* code = codes->Get(op->opcode_index());
+    const auto builtin = static_cast<tflite::BuiltinOperator>(
+        std::max<std::int32_t>(code->deprecated_builtin_code(), static_cast<std::int32_t>(code->builtin_code())));
+    if (builtin != tflite::BuiltinOperator::RESIZE_BILINEAR) continue;
+    const auto* options = op->builtin_options_as_ResizeBilinearOptions();
+    if (options != nullptr && options->half_pixel_centers()) {
+      result[static_cast<int>(i)] =
+          "Arm NN 20.08 ignores half_pixel_centers and resizes with asymmetric coordinates (a wrong result, not "
+          "rounding)";
+    }
+  }
+#endif
+  return result;
+}
+
 // Collects the parser's stand-in layers: operators it has no parser for.
 class StandInCollector : public armnn::LayerVisitorBase<armnn::VisitorNoThrowPolicy> {
  public:
@@ -173,6 +208,10 @@ std::map<int, std::string> find_refusals(const ir::Graph& graph) {
     std::string& r = refused[node];
     r += (r.empty() ? "" : "; ") + reason;
   };
+  for (const auto& [op, reason] : known_wrong(bytes)) {
+    const auto it = nodes.find(op);
+    add(it == nodes.end() ? 0 : it->second, reason);
+  }
   quiet_logging();
   try {
     armnnTfLiteParser::ITfLiteParser::TfLiteParserOptions options;
@@ -183,7 +222,7 @@ std::map<int, std::string> find_refusals(const ir::Graph& graph) {
     network->Accept(standins);
     for (const std::string& name : standins.names)
       add(node_of(name), "Arm NN's TFLite parser has no parser for this operator");
-    if (!refused.empty()) return refused;
+    if (!standins.names.empty()) return refused;
     const armnn::IRuntimePtr runtime = armnn::IRuntime::Create(armnn::IRuntime::CreationOptions());
     if (backends().empty()) {
       add(0, kNoBackend);
@@ -209,6 +248,10 @@ std::map<int, std::string> find_refusals(const ir::Graph& graph) {
     static const std::regex empty_buffer(R"(Buffer #\d+ has 0 bytes)");
     if (std::regex_search(what, empty_buffer)) {
       reason += " (Arm NN takes this operator's weights only as constant data; here another operator computes them)";
+    }
+    // Builtin codes newer than Arm NN's copy of the TFLite schema.
+    if (what.find("Operator code") != std::string::npos && what.find("out of range") != std::string::npos) {
+      reason += " (an operator newer than Arm NN's TFLite schema)";
     }
     add(node_of(what), reason);
   } catch (const std::exception& e) {
@@ -300,9 +343,9 @@ class ArmnnRuntime final : public Runtime {
       return elapsed_ms(start);
     });
     if (reference_only()) {
-      result.context_note =
-          "Arm NN's CpuRef reference backend: portable kernels written for correctness; its times say nothing "
-          "about NEON/GPU speed";
+      result.context_note = "random inputs (seed " + std::to_string(options.seed) +
+                            ") on Arm NN's CpuRef reference backend: portable kernels written for correctness; its "
+                            "times say nothing about NEON/GPU speed";
     }
     if (options.per_layer) {
       result.context_note += std::string(result.context_note.empty() ? "" : "; ") + "no per-layer times from Arm NN";
