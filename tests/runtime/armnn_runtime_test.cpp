@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -15,6 +17,7 @@
 #include "infercast/import/import.hpp"
 #include "infercast/runtime/runtime.hpp"
 #include "infercast/runtime/verify.hpp"
+#include "tflite_generated.h"
 
 namespace infercast::runtime {
 namespace {
@@ -204,6 +207,72 @@ save(model, sys.argv[1])
       ASSERT_EQ(result.size(), 1u);
       EXPECT_TRUE(result[0].pass) << "max error " << result[0].max_abs_error;
     }
+  }
+}
+
+// A TFLite file with int8 tensors at its interface: input "x" (float32 [1, 8]) ->
+// QUANTIZE -> "q" (int8, scale 0.25, zero point 3; an output) -> DEQUANTIZE -> "y"
+// (float32; an output), and a second input "p" (int8, same quantization) -> DEQUANTIZE
+// -> "z" (float32; an output). Written with the TFLite schema's generated API.
+std::string int8_model() {
+  flatbuffers::FlatBufferBuilder fbb;
+  const std::vector<flatbuffers::Offset<tflite::Buffer>> buffers{tflite::CreateBuffer(fbb)};
+  const std::vector<std::int32_t> shape{1, 8};
+  auto quant = [&] {
+    const std::vector<float> scale{0.25f};
+    const std::vector<std::int64_t> zero_point{3};
+    return tflite::CreateQuantizationParametersDirect(fbb, nullptr, nullptr, &scale, &zero_point);
+  };
+  const std::vector<flatbuffers::Offset<tflite::Tensor>> tensors{
+      tflite::CreateTensorDirect(fbb, &shape, tflite::TensorType::FLOAT32, 0, "x"),
+      tflite::CreateTensorDirect(fbb, &shape, tflite::TensorType::INT8, 0, "q", quant()),
+      tflite::CreateTensorDirect(fbb, &shape, tflite::TensorType::FLOAT32, 0, "y"),
+      tflite::CreateTensorDirect(fbb, &shape, tflite::TensorType::INT8, 0, "p", quant()),
+      tflite::CreateTensorDirect(fbb, &shape, tflite::TensorType::FLOAT32, 0, "z")};
+  const std::vector<std::int32_t> in0{0}, out0{1}, in1{1}, out1{2}, in2{3}, out2{4};
+  const std::vector<flatbuffers::Offset<tflite::Operator>> operators{tflite::CreateOperatorDirect(fbb, 0, &in0, &out0),
+                                                                     tflite::CreateOperatorDirect(fbb, 1, &in1, &out1),
+                                                                     tflite::CreateOperatorDirect(fbb, 1, &in2, &out2)};
+  const std::vector<std::int32_t> inputs{0, 3}, outputs{1, 2, 4};
+  const std::vector<flatbuffers::Offset<tflite::SubGraph>> subgraphs{
+      tflite::CreateSubGraphDirect(fbb, &tensors, &inputs, &outputs, &operators, "main")};
+  const std::vector<flatbuffers::Offset<tflite::OperatorCode>> codes{
+      tflite::CreateOperatorCodeDirect(fbb, static_cast<std::int8_t>(tflite::BuiltinOperator::QUANTIZE), nullptr, 1,
+                                       tflite::BuiltinOperator::QUANTIZE),
+      tflite::CreateOperatorCodeDirect(fbb, static_cast<std::int8_t>(tflite::BuiltinOperator::DEQUANTIZE), nullptr, 1,
+                                       tflite::BuiltinOperator::DEQUANTIZE)};
+  tflite::FinishModelBuffer(fbb, tflite::CreateModelDirect(fbb, 3, &codes, &subgraphs, "int8", &buffers));
+  return {reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize()};
+}
+
+// int8 tensors cross the runtime's interface as int8 (inputs and outputs), with the
+// values TFLite's quantization rules give: real = scale * (q - zero_point).
+TEST(ArmnnRuntime, RunsInt8Tensors) {
+  if (armnn_or_null() == nullptr) GTEST_SKIP() << "Arm NN was not found at build time";
+  const fs::path tfl = out_dir() / "int8.tflite";
+  testing::write_file(tfl, int8_model());
+  const ir::Graph g = import::load_model(tfl);
+  auto armnn = make_runtime("armnn");
+  armnn->prepare(g, {1});
+  const auto inputs = random_inputs(g, 7);  // x: floats in [-1, 1); p: int8 in [0, 8)
+  const auto out = armnn->infer(inputs);
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_EQ(out[0].dtype, ir::DType::kInt8);
+  ASSERT_EQ(out[1].dtype, ir::DType::kFloat32);
+  ASSERT_EQ(out[2].dtype, ir::DType::kFloat32);
+  auto f32 = [](const HostTensor& t, int i) {
+    float v;
+    std::memcpy(&v, t.data.data() + 4 * i, 4);
+    return v;
+  };
+  const HostTensor& x = inputs[0].name == "x" ? inputs[0] : inputs[1];
+  const HostTensor& p = inputs[0].name == "p" ? inputs[0] : inputs[1];
+  for (int i = 0; i < 8; ++i) {
+    const int q = static_cast<std::int8_t>(out[0].data[static_cast<std::size_t>(i)]);
+    EXPECT_FLOAT_EQ(f32(out[1], i), 0.25f * static_cast<float>(q - 3)) << i;
+    EXPECT_LE(std::fabs(f32(out[1], i) - f32(x, i)), 0.125f + 1e-6f) << i;  // within half a step
+    const int pi = static_cast<std::int8_t>(p.data[static_cast<std::size_t>(i)]);
+    EXPECT_FLOAT_EQ(f32(out[2], i), 0.25f * static_cast<float>(pi - 3)) << i;
   }
 }
 
