@@ -16,6 +16,8 @@ packages=(
   python3-sklearn
   # measuring
   hyperfine time
+  # an independent TFLite reader (--runtime armnn; optional at build time): Arm NN, its parser, its CpuRef backend
+  libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22
 )
 
 missing=()

@@ -171,7 +171,7 @@ TEST(TfliteExport, Fp16WeightsUseDequantize) {
 
 // The conversion paths the torchvision exports leave out (they come with BatchNorm
 // already folded): Conv + BatchNorm + Relu folded, a BatchNorm no conv precedes (MUL +
-// ADD), ceil_mode max pooling (PADV2 with the lowest float), average pooling with
+// ADD), ceil_mode max pooling over a ReLU (zero PAD, exact there), average pooling with
 // count_include_pad (explicit PAD), depthwise + Clip(0, 6), Concat on channels, Gemm
 // with transB=0, alpha and beta, Softmax. Built with Python onnx (onnx.helper, checked by
 // onnx.checker), checked against ONNX Runtime on the original.
@@ -251,8 +251,9 @@ graph = helper.make_graph(nodes, "paths", [helper.make_tensor_value_info("x", Te
   std::map<std::string, int> ops = op_census(tfl);
   EXPECT_EQ(ops["MUL"], 1);  // only the BatchNorm after the Concat stays
   EXPECT_EQ(ops["ADD"], 1);
-  EXPECT_EQ(ops["PADV2"], 1);  // ceil_mode max pooling
-  EXPECT_EQ(ops["PAD"], 2);    // the strided conv's pads and count_include_pad
+  // ceil_mode max pooling over a ReLU's output: zero padding is exact, so PAD, not PADV2
+  EXPECT_EQ(ops["PADV2"], 0);
+  EXPECT_EQ(ops["PAD"], 3);  // the strided conv's pads, count_include_pad and the max pooling
   EXPECT_EQ(ops["RELU"] + ops["RELU6"], 0) << "activations fused";
   EXPECT_EQ(ops["DEPTHWISE_CONV_2D"], 1);
   flatc_decode(tfl);

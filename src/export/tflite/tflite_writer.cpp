@@ -282,6 +282,7 @@ class Writer {
   bool param_input(const ir::Node& n, std::size_t k) const;
   int sole_consumer(int tensor) const;
   std::optional<std::pair<float, float>> clip_bounds(const ir::Node& n) const;
+  bool nonnegative(int tensor, int depth = 0) const;
 
   // Lowering.
   void emit_native(int index);
@@ -723,6 +724,36 @@ std::optional<std::pair<float, float>> Writer::clip_bounds(const ir::Node& n) co
     (k == 1 ? lo : hi) = v;
   }
   return std::make_pair(lo, hi);
+}
+
+// Whether every value of IR tensor `tensor` is >= 0 by construction: the output of a
+// Relu, a Clip whose lower bound is >= 0 (also when the writer fuses them) or a Sigmoid,
+// or of data movement and max pooling over such tensors (a Concat of ReLU branches:
+// GoogLeNet's inception outputs). `depth` bounds the walk up the graph.
+bool Writer::nonnegative(int tensor, int depth) const {
+  const int p = g_.tensors[static_cast<std::size_t>(tensor)].producer;
+  if (p < 0 || depth > 16) return false;
+  const ir::Node& n = g_.nodes[static_cast<std::size_t>(p)];
+  using O = ir::Op;
+  switch (n.op) {
+    case O::Relu:
+    case O::Sigmoid: return true;
+    case O::Clip: {
+      const auto bounds = clip_bounds(n);
+      return bounds && bounds->first >= 0.0f;
+    }
+    case O::MaxPool:
+    case O::GlobalMaxPool:
+    case O::Reshape:
+    case O::Flatten:
+    case O::Identity: return !n.inputs.empty() && n.inputs[0] >= 0 && nonnegative(n.inputs[0], depth + 1);
+    case O::Concat:
+      for (int in : n.inputs) {
+        if (in < 0 || !nonnegative(in, depth + 1)) return false;
+      }
+      return !n.inputs.empty();
+    default: return false;
+  }
 }
 
 // Which nodes are written (converted graphs: only what feeds the outputs as data) and
@@ -1243,7 +1274,15 @@ void Writer::pool(const ir::Node& n) {
            " are neither SAME nor VALID and cannot be padded explicitly for this pooling");
   }
   int xt = value(x_id, kNhwc);
-  if (plan->explicit_pad) xt = pad_input(xt, *plan, max ? std::numeric_limits<float>::lowest() : 0.0f, n.name);
+  // Max pooling pads with the lowest float (PADV2), unless the input is >= 0 and every
+  // pad is smaller than the kernel: then each window holds a real element >= 0 and a
+  // zero pad gives the same maxima, as plain PAD, which more readers accept (Arm NN
+  // 20.08's TFLite parser has no PADV2: torchvision ResNets' stem max pool).
+  const bool zero_pad_exact = max && nonnegative(x_id) && plan->pad[0] < k[0] && plan->pad[2] < k[0] &&
+                              plan->pad[1] < k[1] && plan->pad[3] < k[1];
+  if (plan->explicit_pad) {
+    xt = pad_input(xt, *plan, max && !zero_pad_exact ? std::numeric_limits<float>::lowest() : 0.0f, n.name);
+  }
   const int yt = produce(y_id, kNhwc);
   add_op(max ? B::MAX_POOL_2D : B::AVERAGE_POOL_2D, {xt}, {yt}, tflite::BuiltinOptions::Pool2DOptions,
          tflite::CreatePool2DOptions(fbb_, plan->explicit_pad ? tflite::Padding::VALID : plan->padding,
@@ -1340,22 +1379,31 @@ void Writer::clip(int index) {
   }
 }
 
-// TFLite has no HARD_SIGMOID: max(0, min(1, alpha * x + beta)) as MUL, ADD and
-// RELU_0_TO_1.
+// TFLite has no HARD_SIGMOID: max(0, min(1, alpha * x + beta)) = relu6(6 alpha x + 6 beta) / 6,
+// written as MUL by 6 alpha (left out when that is 1, as for PyTorch's hardsigmoid), ADD of
+// 6 beta with a fused RELU6, and MUL by 1/6: no more operators than MUL, ADD, RELU_0_TO_1,
+// and ones every TFLite reader has (RELU_0_TO_1 is recent; Arm NN 20.08 does not know it).
 void Writer::hard_sigmoid(const ir::Node& n) {
   const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
   const Form f = preferred_form(x_id);
   const auto alpha = static_cast<float>(n.attrs.get_float("alpha", 0.2));
   const auto beta = static_cast<float>(n.attrs.get_float("beta", 0.5));
-  const int xt = value(x_id, f);
+  const float scale = 6.0f * alpha;
+  int xt = value(x_id, f);
   const Dims shape = form_dims(y_id, f);
-  const int a = const_f32(n.name + "_alpha", {alpha}, {}, false);
-  const int b = const_f32(n.name + "_beta", {beta}, {}, false);
-  const int scaled = activation(n.name + "_scaled", ir::DType::kFloat32, shape);
-  const int shifted = activation(n.name + "_shifted", ir::DType::kFloat32, shape);
-  add_op(B::MUL, {xt, a}, {scaled}, tflite::BuiltinOptions::MulOptions, tflite::CreateMulOptions(fbb_).Union());
-  add_op(B::ADD, {scaled, b}, {shifted}, tflite::BuiltinOptions::AddOptions, tflite::CreateAddOptions(fbb_).Union());
-  add_op(B::RELU_0_TO_1, {shifted}, {produce(y_id, f)});
+  if (scale != 1.0f) {
+    const int a = const_f32(n.name + "_alpha6", {scale}, {}, false);
+    const int scaled = activation(n.name + "_scaled", ir::DType::kFloat32, shape);
+    add_op(B::MUL, {xt, a}, {scaled}, tflite::BuiltinOptions::MulOptions, tflite::CreateMulOptions(fbb_).Union());
+    xt = scaled;
+  }
+  const int b = const_f32(n.name + "_beta6", {6.0f * beta}, {}, false);
+  const int clipped = activation(n.name + "_relu6", ir::DType::kFloat32, shape);
+  add_op(B::ADD, {xt, b}, {clipped}, tflite::BuiltinOptions::AddOptions,
+         tflite::CreateAddOptions(fbb_, Act::RELU6).Union());
+  const int sixth = const_f32(n.name + "_sixth", {1.0f / 6.0f}, {}, false);
+  add_op(B::MUL, {clipped, sixth}, {produce(y_id, f)}, tflite::BuiltinOptions::MulOptions,
+         tflite::CreateMulOptions(fbb_).Union());
 }
 
 void Writer::binary(int index) {
