@@ -127,9 +127,14 @@ std::string now_utc() {
 
 }  // namespace
 
+// How long a broken server connection is retried before the operation fails: long
+// enough for a server restart, short enough that a worker whose server is gone says so.
+constexpr double kReconnectS = 60;
+
 struct Database::Impl {
   std::unique_ptr<detail::Connection> conn;
   bool pg = false;
+  mutable bool in_transaction = false;
 
   [[noreturn]] void fail(const std::string& where, const std::string& reason) const { conn->fail(where, reason); }
 
@@ -148,7 +153,15 @@ struct Database::Impl {
     // True while a row is available.
     bool step() {
       if (!ran_) {
-        result_ = impl_.conn->query(detail::render(sql_, impl_.conn->dialect()), params_, first_words());
+        const std::string sql = detail::render(sql_, impl_.conn->dialect());
+        try {
+          result_ = impl_.conn->query(sql, params_, first_words());
+        } catch (const Error&) {
+          // A read outside a transaction is simply asked again once the server is back;
+          // inside one, the whole transaction is (with_reconnect).
+          if (impl_.in_transaction || !impl_.conn->lost() || !impl_.conn->reconnect(kReconnectS)) throw;
+          result_ = impl_.conn->query(sql, params_, first_words());
+        }
         ran_ = true;
         row_ = 0;
       } else {
@@ -222,8 +235,10 @@ struct Database::Impl {
    public:
     explicit Transaction(const Impl& impl) : impl_(impl) {
       impl_.exec(impl_.pg ? "BEGIN" : "BEGIN IMMEDIATE", "begin transaction");
+      impl_.in_transaction = true;
     }
     ~Transaction() {
+      impl_.in_transaction = false;
       if (done_) return;
       try {
         if (!impl_.conn->lost()) impl_.conn->exec("ROLLBACK", "rollback");
@@ -233,6 +248,7 @@ struct Database::Impl {
     void commit() {
       impl_.exec("COMMIT", "commit");
       done_ = true;
+      impl_.in_transaction = false;
     }
 
    private:
@@ -244,12 +260,13 @@ struct Database::Impl {
   // (a restarted or briefly unreachable server): for up to a minute of reconnect attempts.
   // `f` must be idempotent: a COMMIT whose answer was lost may have happened.
   template <typename F>
-  auto with_reconnect(F&& f) -> decltype(f()) {
+  auto with_reconnect(F&& f) const -> decltype(f()) {
     for (int attempt = 0;; ++attempt) {
       try {
         return f();
       } catch (const Error&) {
-        if (!conn->lost() || attempt >= 5 || !conn->reconnect(60)) throw;
+        in_transaction = false;
+        if (!conn->lost() || attempt >= 5 || !conn->reconnect(kReconnectS)) throw;
       }
     }
   }
@@ -451,7 +468,14 @@ struct Database::Impl {
     s.bind(1, m.profile_id).bind(2, m.kernel_id);
     bind_stats(s, 3, m.stats);
     s.bind(10, m.remeasured).bind(11, m.timestamp_utc.empty() ? now_utc() : m.timestamp_utc).bind(12, m.error);
-    s.bind(13, m.own_ms).bind(14, m.layers_ms).bind(15, m.layer_count).bind(16, m.cold_ms).bind(17, m.own_median_ms);
+    // The per-layer columns are NOT NULL (0 = not measured): a runtime whose layer view
+    // yields no number (NaN) stores 0, as documented for Measurement.
+    auto or_zero = [](double v) { return std::isfinite(v) ? v : 0.0; };
+    s.bind(13, or_zero(m.own_ms))
+        .bind(14, or_zero(m.layers_ms))
+        .bind(15, m.layer_count)
+        .bind(16, or_zero(m.cold_ms))
+        .bind(17, or_zero(m.own_median_ms));
     s.step();
     Stmt q(*this, "SELECT id FROM measurements WHERE profile_id = ?1 AND kernel_id = ?2");
     q.bind(1, m.profile_id).bind(2, m.kernel_id);
@@ -510,10 +534,12 @@ int Database::schema_version() const {
 }
 
 std::int64_t Database::upsert_profile(const Profile& p) {
-  Impl::Transaction tx(*impl_);
-  const std::int64_t id = impl_->put_profile(p);
-  tx.commit();
-  return id;
+  return impl_->with_reconnect([&] {
+    Impl::Transaction tx(*impl_);
+    const std::int64_t id = impl_->put_profile(p);
+    tx.commit();
+    return id;
+  });
 }
 
 std::optional<Profile> Database::find_profile(const std::string& name) const {
@@ -540,10 +566,12 @@ void Database::set_profile_extra(std::int64_t profile_id, const nlohmann::json& 
 }
 
 std::int64_t Database::upsert_kernel(const Kernel& k) {
-  Impl::Transaction tx(*impl_);
-  const std::int64_t id = impl_->put_kernel(k);
-  tx.commit();
-  return id;
+  return impl_->with_reconnect([&] {
+    Impl::Transaction tx(*impl_);
+    const std::int64_t id = impl_->put_kernel(k);
+    tx.commit();
+    return id;
+  });
 }
 
 std::optional<std::int64_t> Database::find_kernel(const std::string& key) const {
@@ -560,10 +588,12 @@ bool Database::has_measurement(std::int64_t profile_id, std::int64_t kernel_id) 
 }
 
 std::int64_t Database::add_measurement(const Measurement& m) {
-  Impl::Transaction tx(*impl_);
-  const std::int64_t id = impl_->put_measurement(m);
-  tx.commit();
-  return id;
+  return impl_->with_reconnect([&] {
+    Impl::Transaction tx(*impl_);
+    const std::int64_t id = impl_->put_measurement(m);
+    tx.commit();
+    return id;
+  });
 }
 
 std::vector<Database::MeasuredKernel> Database::measured_kernels(std::int64_t profile_id) const {
@@ -599,10 +629,12 @@ std::vector<Measurement> Database::measurements(std::int64_t profile_id, bool in
 }
 
 std::int64_t Database::add_model_measurement(const ModelMeasurement& m) {
-  Impl::Transaction tx(*impl_);
-  const std::int64_t id = impl_->put_model_measurement(m);
-  tx.commit();
-  return id;
+  return impl_->with_reconnect([&] {
+    Impl::Transaction tx(*impl_);
+    const std::int64_t id = impl_->put_model_measurement(m);
+    tx.commit();
+    return id;
+  });
 }
 
 std::vector<ModelMeasurement> Database::model_measurements(std::int64_t profile_id) const {

@@ -27,6 +27,15 @@ std::string first_line(const char* message) {
   return s.empty() ? "unknown error" : s;
 }
 
+bool transient(const char* message) {
+  const std::string s = message != nullptr ? message : "";
+  for (const char* m : {"the database system is starting up", "the database system is shutting down",
+                        "server closed the connection unexpectedly", "the database system is in recovery mode"}) {
+    if (s.find(m) != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::string number_text(double v) {
   char buf[64];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -44,6 +53,14 @@ class PgConnection final : public Connection {
     const char* values[] = {timeout != nullptr ? timeout : "10", "infercast", url.c_str(), nullptr};
     conn_ = PQconnectdbParams(keys, values, 1);
     if (conn_ == nullptr) fail("connect", "out of memory");
+    // A server in the middle of a restart answers, but not yet (or no longer) as a
+    // database: wait for it. Refused connections and credentials fail at once.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (PQstatus(conn_) != CONNECTION_OK && transient(PQerrorMessage(conn_)) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      PQreset(conn_);
+    }
     if (PQstatus(conn_) != CONNECTION_OK) fail("connect", first_line(PQerrorMessage(conn_)));
     quiet();
   }
