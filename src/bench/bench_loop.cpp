@@ -135,17 +135,14 @@ BenchSummary run_farm(const BenchOptions& o, store::Database& db, runtime::Runti
   const std::vector<KernelSpec> specs = sample_kernels(o.sampler, o.count);
   summary.planned = specs.size();
   if (db.plan_state(summary.profile_id).size < static_cast<std::int64_t>(specs.size())) {
-    std::vector<store::Kernel> kernels;
-    kernels.reserve(specs.size());
-    for (const auto& spec : specs) {
+    db.write_plan(summary.profile_id, specs.size(), [&specs](std::size_t i) {
       store::Kernel k;
-      k.type = spec.type;
-      k.key = spec.key();
-      k.params = to_json(spec);
-      k.features = kernel_features(spec);
-      kernels.push_back(std::move(k));
-    }
-    db.write_plan(summary.profile_id, kernels);
+      k.type = specs[i].type;
+      k.key = specs[i].key();
+      k.params = to_json(specs[i]);
+      k.features = kernel_features(specs[i]);
+      return k;
+    });
   }
   if (o.retry_failed) db.reopen_failed(summary.profile_id);
   const store::PlanState start = db.plan_state(summary.profile_id);
@@ -274,7 +271,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   profile.device = machine.cpu_model;
   profile.machine_id = machine.machine_id;
   profile.hostname = machine.hostname;
-  const bool farm = o.more == 0 && (o.farm || db.backend() == "postgresql");
+  const bool farm = o.farm && o.more == 0;
   const auto existing = db.find_profile(profile.name);
   if (existing) {
     // A profile is one runtime configuration: never mix measurements of two. In a farm

@@ -832,6 +832,11 @@ std::vector<Worker> Database::workers() const {
 }
 
 std::int64_t Database::write_plan(std::int64_t profile_id, const std::vector<Kernel>& kernels) {
+  return write_plan(profile_id, kernels.size(), [&](std::size_t i) { return kernels[i]; });
+}
+
+std::int64_t Database::write_plan(std::int64_t profile_id, std::size_t count,
+                                  const std::function<Kernel(std::size_t)>& kernel_at) {
   return impl_->with_reconnect([&] {
     Impl::Transaction tx(*impl_);
     if (impl_->pg) {
@@ -840,12 +845,12 @@ std::int64_t Database::write_plan(std::int64_t profile_id, const std::vector<Ker
       Impl::Stmt lock(*impl_, "SELECT pg_advisory_xact_lock(?1)");
       lock.bind(1, (std::int64_t{kApplicationId} << 24) + profile_id).step();
     }
-    Impl::Stmt count(*impl_, "SELECT count(*) FROM plan_items WHERE profile_id = ?1");
-    count.bind(1, profile_id);
-    const std::int64_t stored = count.step() ? count.i64(0) : 0;
-    if (stored >= static_cast<std::int64_t>(kernels.size())) return stored;
-    for (std::size_t i = 0; i < kernels.size(); ++i) {
-      const std::int64_t kernel_id = impl_->put_kernel(kernels[i]);
+    Impl::Stmt before(*impl_, "SELECT count(*) FROM plan_items WHERE profile_id = ?1");
+    before.bind(1, profile_id);
+    const std::int64_t stored = before.step() ? before.i64(0) : 0;
+    if (stored >= static_cast<std::int64_t>(count)) return stored;
+    for (std::size_t i = static_cast<std::size_t>(stored); i < count; ++i) {
+      const std::int64_t kernel_id = impl_->put_kernel(kernel_at(i));
       Impl::Stmt s(*impl_,
                    "INSERT INTO plan_items(profile_id, kernel_id, seq) VALUES(?1, ?2, ?3) "
                    "ON CONFLICT(profile_id, kernel_id) DO NOTHING");
@@ -885,6 +890,10 @@ std::optional<Kernel> Database::claim_kernel(std::int64_t profile_id, std::int64
   if (!(lease_s > 0)) impl_->fail("claim", "the lease must be a positive number of seconds");
   return impl_->with_reconnect([&]() -> std::optional<Kernel> {
     Impl::Transaction tx(*impl_);
+    // A claim need not survive a server crash (the worker's finish then finds the claim
+    // gone and writes nothing; the kernel is open again), so it does not wait for the
+    // server's disk; the measurement's transaction does.
+    if (impl_->pg) impl_->exec("SET LOCAL synchronous_commit TO OFF", "claim");
     Impl::Stmt claim(*impl_,
                      "UPDATE plan_items SET state = 1, worker_id = ?2, lease_until = {NOW} + ?3, claims = claims + 1 "
                      "WHERE profile_id = ?1 AND kernel_id = (SELECT kernel_id FROM plan_items WHERE profile_id = ?1 "

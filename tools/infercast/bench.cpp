@@ -52,6 +52,8 @@ int run_bench_command(BenchCliOptions& o) {
     throw Error(ErrorKind::kInvalidArgument, "--predictor", o.predictor, "only the adaptive sampler uses a predictor");
   }
   store::Database db = store::Database::open(o.db);
+  // A server database is shared: bench processes pointed at it measure one plan together.
+  if (db.backend() == "postgresql") o.bench.farm = true;
   // SIGINT: finish and commit the kernel in flight, then stop and print the summary.
   bench::BenchSummary s;
   {

@@ -44,11 +44,11 @@ struct BenchOptions {
   std::string device_command;
   std::string push_command;
   std::string device_dir = "/data/local/tmp/";
-  // The farm (docs/farm.md): on a PostgreSQL database the plan (`count` kernels) is written
-  // once per profile and any number of bench processes claim its kernels one at a time,
-  // each claim leased for `lease_s` seconds (longer than the slowest kernel takes: an
-  // expired lease lets another worker take the kernel over). On SQLite `farm` turns the
-  // same path on (several processes on one machine); --more never uses it.
+  // The farm (docs/farm.md): the plan (`count` kernels) is written once per profile and any
+  // number of bench processes claim its kernels one at a time, each claim leased for
+  // `lease_s` seconds (longer than the slowest kernel takes: an expired lease lets another
+  // worker take the kernel over). `infercast bench` sets it for every PostgreSQL database
+  // (and for SQLite with --farm); `more` never uses it.
   bool farm = false;
   double lease_s = 600;
   std::uint64_t input_seed = 42;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,6 +156,11 @@ class Database {
   // A plan that already holds at least as many kernels is left as it is; a shorter one
   // gets the missing tail. Returns the plan's size.
   std::int64_t write_plan(std::int64_t profile_id, const std::vector<Kernel>& kernels);
+  // The same with the kernels made on demand (`kernel_at(i)` for i < count): called only by
+  // the one worker that writes the plan, while it holds the plan's lock, so workers that
+  // start together do not all compute features the first of them stores.
+  std::int64_t write_plan(std::int64_t profile_id, std::size_t count,
+                          const std::function<Kernel(std::size_t)>& kernel_at);
   PlanState plan_state(std::int64_t profile_id) const;
   // Claims the first open kernel of the plan, or one whose lease expired, or one this
   // worker already holds, for `lease_s` seconds (FOR UPDATE SKIP LOCKED on PostgreSQL:
