@@ -11,7 +11,7 @@
 #           plan drained to exactly its size: 0 lost, 0 duplicates.
 # Usage: bench/farm.sh [--quick] [--workers N] [--kernels K] [--sleep S] [--kills N]
 #                      [--lease S] [--no-scale] [--no-chaos]
-# --quick (ctest): 8 workers, 200 kernels of 50 ms, 20 kills, chaos only. Exit 0 when every
+# --quick (ctest): 8 workers, 400 kernels of 50 ms, 20 kills, chaos only. Exit 0 when every
 # check passed, 1 otherwise, 77 when the PostgreSQL server binaries are absent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,7 @@ cli=${INFERCAST_CLI:-$here/build/infercast}
 workers=8 kernels=64 sleep_s=2 kills=20 lease=10 scale=1 chaos=1 fsync=fsync kill_every=0.3
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) workers=8 kernels=200 sleep_s=0.05 kills=20 lease=2 scale=0 fsync=nofsync kill_every=0.2 ;;
+    --quick) workers=8 kernels=400 sleep_s=0.05 kills=20 lease=2 scale=0 fsync=nofsync kill_every=0.12 ;;
     --workers) shift; workers=$1 ;;
     --kernels) shift; kernels=$1 ;;
     --sleep) shift; sleep_s=$1 ;;
