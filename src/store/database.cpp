@@ -293,10 +293,16 @@ struct Database::Impl {
 
   void open_sqlite(const std::string& path) {
     conn = detail::open_sqlite(path);
-    // Not a database at all ("file is not a database") shows on the first read.
-    const int app = scalar_int("PRAGMA application_id");
-    const int tables = scalar_int("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'");
-    const int objects = scalar_int("SELECT count(*) FROM sqlite_master");
+    // Not a database at all ("file is not a database") shows on the first read. The
+    // reads hold the write lock, so a process creating the same file right now (bench
+    // --farm workers that start together) is seen before or after, never half-way.
+    int app = 0, tables = 0, objects = 0;
+    {
+      Transaction probe(*this);
+      app = scalar_int("PRAGMA application_id");
+      tables = scalar_int("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'");
+      objects = scalar_int("SELECT count(*) FROM sqlite_master");
+    }
     if (app != kApplicationId && !(app == 0 && objects == 0)) {
       fail("", "is an SQLite database but not an infercast database (application_id " + std::to_string(app) + ")");
     }
