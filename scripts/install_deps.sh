@@ -10,6 +10,8 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libflatbuffers-dev flatbuffers-compiler
   libcli11-dev nlohmann-json3-dev libfmt-dev libgtest-dev libbenchmark-dev libxnnpack-dev libpthreadpool-dev
   libsqlite3-dev sqlite3 libxgboost-dev
+  # the store's PostgreSQL dialect (libpq), and the server its tests start (initdb, pg_ctl, psql)
+  libpq-dev postgresql
   # reference data and models: ONNX backend tests, Python onnx + torchvision (exports), npm (MediaPipe)
   libonnx-testdata python3-onnx python3-numpy python3-torchvision nodejs npm
   # predictor reference (scikit-learn random forest, bench/)

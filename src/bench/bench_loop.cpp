@@ -9,6 +9,7 @@
 #include <functional>
 #include <ostream>
 #include <set>
+#include <thread>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
@@ -121,6 +122,114 @@ nlohmann::json features_of(const ir::Graph& g) {
           {"nodes", g.nodes.size()}};
 }
 
+// The farm path (bench.hpp, docs/farm.md): write the plan once, then claim, measure,
+// finish until the plan has nothing claimable left. Kernels other workers hold are
+// waited for: a worker that died leaves its kernel leased until the lease expires, and
+// then this loop takes it.
+BenchSummary run_farm(const BenchOptions& o, store::Database& db, runtime::Runtime& rt, int threads,
+                      std::ostream& progress, BenchSummary& summary) {
+  if (!(o.lease_s > 0) || !std::isfinite(o.lease_s)) {
+    throw Error(ErrorKind::kInvalidArgument, "bench", "--lease", "must be a positive number of seconds");
+  }
+  const auto t_plan = Clock::now();
+  const std::vector<KernelSpec> specs = sample_kernels(o.sampler, o.count);
+  summary.planned = specs.size();
+  if (db.plan_state(summary.profile_id).size < static_cast<std::int64_t>(specs.size())) {
+    db.write_plan(summary.profile_id, specs.size(), [&specs](std::size_t i) {
+      store::Kernel k;
+      k.type = specs[i].type;
+      k.key = specs[i].key();
+      k.params = to_json(specs[i]);
+      k.features = kernel_features(specs[i]);
+      return k;
+    });
+  }
+  if (o.retry_failed) db.reopen_failed(summary.profile_id);
+  const store::PlanState start = db.plan_state(summary.profile_id);
+  summary.plan_size = start.size;
+  summary.skipped = static_cast<std::size_t>(start.done);
+  summary.build_s += seconds_since(t_plan);
+
+  const bool external = o.runtime != "xnnpack";
+  std::optional<TempDir> temp;
+  if (external) temp.emplace();
+  TimingOptions timing;
+  timing.threads = threads;
+  timing.protocol = o.protocol;
+  timing.cold_pass = o.cold_pass;
+  timing.input_seed = o.input_seed;
+  if (temp) timing.scratch_dir = temp->path();
+  Progress bar(progress, o.tty, o.quiet, static_cast<std::size_t>(start.size - start.done), o.budget_s);
+  const auto t0 = Clock::now();
+  std::size_t done = 0;
+  for (;;) {
+    if (g_stop.load()) {
+      summary.interrupted = true;
+      break;
+    }
+    if (o.budget_s > 0 && seconds_since(t0) >= o.budget_s) {
+      summary.budget_exhausted = true;
+      break;
+    }
+    auto phase = Clock::now();
+    auto lap = [&phase](double& into) {
+      const auto now = Clock::now();
+      into += std::chrono::duration<double>(now - phase).count();
+      phase = now;
+    };
+    const std::optional<store::Kernel> kernel = db.claim_kernel(summary.profile_id, summary.worker_id, o.lease_s);
+    lap(summary.store_s);
+    if (!kernel) {
+      const store::PlanState st = db.plan_state(summary.profile_id);
+      if (st.open == 0 && st.claimed == 0) break;  // drained
+      // Others hold the rest (or a lock was skipped): wait a little, then try again; an
+      // expired lease becomes claimable.
+      std::this_thread::sleep_for(std::chrono::milliseconds(st.open > 0 ? 20 : 200));
+      continue;
+    }
+    store::Measurement m;
+    m.profile_id = summary.profile_id;
+    m.kernel_id = kernel->id;
+    KernelSpec spec;
+    try {
+      spec = kernel_spec_from_json(kernel->params);
+      const KernelTiming t = time_kernel(rt, spec, timing);
+      summary.prepare_s += t.prepare_s;
+      phase += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.prepare_s));
+      m.stats = t.stats;
+      m.remeasured = t.remeasured;
+      m.own_ms = t.own_ms;
+      m.own_median_ms = t.own_median_ms;
+      m.layers_ms = t.layers_ms;
+      m.layer_count = t.layer_count;
+      m.cold_ms = t.cold_ms;
+      summary.timed_s += t.timed_s;
+    } catch (const std::exception& e) {
+      m.error = e.what();
+      if (m.error.empty()) m.error = "unknown error";
+      if (spec.type.empty()) spec.type = kernel->type;
+    }
+    lap(summary.run_s);
+    const bool written = db.finish_claim(summary.worker_id, m);  // measurement + release: one transaction
+    lap(summary.store_s);
+    if (!written) {
+      ++summary.lost_leases;
+      continue;
+    }
+    ++done;
+    if (m.failed()) {
+      ++summary.failed;
+    } else {
+      ++summary.measured;
+      if (m.remeasured > 0) ++summary.remeasured;
+    }
+    bar.update(done, spec, m);
+  }
+  summary.wall_s = seconds_since(t0);
+  bar.finish();
+  return summary;
+}
+
 }  // namespace
 
 void request_stop() noexcept {
@@ -146,6 +255,9 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   runtime::RuntimeOptions runtime_options;
   runtime_options.request_timeout_s = o.timeout_s;
   runtime_options.runner_command = o.runner_command;
+  runtime_options.device_command = o.device_command;
+  runtime_options.push_command = o.push_command;
+  runtime_options.device_dir = o.device_dir;
   const auto rt = runtime::make_runtime(o.runtime, runtime_options);
   const int threads = runtime::resolve_threads(o.threads);
 
@@ -159,18 +271,35 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   profile.device = machine.cpu_model;
   profile.machine_id = machine.machine_id;
   profile.hostname = machine.hostname;
-  if (const auto existing = db.find_profile(profile.name)) {
-    // A profile is one runtime configuration: never mix measurements of two.
-    if (existing->runtime != profile.runtime || existing->threads != profile.threads ||
-        existing->machine_id != profile.machine_id) {
+  const bool farm = o.farm && o.more == 0;
+  const auto existing = db.find_profile(profile.name);
+  if (existing) {
+    // A profile is one runtime configuration: never mix measurements of two. In a farm
+    // the workers are many machines of one device model.
+    const bool same_place = farm ? existing->device == profile.device : existing->machine_id == profile.machine_id;
+    if (existing->runtime != profile.runtime || existing->threads != profile.threads || !same_place) {
       throw Error(ErrorKind::kInvalidArgument, "bench", "--profile " + profile.name,
                   "the profile exists for runtime " + existing->runtime + " with " + std::to_string(existing->threads) +
-                      " threads on machine '" + existing->machine_id + "'; name another profile");
+                      " threads on " + (farm ? "device '" + existing->device : "machine '" + existing->machine_id) +
+                      "'; name another profile");
     }
     profile.extra = existing->extra;
   }
   summary.profile = profile.name;
-  summary.profile_id = db.upsert_profile(profile);
+  // A farm's profile row is its first worker's; every worker's own context is its workers row.
+  summary.profile_id = farm && existing ? existing->id : db.upsert_profile(profile);
+  if (farm) {
+    store::Worker worker;
+    worker.profile_id = summary.profile_id;
+    worker.hostname = machine.hostname;
+    worker.machine_id = machine.machine_id;
+    worker.device = machine.cpu_model;
+    worker.runtime_version = profile.runtime_version;
+    worker.pid = ::getpid();
+    summary.farm = true;
+    summary.worker_id = db.add_worker(worker);
+    return run_farm(o, db, *rt, threads, progress, summary);
+  }
 
   // The plan: with `count`, the first `count` kernels of the seeded sequence, a definite set
   // that a rerun completes (and a rerun of a finished run leaves alone); otherwise the
@@ -279,7 +408,16 @@ std::string summary_line(const BenchSummary& s) {
                 s.interrupted        ? "; interrupted"
                 : s.budget_exhausted ? "; budget reached"
                                      : "");
-  return buf;
+  std::string line = buf;
+  if (s.farm) {
+    // The database's own cost per measurement: claiming plus writing (store time).
+    const std::size_t n = s.measured + s.failed;
+    std::snprintf(buf, sizeof buf, "; farm worker %lld, plan %lld kernels, %zu lost leases, db %.2f ms/measurement",
+                  static_cast<long long>(s.worker_id), static_cast<long long>(s.plan_size), s.lost_leases,
+                  n > 0 ? s.store_s * 1000.0 / static_cast<double>(n) : 0.0);
+    line += buf;
+  }
+  return line;
 }
 
 }  // namespace infercast::bench

@@ -217,7 +217,7 @@ TEST_F(StoreDatabase, MigratesAVersionZeroDatabase) {
 
 TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   // Schema 1 kept end-to-end statistics only. Make one by taking a fresh database's
-  // schema-2 and schema-3 columns away, then reopen: the row survives with the per-layer
+  // schema-2 and schema-3 columns and schema-4 tables away, then reopen: the row survives with the per-layer
   // view unset, and new rows carry it.
   const fs::path file = dir_ / "v1.db";
   std::int64_t pid = 0, kid = 0;
@@ -230,7 +230,8 @@ TEST_F(StoreDatabase, MigratesAVersionOneDatabaseKeepingItsMeasurements) {
   exec_raw(file,
            "ALTER TABLE measurements DROP COLUMN own_ms; ALTER TABLE measurements DROP COLUMN layers_ms;"
            "ALTER TABLE measurements DROP COLUMN layer_count; ALTER TABLE measurements DROP COLUMN cold_ms;"
-           "ALTER TABLE measurements DROP COLUMN own_median_ms; DELETE FROM schema_version WHERE version >= 2;");
+           "ALTER TABLE measurements DROP COLUMN own_median_ms; DROP TABLE plan_items; DROP TABLE workers;"
+           "DELETE FROM schema_version WHERE version >= 2;");
   EXPECT_EQ(query(file, "SELECT max(version) FROM schema_version"), 1);
   Database db = Database::open(file);
   EXPECT_EQ(db.schema_version(), kSchemaVersion);

@@ -52,6 +52,8 @@ int run_bench_command(BenchCliOptions& o) {
     throw Error(ErrorKind::kInvalidArgument, "--predictor", o.predictor, "only the adaptive sampler uses a predictor");
   }
   store::Database db = store::Database::open(o.db);
+  // A server database is shared: bench processes pointed at it measure one plan together.
+  if (db.backend() == "postgresql") o.bench.farm = true;
   // SIGINT: finish and commit the kernel in flight, then stop and print the summary.
   bench::BenchSummary s;
   {
@@ -70,7 +72,9 @@ void register_bench(CLI::App& app, Action& action) {
   std::string runtimes;
   for (const std::string& n : runtime::runtime_names()) runtimes += (runtimes.empty() ? "" : " | ") + n;
   cmd->add_option("--runtime", o->bench.runtime, "runtime: " + runtimes)->required();
-  cmd->add_option("--db", o->db, "SQLite database file (created when absent)")->required();
+  cmd->add_option("--db", o->db,
+                  "SQLite database file (created when absent) or a postgresql:// URL (a farm: many workers, one plan)")
+      ->required();
   cmd->add_option("--profile", o->bench.profile, "profile name (default RUNTIME-<threads>t)");
   cmd->add_option("--kernels", o->kernels, "comma-separated kernel types (default: all; see docs/bench.md)");
   cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
@@ -96,6 +100,16 @@ void register_bench(CLI::App& app, Action& action) {
   cmd->add_option("--max-remeasure", o->bench.protocol.max_remeasure, "at most this many extra attempts")
       ->capture_default_str();
   cmd->add_option("--timeout", o->bench.timeout_s, "seconds an external runner may take per request")
+      ->capture_default_str();
+  cmd->add_option("--command", o->bench.device_command,
+                  "benchmark_model: shell command that runs a kernel's model (docs/devices.md)");
+  cmd->add_option("--push", o->bench.push_command, "benchmark_model: shell command that copies the model first");
+  cmd->add_option("--device-dir", o->bench.device_dir, "benchmark_model: the folder --push copies into")
+      ->capture_default_str();
+  cmd->add_flag("--farm", o->bench.farm,
+                "SQLite: share the plan with other bench processes as a PostgreSQL --db always does (docs/farm.md)");
+  cmd->add_option("--lease", o->bench.lease_s,
+                  "farm: seconds a claimed kernel stays this worker's (longer than the slowest kernel)")
       ->capture_default_str();
   cmd->add_flag("--no-cold", o->no_cold, "skip the flushed-cache pass (cold_ms stays 0; about 1.8x faster)");
   cmd->add_flag("--retry-failed", o->bench.retry_failed, "measure again kernels whose measurement failed");

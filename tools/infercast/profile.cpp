@@ -47,6 +47,7 @@ int run_profile(const ProfileOptions& o) {
   const int threads = runtime::resolve_threads(o.threads);
   const std::string db_path = o.db.empty() ? o.output + ".db" : o.db;
   store::Database db = store::Database::open(db_path);
+  const std::string db_name = db.target();  // a URL's password never reaches the terminal
   const std::string profile_name = o.runtime + "-" + std::to_string(threads) + "t";
   const measure::MachineContext machine = measure::machine_context();
   nlohmann::json context = {{"name", profile_name},         {"runtime", o.runtime},
@@ -68,7 +69,7 @@ int run_profile(const ProfileOptions& o) {
   const auto existing = db.find_profile(profile_name);
   if (existing && existing->extra.contains("fusion_rules")) {
     rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
-    std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_path
+    std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_name
               << " (delete the database to measure them again)\n";
   } else {
     bench::TimingOptions probe;
@@ -182,7 +183,7 @@ int run_profile(const ProfileOptions& o) {
   stop_on_sigint.reset();
   db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
   if (summary.interrupted) {
-    std::cerr << "profile: interrupted; " << summary.measured + summary.failed << " measurements kept in " << db_path
+    std::cerr << "profile: interrupted; " << summary.measured + summary.failed << " measurements kept in " << db_name
               << ", run the same command again to continue\n";
     return 130;
   }
@@ -236,8 +237,10 @@ void register_profile(CLI::App& app, Action& action) {
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the kernel space and the jitter")->capture_default_str();
-  cmd->add_option("--db", options->db,
-                  "measurement database (default BUNDLE.db); a rerun continues from what it holds");
+  cmd->add_option(
+      "--db", options->db,
+      "measurement database: a file (default BUNDLE.db) or a postgresql:// URL; a rerun continues from what it "
+      "holds");
   cmd->callback([options, &action] { action = [options] { return run_profile(*options); }; });
 }
 

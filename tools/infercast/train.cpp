@@ -67,7 +67,9 @@ int run_train(const TrainOptions& o) {
 void register_train(CLI::App& app, Action& action) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Fit a predictor bundle from timed kernels (per-family CV error)");
-  cmd->add_option("--db", options->db, "measurement database (infercast bench, or the BUNDLE.db profile keeps)")
+  cmd->add_option(
+         "--db", options->db,
+         "measurement database (infercast bench, or the BUNDLE.db profile keeps): a file or a postgresql:// URL")
       ->required();
   cmd->add_option("--profile", options->profile, "the database profile to train on")->required();
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();

@@ -40,6 +40,17 @@ struct BenchOptions {
   measure::Protocol protocol = default_protocol();
   double timeout_s = 120;                   // external runners: seconds one request may take
   std::vector<std::string> runner_command;  // external runners: the command; empty = the runtime's default
+  // benchmark_model (docs/devices.md): the device command, the push command, the device folder.
+  std::string device_command;
+  std::string push_command;
+  std::string device_dir = "/data/local/tmp/";
+  // The farm (docs/farm.md): the plan (`count` kernels) is written once per profile and any
+  // number of bench processes claim its kernels one at a time, each claim leased for
+  // `lease_s` seconds (longer than the slowest kernel takes: an expired lease lets another
+  // worker take the kernel over). `infercast bench` sets it for every PostgreSQL database
+  // (and for SQLite with --farm); `more` never uses it.
+  bool farm = false;
+  double lease_s = 600;
   std::uint64_t input_seed = 42;
   // Also time every kernel with flushed caches (bench::KernelTiming::cold_ms): about
   // 1.8x the run time on XNNPACK; predictors use it for models larger than the caches.
@@ -77,6 +88,12 @@ struct BenchSummary {
   double build_s = 0, prepare_s = 0, run_s = 0, store_s = 0;
   bool interrupted = false;  // request_stop() ended the run
   bool budget_exhausted = false;
+  // The farm path: this worker's id, the plan's size, kernels whose lease another worker
+  // took over before this one finished (their measurement was dropped, not written).
+  bool farm = false;
+  std::int64_t worker_id = 0;
+  std::int64_t plan_size = 0;
+  std::size_t lost_leases = 0;
 
   // (wall - timed) / wall: the harness's overhead (building, preparing, warm-up, storing).
   double overhead() const { return wall_s > 0 ? (wall_s - timed_s) / wall_s : 0.0; }
