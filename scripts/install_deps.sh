@@ -16,6 +16,8 @@ packages=(
   python3-sklearn
   # measuring
   hyperfine time
+  # the HTML report's browser test (headless)
+  chromium
 )
 
 missing=()
