@@ -47,6 +47,12 @@ bool html_available() {
 }
 
 std::string render_html(const nlohmann::json& document) {
+  const bool model = document.value("kind", std::string()) == "model";
+  const bool validation = document.contains("models") && document.contains("summary");
+  if (!model && !validation) {
+    throw Error(ErrorKind::kInvalidArgument, "", "--format html",
+                "HTML draws a model's report (analyze, predict, report) or a validation; use json for this one");
+  }
 #if INFERCAST_REPORT_JS
   auto view = [](const char* begin, const char* end) {
     return std::string_view(begin, static_cast<std::size_t>(end - begin));

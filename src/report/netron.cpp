@@ -16,8 +16,10 @@ using nlohmann::json;
 }  // namespace
 
 json netron_attachment(const json& document) {
-  if (!document.contains("layers") || !document["layers"].is_array()) {
-    throw Error(ErrorKind::kInvalidArgument, "", "netron", "the report has no per-layer rows to attach");
+  if (document.value("kind", std::string()) != "model" || !document.contains("layers") ||
+      !document["layers"].is_array()) {
+    throw Error(ErrorKind::kInvalidArgument, "", "--format netron",
+                "only a model's report (analyze, predict, report) has per-node costs to attach");
   }
   const bool by_index = document.value("format", std::string()) == "tflite";
   json metrics = json::array();

@@ -6,7 +6,9 @@
 // the details, and that the page made no network request. A screenshot of each page and
 // the load times and file sizes (results.json) are left in OUT_DIR.
 //
-//   browser_test.js INFERCAST_BINARY OUT_DIR [--many N]
+//   browser_test.js INFERCAST_BINARY OUT_DIR [--many N] [--page FILE.html ...]
+// --many N adds a generated N-node ONNX model; --page checks a report written before
+// (for example by `infercast report --predictor` or `validate --format html`).
 // Exit 77 (skipped) when chromium or puppeteer-core is absent.
 'use strict';
 const fs = require('fs');
@@ -39,6 +41,9 @@ fs.mkdirSync(outDir, { recursive: true });
 const cases = [];
 const addCase = (name, model, args) => { if (fs.existsSync(model)) cases.push({ name, model, args }); };
 addCase('mediapipe-face_detection_short_range', path.join(models, 'mediapipe/face_detection_short_range.tflite'), ['analyze']);
+// Measured on XNNPACK (end to end and per layer): the latency and roofline charts draw.
+addCase('mediapipe-face_detection_short_range-measured', path.join(models, 'mediapipe/face_detection_short_range.tflite'),
+  ['report', '--runtime', 'xnnpack', '--threads', '1', '--repeat', '3', '--min-time', '0']);
 addCase('torchvision-resnet50', path.join(models, 'torchvision/resnet50.onnx'), ['analyze']);
 addCase('torchvision-densenet121', path.join(models, 'torchvision/densenet121.onnx'), ['analyze']);
 if (manyNodes > 0) {
@@ -48,6 +53,7 @@ if (manyNodes > 0) {
   }
   addCase(`many_nodes_${manyNodes}`, file, ['analyze']);
 }
+process.argv.forEach((a, i) => { if (a === '--page') cases.push({ name: path.basename(process.argv[i + 1], '.html'), page: path.resolve(process.argv[i + 1]) }); });
 if (cases.length === 0) {
   console.log('SKIP: no models in .cache/models (make models)');
   process.exit(77);
@@ -60,9 +66,9 @@ if (cases.length === 0) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   try {
     for (const c of cases) {
-      const html = path.join(outDir, `${c.name}.html`);
+      const html = c.page || path.join(outDir, `${c.name}.html`);
       const t0 = Date.now();
-      execFileSync(binary, [...c.args, c.model, '--format', 'html', '-o', html]);
+      if (!c.page) execFileSync(binary, [c.args[0], c.model, ...c.args.slice(1), '--format', 'html', '-o', html]);
       const writeMs = Date.now() - t0;
       const page = await browser.newPage();
       await page.setViewport({ width: 1400, height: 900 });
@@ -85,11 +91,13 @@ if (cases.length === 0) {
         });
         return { canvases, charts: window.infercastReport.charts.length, nodes: document.querySelectorAll('#graph g.gnode').length,
           edges: document.querySelectorAll('#graph polyline').length, rows: document.querySelectorAll('table.data tbody tr').length,
-          clustered: window.infercastReport.clustered, errors: window.infercastReport.errors };
+          clustered: window.infercastReport.clustered, view: window.infercastReport.view, errors: window.infercastReport.errors };
       });
       // A click on the first drawn node (dispatched: it may lie outside the viewport).
       const detailRows = await page.evaluate(() => {
-        document.querySelector('#graph g.gnode').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+        const node = document.querySelector('#graph g.gnode');
+        if (!node) return 0;
+        node.dispatchEvent(new MouseEvent('click', { bubbles: true }));
         return document.querySelectorAll('#details tr').length;
       });
       await page.screenshot({ path: path.join(outDir, `${c.name}.png`), fullPage: true });
@@ -103,9 +111,10 @@ if (cases.length === 0) {
       if (requests.length) fail('network requests: ' + requests.join(' '));
       if (drawn.canvases.length < 1 || drawn.charts !== drawn.canvases.length) fail(`charts ${drawn.charts}, canvases ${drawn.canvases.length}`);
       drawn.canvases.forEach((inked, i) => { if (inked < 500) fail(`canvas ${i} is blank (${inked} pixels drawn)`); });
-      if (drawn.nodes < 2 || drawn.edges < 1) fail(`graph: ${drawn.nodes} nodes, ${drawn.edges} edges drawn`);
+      const model = drawn.view === 'model';
+      if (model && (drawn.nodes < 2 || drawn.edges < 1)) fail(`graph: ${drawn.nodes} nodes, ${drawn.edges} edges drawn`);
       if (drawn.rows < 1) fail('the layer table is empty');
-      if (detailRows < 3) fail('a click on a graph node showed no details');
+      if (model && detailRows < 3) fail('a click on a graph node showed no details');
     }
   } finally {
     await browser.close();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/report/model_report.hpp"
@@ -85,7 +86,7 @@ TEST(ModelReport, KernelsAndMeasuredLayersLandOnTheirNodes) {
 
 TEST(ModelReport, HtmlIsOneFileWithTheDocumentInside) {
   if (!html_available()) GTEST_SKIP() << "built without the report's JavaScript (scripts/install_report_js.sh)";
-  const json doc = {{"model", "a</script><b>.onnx"}, {"layers", json::array()}};
+  const json doc = {{"kind", "model"}, {"model", "a</script><b>.onnx"}, {"layers", json::array()}};
   const std::string page = render_html(doc);
   EXPECT_NE(page.find("<!DOCTYPE html>"), std::string::npos);
   EXPECT_EQ(page.find("/*@DATA@*/"), std::string::npos);
@@ -96,6 +97,7 @@ TEST(ModelReport, HtmlIsOneFileWithTheDocumentInside) {
   EXPECT_EQ(page.find("<script src"), std::string::npos);
   EXPECT_EQ(page.find("<link"), std::string::npos);
   EXPECT_GT(page.size(), 250000u);  // chart.js and dagre are inside
+  EXPECT_THROW(render_html(json{{"runtime", "xnnpack"}, {"layers", json::array()}}), Error);  // a run report
 }
 
 }  // namespace

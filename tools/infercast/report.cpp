@@ -22,10 +22,19 @@ report::PredictionInput prediction_input(const predict::Bundle& bundle, const pr
   in.ms = p.ms;
   in.lo_ms = p.lo_ms;
   in.hi_ms = p.hi_ms;
-  // Roofline rates are per millisecond: FLOP/ms / 1e6 = GFLOP/s, byte/ms / 1e6 = GB/s.
-  in.peak_gflops = bundle.fallback.flops_per_ms / 1e6;
-  in.bandwidth_gbs = bundle.fallback.bytes_per_ms / 1e6;
-  in.dram_bandwidth_gbs = bundle.fallback.dram_bytes_per_ms / 1e6;
+  // The ceilings: the highest compute rate and bandwidths the profile's per-family
+  // rooflines reached (the fallback roofline alone is fitted to every family at once and
+  // sits below the convolutions). Rates are per millisecond: FLOP/ms / 1e6 = GFLOP/s.
+  double flops_per_ms = bundle.fallback.flops_per_ms, bytes_per_ms = bundle.fallback.bytes_per_ms,
+         dram_bytes_per_ms = bundle.fallback.dram_bytes_per_ms;
+  for (const auto& [family, model] : bundle.families) {
+    flops_per_ms = std::max(flops_per_ms, model.roofline.flops_per_ms);
+    bytes_per_ms = std::max(bytes_per_ms, model.roofline.bytes_per_ms);
+    dram_bytes_per_ms = std::max(dram_bytes_per_ms, model.roofline.dram_bytes_per_ms);
+  }
+  in.peak_gflops = flops_per_ms / 1e6;
+  in.bandwidth_gbs = bytes_per_ms / 1e6;
+  in.dram_bandwidth_gbs = dram_bytes_per_ms / 1e6;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const predict::Kernel& k = p.kernels[i];
     const predict::KernelPrediction& kp = p.per_kernel[i];

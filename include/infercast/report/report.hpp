@@ -54,8 +54,8 @@ std::string render(const Report& report, Format format, const RenderOptions& opt
 // and graph-layout libraries (chart.js, @dagrejs/dagre, embedded in the binary at build
 // time) are inlined, and the document rides along as JSON. The page picks its view from
 // the document: a model report (model_report.hpp) or a validation ("models" + "summary").
-// Throws Error(kUnsupported) when the binary was built without the libraries
-// (scripts/install_report_js.sh was not run before configuring).
+// Throws Error(kInvalidArgument) for any other document; Error(kUnsupported) when built
+// without the libraries (scripts/install_report_js.sh was not run before configuring).
 std::string render_html(const nlohmann::json& document);
 
 // True when render_html can work (the libraries were embedded at build time).
@@ -66,7 +66,7 @@ bool html_available();
 // layer's MACs, FLOPs, params, weight bytes, bytes moved, FLOPs per byte, and
 // predicted / measured ms when present. ONNX nodes are addressed by name ("target"),
 // TFLite operators by their index in the subgraph ("identifier"), as Netron names them.
-// Throws Error(kInvalidArgument) when the document has no "layers".
+// Throws Error(kInvalidArgument) unless the document is a model report (model_report.hpp).
 nlohmann::json netron_attachment(const nlohmann::json& document);
 
 // `infercast analyze`'s report for a graph and its costs.

@@ -396,7 +396,8 @@
   }
 
   try {
-    if (doc.models && doc.summary) validationReport(); else modelReport();
+    state.view = doc.models && doc.summary ? 'validation' : 'model';
+    if (state.view === 'validation') validationReport(); else modelReport();
   } catch (e) {
     state.errors.push(String(e && e.stack || e));
     throw e;
