@@ -22,16 +22,25 @@ report::PredictionInput prediction_input(const predict::Bundle& bundle, const pr
   in.ms = p.ms;
   in.lo_ms = p.lo_ms;
   in.hi_ms = p.hi_ms;
-  // The ceilings: the highest compute rate and bandwidths the profile's per-family
-  // rooflines reached (the fallback roofline alone is fitted to every family at once and
-  // sits below the convolutions). Rates are per millisecond: FLOP/ms / 1e6 = GFLOP/s.
-  double flops_per_ms = bundle.fallback.flops_per_ms, bytes_per_ms = bundle.fallback.bytes_per_ms,
-         dram_bytes_per_ms = bundle.fallback.dram_bytes_per_ms;
+  // The ceilings, from the profile's per-family rooflines where each one binds: compute
+  // from the families that reach it (conv, gconv, fc), bandwidth from the memory-bound
+  // ones (eltwise, activation); the fallback roofline (fitted to every family at once,
+  // below the convolutions) where a family is missing. A memory-bound family's compute
+  // ceiling (and a conv's bandwidth) never binds, so their fitted values mean nothing.
+  // Rates are per millisecond: FLOP/ms / 1e6 = GFLOP/s, byte/ms / 1e6 = GB/s.
+  double flops_per_ms = 0, bytes_per_ms = 0, dram_bytes_per_ms = 0;
   for (const auto& [family, model] : bundle.families) {
-    flops_per_ms = std::max(flops_per_ms, model.roofline.flops_per_ms);
-    bytes_per_ms = std::max(bytes_per_ms, model.roofline.bytes_per_ms);
-    dram_bytes_per_ms = std::max(dram_bytes_per_ms, model.roofline.dram_bytes_per_ms);
+    if (model.samples <= 0) continue;
+    if (family == "conv" || family == "gconv" || family == "fc") {
+      flops_per_ms = std::max(flops_per_ms, model.roofline.flops_per_ms);
+    } else if (family == "eltwise" || family == "activation") {
+      bytes_per_ms = std::max(bytes_per_ms, model.roofline.bytes_per_ms);
+      dram_bytes_per_ms = std::max(dram_bytes_per_ms, model.roofline.dram_bytes_per_ms);
+    }
   }
+  if (flops_per_ms <= 0) flops_per_ms = bundle.fallback.flops_per_ms;
+  if (bytes_per_ms <= 0) bytes_per_ms = bundle.fallback.bytes_per_ms;
+  if (dram_bytes_per_ms <= 0) dram_bytes_per_ms = bundle.fallback.dram_bytes_per_ms;
   in.peak_gflops = flops_per_ms / 1e6;
   in.bandwidth_gbs = bytes_per_ms / 1e6;
   in.dram_bandwidth_gbs = dram_bytes_per_ms / 1e6;

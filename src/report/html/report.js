@@ -215,7 +215,7 @@
           { label: 'arena plan (peak)', data: labels.map(() => m.arena_bytes), borderColor: '#e15759', pointRadius: 0, borderDash: [6, 4] },
           { label: 'lower bound', data: labels.map(() => m.lower_bound_bytes), borderColor: '#59a14f', pointRadius: 0, borderDash: [2, 3] }] },
         options: { scales: { x: { title: { display: true, text: 'layer (execution order)' }, ticks: { maxTicksLimit: 20 } },
-          y: { title: { display: true, text: 'bytes' }, ticks: { callback: (v) => bytes(v) } } },
+          y: { beginAtZero: true, title: { display: true, text: 'bytes' }, ticks: { callback: (v) => bytes(v) } } },
         plugins: { tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${bytes(ctx.raw)}` + (ctx.datasetIndex === 0 && layers[ctx.dataIndex] ? ` (${layers[ctx.dataIndex].name})` : '') } } } } });
       }
     }
