@@ -2,8 +2,13 @@
 // predicted kernels and measured layers onto nodes, and the HTML page around them.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
@@ -98,6 +103,40 @@ TEST(ModelReport, HtmlIsOneFileWithTheDocumentInside) {
   EXPECT_EQ(page.find("<link"), std::string::npos);
   EXPECT_GT(page.size(), 250000u);  // chart.js and dagre are inside
   EXPECT_THROW(render_html(json{{"runtime", "xnnpack"}, {"layers", json::array()}}), Error);  // a run report
+}
+
+// The CLI around the formats: one line and exit 2 on misuse, no file left behind.
+int cli(const std::string& args, const fs::path& err) {
+  const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " >/dev/null 2>" + err.string()).c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ModelReport, CliRefusesMisuseWithOneLineAndNoFile) {
+  const fs::path dir = fs::temp_directory_path() / ("infercast_report_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path err = dir / "err.txt";
+  const std::string model = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "no ONNX test data (libonnx-testdata)";
+  auto first_line = [&] {
+    std::ifstream in(err);
+    std::string line, rest;
+    std::getline(in, line);
+    EXPECT_FALSE(std::getline(in, rest)) << "more than one line: " << rest;
+    return line;
+  };
+  EXPECT_EQ(cli("report " + model + " --threads 2 -o " + (dir / "a.html").string(), err), 2);
+  EXPECT_NE(first_line().find("--threads"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "a.html"));
+  EXPECT_EQ(cli("validate " + model + " --predictor x.bundle --runtime xnnpack --format netron", err), 2);
+  EXPECT_NE(first_line().find("-o FOLDER"), std::string::npos);
+  EXPECT_EQ(cli("analyze " + model + " --format netron -o " + (dir / "a.json").string(), err), 0);
+  const json a = json::parse(std::ifstream(dir / "a.json"));
+  EXPECT_EQ(a.at("signature"), "netron:attachment");
+  if (html_available()) {
+    EXPECT_EQ(cli("analyze " + model + " --format html -o " + (dir / "b.html").string(), err), 0);
+    EXPECT_GT(fs::file_size(dir / "b.html"), 250000u);
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
