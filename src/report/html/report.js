@@ -193,7 +193,7 @@
         }
         const [box, canvas] = chartBox();
         s.append(el('div', { class: 'note' }, `each ${kernels.length ? 'kernel' : 'layer'}: FLOPs per byte moved against its ${source} GFLOP/s` +
-          (pred ? '; ceilings: the profile\'s fitted peak compute and bandwidth' : '')), box);
+          (pred ? '; ceilings: the profile\'s peak compute (conv, fc kernels) and bandwidth (eltwise, activation kernels)' : '')), box);
         addChart(canvas, { type: 'scatter', data: { datasets }, options: {
           scales: { x: { type: 'logarithmic', title: { display: true, text: 'FLOPs per byte' } }, y: { type: 'logarithmic', title: { display: true, text: 'GFLOP/s' } } },
           plugins: { tooltip: { callbacks: { label: (ctx) => `${ctx.raw.label || ctx.dataset.label}: ${ctx.raw.x.toFixed(2)} FLOP/B, ${ctx.raw.y.toFixed(2)} GFLOP/s` } } } } });
