@@ -17,6 +17,7 @@ all: build
 
 deps:
 	@scripts/install_deps.sh
+	@scripts/install_report_js.sh
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -20,6 +20,8 @@ packages=(
   hyperfine time
   # an independent TFLite reader (--runtime armnn; optional at build time): Arm NN, its parser, its CpuRef backend
   libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22
+  # the HTML report's browser test (headless)
+  chromium
 )
 
 missing=()

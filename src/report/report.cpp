@@ -119,12 +119,16 @@ Format parse_format(const std::string& name) {
   if (name == "table") return Format::kTable;
   if (name == "csv") return Format::kCsv;
   if (name == "json") return Format::kJson;
-  throw Error(ErrorKind::kInvalidArgument, "", "--format '" + name + "'", "expected table, csv or json");
+  if (name == "html") return Format::kHtml;
+  if (name == "netron") return Format::kNetron;
+  throw Error(ErrorKind::kInvalidArgument, "", "--format '" + name + "'", "expected table, csv, json, html or netron");
 }
 
 std::string render(const Report& report, Format format, const RenderOptions& options) {
   switch (format) {
     case Format::kJson: return report.json.dump(2) + "\n";
+    case Format::kHtml: return render_html(report.json);
+    case Format::kNetron: return netron_attachment(report.json).dump() + "\n";
     case Format::kCsv: {
       const Table* chosen = nullptr;
       for (const Table& t : report.tables) {

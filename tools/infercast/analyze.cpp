@@ -3,7 +3,8 @@
 #include "commands.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/import/import.hpp"
-#include "infercast/report/report.hpp"
+#include "infercast/measure/measure.hpp"
+#include "infercast/report/model_report.hpp"
 
 namespace infercast::cli {
 namespace {
@@ -22,7 +23,11 @@ int run_analyze(const AnalyzeOptions& o) {
   const report::Format format = report::parse_format(o.format);
   const ir::Graph graph = import::load_model(o.model, import_options);
   const cost::ModelCost cost = cost::analyze(graph);
-  const report::Report report = report::analysis_report(graph, cost);
+  // html and netron draw the model report (the analysis plus the memory timeline and
+  // the graph's edges); the text formats the analysis.
+  const bool visual = format == report::Format::kHtml || format == report::Format::kNetron;
+  const report::Report report = visual ? report::model_report(graph, cost, nullptr, nullptr, measure::machine_context())
+                                       : report::analysis_report(graph, cost);
   if (format == report::Format::kTable) {
     for (const auto& w : report.json["warnings"]) std::cerr << "infercast: warning: " << w.get<std::string>() << "\n";
   }
@@ -39,7 +44,7 @@ void register_analyze(CLI::App& app, Action& action) {
       "Params, weight bytes, MACs, FLOPs, memory traffic and peak activation memory of an .onnx or .tflite model");
   cmd->add_option("model", options->model, "model file (.onnx or .tflite)")->required();
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
-  cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
+  cmd->add_option("--format", options->format, "table | csv | json | html | netron")->capture_default_str();
   cmd->add_flag("--per-layer", options->per_layer, "also print the per-layer table (csv and json always have it)");
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
   cmd->callback([options, &action] { action = [options] { return run_analyze(*options); }; });

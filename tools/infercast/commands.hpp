@@ -7,6 +7,9 @@
 #include <functional>
 #include <string>
 
+#include "infercast/predict/predictor.hpp"
+#include "infercast/report/model_report.hpp"
+
 namespace infercast::cli {
 
 // A subcommand's action, run after parsing; returns the process exit code.
@@ -24,6 +27,11 @@ void register_profile(CLI::App& app, Action& action);
 void register_bench(CLI::App& app, Action& action);
 void register_db(CLI::App& app, Action& action);
 void register_transform(CLI::App& app, Action& action);
+void register_report(CLI::App& app, Action& action);
+
+// A prediction as the model report takes it (kernels, latencies, the profile's ceilings).
+report::PredictionInput prediction_input(const predict::Bundle& bundle, const predict::Prediction& prediction,
+                                         const std::string& bundle_path);
 
 // Writes `text` to `path` (atomically, via a temporary file beside it), or to stdout
 // when `path` is empty or "-". Throws Error(kIo).

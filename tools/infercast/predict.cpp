@@ -3,7 +3,9 @@
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/cost/cost.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/measure/measure.hpp"
 #include "infercast/predict/predictor.hpp"
 
 namespace infercast::cli {
@@ -31,13 +33,20 @@ std::string csv_field(const std::string& s) {
 }
 
 int run_predict(const PredictOptions& o) {
-  if (o.format != "table" && o.format != "csv" && o.format != "json")
-    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, csv, json)");
+  if (o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "html" && o.format != "netron")
+    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, csv, json, html, netron)");
   import::ImportOptions import_options;
   for (const std::string& spec : o.input_shapes) import::add_input_shape(import_options, spec);
   const predict::Bundle bundle = predict::load_bundle(o.predictor);
   const ir::Graph graph = import::load_model(o.model, import_options);
   const predict::Prediction p = predict::predict(bundle, graph);
+  if (o.format == "html" || o.format == "netron") {
+    const report::PredictionInput input = prediction_input(bundle, p, o.predictor);
+    const report::Report rep =
+        report::model_report(graph, cost::analyze(graph), &input, nullptr, measure::machine_context());
+    write_output(o.output, report::render(rep, report::parse_format(o.format)));
+    return 0;
+  }
   auto node_names = [&](const predict::Kernel& k) {
     std::vector<std::string> names;
     for (int n : k.nodes) names.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
@@ -119,7 +128,7 @@ void register_predict(CLI::App& app, Action& action) {
   cmd->add_option("--predictor", options->predictor, "predictor bundle (from `infercast profile` or `train`)")
       ->required();
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
-  cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
+  cmd->add_option("--format", options->format, "table | csv | json | html | netron")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
   cmd->callback([options, &action] { action = [options] { return run_predict(*options); }; });
 }

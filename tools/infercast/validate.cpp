@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
@@ -14,6 +15,7 @@
 #include "infercast/import/import.hpp"
 #include "infercast/measure/stats.hpp"
 #include "infercast/predict/validate.hpp"
+#include "infercast/report/model_report.hpp"
 #include "infercast/runtime/runtime.hpp"
 
 namespace infercast::cli {
@@ -45,8 +47,11 @@ int kernel_of_layer(const std::string& layer, const std::map<std::string, int>& 
 }
 
 int run_validate(const ValidateOptions& o) {
-  if (o.format != "table" && o.format != "json")
-    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, json)");
+  if (o.format != "table" && o.format != "json" && o.format != "html" && o.format != "netron")
+    throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, json, html, netron)");
+  if (o.format == "netron" && (o.output.empty() || o.output == "-"))
+    throw Error(ErrorKind::kInvalidArgument, "", "--format netron",
+                "needs -o FOLDER (one attachment per model: FOLDER/<model file>.netron.json)");
   measure::validate(o.protocol);
   if (o.rounds < 1 || o.rounds > 100)
     throw Error(ErrorKind::kInvalidArgument, "", "--rounds", std::to_string(o.rounds) + " (1 to 100)");
@@ -83,6 +88,7 @@ int run_validate(const ValidateOptions& o) {
     ir::Graph graph;
     std::filesystem::path converted;  // a .tflite model as ONNX, for runtimes that load ONNX files only
     predict::Prediction prediction;
+    std::optional<runtime::RunResult> profiled;  // the --per-kernel run
   };
   std::vector<Entry> entries(files.size());
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -166,6 +172,7 @@ int run_validate(const ValidateOptions& o) {
       try {
         engine->prepare(e.graph, {bundle.threads});
         const runtime::RunResult r = engine->run({o.protocol, true, 42});
+        e.profiled = r;
         std::map<std::string, int> kernel_of_node;
         for (std::size_t k = 0; k < e.prediction.kernels.size(); ++k)
           for (int node : e.prediction.kernels[k].nodes)
@@ -208,6 +215,26 @@ int run_validate(const ValidateOptions& o) {
   }
   if (o.format == "json") {
     write_output(o.output, j.dump(2) + "\n");
+    return 0;
+  }
+  if (o.format == "html") {
+    write_output(o.output, report::render_html(j));
+    return 0;
+  }
+  if (o.format == "netron") {
+    // One attachment per model, with its predicted (and, with --per-kernel, measured)
+    // per-node latencies; for a .tflite measured through ONNX the attachment names the
+    // converted graph's nodes, so it is written only for models measured as they are.
+    std::filesystem::create_directories(o.output);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      if (!rows[i].error.empty() || !e.converted.empty()) continue;
+      const report::PredictionInput input = prediction_input(bundle, e.prediction, o.predictor);
+      const report::Report rep = report::model_report(e.graph, cost::analyze(e.graph), &input,
+                                                      e.profiled ? &*e.profiled : nullptr, measure::machine_context());
+      write_output((std::filesystem::path(o.output) / (files[i].filename().string() + ".netron.json")).string(),
+                   report::render(rep, report::Format::kNetron));
+    }
     return 0;
   }
   std::string text = "statistic: " + o.stat + " (" +
@@ -286,7 +313,7 @@ void register_validate(CLI::App& app, Action& action) {
   cmd->add_flag("--per-kernel", options->per_kernel,
                 "also run each model once with the runtime's per-layer profiler and compare every kernel's "
                 "prediction with its layers' median times");
-  cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->add_option("--format", options->format, "table | json | html | netron (-o FOLDER)")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
   cmd->callback([options, &action] { action = [options] { return run_validate(*options); }; });
 }
