@@ -148,6 +148,7 @@ def test_predict_many_equals_predict_one_by_one(bundle):
     one_by_one = [predictor.predict(m).to_dict() for m in models]
     many = predictor.predict_many(models, threads=2)
     assert [p.to_dict() for p in many] == one_by_one
+    assert any(k["source"] == "gbm" for p in many for k in p.kernels)  # XGBoost ran on both threads
     assert predictor.predict_many([]) == []
 
 
