@@ -52,15 +52,17 @@ def main():
     for _ in range(10):
         predictor.predict(data)
     per_call = []
+    cpu0 = time.process_time()
     for _ in range(a.calls):
         t0 = time.perf_counter()
         predictor.predict(data)
         per_call.append(time.perf_counter() - t0)
+    cpu_per_call = (time.process_time() - cpu0) / a.calls
 
     candidates = [data] * a.candidates
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     many = predictor.predict_many(candidates, threads=a.threads)
-    many_s = time.perf_counter() - t0
+    many_s, many_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     assert len(many) == a.candidates and many[-1].latency_ms == first.latency_ms
     t0 = time.perf_counter()
     predictor.predict_many(candidates[: a.candidates // 4], threads=1)
@@ -73,6 +75,7 @@ def main():
     sklearn_us = float(match.group(1)) if match else float("nan")
 
     rss_after_100 = None
+    rss_start = rss_bytes()
     t0 = time.perf_counter()
     for i in range(a.loop):
         predictor.predict(data)
@@ -86,13 +89,15 @@ def main():
     print(f"bundle           {a.bundle} ({predictor.runtime}, {predictor.threads} threads)")
     print(f"import           median {1e3 * statistics.median(imports):.1f} ms (of 7 fresh interpreters)")
     print(f"predict          median {median_us:.0f} us per call, mean {1e6 * statistics.mean(per_call):.0f} us "
-          f"({a.calls} calls on the bytes)")
+          f"({a.calls} calls on the bytes); {1e6 * cpu_per_call:.0f} us CPU per call")
     print(f"sklearn ref      median {sklearn_us:.0f} us per model (regression + sum only, {kernels} kernels)")
     print(f"ratio            {sklearn_us / median_us:.1f}x faster than the reference per model")
     print(f"predict_many     {a.candidates} candidates in {many_s:.2f} s: {a.candidates / many_s:.0f}/s "
-          f"on {a.threads} threads ({one_thread_rate:.0f}/s on 1 thread)")
+          f"on {a.threads} threads ({one_thread_rate:.0f}/s on 1 thread); {1e3 * many_cpu / a.candidates:.2f} ms CPU "
+          f"per candidate = {a.threads * a.candidates / many_cpu:.0f}/s on {a.threads} idle cores")
     print(f"rss              {rss_after_100 / 2**20:.1f} MiB after 100 calls, {rss_end / 2**20:.1f} MiB after "
-          f"{a.loop} ({100 * (rss_end - rss_after_100) / rss_after_100:+.1f}%), {loop_s:.1f} s")
+          f"{a.loop} ({100 * (rss_end - rss_after_100) / rss_after_100:+.1f}%; {rss_start / 2**20:.1f} MiB before), "
+          f"{loop_s:.1f} s")
 
 
 if __name__ == "__main__":

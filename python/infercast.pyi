@@ -105,7 +105,9 @@ def verify(
     runtime: str = "xnnpack",
     reference: str = "ort",
     reference_model: Union[None, Model] = None,
-    tolerance: float = ...,
+    tolerance: Union[None, float] = None,  # default 1e-3 of each output's max |want|
+    rtol: Union[None, float] = None,  # rtol/atol: numpy.allclose per element instead
+    atol: Union[None, float] = None,
     threads: int = 1,
     seed: int = 42,
     input_shapes: InputShapes = None,
