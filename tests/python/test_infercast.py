@@ -162,6 +162,18 @@ def test_predict_many_raises_the_first_failure(bundle):
         predictor.predict_many([good, 42])
 
 
+def test_ctrl_c_stops_predict_many(bundle):
+    predictor = infercast.Predictor(bundle)
+    data = model_path("torchvision/mobilenet_v2.onnx").read_bytes()
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        predictor.predict_many([data] * 100000, threads=2)  # minutes of work
+    assert time.monotonic() - start < 30
+    timer.join()
+
+
 def test_foreign_and_corrupt_bundles_raise(bundle, tmp_path):
     with pytest.raises(infercast.Error) as e:
         infercast.Predictor(bundle, runtime="ort")
