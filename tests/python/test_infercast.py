@@ -244,3 +244,16 @@ def test_import_is_fast():
     code = "import time; t = time.perf_counter(); import infercast; print(time.perf_counter() - t)"
     seconds = float(subprocess.check_output([sys.executable, "-c", code], env=os.environ).decode())
     assert seconds < 1.0  # the target is 0.2 s (bench/python_predict.py); 1 s here on a loaded machine
+
+
+def test_verify_equals_the_cli_json_against_onnx_runtime():
+    from conftest import SOURCE_DIR
+    if not (SOURCE_DIR / "runners" / "ort" / "node_modules" / "onnxruntime-node").exists():
+        pytest.skip("ONNX Runtime for Node is absent (make runners)")
+    path = str(model_path("torchvision/squeezenet1_1.onnx"))
+    v = infercast.verify(path, runtime="xnnpack", reference="ort")
+    assert v.passed
+    assert v.to_dict() == cli_json("verify", path, "--runtime", "xnnpack", "--reference", "ort", "--threads", "1")
+    with pytest.raises(infercast.Error) as e:
+        infercast.verify(pathlib.Path(path).read_bytes(), runtime="xnnpack", reference="ort")
+    assert "no file on disk" in str(e.value)
