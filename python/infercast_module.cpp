@@ -42,6 +42,9 @@ using nlohmann::json;
 namespace infercast::python {
 namespace {
 
+// (`import` alone at the start of a declaration reads as a C++20 module import to some tools.)
+using ImportOptions = infercast::import::ImportOptions;
+
 const char* kind_name(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kInvalidArgument: return "invalid_argument";
@@ -127,38 +130,39 @@ ModelSource model_source(const py::handle& model) {
 }
 
 // input_shapes: None, {name: [dims] or "1x3x224x224"}, or ["NAME=1x3x224x224", ...].
-import::ImportOptions import_options(const py::object& input_shapes){import::ImportOptions options;
-if (input_shapes.is_none()) return options;
-auto dims_text = [](const py::handle& dims) -> std::string {
-  if (py::isinstance<py::str>(dims)) return py::str(dims);
-  std::string text;
-  for (const py::handle& d : py::iter(dims)) {
-    if (!py::isinstance<py::int_>(d)) throw py::type_error("input_shapes: dimensions must be ints");
-    text += (text.empty() ? "" : "x") + std::string(py::str(d));
+ImportOptions import_options(const py::object& input_shapes) {
+  ImportOptions options;
+  if (input_shapes.is_none()) return options;
+  auto dims_text = [](const py::handle& dims) -> std::string {
+    if (py::isinstance<py::str>(dims)) return py::str(dims);
+    std::string text;
+    for (const py::handle& d : py::iter(dims)) {
+      if (!py::isinstance<py::int_>(d)) throw py::type_error("input_shapes: dimensions must be ints");
+      text += (text.empty() ? "" : "x") + std::string(py::str(d));
+    }
+    return text;
+  };
+  if (py::isinstance<py::dict>(input_shapes)) {
+    for (const auto& [name, dims] : py::reinterpret_borrow<py::dict>(input_shapes)) {
+      if (!py::isinstance<py::str>(name)) throw py::type_error("input_shapes: keys must be input names (str)");
+      import::add_input_shape(options, std::string(py::str(name)) + "=" + dims_text(dims));
+    }
+    return options;
   }
-  return text;
-};
-if (py::isinstance<py::dict>(input_shapes)) {
-  for (const auto& [name, dims] : py::reinterpret_borrow<py::dict>(input_shapes)) {
-    if (!py::isinstance<py::str>(name)) throw py::type_error("input_shapes: keys must be input names (str)");
-    import::add_input_shape(options, std::string(py::str(name)) + "=" + dims_text(dims));
+  if (py::isinstance<py::str>(input_shapes)) {
+    import::add_input_shape(options, py::str(input_shapes));
+    return options;
+  }
+  for (const py::handle& spec : py::iter(input_shapes)) {
+    if (!py::isinstance<py::str>(spec))
+      throw py::type_error("input_shapes: expected a dict or 'NAME=1x3x224x224' strings");
+    import::add_input_shape(options, py::str(spec));
   }
   return options;
 }
-if (py::isinstance<py::str>(input_shapes)) {
-  import::add_input_shape(options, py::str(input_shapes));
-  return options;
-}
-for (const py::handle& spec : py::iter(input_shapes)) {
-  if (!py::isinstance<py::str>(spec))
-    throw py::type_error("input_shapes: expected a dict or 'NAME=1x3x224x224' strings");
-  import::add_input_shape(options, py::str(spec));
-}
-return options;
-}  // namespace
 
 // Call without the GIL: the bytes stay referenced by `source`.
-ir::Graph load(const ModelSource& source, const import::ImportOptions& options) {
+ir::Graph load(const ModelSource& source, const ImportOptions& options) {
   if (!source.path.empty()) return import::load_model(source.path, options);
   return import::load_model_bytes(source.bytes, source.name, options);
 }
@@ -177,7 +181,7 @@ struct Verification : Result {};
 
 Analysis analyze(const py::object& model, const py::object& input_shapes) {
   const ModelSource source = model_source(model);
-  const import::ImportOptions options = import_options(input_shapes);
+  const ImportOptions options = import_options(input_shapes);
   py::gil_scoped_release release;
   const ir::Graph graph = load(source, options);
   return {report::analysis_report(graph, cost::analyze(graph)).json};
@@ -215,7 +219,7 @@ class Predictor {
 
   Prediction predict(const py::object& model, const py::object& input_shapes) const {
     const ModelSource source = model_source(model);
-    const import::ImportOptions options = import_options(input_shapes);
+    const ImportOptions options = import_options(input_shapes);
     py::gil_scoped_release release;
     return {one(source, options)};
   }
@@ -227,7 +231,7 @@ class Predictor {
   std::vector<Prediction> predict_many(const py::iterable& models, const py::object& input_shapes, int threads) const {
     std::vector<ModelSource> sources;
     for (const py::handle& m : models) sources.push_back(model_source(m));
-    const import::ImportOptions options = import_options(input_shapes);
+    const ImportOptions options = import_options(input_shapes);
     const std::size_t n = sources.size();
     std::vector<json> docs(n);
     std::vector<std::exception_ptr> errors(n);
@@ -273,7 +277,7 @@ class Predictor {
   const std::string& path() const { return path_; }
 
  private:
-  json one(const ModelSource& source, const import::ImportOptions& options) const {
+  json one(const ModelSource& source, const ImportOptions& options) const {
     const ir::Graph graph = load(source, options);
     const predict::Prediction p = predict::predict(*bundle_, graph);
     json doc = predict::prediction_json(*bundle_, graph, p);
@@ -302,7 +306,7 @@ class InterruptibleMeasurement {
 Measurement run(const py::object& model, const std::string& runtime_name, int threads, bool per_layer,
                 const py::object& input_shapes, int warmup, int repeat, double min_time_s, std::uint64_t seed) {
   const ModelSource source = model_source(model);
-  const import::ImportOptions options = import_options(input_shapes);
+  const ImportOptions options = import_options(input_shapes);
   measure::Protocol protocol;
   protocol.warmup = warmup;
   protocol.min_repeats = repeat;
@@ -326,7 +330,7 @@ Verification verify(const py::object& model, const std::string& runtime_name, co
   const ModelSource source = model_source(model);
   std::optional<ModelSource> reference_source;
   if (!reference_model.is_none()) reference_source = model_source(reference_model);
-  const import::ImportOptions options = import_options(input_shapes);
+  const ImportOptions options = import_options(input_shapes);
   auto non_negative = [](const py::object& v, const char* name, double fallback) {
     const double x = v.is_none() ? fallback : v.cast<double>();
     if (!(x >= 0)) throw Error(ErrorKind::kInvalidArgument, "", name, "must be a number >= 0");
@@ -367,7 +371,7 @@ py::object export_model(const py::object& model, const std::string& to, const py
     throw Error(ErrorKind::kInvalidArgument, "", "to", "'" + to + "' is neither onnx nor tflite");
   }
   const ModelSource source = model_source(model);
-  const import::ImportOptions options = import_options(input_shapes);
+  const ImportOptions options = import_options(input_shapes);
   exporter::ExportOptions export_options;
   export_options.opset = opset;
   export_options.fp16_weights = fp16;
@@ -388,7 +392,7 @@ py::object export_model(const py::object& model, const std::string& to, const py
   return py::bytes(bytes);
 }
 
-}  // namespace infercast::python
+}  // namespace
 }  // namespace infercast::python
 
 PYBIND11_MODULE(infercast, m) {
