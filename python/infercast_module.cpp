@@ -175,7 +175,20 @@ struct Result {
 };
 
 struct Analysis : Result {};
-struct Prediction : Result {};
+// A prediction keeps its document serialized, plus the numbers read most: a search loop
+// holds thousands, and mobilenet_v2's parsed document takes ~280 KB of JSON nodes
+// against a quarter of that as text (and building the nodes doubled predict_many's CPU).
+struct Prediction {
+  double ms = 0, lo_ms = 0, hi_ms = 0;
+  std::string runtime;
+  std::string text;  // the canonical JSON document
+
+  static Prediction of(const json& doc) {
+    return {doc["latency_ms"].get<double>(), doc["interval_ms"][0].get<double>(), doc["interval_ms"][1].get<double>(),
+            doc["runtime"].get<std::string>(), doc.dump()};
+  }
+  json doc() const { return json::parse(text); }
+};
 struct Measurement : Result {};
 struct Verification : Result {};
 
@@ -221,7 +234,7 @@ class Predictor {
     const ModelSource source = model_source(model);
     const ImportOptions options = import_options(input_shapes);
     py::gil_scoped_release release;
-    return {one(source, options)};
+    return Prediction::of(one(source, options));
   }
 
   // Every model on `threads` workers (0 = the machine's cores). Predicting only reads
@@ -233,7 +246,7 @@ class Predictor {
     for (const py::handle& m : models) sources.push_back(model_source(m));
     const ImportOptions options = import_options(input_shapes);
     const std::size_t n = sources.size();
-    std::vector<json> docs(n);
+    std::vector<Prediction> out(n);
     std::vector<std::exception_ptr> errors(n);
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), std::max<std::size_t>(n, 1));
@@ -247,7 +260,7 @@ class Predictor {
       pool.emplace_back([&] {
         for (std::size_t i; !stop && (i = next++) < n;) {
           try {
-            docs[i] = one(sources[i], options);
+            out[i] = Prediction::of(one(sources[i], options));
           } catch (...) {
             errors[i] = std::current_exception();
           }
@@ -268,8 +281,6 @@ class Predictor {
     for (const auto& e : errors) {
       if (e) std::rethrow_exception(e);
     }
-    std::vector<Prediction> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i].doc = std::move(docs[i]);
     return out;
   }
 
@@ -447,25 +458,22 @@ PYBIND11_MODULE(infercast, m) {
 
   py::class_<Prediction>(m, "Prediction", "A predicted latency: the CLI's `predict --format json` document.")
       .def_property_readonly(
-          "latency_ms", [](const Prediction& p) { return p.doc["latency_ms"].get<double>(); },
-          "Predicted end-to-end latency in milliseconds.")
+          "latency_ms", [](const Prediction& p) { return p.ms; }, "Predicted end-to-end latency in milliseconds.")
       .def_property_readonly(
-          "interval_ms",
-          [](const Prediction& p) {
-            return py::make_tuple(p.doc["interval_ms"][0].get<double>(), p.doc["interval_ms"][1].get<double>());
-          },
+          "interval_ms", [](const Prediction& p) { return py::make_tuple(p.lo_ms, p.hi_ms); },
           "(lo, hi): the 90% band in milliseconds.")
       .def_property_readonly(
-          "kernels", [](const Prediction& p) { return p.get("kernels"); },
+          "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"]); },
           "list of dicts, one per fused kernel: name, type, family, nodes, latency_ms, interval_ms, source, "
           "outside_sampled_range, flops, bytes")
-      .def("to_dict", &Prediction::to_dict, "The canonical JSON document as a new dict.")
       .def(
-          "to_pandas", [](const Prediction& p) { return dataframe(p.doc["kernels"]); },
+          "to_dict", [](const Prediction& p) { return to_python(p.doc()); },
+          "The canonical JSON document as a new dict.")
+      .def(
+          "to_pandas", [](const Prediction& p) { return dataframe(p.doc()["kernels"]); },
           "The per-kernel rows as a pandas.DataFrame (needs pandas).")
       .def("__repr__", [](const Prediction& p) {
-        return "<infercast.Prediction " + std::to_string(p.doc["latency_ms"].get<double>()) + " ms on " +
-               p.doc.value("runtime", std::string()) + ">";
+        return "<infercast.Prediction " + std::to_string(p.ms) + " ms on " + p.runtime + ">";
       });
 
   py::class_<Measurement>(m, "Measurement", "A measured latency: the CLI's `run --format json` document.")
