@@ -16,6 +16,8 @@ packages=(
   libonnx-testdata python3-onnx python3-numpy python3-torchvision nodejs npm
   # predictor reference (scikit-learn random forest, bench/)
   python3-sklearn
+  # the Python module (python/), its tests and examples
+  pybind11-dev python3-dev python3-pytest python3-pandas python3-torch
   # measuring
   hyperfine time
   # an independent TFLite reader (--runtime armnn; optional at build time): Arm NN, its parser, its CpuRef backend

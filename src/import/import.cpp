@@ -45,6 +45,17 @@ ir::Graph load_model(const std::filesystem::path& path, const ImportOptions& opt
   return graph;
 }
 
+ir::Graph load_model_bytes(std::span<const std::byte> bytes, const std::string& name, const ImportOptions& options) {
+  if (has_tflite_identifier(bytes)) return load_tflite_bytes(bytes, name, options);
+  try {
+    return load_onnx_bytes(bytes, name, options);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kBadModel) throw;
+    throw Error(e.kind(), e.file(), e.where(),
+                "not a TFLite model (no 'TFL3' identifier); read as ONNX: " + e.reason());
+  }
+}
+
 std::vector<std::int64_t> parse_shape(const std::string& text) {
   std::vector<std::int64_t> dims;
   std::size_t pos = 0;

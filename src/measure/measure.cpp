@@ -66,11 +66,26 @@ void validate(const Protocol& p) {
   check(p.max_remeasure >= 0, "max_remeasure", "must be >= 0");
 }
 
+namespace {
+std::function<void()>& interrupt_check() {
+  static std::function<void()> check;
+  return check;
+}
+void check_interrupt() {
+  if (interrupt_check()) interrupt_check()();
+}
+}  // namespace
+
+void set_interrupt_check(std::function<void()> check) {
+  interrupt_check() = std::move(check);
+}
+
 Stats measure_attempts(const Protocol& protocol, const AttemptFn& attempt) {
   validate(protocol);
   Stats best;
   bool have_best = false;
   for (int i = 0; i <= protocol.max_remeasure; ++i) {
+    check_interrupt();
     const std::vector<double> samples = attempt(protocol, i == 0);
     check_samples(samples);
     if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "timing attempt", "returned no samples");
@@ -86,13 +101,17 @@ Stats measure(const Protocol& protocol, const std::function<double()>& run_once_
   using Clock = std::chrono::steady_clock;
   return measure_attempts(protocol, [&](const Protocol& p, bool with_warmup) {
     if (with_warmup) {
-      for (int i = 0; i < p.warmup; ++i) run_once_ms();
+      for (int i = 0; i < p.warmup; ++i) {
+        check_interrupt();
+        run_once_ms();
+      }
     }
     std::vector<double> samples;
     const auto start = Clock::now();
     const auto min_time = std::chrono::duration<double>(p.min_time_s);
     while (static_cast<int>(samples.size()) < p.max_repeats &&
            (static_cast<int>(samples.size()) < p.min_repeats || Clock::now() - start < min_time)) {
+      check_interrupt();
       samples.push_back(run_once_ms());
     }
     return samples;

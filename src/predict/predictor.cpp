@@ -370,4 +370,32 @@ double graph_io_bytes(const ir::Graph& graph) {
   return bytes;
 }
 
+nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
+  nlohmann::json kernels = nlohmann::json::array();
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const Kernel& k = p.kernels[i];
+    const KernelPrediction& kp = p.per_kernel[i];
+    nlohmann::json nodes = nlohmann::json::array();
+    for (int n : k.nodes) nodes.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
+    kernels.push_back({{"name", k.name},
+                       {"type", k.type},
+                       {"family", k.family},
+                       {"nodes", std::move(nodes)},
+                       {"latency_ms", kp.ms},
+                       {"interval_ms", {kp.lo_ms, kp.hi_ms}},
+                       {"source", kp.source},
+                       {"outside_sampled_range", kp.outside},
+                       {"flops", k.cost.flops},
+                       {"bytes", k.cost.bytes}});
+  }
+  return {{"runtime", bundle.runtime},
+          {"runtime_version", bundle.runtime_version},
+          {"threads", bundle.threads},
+          {"latency_ms", p.ms},
+          {"interval_ms", {p.lo_ms, p.hi_ms}},
+          {"estimated_kernels", p.estimated},
+          {"extrapolated_kernels", p.extrapolated},
+          {"kernels", std::move(kernels)}};
+}
+
 }  // namespace infercast::predict

@@ -207,4 +207,27 @@ std::vector<TestDataSet> read_onnx_test_data(const fs::path& model, const ir::Gr
   return sets;
 }
 
+std::vector<VerifiedSet> verify_model(const ir::Graph& graph, const VerifyOptions& o) {
+  const auto engine = make_runtime(o.runtime);
+  engine->prepare(graph, {o.threads});
+  std::vector<VerifiedSet> sets;
+  if (o.reference == "testdata") {
+    for (const TestDataSet& set : read_onnx_test_data(o.model_path, graph)) {
+      sets.push_back({set.name, compare_outputs(engine->infer(set.inputs), set.outputs, o.tolerance)});
+    }
+    return sets;
+  }
+  const ir::Graph& ref_graph = o.reference_graph != nullptr ? *o.reference_graph : graph;
+  const auto reference = make_runtime(o.reference);
+  reference->prepare(ref_graph, {o.threads});
+  const auto inputs = random_inputs(graph, o.seed);
+  auto ref_inputs = inputs;
+  for (std::size_t i = 0; i < ref_inputs.size() && i < ref_graph.inputs.size(); ++i) {
+    ref_inputs[i].name = ref_graph.tensors[ref_graph.inputs[i]].name;
+  }
+  sets.push_back({"random (seed " + std::to_string(o.seed) + ")",
+                  compare_outputs(engine->infer(inputs), reference->infer(ref_inputs), o.tolerance)});
+  return sets;
+}
+
 }  // namespace infercast::runtime

@@ -53,31 +53,9 @@ int run_predict(const PredictOptions& o) {
     return names;
   };
   if (o.format == "json") {
-    nlohmann::json kernels = nlohmann::json::array();
-    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
-      const auto& k = p.kernels[i];
-      const auto& kp = p.per_kernel[i];
-      kernels.push_back({{"name", k.name},
-                         {"type", k.type},
-                         {"family", k.family},
-                         {"nodes", node_names(k)},
-                         {"latency_ms", kp.ms},
-                         {"interval_ms", {kp.lo_ms, kp.hi_ms}},
-                         {"source", kp.source},
-                         {"outside_sampled_range", kp.outside},
-                         {"flops", k.cost.flops},
-                         {"bytes", k.cost.bytes}});
-    }
-    const nlohmann::json out = {{"model", o.model},
-                                {"predictor", o.predictor},
-                                {"runtime", bundle.runtime},
-                                {"runtime_version", bundle.runtime_version},
-                                {"threads", bundle.threads},
-                                {"latency_ms", p.ms},
-                                {"interval_ms", {p.lo_ms, p.hi_ms}},
-                                {"estimated_kernels", p.estimated},
-                                {"extrapolated_kernels", p.extrapolated},
-                                {"kernels", kernels}};
+    nlohmann::json out = predict::prediction_json(bundle, graph, p);
+    out["model"] = o.model;
+    out["predictor"] = o.predictor;
     write_output(o.output, out.dump(2) + "\n");
     return 0;
   }

@@ -35,29 +35,19 @@ int run_verify(const VerifyOptions& o) {
   const runtime::Tolerance tolerance =
       o.allclose ? runtime::Tolerance(o.rtol, o.atol) : runtime::Tolerance::scaled_by(o.tolerance);
   const ir::Graph graph = import::load_model(o.model, import_options);
-  const auto engine = runtime::make_runtime(o.runtime);
-  engine->prepare(graph, {o.threads});
-  std::vector<report::VerifiedSet> sets;
+  const ir::Graph reference_graph = o.reference_model.empty() || o.reference == "testdata"
+                                        ? ir::Graph()
+                                        : import::load_model(o.reference_model, import_options);
+  runtime::VerifyOptions verify_options;
+  verify_options.runtime = o.runtime;
+  verify_options.reference = o.reference;
+  verify_options.model_path = o.model;
+  verify_options.reference_graph = o.reference_model.empty() ? nullptr : &reference_graph;
+  verify_options.tolerance = tolerance;
+  verify_options.threads = o.threads;
+  verify_options.seed = o.seed;
+  const std::vector<report::VerifiedSet> sets = runtime::verify_model(graph, verify_options);
   const std::string reference_model = o.reference_model.empty() ? o.model : o.reference_model;
-  if (o.reference == "testdata") {
-    for (const runtime::TestDataSet& set : runtime::read_onnx_test_data(o.model, graph)) {
-      sets.push_back({set.name, runtime::compare_outputs(engine->infer(set.inputs), set.outputs, tolerance)});
-    }
-  } else {
-    const ir::Graph reference_graph =
-        o.reference_model.empty() ? ir::Graph() : import::load_model(o.reference_model, import_options);
-    const ir::Graph& ref_graph = o.reference_model.empty() ? graph : reference_graph;
-    const auto reference = runtime::make_runtime(o.reference);
-    reference->prepare(ref_graph, {o.threads});
-    const auto inputs = runtime::random_inputs(graph, o.seed);
-    // The reference model's inputs are matched by position (an exported model may rename them).
-    auto ref_inputs = inputs;
-    for (std::size_t i = 0; i < ref_inputs.size() && i < ref_graph.inputs.size(); ++i) {
-      ref_inputs[i].name = ref_graph.tensors[ref_graph.inputs[i]].name;
-    }
-    sets.push_back({"random (seed " + std::to_string(o.seed) + ")",
-                    runtime::compare_outputs(engine->infer(inputs), reference->infer(ref_inputs), tolerance)});
-  }
   const report::Report report =
       report::verify_report({o.model, o.runtime, o.reference, reference_model, tolerance}, sets);
   write_output(o.output, report::render(report, format));

@@ -37,6 +37,11 @@ ir::Graph load_tflite(const std::filesystem::path& path, const ImportOptions& op
 ir::Graph load_onnx_bytes(std::span<const std::byte> bytes, const std::string& name, const ImportOptions& options = {});
 ir::Graph load_tflite_bytes(std::span<const std::byte> bytes, const std::string& name,
                             const ImportOptions& options = {});
+// Either format, detected by content as load_model does (TFLite's "TFL3" identifier,
+// otherwise ONNX). The graph may view `bytes`; a caller whose buffer may go away first
+// keeps it alive with graph.retain(...).
+ir::Graph load_model_bytes(std::span<const std::byte> bytes, const std::string& name,
+                           const ImportOptions& options = {});
 
 // "1x3x224x224" → {1,3,224,224}; throws Error(kInvalidArgument) on anything else.
 std::vector<std::int64_t> parse_shape(const std::string& text);

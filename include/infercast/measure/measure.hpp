@@ -40,6 +40,12 @@ Stats measure(const Protocol& protocol, const std::function<double()>& run_once_
 using AttemptFn = std::function<std::vector<double>(const Protocol& protocol, bool with_warmup)>;
 Stats measure_attempts(const Protocol& protocol, const AttemptFn& attempt);
 
+// A process-wide hook that measure() calls before every run and measure_attempts()
+// before every attempt: it may throw to abandon the measurement (the Python module
+// raises KeyboardInterrupt through it on Ctrl-C). Empty (the default) = never called.
+// Set it only while no measurement is in flight.
+void set_interrupt_check(std::function<void()> check);
+
 // Where a measurement was taken, read from the running machine.
 struct MachineContext {
   std::string cpu_model;   // /proc/cpuinfo "model name" (or "Hardware"); empty if unknown

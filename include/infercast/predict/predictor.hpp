@@ -137,6 +137,13 @@ struct Prediction {
 // if kernel errors were fully correlated (the conservative bound).
 Prediction predict(const Bundle& bundle, const ir::Graph& graph);
 
+// The canonical JSON of a prediction (what `predict --format json` prints, less the
+// model and predictor paths): runtime, runtime_version, threads, latency_ms,
+// interval_ms [lo, hi], estimated_kernels, extrapolated_kernels, and per kernel name,
+// type, family, nodes (the graph's node names), latency_ms, interval_ms, source,
+// outside_sampled_range, flops, bytes.
+nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& prediction);
+
 // Bytes of a graph's inputs (not its weights) and outputs: what a runner copies per run.
 double graph_io_bytes(const ir::Graph& graph);
 

@@ -26,10 +26,7 @@ struct VerifyContext {
   runtime::Tolerance tolerance;
 };
 
-struct VerifiedSet {
-  std::string set;  // "test_data_set_0", or "random (seed 42)"
-  std::vector<runtime::OutputComparison> outputs;
-};
+using VerifiedSet = runtime::VerifiedSet;  // one set of inputs and its comparisons
 
 Report verify_report(const VerifyContext& context, const std::vector<VerifiedSet>& sets);
 

@@ -87,4 +87,27 @@ struct TestDataSet {
 // when there is no test data set.
 std::vector<TestDataSet> read_onnx_test_data(const std::filesystem::path& model, const ir::Graph& graph);
 
+// One set of inputs and the comparison of every output on it.
+struct VerifiedSet {
+  std::string set;  // "test_data_set_0", or "random (seed 42)"
+  std::vector<OutputComparison> outputs;
+};
+
+struct VerifyOptions {
+  std::string runtime;               // the runtime under test
+  std::string reference;             // a runtime name, or "testdata" (the sets beside `model_path`)
+  std::filesystem::path model_path;  // where test data sets are looked for
+  // The model the reference runs (an exported copy); nullptr = the graph under test.
+  // Its inputs are matched by position, since an exported model may rename them.
+  const ir::Graph* reference_graph = nullptr;
+  Tolerance tolerance;
+  int threads = 0;
+  std::uint64_t seed = 42;  // of the random inputs fed to both
+};
+
+// Runs `graph` on options.runtime and compares its outputs with the reference's: the
+// ONNX test data sets, or one set of random inputs run on both runtimes. Throws Error
+// when a runtime cannot prepare or run a graph.
+std::vector<VerifiedSet> verify_model(const ir::Graph& graph, const VerifyOptions& options);
+
 }  // namespace infercast::runtime
