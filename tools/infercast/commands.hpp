@@ -23,6 +23,7 @@ void register_validate(CLI::App& app, Action& action);
 void register_profile(CLI::App& app, Action& action);
 void register_bench(CLI::App& app, Action& action);
 void register_db(CLI::App& app, Action& action);
+void register_quantize(CLI::App& app, Action& action);
 
 // Writes `text` to `path` (atomically, via a temporary file beside it), or to stdout
 // when `path` is empty or "-". Throws Error(kIo).
