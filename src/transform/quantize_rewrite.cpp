@@ -89,7 +89,7 @@ std::vector<std::size_t> data_inputs(const ir::Node& n) {
 
 // Ops whose int8 output has the input's parameters (they move or select values).
 bool keeps_params(const ir::Node& n) {
-  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape || n.op == Op::Relu || n.op == Op::Clip;
+  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape;
 }
 
 // Why `n` stays float in full-integer mode; empty when it becomes int8.
@@ -98,8 +98,9 @@ std::string full_problem(const ir::Graph& g, const ir::Node& n, int& weight) {
   const bool conv = s == "CONV_2D" || s == "DEPTHWISE_CONV_2D";
   const bool fc = s == "FULLY_CONNECTED";
   static const std::set<std::string> kOps = {
-      "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD",  "MUL",  "MAX_POOL_2D", "MEAN", "PAD",
-      "PADV2",   "RESHAPE",           "CONCATENATION",   "RELU", "RELU6"};
+      "CONV_2D",        "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD",  "MUL",   "MAX_POOL_2D", "MEAN", "PAD",
+      "PADV2",          "RESHAPE",           "CONCATENATION",   "RELU", "RELU6", "LOGISTIC",    "TANH", "HARD_SWISH",
+      "AVERAGE_POOL_2D"};
   if (!kOps.count(s)) return s + " has no int8 form in this quantizer";
   if (n.outputs.size() != 1 || !is_activation(g, n.outputs[0])) return "output is not a float32 activation";
   for (std::size_t k : data_inputs(n)) {
@@ -123,6 +124,16 @@ std::string full_problem(const ir::Graph& g, const ir::Node& n, int& weight) {
     std::int32_t ax[2];
     std::memcpy(ax, a.data.data(), 8);
     if (!((ax[0] == 1 && ax[1] == 2) || (ax[0] == 2 && ax[1] == 1))) return "MEAN axes are not H and W";
+  }
+  if (s == "AVERAGE_POOL_2D") {
+    const auto k = n.attrs.get_ints("kernel_shape");
+    const auto pads = n.attrs.get_ints("pads");
+    const auto x = g.tensors[n.inputs[0]].shape.extents();
+    const bool padded = std::any_of(pads.begin(), pads.end(), [](std::int64_t p) { return p != 0; });
+    if (x.size() != 4 || k.size() != 2 || k[0] != x[1] || k[1] != x[2] || padded ||
+        !n.attrs.get_string("fused_activation", "").empty()) {
+      return "AVERAGE_POOL_2D other than a global average has no int8 form here";
+    }
   }
   if (s == "PADV2" && (n.inputs.size() < 3 || !float_values(g.tensors[n.inputs[2]]))) {
     return "PADV2 value is not a float constant";
@@ -267,7 +278,8 @@ struct Rewriter {
       if (!int8) {
         for (std::size_t k = 0; k < out.inputs.size(); ++k) {
           const int t = out.inputs[k];
-          if (t >= 0 && float_of[t] < 0) out.inputs[k] = float_version(t);
+          // t is int8 now (in place): read its float version (one DEQUANTIZE, shared).
+          if (t >= 0 && int8_of[t] >= 0 && float_of[t] != t) out.inputs[k] = float_version(t);
         }
         q.nodes.push_back(std::move(out));
         continue;

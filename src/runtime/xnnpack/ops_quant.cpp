@@ -2,13 +2,16 @@
 // models: per-tensor asymmetric activations, per-channel symmetric conv weights, int32
 // biases) run on XNNPACK's quantized operators — qc8 convolution (per-channel weight
 // scales), qs8 fully connected / add / multiply / global average pooling, s8 max
-// pooling and clamp, x8 pad, f32↔qs8 converts — and a custom requantizing concat.
+// pooling, x8 pad, f32↔qs8 converts — plus custom kernels: a requantizing concat and
+// 256-entry lookup tables for elementwise activations (RELU, RELU6, LOGISTIC, TANH,
+// HARD_SWISH).
 //
 // Contract: int8 runs on NHWC (TFLite) graphs. Every int8 activation carries one
 // finite scale > 0 and a zero point in [-128, 127]; ops that only move bytes (reshape,
-// pad, max pool, relu) need the same parameters on input and output, as TFLite's
+// pad, max pool) need the same parameters on input and output, as TFLite's
 // kernels do. What does not hold is refused at prepare with the reason.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -201,6 +204,21 @@ XnnpackSupport check_op(const Check& c, const ir::Node& n) {
       if (!fused_activation_bounds(n, &why)) return no(why);
       return yes();
     }
+    case O::AveragePool: {  // global only (SE blocks): XNNPACK 2022 has no qs8 windowed average pooling
+      if (std::string why = int8_input_problem(c, n, 0); !why.empty()) return no(why);
+      if (std::string why = window_problem(c, n, true); !why.empty()) return no(why);
+      Window w;
+      read_window(n, 2, w, true);
+      const Dims x = c.tensor(n.inputs[0]).shape.extents();
+      if (w.kh != x[1] || w.kw != x[2] || w.top || w.left || w.bottom || w.right) {
+        return no("int8 AVERAGE_POOL_2D other than a global average (no qs8 windowed pooling in XNNPACK 2022)");
+      }
+      std::string why;
+      if (!fused_activation_bounds(n, &why)) return no(why);
+      if (fused_activation_bounds(n, nullptr)->first > -1e30f)
+        return no("int8 AVERAGE_POOL_2D with a fused activation");
+      return yes();
+    }
     case O::ReduceMean: {
       if (std::string why = int8_input_problem(c, n, 0); !why.empty()) return no(why);
       const Dims x = c.tensor(n.inputs[0]).shape.extents();
@@ -239,9 +257,11 @@ XnnpackSupport check_op(const Check& c, const ir::Node& n) {
       return yes();
     }
     case O::Relu:
-    case O::Clip: {
+    case O::Clip:
+    case O::Sigmoid:
+    case O::Tanh:
+    case O::HardSwish: {
       if (std::string why = int8_input_problem(c, n, 0); !why.empty()) return no(why);
-      if (!same_q(c.tensor(n.inputs[0]), out)) return no("int8 activation with different input and output scales");
       if (n.op == O::Clip && !clamp_bounds(c.graph, n)) return no("clip bounds are not constant");
       return yes();
     }
@@ -332,6 +352,48 @@ void lower_fc_q(Builder& b, const ir::Node& n) {
   };
 }
 
+void add_binary_fallback(Builder& b, const ir::Node& n, int a, int c, int y, Q qa, Q qb, Q qy, std::int8_t qmin,
+                         std::int8_t qmax) {
+  const Dims yd = b.output_dims(0);
+  const std::size_t rank = yd.size();
+  // Element strides of each input in the output's index space (0 where it broadcasts).
+  auto strides_of = [&](const Dims& d) {
+    std::vector<std::size_t> st(rank, 0);
+    std::size_t step = 1;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const std::size_t axis = d.size() - 1 - i, out_axis = rank - 1 - i;
+      if (d[axis] != 1) st[out_axis] = step;
+      step *= static_cast<std::size_t>(d[axis]);
+    }
+    return st;
+  };
+  const auto st_a = strides_of(b.input_dims(0)), st_b = strides_of(b.input_dims(1));
+  const std::vector<std::size_t> dims(yd.begin(), yd.end());
+  const bool add = n.op == ir::Op::Add;
+  b.add_kernel({a, c}, {y}, [=](const Binder& bd) {
+    const std::int8_t* pa = i8(bd, a);
+    const std::int8_t* pb = i8(bd, c);
+    std::int8_t* py = i8(bd, y);
+    return [=] {
+      std::vector<std::size_t> idx(rank, 0);
+      std::size_t total = 1;
+      for (auto d : dims) total *= d;
+      for (std::size_t i = 0; i < total; ++i) {
+        std::size_t oa = 0, ob = 0;
+        for (std::size_t k = 0; k < rank; ++k) oa += idx[k] * st_a[k], ob += idx[k] * st_b[k];
+        const float x = qa.scale * static_cast<float>(pa[oa] - qa.zero_point);
+        const float z = qb.scale * static_cast<float>(pb[ob] - qb.zero_point);
+        const float r = std::nearbyint((add ? x + z : x * z) / qy.scale) + static_cast<float>(qy.zero_point);
+        py[i] = static_cast<std::int8_t>(std::clamp(r, static_cast<float>(qmin), static_cast<float>(qmax)));
+        for (std::size_t k = rank; k-- > 0;) {
+          if (++idx[k] < dims[k]) break;
+          idx[k] = 0;
+        }
+      }
+    };
+  });
+}
+
 void lower_binary_q(Builder& b, const ir::Node& n) {
   const ir::Tensor& at = b.input_tensor(0);
   const ir::Tensor& bt = b.input_tensor(1);
@@ -348,12 +410,18 @@ void lower_binary_q(Builder& b, const ir::Node& n) {
   const auto sa = shape_of(at.shape.extents()), sb = shape_of(bt.shape.extents());
   xnn_operator_t raw = nullptr;
   const bool add = n.op == ir::Op::Add;
-  XnnOp op = add ? b.made(xnn_create_add_nd_qs8(qa.zero_point, qa.scale, qb.zero_point, qb.scale, qy.zero_point,
-                                                qy.scale, qmin, qmax, 0, &raw),
-                          &raw, "xnn_create_add_nd_qs8")
-                 : b.made(xnn_create_multiply_nd_qs8(qa.zero_point, qa.scale, qb.zero_point, qb.scale, qy.zero_point,
-                                                     qy.scale, qmin, qmax, 0, &raw),
-                          &raw, "xnn_create_multiply_nd_qs8");
+  const xnn_status status = add ? xnn_create_add_nd_qs8(qa.zero_point, qa.scale, qb.zero_point, qb.scale, qy.zero_point,
+                                                        qy.scale, qmin, qmax, 0, &raw)
+                                : xnn_create_multiply_nd_qs8(qa.zero_point, qa.scale, qb.zero_point, qb.scale,
+                                                             qy.zero_point, qy.scale, qmin, qmax, 0, &raw);
+  if (status == xnn_status_unsupported_parameter) {
+    // XNNPACK bounds the scale ratios its fixed-point requantization can express;
+    // outside them the same arithmetic runs as a float-requantizing custom kernel.
+    if (raw != nullptr) xnn_delete_operator(raw);
+    add_binary_fallback(b, n, a, c, y, qa, qb, qy, qmin, qmax);
+    return;
+  }
+  XnnOp op = b.made(status, &raw, add ? "xnn_create_add_nd_qs8" : "xnn_create_multiply_nd_qs8");
   Step& s = b.add_step({a, c}, {y});
   s.op = std::move(op);
   s.bind = [a, c, y, sa, sb, add, &b](Step& step, const Binder& bd) {
@@ -438,21 +506,37 @@ void lower_pad_q(Builder& b, const ir::Node& n) {
   };
 }
 
-void lower_clamp_q(Builder& b, const ir::Node& n) {
-  const Q q = qof(b.input_tensor(0));
-  float lo = 0.0f, hi = std::numeric_limits<float>::infinity();
-  if (n.op == ir::Op::Clip) std::tie(lo, hi) = *clamp_bounds(b.graph, n);
-  const std::int8_t qmin = quantize_bound(lo, q), qmax = quantize_bound(hi, q);
+// Elementwise activations as a 256-entry table: y = quantize_out(f(dequantize_in(x))).
+// Exact for any int8 → int8 function, and it requantizes (RELU's output keeps only the
+// non-negative range, so it gets its own, finer scale).
+float activation(const ir::Node& n, const std::pair<float, float>& bounds, float x) {
+  switch (n.op) {
+    case ir::Op::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case ir::Op::Tanh: return std::tanh(x);
+    case ir::Op::HardSwish: return x * std::clamp(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+    default: return std::clamp(x, bounds.first, bounds.second);
+  }
+}
+
+void lower_lut_q(Builder& b, const ir::Node& n) {
+  const Q qx = qof(b.input_tensor(0)), qy = qof(b.graph.tensors[n.outputs[0]]);
+  std::pair<float, float> bounds{0.0f, std::numeric_limits<float>::infinity()};
+  if (n.op == ir::Op::Clip) bounds = *clamp_bounds(b.graph, n);
+  std::array<std::int8_t, 256> table{};
+  for (int v = -128; v <= 127; ++v) {
+    const float x = qx.scale * static_cast<float>(v - qx.zero_point);
+    table[static_cast<std::size_t>(v + 128)] = quantize_bound(activation(n, bounds, x), qy);
+  }
   const int x = b.input(0);
   const int y = b.make_output(0, Order::kLogical);
   const auto count = static_cast<std::size_t>(b.values[x].size());
-  xnn_operator_t raw = nullptr;
-  XnnOp op = b.made(xnn_create_clamp_nc_s8(1, 1, 1, qmin, qmax, 0, &raw), &raw, "xnn_create_clamp_nc_s8");
-  Step& s = b.add_step({x}, {y});
-  s.op = std::move(op);
-  s.bind = [x, y, count, &b](Step& step, const Binder& bd) {
-    b.check(xnn_setup_clamp_nc_s8(step.op.get(), count, i8(bd, x), i8(bd, y), bd.pool()), "xnn_setup_clamp_nc_s8");
-  };
+  b.add_kernel({x}, {y}, [x, y, count, table](const Binder& bd) {
+    const std::int8_t* in = i8(bd, x);
+    std::int8_t* out = i8(bd, y);
+    return [in, out, count, table] {
+      for (std::size_t i = 0; i < count; ++i) out[i] = table[static_cast<std::size_t>(in[i] + 128)];
+    };
+  });
 }
 
 // Concatenation as a custom kernel: each input's slices are copied, requantized to the
@@ -556,10 +640,14 @@ void lower_quantized(Builder& b, const ir::Node& n) {
     case O::Add:
     case O::Mul: lower_binary_q(b, n); return;
     case O::MaxPool: lower_max_pool_q(b, n); return;
+    case O::AveragePool:
     case O::ReduceMean: lower_mean_q(b, n); return;
     case O::Pad: lower_pad_q(b, n); return;
     case O::Relu:
-    case O::Clip: lower_clamp_q(b, n); return;
+    case O::Clip:
+    case O::Sigmoid:
+    case O::Tanh:
+    case O::HardSwish: lower_lut_q(b, n); return;
     case O::Concat: lower_concat_q(b, n); return;
     default: {  // reshape-like: the same bytes under the output's shape
       const int x = b.input(0);
