@@ -292,6 +292,14 @@ QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) 
   if (!(options.percentile > 50.0 && options.percentile <= 100.0)) {
     throw Error(ErrorKind::kInvalidArgument, "", "--percentile", "must be in (50, 100]");
   }
+  for (const ir::Tensor& t : model.tensors) {
+    // Densifying reads the sparsity parameters from the source file, which the
+    // in-memory TFLite form is not.
+    if (t.sparse) {
+      throw Error(ErrorKind::kUnsupported, model.meta.source_path, "tensor '" + t.name + "'",
+                  "sparse weights are not quantized; quantize the dense model");
+    }
+  }
   ir::Graph f = float_tflite_form(model);
   const std::string file = f.meta.source_path;
 

@@ -98,15 +98,17 @@ std::string full_problem(const ir::Graph& g, const ir::Node& n, int& weight) {
   const bool conv = s == "CONV_2D" || s == "DEPTHWISE_CONV_2D";
   const bool fc = s == "FULLY_CONNECTED";
   static const std::set<std::string> kOps = {
-      "CONV_2D",        "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD",  "MUL",   "MAX_POOL_2D", "MEAN", "PAD",
-      "PADV2",          "RESHAPE",           "CONCATENATION",   "RELU", "RELU6", "LOGISTIC",    "TANH", "HARD_SWISH",
-      "AVERAGE_POOL_2D"};
+      "CONV_2D",         "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD",  "MUL",   "MAX_POOL_2D", "MEAN", "PAD",
+      "PADV2",           "RESHAPE",           "CONCATENATION",   "RELU", "RELU6", "LOGISTIC",    "TANH", "HARD_SWISH",
+      "AVERAGE_POOL_2D", "RELU_0_TO_1",       "RELU_N1_TO_1"};
   if (!kOps.count(s)) return s + " has no int8 form in this quantizer";
   if (n.outputs.size() != 1 || !is_activation(g, n.outputs[0])) return "output is not a float32 activation";
+  const bool binary = s == "ADD" || s == "MUL";
   for (std::size_t k : data_inputs(n)) {
-    if (k >= n.inputs.size() || !is_activation(g, n.inputs[k])) {
-      return "input " + std::to_string(k) + " is not a float32 activation";
-    }
+    if (k >= n.inputs.size()) return "input " + std::to_string(k) + " is missing";
+    // ADD/MUL may take one constant operand (folded BatchNorm, hard-sigmoid's +3 and /6).
+    if (binary && k == 1 && !is_activation(g, n.inputs[k]) && weight_source(g, n.inputs[k]) >= 0) continue;
+    if (!is_activation(g, n.inputs[k])) return "input " + std::to_string(k) + " is not a float32 activation";
   }
   if (conv || fc) {
     weight = weight_source(g, n.inputs.size() > 1 ? n.inputs[1] : -1);
@@ -139,6 +141,20 @@ std::string full_problem(const ir::Graph& g, const ir::Node& n, int& weight) {
     return "PADV2 value is not a float constant";
   }
   return {};
+}
+
+// Per-tensor asymmetric int8 parameters covering [lo, hi] and 0 (quantize.cpp uses
+// the same rule for calibrated activations).
+ir::Quantization activation_params_public(float lo, float hi) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  double scale = (static_cast<double>(hi) - lo) / 255.0;
+  if (!(scale > 1e-12)) scale = 1e-6;
+  const double zp = std::nearbyint(-128.0 - lo / scale);
+  ir::Quantization q;
+  q.scales = {static_cast<float>(scale)};
+  q.zero_points = {static_cast<std::int64_t>(std::clamp(zp, -128.0, 127.0))};
+  return q;
 }
 
 struct Rewriter {
@@ -284,10 +300,29 @@ struct Rewriter {
         q.nodes.push_back(std::move(out));
         continue;
       }
-      for (std::size_t k : data_inputs(n)) out.inputs[k] = int8_version(n.inputs[k]);
+      for (std::size_t k : data_inputs(n)) {
+        if (is_activation(g, n.inputs[k])) {
+          out.inputs[k] = int8_version(n.inputs[k]);
+          continue;
+        }
+        // A constant operand: int8 with its own per-tensor range.
+        const int src = weight_source(g, n.inputs[k]);
+        const auto values = *float_values(g.tensors[src]);
+        float lo = 0, hi = 0;
+        for (float v : values) lo = std::min(lo, v), hi = std::max(hi, v);
+        ir::Quantization cq = activation_params_public(lo, hi);
+        std::vector<std::byte> bytes(values.size());
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          const float r = std::nearbyint(values[i] / cq.scales[0]) + static_cast<float>(cq.zero_points[0]);
+          bytes[i] = static_cast<std::byte>(static_cast<std::int8_t>(std::clamp(r, -128.0f, 127.0f)));
+        }
+        out.inputs[k] = constant(g.tensors[src].name + "_int8", DType::kInt8, g.tensors[src].shape, std::move(bytes),
+                                 std::move(cq));
+      }
       const ir::Quantization& in_q = q.tensors[out.inputs[0]].quant;
+      std::vector<float> weight_scales;
       if (n.source_op == "CONV_2D" || n.source_op == "DEPTHWISE_CONV_2D" || n.source_op == "FULLY_CONNECTED") {
-        std::vector<float> scales;
+        std::vector<float>& scales = weight_scales;
         out.inputs[1] = int8_weights(n, plan.weight_of[i], scales);
         if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
           const int bsrc = weight_source(g, n.inputs[2]);
@@ -324,6 +359,14 @@ struct Rewriter {
       }
       q.tensors[v].dtype = DType::kInt8;
       q.tensors[v].quant = keeps_params(n) ? in_q : calibrated(o);
+      if (!weight_scales.empty()) {
+        // XNNPACK's fixed-point requantization needs input scale × weight scale /
+        // output scale < 256: an output whose calibrated range is tiny next to its
+        // accumulator's (a channel that is nearly always 0) gets a coarser scale.
+        const float max_w = *std::max_element(weight_scales.begin(), weight_scales.end());
+        const float floor_scale = in_q.scales[0] * max_w / 128.0f;
+        if (q.tensors[v].quant.scales[0] < floor_scale) q.tensors[v].quant.scales[0] = floor_scale;
+      }
       if (q.tensors[v].kind == ir::TensorKind::kOutput) q.tensors[v].kind = ir::TensorKind::kActivation;
       out.outputs[0] = v;
       int8_of[o] = v;
@@ -386,7 +429,9 @@ Plan plan_quantization(const ir::Graph& g, QuantizeMode mode) {
     p.weight_of[i] = weight;
     ++p.quantized_count;
     if (mode == QuantizeMode::kFull) {
-      for (std::size_t k : data_inputs(n)) p.needs_range[static_cast<std::size_t>(n.inputs[k])] = true;
+      for (std::size_t k : data_inputs(n)) {
+        if (is_activation(g, n.inputs[k])) p.needs_range[static_cast<std::size_t>(n.inputs[k])] = true;
+      }
       p.needs_range[static_cast<std::size_t>(n.outputs[0])] = true;
     }
   }

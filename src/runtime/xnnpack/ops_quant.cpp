@@ -189,8 +189,15 @@ XnnpackSupport check_op(const Check& c, const ir::Node& n) {
     case O::Mul: {
       if (n.inputs.size() != 2) return no("expects 2 inputs");
       for (std::size_t k : {0u, 1u}) {
-        if (std::string why = int8_input_problem(c, n, k); !why.empty()) return no(why);
-        if (c.tensor(n.inputs[k]).shape.rank() > XNN_MAX_TENSOR_DIMS) return no("rank above 6");
+        if (!c.present(n, k)) return no("input " + std::to_string(k) + " is missing");
+        const ir::Tensor& t = c.tensor(n.inputs[k]);
+        if (k == 1 && t.is_constant() && is_int8(t)) {  // a constant operand (folded BatchNorm)
+          if (std::string why = activation_quant_problem(t); !why.empty()) return no(why);
+          if (!t.shape.is_static() || t.data.size() != *t.shape.numel()) return no("int8 constant of the wrong size");
+        } else if (std::string why = int8_input_problem(c, n, k); !why.empty()) {
+          return no(why);
+        }
+        if (t.shape.rank() > XNN_MAX_TENSOR_DIMS) return no("rank above 6");
       }
       std::string why;
       if (!fused_activation_bounds(n, &why)) return no(why);
@@ -398,7 +405,16 @@ void lower_binary_q(Builder& b, const ir::Node& n) {
   const ir::Tensor& at = b.input_tensor(0);
   const ir::Tensor& bt = b.input_tensor(1);
   const ir::Tensor& yt = b.graph.tensors[n.outputs[0]];
-  const int a = b.input(0), c = b.input(1);
+  const int a = b.input(0);
+  int c = -1;
+  if (bt.is_constant()) {  // int8 bytes kept in a constant value (its float slots only hold them)
+    std::vector<float> holder((bt.data.size() + sizeof(float) - 1) / sizeof(float), 0.0f);
+    std::memcpy(holder.data(), bt.data.data(), bt.data.size());
+    const auto count = static_cast<std::int64_t>(holder.size());
+    c = b.new_constant(std::move(holder), {count}, Order::kLogical);
+  } else {
+    c = b.input(1);
+  }
   const int y = b.make_output(0, Order::kLogical);
   const Q qa = qof(at), qb = qof(bt), qy = qof(yt);
   const auto [qmin, qmax] = int8_range(n, yt);
