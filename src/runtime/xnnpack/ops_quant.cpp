@@ -405,8 +405,30 @@ void lower_binary_q(Builder& b, const ir::Node& n) {
   const ir::Tensor& at = b.input_tensor(0);
   const ir::Tensor& bt = b.input_tensor(1);
   const ir::Tensor& yt = b.graph.tensors[n.outputs[0]];
+  const Q qa = qof(at), qb = qof(bt), qy = qof(yt);
   const int a = b.input(0);
   int c = -1;
+  if (bt.is_constant() && bt.data.size() == 1) {
+    // x + k, x · k with a scalar k is a function of one int8 value: a 256-entry table.
+    const float k = qb.scale * static_cast<float>(static_cast<std::int8_t>(bt.data[0]) - qb.zero_point);
+    std::array<std::int8_t, 256> table{};
+    const auto [lo, hi] = int8_range(n, yt);
+    for (int v = -128; v <= 127; ++v) {
+      const float x = qa.scale * static_cast<float>(v - qa.zero_point);
+      const float r = n.op == ir::Op::Add ? x + k : x * k;
+      table[static_cast<std::size_t>(v + 128)] = std::clamp(quantize_bound(r, qy), lo, hi);
+    }
+    const int y = b.make_output(0, Order::kLogical);
+    const auto count = static_cast<std::size_t>(b.values[a].size());
+    b.add_kernel({a}, {y}, [a, y, count, table](const Binder& bd) {
+      const std::int8_t* in = i8(bd, a);
+      std::int8_t* out = i8(bd, y);
+      return [in, out, count, table] {
+        for (std::size_t i = 0; i < count; ++i) out[i] = table[static_cast<std::size_t>(in[i] + 128)];
+      };
+    });
+    return;
+  }
   if (bt.is_constant()) {  // int8 bytes kept in a constant value (its float slots only hold them)
     std::vector<float> holder((bt.data.size() + sizeof(float) - 1) / sizeof(float), 0.0f);
     std::memcpy(holder.data(), bt.data.data(), bt.data.size());
@@ -416,7 +438,6 @@ void lower_binary_q(Builder& b, const ir::Node& n) {
     c = b.input(1);
   }
   const int y = b.make_output(0, Order::kLogical);
-  const Q qa = qof(at), qb = qof(bt), qy = qof(yt);
   const auto [qmin, qmax] = int8_range(n, yt);
   auto shape_of = [](const Dims& d) {
     std::vector<std::size_t> s(d.begin(), d.end());
