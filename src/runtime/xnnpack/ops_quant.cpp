@@ -408,23 +408,35 @@ void lower_binary_q(Builder& b, const ir::Node& n) {
   const Q qa = qof(at), qb = qof(bt), qy = qof(yt);
   const int a = b.input(0);
   int c = -1;
-  if (bt.is_constant() && bt.data.size() == 1) {
-    // x + k, x · k with a scalar k is a function of one int8 value: a 256-entry table.
-    const float k = qb.scale * static_cast<float>(static_cast<std::int8_t>(bt.data[0]) - qb.zero_point);
-    std::array<std::int8_t, 256> table{};
+  // x + k, x · k with a constant k that is a scalar or one value per channel (the last
+  // axis: a BatchNorm the export could not fold, hard-sigmoid's +3) is a function of
+  // one int8 value per channel: 256-entry tables.
+  const Dims ad = at.shape.extents(), kd = bt.shape.extents();
+  const std::size_t channels = bt.data.size();
+  const bool per_channel =
+      bt.is_constant() && !ad.empty() && ad == b.output_dims(0) &&
+      (channels == 1 || (!kd.empty() && kd.back() == ad.back() && static_cast<std::int64_t>(channels) == ad.back()));
+  if (per_channel) {
+    std::vector<std::int8_t> table(channels * 256);
     const auto [lo, hi] = int8_range(n, yt);
-    for (int v = -128; v <= 127; ++v) {
-      const float x = qa.scale * static_cast<float>(v - qa.zero_point);
-      const float r = n.op == ir::Op::Add ? x + k : x * k;
-      table[static_cast<std::size_t>(v + 128)] = std::clamp(quantize_bound(r, qy), lo, hi);
+    for (std::size_t ch = 0; ch < channels; ++ch) {
+      const float k = qb.scale * static_cast<float>(static_cast<std::int8_t>(bt.data[ch]) - qb.zero_point);
+      for (int v = -128; v <= 127; ++v) {
+        const float x = qa.scale * static_cast<float>(v - qa.zero_point);
+        const float r = n.op == ir::Op::Add ? x + k : x * k;
+        table[ch * 256 + static_cast<std::size_t>(v + 128)] = std::clamp(quantize_bound(r, qy), lo, hi);
+      }
     }
     const int y = b.make_output(0, Order::kLogical);
     const auto count = static_cast<std::size_t>(b.values[a].size());
-    b.add_kernel({a}, {y}, [a, y, count, table](const Binder& bd) {
+    b.add_kernel({a}, {y}, [a, y, count, channels, table](const Binder& bd) {
       const std::int8_t* in = i8(bd, a);
       std::int8_t* out = i8(bd, y);
-      return [in, out, count, table] {
-        for (std::size_t i = 0; i < count; ++i) out[i] = table[static_cast<std::size_t>(in[i] + 128)];
+      return [in, out, count, channels, table] {
+        for (std::size_t i = 0, ch = 0; i < count; ++i) {
+          out[i] = table[ch * 256 + static_cast<std::size_t>(in[i] + 128)];
+          if (++ch == channels) ch = 0;
+        }
       };
     });
     return;
@@ -588,40 +600,43 @@ void lower_concat_q(Builder& b, const ir::Node& n) {
   for (std::size_t i = axis + 1; i < yd.size(); ++i) inner *= static_cast<std::size_t>(yd[i]);
   struct Part {
     int value;
-    std::size_t width;  // elements per outer slice
-    float ratio;        // in scale / out scale
-    std::int32_t zp_in;
-    bool copy;
+    std::size_t width;                 // elements per outer slice
+    bool copy;                         // same parameters and no clamp: bytes as they are
+    std::array<std::int8_t, 256> map;  // otherwise: requantization table
   };
+  const auto [qmin, qmax] = int8_range(n, yt);
   std::vector<Part> parts;
   std::vector<int> reads;
   for (std::size_t k = 0; k < n.inputs.size(); ++k) {
     const ir::Tensor& t = b.input_tensor(k);
     const Q q = qof(t);
     const int v = b.input(k);
-    parts.push_back({v, static_cast<std::size_t>(t.shape.extents()[axis]) * inner, q.scale / qy.scale, q.zero_point,
-                     q.scale == qy.scale && q.zero_point == qy.zero_point});
+    Part p{v,
+           static_cast<std::size_t>(t.shape.extents()[axis]) * inner,
+           q.scale == qy.scale && q.zero_point == qy.zero_point && qmin == -128 && qmax == 127,
+           {}};
+    for (int x = -128; x <= 127; ++x) {
+      const float r = q.scale * static_cast<float>(x - q.zero_point);
+      p.map[static_cast<std::size_t>(x + 128)] = std::clamp(quantize_bound(r, qy), qmin, qmax);
+    }
+    parts.push_back(p);
     reads.push_back(v);
   }
-  const auto [qmin, qmax] = int8_range(n, yt);
   const int y = b.make_output(0, Order::kLogical);
-  const std::int32_t zp_out = qy.zero_point;
-  b.add_kernel(reads, {y}, [parts, outer, y, zp_out, qmin = qmin, qmax = qmax](const Binder& bd) {
+  b.add_kernel(reads, {y}, [parts, outer, y](const Binder& bd) {
     std::vector<const std::int8_t*> src;
     for (const Part& p : parts) src.push_back(i8(bd, p.value));
     std::int8_t* dst = i8(bd, y);
-    return [parts, src, dst, outer, zp_out, qmin, qmax] {
+    return [parts, src, dst, outer] {
       std::int8_t* out = dst;
       for (std::size_t o = 0; o < outer; ++o) {
         for (std::size_t k = 0; k < parts.size(); ++k) {
           const Part& p = parts[k];
           const std::int8_t* in = src[k] + o * p.width;
-          for (std::size_t i = 0; i < p.width; ++i) {
-            const std::int32_t q =
-                p.copy
-                    ? in[i]
-                    : static_cast<std::int32_t>(std::nearbyint(static_cast<float>(in[i] - p.zp_in) * p.ratio)) + zp_out;
-            out[i] = static_cast<std::int8_t>(std::clamp<std::int32_t>(q, qmin, qmax));
+          if (p.copy) {
+            std::memcpy(out, in, p.width);
+          } else {
+            for (std::size_t i = 0; i < p.width; ++i) out[i] = p.map[static_cast<std::size_t>(in[i] + 128)];
           }
           out += p.width;
         }
