@@ -10,12 +10,13 @@ OUT=${1:-.cache/int8}
 CAL=${CAL:-random:8}
 SAMPLES=${SAMPLES:-100}
 mkdir -p "$OUT"
-models=()
-for m in resnet18 resnet50 mobilenet_v2 mobilenet_v3_large mobilenet_v3_small squeezenet1_1 densenet121 googlenet \
+# MODELS="path ..." measures only those files.
+read -r -a models <<< "${MODELS:-}"
+[ ${#models[@]} -gt 0 ] || for m in resnet18 resnet50 mobilenet_v2 mobilenet_v3_large mobilenet_v3_small squeezenet1_1 densenet121 googlenet \
          alexnet efficientnet_b0 vgg11 vit_b_16; do
   [ -f ".cache/models/torchvision/$m.onnx" ] && models+=(".cache/models/torchvision/$m.onnx")
 done
-for f in .cache/models/mediapipe/*.tflite; do models+=("$f"); done
+[ -n "${MODELS:-}" ] || for f in .cache/models/mediapipe/*.tflite; do models+=("$f"); done
 latency() {  # median ms of `run` on XNNPACK, 1 thread
   "$BIN" run "$1" --runtime xnnpack --threads 1 --warmup 2 --repeat 10 --min-time 1 --format json |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["latency_ms"]["median"])'
