@@ -15,6 +15,7 @@
 
 #include "../test_files.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/cost/cost.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/runtime/xnnpack_executor.hpp"
 
@@ -86,6 +87,11 @@ TEST(Quantize, FullIntegerRunsOnXnnpackInt8AndTracksTheFloatModel) {
   for (const auto& t : g.tensors) {
     if (t.dtype == DType::kInt8) EXPECT_FALSE(t.quant.empty()) << t.name;
   }
+  // analyze counts every MAC of this model as int8 (all its convolutions are).
+  const auto cost = infercast::cost::analyze(g);
+  EXPECT_EQ(cost.macs_by_dtype.size(), 1u);
+  EXPECT_EQ(cost.macs_by_dtype.count("int8") ? cost.macs_by_dtype.at("int8") : 0u, cost.macs);
+  EXPECT_GT(cost.macs, 30'000'000u);  // 30.76 M MACs, as for the float model
   const auto weights = transform::weight_bytes_by_dtype(g);
   EXPECT_EQ(weights.count("float16"), 0u);
   EXPECT_GT(weights.at("int8"), 90000u);  // 101k fp16 weights → int8
