@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
 #include "infercast/runtime/xnnpack_executor.hpp"
 
 namespace {
@@ -155,6 +157,59 @@ TEST(Quantize, BadInt8ParametersAreRefusedAtPrepare) {
     FAIL() << "zero point 300 was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("zero point 300"), std::string::npos) << e.what();
+  }
+}
+
+// A model whose interface is int8 (what TFLite's converter writes with
+// inference_input_type=int8): XNNPACK takes and returns its inputs and outputs as float,
+// quantized/dequantized with the tensors' own parameters, and computes what the
+// float-interface model computes.
+TEST(Quantize, Int8InputsAndOutputsAreExchangedAsFloat) {
+  if (!fs::exists(kFace)) GTEST_SKIP() << kFace << " is absent";
+  auto edge = quantize_face(transform::QuantizeMode::kFull);
+  const auto same = quantize_face(transform::QuantizeMode::kFull);
+  auto& g = edge.graph;
+  std::vector<int> inputs, outputs;
+  std::vector<std::size_t> drop;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const auto& n = g.nodes[i];
+    if (n.op == Op::Quantize && g.tensors[n.inputs[0]].producer < 0) {
+      inputs.push_back(n.outputs[0]);
+      drop.push_back(i);
+    }
+    if (n.op == Op::Dequantize && std::find(g.outputs.begin(), g.outputs.end(), n.outputs[0]) != g.outputs.end()) {
+      drop.push_back(i);
+    }
+  }
+  for (int t : g.outputs) outputs.push_back(g.nodes[static_cast<std::size_t>(g.tensors[t].producer)].inputs[0]);
+  ASSERT_EQ(inputs.size(), 1u);
+  ASSERT_EQ(outputs.size(), 2u);
+  for (auto it = drop.rbegin(); it != drop.rend(); ++it) g.nodes.erase(g.nodes.begin() + static_cast<long>(*it));
+  for (int t : inputs) g.tensors[t].kind = infercast::ir::TensorKind::kInput;
+  g.inputs = inputs;
+  g.outputs = outputs;
+  for (auto& t : g.tensors) t.producer = -1, t.consumers.clear();
+  g.finalize("int8 interface");
+  infercast::runtime::XnnpackExecutor a, b;
+  a.prepare(same.graph, 1);
+  b.prepare(g, 1);
+  const std::size_t count = 128 * 128 * 3;
+  std::vector<float> x(count);
+  for (std::size_t i = 0; i < count; ++i) x[i] = static_cast<float>(static_cast<int>(i * 7919 % 255) - 127) / 128.0f;
+  a.set_input(0, x);
+  b.set_input(0, x);
+  a.run();
+  b.run();
+  // The xnnpack runtime (run, verify) feeds such a model its own random int8 inputs.
+  auto runtime = infercast::runtime::make_runtime("xnnpack");
+  runtime->prepare(g, {1});
+  const auto outs = runtime->infer(infercast::runtime::random_inputs(g, 42));
+  EXPECT_EQ(outs.size(), 2u);
+  for (std::size_t o = 0; o < 2; ++o) {
+    const auto want = a.output(o);
+    const auto got = b.output(o);
+    ASSERT_EQ(want.size(), got.size());
+    for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "output " << o << " element " << i;
   }
 }
 
