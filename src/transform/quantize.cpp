@@ -176,18 +176,6 @@ struct Range {
   bool seen() const { return lo <= hi; }
 };
 
-ir::Quantization activation_params(float lo, float hi) {
-  lo = std::min(lo, 0.0f);  // real 0 must be exact (padding, ReLU)
-  hi = std::max(hi, 0.0f);
-  double scale = (static_cast<double>(hi) - lo) / 255.0;
-  if (!(scale > 1e-12)) scale = 1e-6;
-  const double zp = std::nearbyint(-128.0 - lo / scale);
-  ir::Quantization q;
-  q.scales = {static_cast<float>(scale)};
-  q.zero_points = {static_cast<std::int64_t>(std::clamp(zp, -128.0, 127.0))};
-  return q;
-}
-
 }  // namespace
 
 // --- public
@@ -359,7 +347,7 @@ QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) 
   }
   std::vector<std::optional<ir::Quantization>> params(f.tensors.size());
   for (std::size_t t = 0; t < ranges.size(); ++t) {
-    if (ranges[t].seen()) params[t] = activation_params(ranges[t].lo, ranges[t].hi);
+    if (ranges[t].seen()) params[t] = detail::activation_params(ranges[t].lo, ranges[t].hi);
   }
 
   // 3. Rewrite.

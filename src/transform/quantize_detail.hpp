@@ -18,6 +18,10 @@ struct Plan {
   std::size_t quantized_count = 0;
 };
 
+// Per-tensor asymmetric int8 parameters covering [lo, hi] and real 0 (exact, for
+// padding and ReLU): scale = (hi − lo) / 255, zero point = round(−128 − lo / scale).
+ir::Quantization activation_params(float lo, float hi);
+
 // Decides per node of the TFLite-form graph `g` what becomes int8.
 Plan plan_quantization(const ir::Graph& g, QuantizeMode mode);
 

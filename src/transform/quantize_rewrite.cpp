@@ -143,9 +143,9 @@ std::string full_problem(const ir::Graph& g, const ir::Node& n, int& weight) {
   return {};
 }
 
-// Per-tensor asymmetric int8 parameters covering [lo, hi] and 0 (quantize.cpp uses
-// the same rule for calibrated activations).
-ir::Quantization activation_params_public(float lo, float hi) {
+}  // namespace
+
+ir::Quantization activation_params(float lo, float hi) {
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
   double scale = (static_cast<double>(hi) - lo) / 255.0;
@@ -156,6 +156,8 @@ ir::Quantization activation_params_public(float lo, float hi) {
   q.zero_points = {static_cast<std::int64_t>(std::clamp(zp, -128.0, 127.0))};
   return q;
 }
+
+namespace {
 
 struct Rewriter {
   const ir::Graph& g;
@@ -228,16 +230,14 @@ struct Rewriter {
     const bool dw = n.source_op == "DEPTHWISE_CONV_2D";
     const bool per_channel = n.source_op != "FULLY_CONNECTED";
     ir::Quantization quant;
-    const std::vector<std::int8_t> data =
-        quantize_weights_public(values, t.shape.extents(), dw ? 3 : 0, per_channel, quant);
+    const std::vector<std::int8_t> data = quantize_weights(values, t.shape.extents(), dw ? 3 : 0, per_channel, quant);
     scales = quant.scales;
     std::vector<std::byte> bytes(data.size());
     std::memcpy(bytes.data(), data.data(), data.size());
     return constant(t.name + "_int8", DType::kInt8, t.shape, std::move(bytes), std::move(quant));
   }
-  static std::vector<std::int8_t> quantize_weights_public(const std::vector<float>& w,
-                                                          const std::vector<std::int64_t>& dims, int axis,
-                                                          bool per_channel, ir::Quantization& q) {
+  static std::vector<std::int8_t> quantize_weights(const std::vector<float>& w, const std::vector<std::int64_t>& dims,
+                                                   int axis, bool per_channel, ir::Quantization& q) {
     std::size_t channels = 1, inner = 1;
     if (per_channel) {
       channels = static_cast<std::size_t>(dims[static_cast<std::size_t>(axis)]);
@@ -310,7 +310,7 @@ struct Rewriter {
         const auto values = *float_values(g.tensors[src]);
         float lo = 0, hi = 0;
         for (float v : values) lo = std::min(lo, v), hi = std::max(hi, v);
-        ir::Quantization cq = activation_params_public(lo, hi);
+        ir::Quantization cq = activation_params(lo, hi);
         std::vector<std::byte> bytes(values.size());
         for (std::size_t i = 0; i < values.size(); ++i) {
           const float r = std::nearbyint(values[i] / cq.scales[0]) + static_cast<float>(cq.zero_points[0]);
