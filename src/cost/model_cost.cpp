@@ -36,6 +36,13 @@ ModelCost analyze(const ir::Graph& graph) {
     const ir::Node& node = graph.nodes[i];
     LayerCost layer = layer_cost(graph, static_cast<int>(i));
     model.macs += layer.macs;
+    if (layer.macs > 0) {
+      // By the dtype of the data the MACs multiply: int8 for quantized kernels, float32
+      // for float ones (dynamic-range int8 weights with float activations count as float).
+      const int x = node.inputs.empty() ? -1 : node.inputs[0];
+      const ir::DType dt = x >= 0 ? graph.tensors[static_cast<std::size_t>(x)].dtype : ir::DType::kUnknown;
+      model.macs_by_dtype[std::string(ir::dtype_name(dt))] += layer.macs;
+    }
     model.flops += layer.flops;
     model.read_bytes += layer.read_bytes;
     model.write_bytes += layer.write_bytes;

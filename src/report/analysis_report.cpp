@@ -50,6 +50,7 @@ Report analysis_report(const ir::Graph& graph, const cost::ModelCost& cost) {
       {"weight_bytes", cost.weight_bytes},
       {"weight_bytes_by_dtype", cost.weight_bytes_by_dtype},
       {"macs", cost.macs},
+      {"macs_by_dtype", cost.macs_by_dtype},
       {"flops", cost.flops},
       {"activation_bytes", cost.memory.naive_bytes},
       {"peak_activation_bytes", cost.memory.arena_bytes},
@@ -156,6 +157,13 @@ Report analysis_report(const ir::Graph& graph, const cost::ModelCost& cost) {
                            {"exact", json(bytes).dump()}});
   }
   add_count("MACs", cost.macs);
+  if (cost.macs_by_dtype.size() > 1 || (cost.macs_by_dtype.size() == 1 && !cost.macs_by_dtype.count("float32"))) {
+    for (const auto& [dtype, macs] : cost.macs_by_dtype) {
+      totals.rows.push_back({{"quantity", "  " + dtype},
+                             {"value", human_count(static_cast<double>(macs))},
+                             {"exact", json(macs).dump()}});
+    }
+  }
   add_count("FLOPs", cost.flops);
   add_bytes("activations (sum)", cost.memory.naive_bytes);
   add_bytes("peak activations (arena)", cost.memory.arena_bytes);

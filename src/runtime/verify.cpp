@@ -113,6 +113,10 @@ HostTensor read_tensor(const fs::path& path, const std::string& name) {
 
 }  // namespace
 
+HostTensor read_tensor_proto(const std::filesystem::path& path, const std::string& name) {
+  return read_tensor(path, name);
+}
+
 std::vector<OutputComparison> compare_outputs(const std::vector<HostTensor>& got, const std::vector<HostTensor>& want,
                                               const Tolerance& tolerance) {
   std::vector<OutputComparison> result;

@@ -32,6 +32,7 @@ void register_report(CLI::App& app, Action& action);
 // A prediction as the model report takes it (kernels, latencies, the profile's ceilings).
 report::PredictionInput prediction_input(const predict::Bundle& bundle, const predict::Prediction& prediction,
                                          const std::string& bundle_path);
+void register_quantize(CLI::App& app, Action& action);
 
 // Writes `text` to `path` (atomically, via a temporary file beside it), or to stdout
 // when `path` is empty or "-". Throws Error(kIo).

@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   infercast::cli::register_db(app, action);
   infercast::cli::register_transform(app, action);
   infercast::cli::register_report(app, action);
+  infercast::cli::register_quantize(app, action);
   if (const std::string unknown = infercast::cli::unknown_command(app, argc, argv); !unknown.empty()) {
     std::cerr << "infercast: error: " << unknown << "\n";
     return 2;

@@ -40,6 +40,8 @@ struct ModelCost {
   std::uint64_t weight_bytes = 0;
   std::map<std::string, std::uint64_t> weight_bytes_by_dtype;
   std::uint64_t macs = 0;
+  // MACs by the dtype of the layer's data input ("int8" for quantized kernels).
+  std::map<std::string, std::uint64_t> macs_by_dtype;
   std::uint64_t flops = 0;
   std::uint64_t read_bytes = 0;
   std::uint64_t write_bytes = 0;

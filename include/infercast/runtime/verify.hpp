@@ -85,6 +85,10 @@ struct TestDataSet {
 // an ONNX test model, with input names taken from `graph`'s inputs in order.
 // Throws Error(kBadModel) naming the file for an unreadable tensor, Error(kInvalidArgument)
 // when there is no test data set.
+// One serialized onnx.TensorProto file as a HostTensor named `name`. Throws
+// Error(kBadModel) naming the file when it cannot be read or decoded.
+HostTensor read_tensor_proto(const std::filesystem::path& path, const std::string& name);
+
 std::vector<TestDataSet> read_onnx_test_data(const std::filesystem::path& model, const ir::Graph& graph);
 
 // One set of inputs and the comparison of every output on it.

@@ -1003,6 +1003,7 @@ fb::Offset<void> Writer::native_options(const ir::Node& n, B code, tflite::Built
       return tflite::CreateReshapeOptions(fbb_, fbb_.CreateVector(shape)).Union();
     }
     case B::DEQUANTIZE: type = O::DequantizeOptions; return tflite::CreateDequantizeOptions(fbb_).Union();
+    case B::QUANTIZE: type = O::QuantizeOptions; return tflite::CreateQuantizeOptions(fbb_).Union();
     default: type = O::NONE; return 0;
   }
 }

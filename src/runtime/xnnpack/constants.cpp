@@ -273,6 +273,32 @@ std::vector<float> read_float_constant(const ir::Graph& graph, int tensor) {
         out[i] = static_cast<float>(d);
       }
       return out;
+    case ir::DType::kInt8: {
+      // Dynamic-range weights: real = scale · (q − zero_point), per tensor or per
+      // channel along quant.axis.
+      const auto& q = t.quant;
+      if (q.empty()) return fail("is int8 without quantization parameters, not a float type");
+      const Dims dims = t.shape.extents();
+      std::size_t inner = 1, channels = 1;
+      if (q.scales.size() > 1) {
+        const int axis = q.axis < 0 ? q.axis + static_cast<int>(dims.size()) : q.axis;
+        if (axis < 0 || axis >= static_cast<int>(dims.size()) ||
+            dims[static_cast<std::size_t>(axis)] != static_cast<std::int64_t>(q.scales.size())) {
+          return fail("per-channel scales do not match the quantized axis");
+        }
+        channels = q.scales.size();
+        for (std::size_t i = static_cast<std::size_t>(axis) + 1; i < dims.size(); ++i) {
+          inner *= static_cast<std::size_t>(dims[i]);
+        }
+      }
+      const auto* v = reinterpret_cast<const std::int8_t*>(t.data.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t ch = (i / inner) % channels;
+        const std::int64_t zp = ch < q.zero_points.size() ? q.zero_points[ch] : 0;
+        out[i] = q.scales[ch] * static_cast<float>(v[i] - zp);
+      }
+      return out;
+    }
     default: return fail("is " + std::string(ir::dtype_name(t.dtype)) + ", not a float type");
   }
 }

@@ -170,9 +170,15 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
   std::vector<std::string> problems;
   for (int id : graph.inputs) {
     const ir::Tensor& t = graph.tensors[id];
-    if (t.dtype != ir::DType::kFloat32 || !t.shape.is_static() || *t.shape.numel() == 0) {
+    // int8 inputs are exchanged as float and quantized with the tensor's own parameters.
+    const bool int8 = t.dtype == ir::DType::kInt8;
+    if ((t.dtype != ir::DType::kFloat32 && !int8) || !t.shape.is_static() || *t.shape.numel() == 0) {
       problems.push_back("input '" + t.name + "' is " + std::string(ir::dtype_name(t.dtype)) + " " + t.shape.str() +
-                         "; inputs must be float32 with a static, non-empty shape");
+                         "; inputs must be float32 or int8 with a static, non-empty shape");
+    } else if (int8) {
+      if (std::string why = xnnpack::activation_quant_problem(t); !why.empty()) {
+        problems.push_back("input '" + t.name + "': " + why);
+      }
     }
   }
   std::vector<XnnpackSupport> support(graph.nodes.size());
@@ -181,6 +187,12 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
     if (!support[i].ok) problems.push_back(node_label(graph.nodes[i], static_cast<int>(i)) + ": " + support[i].reason);
   }
   for (int id : graph.outputs) {  // outputs a node computes were checked with the node
+    if (graph.tensors[id].dtype == ir::DType::kInt8 && !facts.derived[id]) {
+      if (std::string why = xnnpack::activation_quant_problem(graph.tensors[id]); !why.empty()) {
+        problems.push_back("graph output '" + graph.tensors[id].name + "': " + why);
+      }
+      continue;
+    }
     if (graph.tensors[id].producer >= 0) continue;
     if (std::string why = check.float_problem(id); !why.empty()) problems.push_back("graph output " + why);
   }
@@ -207,6 +219,7 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     const ir::Node& n = graph.nodes[i];
     if (!facts.needed[i] || absorbed[i] >= 0 || !xnnpack::can_fuse_activation(n.op)) continue;
+    if (xnnpack::is_quantized_node(graph, facts, n)) continue;  // int8 ops clamp in their own lowering
     if (n.outputs.empty() || n.outputs[0] < 0 || facts.derived[n.outputs[0]]) continue;
     xnnpack::Epilogue& e = epilogues[i];
     int t = n.outputs[0];
@@ -219,7 +232,8 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
         t = graph.nodes[static_cast<std::size_t>(c)].outputs[0];
       }
     }
-    if (const int c = single_consumer(t); c >= 0) {
+    if (const int c = single_consumer(t);
+        c >= 0 && !xnnpack::is_quantized_node(graph, facts, graph.nodes[static_cast<std::size_t>(c)])) {
       const ir::Node& cn = graph.nodes[static_cast<std::size_t>(c)];
       const auto bounds = xnnpack::clamp_bounds(graph, cn);
       auto own = xnnpack::fused_activation_bounds(n, nullptr);
@@ -241,7 +255,7 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
   for (int id : graph.inputs) {
     const ir::Tensor& t = graph.tensors[id];
     const int v = b.new_value(t.shape.extents(), Order::kLogical);
-    b.tensor_value[id] = v;
+    b.tensor_value[id] = t.dtype == ir::DType::kInt8 ? xnnpack::quantize_value(b, v, t) : v;
     impl.input_values.push_back(v);
     impl.inputs.push_back({t.name, t.shape.extents()});
   }
@@ -262,7 +276,11 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
     b.epilogue = epilogues[i];
     b.folding = n.op == ir::Op::Constant || (!n.outputs.empty() && n.outputs[0] >= 0 && facts.derived[n.outputs[0]]);
     const std::size_t first = b.steps.size();
-    xnnpack::handler_for(n.op)->lower(b, n);
+    if (xnnpack::is_quantized_node(graph, facts, n)) {
+      xnnpack::lower_quantized(b, n);
+    } else {
+      xnnpack::handler_for(n.op)->lower(b, n);
+    }
     if (b.folding) {
       FoldBinder fb(b);
       for (std::size_t s = first; s < b.steps.size(); ++s) {
@@ -289,6 +307,8 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
     b.folding = false;
     const std::size_t first = b.steps.size();
     int v = b.value_of_tensor(id);
+    // int8 outputs are handed out as float, dequantized with the tensor's own parameters.
+    if (t.dtype == ir::DType::kInt8 && !facts.derived[id]) v = xnnpack::dequantize_value(b, v, t);
     v = b.as_logical(v);
     if (b.steps.size() > first && t.producer >= 0) impl.plans[static_cast<std::size_t>(t.producer)].steps += 1;
     impl.output_values.push_back(v);

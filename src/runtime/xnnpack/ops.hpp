@@ -83,6 +83,34 @@ int add_clamp(Builder& b, int in, float min, float max);
 template <class F>
 void add_unary_kernel(Builder& b, int in, int out, F f);
 
+// Window geometry of 2-D (and 1-D as height-1) spatial ops, shared by the float and
+// int8 lowerings.
+struct Window {
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  std::int64_t top = 0, left = 0, bottom = 0, right = 0;
+};
+// Reads kernel_shape/strides/dilations/pads for 1 or 2 spatial dims; empty string on success.
+std::string read_window(const ir::Node& n, std::size_t spatial, Window& w, bool need_kernel);
+// NHWC geometry of a spatial op's input/output: [n, h, w, c].
+struct Nhwc {
+  std::size_t n = 1, h = 1, w = 1, c = 1;
+};
+Nhwc nhwc_of(const Dims& logical, ir::Layout layout);
+
+// --- int8 (ops_quant.cpp): a node that reads or writes run-time int8 data (per-tensor
+// asymmetric activations, as TFLite's full-integer models hold them) runs on XNNPACK's
+// qs8/qc8 operators instead of the float handler of its op.
+bool is_quantized_node(const ir::Graph& graph, const GraphFacts& facts, const ir::Node& n);
+XnnpackSupport check_quantized(const Check&, const ir::Node&);
+void lower_quantized(Builder&, const ir::Node&);
+// Empty when `t` carries usable per-tensor int8 activation parameters (finite scale > 0,
+// zero point in [-128, 127]); otherwise why not.
+std::string activation_quant_problem(const ir::Tensor& t);
+// A new int8 value holding float value `v` quantized with `t`'s parameters (a convert
+// step), and the reverse; used at graph inputs and outputs.
+int quantize_value(Builder& b, int v, const ir::Tensor& t);
+int dequantize_value(Builder& b, int v, const ir::Tensor& t);
+
 // Op families (ops_*.cpp).
 XnnpackSupport check_conv(const Check&, const ir::Node&);
 void lower_conv(Builder&, const ir::Node&);

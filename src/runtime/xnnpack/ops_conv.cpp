@@ -10,16 +10,6 @@
 
 namespace infercast::runtime::xnnpack {
 
-namespace {
-
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// A 2-D window op's geometry; 1-D ONNX ops are 2-D with height 1.
-struct Window {
-  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
-  std::int64_t top = 0, left = 0, bottom = 0, right = 0;
-};
-
 // Reads kernel_shape/strides/dilations/pads for 1 or 2 spatial dims; empty string on success.
 std::string read_window(const ir::Node& n, std::size_t spatial, Window& w, bool need_kernel) {
   const auto k = n.attrs.get_ints("kernel_shape");
@@ -51,11 +41,6 @@ std::string read_window(const ir::Node& n, std::size_t spatial, Window& w, bool 
   return {};
 }
 
-// NHWC geometry of a spatial op's input/output: [n, h, w, c].
-struct Nhwc {
-  std::size_t n = 1, h = 1, w = 1, c = 1;
-};
-
 Nhwc nhwc_of(const Dims& logical, ir::Layout layout) {
   Nhwc g;
   if (layout == ir::Layout::kNHWC) {
@@ -75,6 +60,10 @@ Nhwc nhwc_of(const Dims& logical, ir::Layout layout) {
   }
   return g;
 }
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 std::string spatial_rank_problem(const Check& c, const ir::Node& n, int tensor) {
   const std::size_t rank = c.tensor(tensor).shape.rank();

@@ -19,8 +19,9 @@ std::string Check::float_problem(int tensor) const {
   const ir::Tensor& t = graph.tensors[tensor];
   const std::string name = "'" + t.name + "'";
   if (t.dtype != ir::DType::kFloat32) {
-    const bool convertible =
-        t.dtype == ir::DType::kFloat16 || t.dtype == ir::DType::kBFloat16 || t.dtype == ir::DType::kFloat64;
+    // int8 constants with scales are dynamic-range weights, dequantized at prepare.
+    const bool convertible = t.dtype == ir::DType::kFloat16 || t.dtype == ir::DType::kBFloat16 ||
+                             t.dtype == ir::DType::kFloat64 || (t.dtype == ir::DType::kInt8 && !t.quant.empty());
     if (!(convertible && constant(tensor))) {
       return name + " is " + std::string(ir::dtype_name(t.dtype)) + "; only float32 data runs here";
     }
@@ -323,6 +324,7 @@ bool can_fuse_activation(ir::Op op) {
 XnnpackSupport check_node(const Check& c, int index) {
   const ir::Node& n = c.graph.nodes[static_cast<std::size_t>(index)];
   if (!c.facts.needed[static_cast<std::size_t>(index)]) return yes();  // feeds only parameters read at prepare
+  if (is_quantized_node(c.graph, c.facts, n)) return check_quantized(c, n);
   const OpHandler* h = handler_for(n.op);
   if (h == nullptr) {
     return no("op " + (n.op == ir::Op::Other ? n.source_op : std::string(ir::op_name(n.op))) +

@@ -79,12 +79,29 @@ class XnnpackRuntime final : public Runtime {
         if (t.name == info.name) match = &t;
       }
       if (match == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "input '" + info.name + "'", "not given");
-      if (match->dtype != ir::DType::kFloat32) {
-        throw Error(ErrorKind::kUnsupported, "", "input '" + info.name + "'", "xnnpack runs float32 inputs only");
+      if (match->dtype != ir::DType::kFloat32 && match->dtype != ir::DType::kInt8) {
+        throw Error(ErrorKind::kUnsupported, "", "input '" + info.name + "'",
+                    "xnnpack runs float32 and int8 inputs only");
       }
       if (match->dims != info.shape) {
         throw Error(ErrorKind::kInvalidArgument, "", "input '" + info.name + "'",
                     "shape differs from the prepared model's");
+      }
+      if (match->dtype == ir::DType::kInt8) {
+        // The executor takes int8 inputs as float (real values) and quantizes them
+        // with the tensor's own parameters: q → scale · (q − zero point) → q exactly.
+        const ir::Tensor& t = graph_->tensors[static_cast<std::size_t>(graph_->inputs.at(i))];
+        if (t.dtype != ir::DType::kInt8 || t.quant.empty()) {
+          throw Error(ErrorKind::kInvalidArgument, "", "input '" + info.name + "'", "int8 data for a non-int8 input");
+        }
+        const float scale = t.quant.scales[0];
+        const auto zp = static_cast<float>(t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0]);
+        std::vector<float> real(match->data.size());
+        for (std::size_t k = 0; k < real.size(); ++k) {
+          real[k] = scale * (static_cast<float>(static_cast<std::int8_t>(match->data[k])) - zp);
+        }
+        executor_.set_input(i, real);
+        continue;
       }
       executor_.set_input(i, std::span<const float>(reinterpret_cast<const float*>(match->data.data()),
                                                     match->data.size() / sizeof(float)));

@@ -1,0 +1,429 @@
+// Post-training int8 quantization (include/infercast/transform/quantize.hpp): the
+// model's TFLite form is calibrated on XNNPACK, then rewritten into a new ir::Graph
+// whose tensors carry int8 data and quantization parameters, and written through the
+// TFLite writer's NHWC path, which keeps dtypes and parameters as they are.
+#include "infercast/transform/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <set>
+
+#include "infercast/base/error.hpp"
+#include "infercast/cost/cost.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
+#include "infercast/runtime/verify.hpp"
+#include "infercast/runtime/xnnpack_executor.hpp"
+#include "transform/quantize_detail.hpp"
+
+namespace infercast::transform {
+namespace {
+
+namespace fs = std::filesystem;
+using ir::DType;
+using ir::Op;
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+ir::Graph import_bytes(std::shared_ptr<const std::string> bytes, const std::string& name) {
+  ir::Graph g = import::load_tflite_bytes(bytes_of(*bytes), name);
+  g.retain(bytes);
+  return g;
+}
+
+std::vector<float> as_floats(const runtime::HostTensor& h) {
+  std::vector<float> out(static_cast<std::size_t>(h.numel()));
+  if (h.dtype != DType::kFloat32 || h.data.size() != out.size() * 4) return {};
+  std::memcpy(out.data(), h.data.data(), h.data.size());
+  return out;
+}
+
+// --- .npy (NumPy's format: magic, version, header length, a dict literal header)
+
+struct Npy {
+  std::string descr;
+  bool fortran = false;
+  std::vector<std::int64_t> shape;
+  std::vector<std::byte> data;
+};
+
+Npy read_npy(const fs::path& path) {
+  auto bad = [&](const std::string& why) -> Npy { throw Error(ErrorKind::kInvalidArgument, path.string(), "", why); };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad("cannot be opened");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (all.size() < 10 || all.compare(0, 6, "\x93NUMPY") != 0) return bad("is not a .npy file (no \\x93NUMPY magic)");
+  const auto major = static_cast<unsigned char>(all[6]);
+  std::size_t header_len = 0, start = 0;
+  if (major == 1) {
+    header_len =
+        static_cast<unsigned char>(all[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(all[9])) << 8);
+    start = 10;
+  } else if (major == 2 || major == 3) {
+    if (all.size() < 12) return bad("truncated header");
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<std::size_t>(static_cast<unsigned char>(all[8 + i])) << (8 * i);
+    start = 12;
+  } else {
+    return bad(".npy version " + std::to_string(major) + " is not supported");
+  }
+  if (start + header_len > all.size()) return bad("truncated header");
+  const std::string header = all.substr(start, header_len);
+  Npy npy;
+  auto value_after = [&](const std::string& key) -> std::string {
+    const auto k = header.find("'" + key + "'");
+    if (k == std::string::npos) bad("header has no '" + key + "'");
+    const auto colon = header.find(':', k);
+    if (colon == std::string::npos) bad("malformed header");
+    return header.substr(colon + 1);
+  };
+  {
+    const std::string v = value_after("descr");
+    const auto q1 = v.find('\''), q2 = v.find('\'', q1 + 1);
+    if (q1 == std::string::npos || q2 == std::string::npos) bad("malformed descr");
+    npy.descr = v.substr(q1 + 1, q2 - q1 - 1);
+  }
+  npy.fortran = value_after("fortran_order").find("True") < value_after("fortran_order").find(',');
+  {
+    const std::string v = value_after("shape");
+    const auto open = v.find('('), close = v.find(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) bad("malformed shape");
+    std::string dims = v.substr(open + 1, close - open - 1);
+    std::size_t pos = 0;
+    while (pos < dims.size()) {
+      while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
+      if (pos >= dims.size()) break;
+      std::size_t used = 0;
+      try {
+        npy.shape.push_back(std::stoll(dims.substr(pos), &used));
+      } catch (const std::exception&) {
+        bad("malformed shape");
+      }
+      if (npy.shape.back() < 0) bad("negative dimension");
+      pos += used;
+    }
+  }
+  std::uint64_t count = 1;
+  for (auto d : npy.shape) count *= static_cast<std::uint64_t>(d);
+  const std::size_t body = start + header_len;
+  const std::size_t width = npy.descr.size() >= 3 ? static_cast<std::size_t>(npy.descr.back() - '0') : 0;
+  if (width == 0 || width > 8) return bad("dtype '" + npy.descr + "' is not supported");
+  if (all.size() - body != count * width) {
+    return bad("holds " + std::to_string(all.size() - body) + " data bytes, shape needs " +
+               std::to_string(count * width));
+  }
+  npy.data.resize(all.size() - body);
+  std::memcpy(npy.data.data(), all.data() + body, npy.data.size());
+  return npy;
+}
+
+std::string dims_text(const std::vector<std::int64_t>& d) {
+  std::string s;
+  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+  return s.empty() ? "scalar" : s;
+}
+
+// One calibration tensor from a file, checked against graph input `t`.
+std::vector<float> read_sample_file(const fs::path& path, const ir::Tensor& t) {
+  const std::vector<std::int64_t> want = t.shape.extents();
+  std::vector<std::int64_t> shape;
+  std::vector<float> values;
+  if (path.extension() == ".npy") {
+    Npy npy = read_npy(path);
+    if (npy.descr != "<f4" && npy.descr != "|f4" && npy.descr != "=f4") {
+      throw Error(ErrorKind::kInvalidArgument, path.string(), "input '" + t.name + "'",
+                  "dtype '" + npy.descr + "' is not float32 ('<f4')");
+    }
+    if (npy.fortran)
+      throw Error(ErrorKind::kInvalidArgument, path.string(), "", "Fortran-order arrays are not supported");
+    shape = npy.shape;
+    values.resize(npy.data.size() / 4);
+    std::memcpy(values.data(), npy.data.data(), npy.data.size());
+  } else if (path.extension() == ".pb") {
+    const runtime::HostTensor h = runtime::read_tensor_proto(path, t.name);
+    if (h.dtype != DType::kFloat32) {
+      throw Error(ErrorKind::kInvalidArgument, path.string(), "input '" + t.name + "'",
+                  "dtype " + std::string(ir::dtype_name(h.dtype)) + " is not float32");
+    }
+    shape = h.dims;
+    values = as_floats(h);
+  } else {
+    throw Error(ErrorKind::kInvalidArgument, path.string(), "", "calibration files must be .npy or .pb");
+  }
+  std::uint64_t n = 1, m = 1;
+  for (auto d : shape) n *= static_cast<std::uint64_t>(d);
+  for (auto d : want) m *= static_cast<std::uint64_t>(d);
+  if (shape != want && !(n == m && shape.size() + 1 == want.size() && want[0] == 1)) {
+    throw Error(ErrorKind::kInvalidArgument, path.string(), "input '" + t.name + "'",
+                "shape " + dims_text(shape) + " does not match the model's " + dims_text(want));
+  }
+  return values;
+}
+
+// --- parameter choice
+
+struct Range {
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
+  std::vector<float> reservoir;  // percentile calibration: a strided subset of the values
+  bool seen() const { return lo <= hi; }
+};
+
+}  // namespace
+
+// --- public
+
+ir::Graph float_tflite_form(const ir::Graph& model) {
+  auto bytes = std::make_shared<const std::string>(exporter::to_tflite(model));
+  const std::string name = model.meta.source_path.empty() ? "model" : model.meta.source_path;
+  ir::Graph g = import_bytes(bytes, name);
+  g.meta.source_path = name;
+  return g;
+}
+
+std::vector<Sample> load_calibration(const ir::Graph& graph, const std::string& spec, std::uint64_t seed) {
+  std::vector<Sample> samples;
+  if (spec.rfind("random:", 0) == 0) {
+    long long n = 0;
+    try {
+      std::size_t used = 0;
+      n = std::stoll(spec.substr(7), &used);
+      if (used != spec.size() - 7) n = -1;
+    } catch (const std::exception&) {
+      n = -1;
+    }
+    if (n < 1 || n > 100000) {
+      throw Error(ErrorKind::kInvalidArgument, "", "--calibration", "'" + spec + "': random:N needs N in [1, 100000]");
+    }
+    for (long long i = 0; i < n; ++i) {
+      Sample s;
+      for (const auto& h : runtime::random_inputs(graph, seed + static_cast<std::uint64_t>(i))) {
+        if (h.dtype != DType::kFloat32) {
+          throw Error(ErrorKind::kUnsupported, graph.meta.source_path, "input '" + h.name + "'",
+                      "is " + std::string(ir::dtype_name(h.dtype)) + "; calibration feeds float32 inputs only");
+        }
+        s.push_back(as_floats(h));
+      }
+      samples.push_back(std::move(s));
+    }
+    return samples;
+  }
+  const fs::path dir(spec);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(ErrorKind::kInvalidArgument, spec, "--calibration", "is neither a folder nor random:N");
+  }
+  for (int id : graph.inputs) {
+    if (graph.tensors[id].dtype != DType::kFloat32) {
+      throw Error(ErrorKind::kUnsupported, graph.meta.source_path, "input '" + graph.tensors[id].name + "'",
+                  "calibration feeds float32 inputs only");
+    }
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && (e.path().extension() == ".npy" || e.path().extension() == ".pb"))
+      files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    throw Error(ErrorKind::kInvalidArgument, spec, "--calibration",
+                "the calibration set is empty (no .npy or .pb files)");
+  }
+  if (graph.inputs.size() == 1) {
+    for (const auto& f : files) samples.push_back({read_sample_file(f, graph.tensors[graph.inputs[0]])});
+    return samples;
+  }
+  // Several inputs: group files by sample key; each file names its input.
+  std::map<std::string, std::map<std::string, fs::path>> by_sample;
+  for (const auto& f : files) {
+    const std::string stem = f.stem().string();
+    std::string input, key;
+    for (int id : graph.inputs) {
+      const std::string& name = graph.tensors[id].name;
+      if (stem == name) input = name, key = f.parent_path().string();
+      if (stem.rfind(name + "_", 0) == 0 && input.size() < name.size())
+        input = name, key = stem.substr(name.size() + 1);
+    }
+    if (input.empty()) {
+      throw Error(ErrorKind::kInvalidArgument, f.string(), "", "names none of the model's inputs");
+    }
+    by_sample[key][input] = f;
+  }
+  for (const auto& [key, files_of] : by_sample) {
+    Sample s;
+    for (int id : graph.inputs) {
+      const ir::Tensor& t = graph.tensors[id];
+      const auto it = files_of.find(t.name);
+      if (it == files_of.end()) {
+        throw Error(ErrorKind::kInvalidArgument, spec, "sample '" + key + "'",
+                    "has no file for input '" + t.name + "'");
+      }
+      s.push_back(read_sample_file(it->second, t));
+    }
+    samples.push_back(std::move(s));
+  }
+  return samples;
+}
+
+std::map<std::string, std::uint64_t> weight_bytes_by_dtype(const ir::Graph& graph) {
+  return cost::analyze(graph).weight_bytes_by_dtype;
+}
+
+QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) {
+  if (!(options.percentile > 50.0 && options.percentile <= 100.0)) {
+    throw Error(ErrorKind::kInvalidArgument, "", "--percentile", "must be in (50, 100]");
+  }
+  for (const ir::Tensor& t : model.tensors) {
+    // Densifying reads the sparsity parameters from the source file, which the
+    // in-memory TFLite form is not.
+    if (t.sparse) {
+      throw Error(ErrorKind::kUnsupported, model.meta.source_path, "tensor '" + t.name + "'",
+                  "sparse weights are not quantized; quantize the dense model");
+    }
+  }
+  ir::Graph f = float_tflite_form(model);
+  const std::string file = f.meta.source_path;
+
+  // 1. Which nodes become int8, and the constant each weight input really is.
+  detail::Plan plan = detail::plan_quantization(f, options.mode);
+
+  // 2. Calibration: the float model with every tensor the plan needs ranges for as an
+  // output.
+  std::vector<Range> ranges(f.tensors.size());
+  std::size_t sample_count = 0;
+  if (options.mode == QuantizeMode::kFull) {
+    const std::vector<Sample> samples = load_calibration(f, options.calibration, options.seed);
+    sample_count = samples.size();
+    ir::Graph probe = float_tflite_form(model);
+    std::vector<int> watched;
+    for (std::size_t t = 0; t < plan.needs_range.size(); ++t) {
+      if (plan.needs_range[t]) watched.push_back(static_cast<int>(t));
+    }
+    for (int t : watched) {
+      if (std::find(probe.outputs.begin(), probe.outputs.end(), t) == probe.outputs.end()) probe.outputs.push_back(t);
+    }
+    runtime::XnnpackExecutor exec;
+    exec.prepare(probe, options.threads);
+    for (const Sample& s : samples) {
+      for (std::size_t i = 0; i < s.size(); ++i) exec.set_input(i, s[i]);
+      exec.run();
+      for (std::size_t o = 0; o < probe.outputs.size(); ++o) {
+        const int t = probe.outputs[o];
+        Range& r = ranges[static_cast<std::size_t>(t)];
+        const auto v = exec.output(o);
+        for (float x : v) {
+          if (!std::isfinite(x)) continue;
+          r.lo = std::min(r.lo, x);
+          r.hi = std::max(r.hi, x);
+        }
+        if (options.percentile < 100.0) {
+          const std::size_t stride = std::max<std::size_t>(1, v.size() / 4096);
+          for (std::size_t i = 0; i < v.size(); i += stride) {
+            if (std::isfinite(v[i])) r.reservoir.push_back(v[i]);
+          }
+        }
+      }
+    }
+    if (options.percentile < 100.0) {
+      for (Range& r : ranges) {
+        if (r.reservoir.empty()) continue;
+        std::sort(r.reservoir.begin(), r.reservoir.end());
+        const double p = options.percentile / 100.0;
+        const auto at = [&](double q) {
+          return r.reservoir[static_cast<std::size_t>(q * static_cast<double>(r.reservoir.size() - 1))];
+        };
+        r.lo = at(1.0 - p);
+        r.hi = at(p);
+        std::vector<float>().swap(r.reservoir);
+      }
+    }
+  }
+  std::vector<std::optional<ir::Quantization>> params(f.tensors.size());
+  for (std::size_t t = 0; t < ranges.size(); ++t) {
+    if (ranges[t].seen()) params[t] = detail::activation_params(ranges[t].lo, ranges[t].hi);
+  }
+
+  // 3. Rewrite.
+  ir::Graph q = detail::rewrite(f, plan, params, options.mode);
+  QuantizedModel out;
+  out.tflite = std::make_shared<const std::string>(exporter::to_tflite(q));
+  out.graph = import_bytes(out.tflite, file);
+  out.float_ops = plan.float_ops;
+  out.quantized_ops = plan.quantized_count;
+  out.calibration_samples = sample_count;
+  return out;
+}
+
+std::vector<OutputError> compare_models(const ir::Graph& reference, const ir::Graph& candidate, int samples,
+                                        std::uint64_t seed, int threads) {
+  runtime::XnnpackExecutor a, b;
+  a.prepare(reference, threads);
+  b.prepare(candidate, threads);
+  if (a.output_count() != b.output_count() || a.input_count() != b.input_count()) {
+    throw Error(ErrorKind::kInvalidArgument, candidate.meta.source_path, "",
+                "inputs/outputs differ from the reference model's");
+  }
+  std::vector<OutputError> errors(a.output_count());
+  std::vector<double> signal(errors.size(), 0), noise(errors.size(), 0);
+  std::vector<int> agree(errors.size(), 0);
+  std::vector<std::uint64_t> within(errors.size(), 0), total(errors.size(), 0);
+  for (std::size_t o = 0; o < errors.size(); ++o) errors[o].name = a.output_info(o).name;
+  for (int s = 0; s < samples; ++s) {
+    const auto inputs = runtime::random_inputs(reference, seed + 1000 + static_cast<std::uint64_t>(s));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto v = as_floats(inputs[i]);
+      a.set_input(i, v);
+      b.set_input(i, v);
+    }
+    a.run();
+    b.run();
+    for (std::size_t o = 0; o < errors.size(); ++o) {
+      const auto want = a.output(o);
+      const auto got = b.output(o);
+      const std::size_t n = std::min(want.size(), got.size());
+      // One quantization step of the int8 tensor the output was dequantized from.
+      const ir::Tensor& ot = candidate.tensors[static_cast<std::size_t>(candidate.outputs[o])];
+      double step = 0;
+      if (ot.producer >= 0) {
+        const ir::Node& pn = candidate.nodes[static_cast<std::size_t>(ot.producer)];
+        if (pn.op == Op::Dequantize && !candidate.tensors[pn.inputs[0]].quant.empty()) {
+          step = candidate.tensors[pn.inputs[0]].quant.scales[0];
+        }
+      }
+      std::size_t arg_w = 0, arg_g = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double d = static_cast<double>(got[i]) - want[i];
+        signal[o] += static_cast<double>(want[i]) * want[i];
+        noise[o] += d * d;
+        errors[o].max_abs = std::max(errors[o].max_abs, std::fabs(d));
+        if (step > 0 && std::fabs(d) <= step * 1.0001) ++within[o];
+        if (want[i] > want[arg_w]) arg_w = i;
+        if (got[i] > got[arg_g]) arg_g = i;
+      }
+      total[o] += n;
+      agree[o] += arg_w == arg_g ? 1 : 0;
+    }
+  }
+  for (std::size_t o = 0; o < errors.size(); ++o) {
+    errors[o].sqnr_db =
+        noise[o] == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal[o] / noise[o]);
+    // Class scores: a vector of at least 10 per sample.
+    const auto& dims = a.output_info(o).shape;
+    std::int64_t count = 1;
+    for (auto d : dims) count *= d;
+    if (!dims.empty() && dims.back() >= 10 && count == dims.back()) {
+      errors[o].top1 = static_cast<double>(agree[o]) / samples;
+    }
+    errors[o].within_step = total[o] ? static_cast<double>(within[o]) / static_cast<double>(total[o]) : 0;
+  }
+  return errors;
+}
+
+}  // namespace infercast::transform
