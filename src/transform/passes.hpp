@@ -16,6 +16,7 @@ std::unique_ptr<Pass> make_fold_pad(const std::string& argument, const std::stri
 std::unique_ptr<Pass> make_cleanup(const std::string& argument, const std::string& spec);
 std::unique_ptr<Pass> make_static_shapes(const std::string& argument, const std::string& spec);
 std::unique_ptr<Pass> make_fp16(const std::string& argument, const std::string& spec);
+std::unique_ptr<Pass> make_quantize(const std::string& argument, const std::string& spec);
 
 // Shared by cleanup and static-shapes: replaces nodes whose integer outputs are
 // computable now (Shape of a static tensor, and Gather, Unsqueeze, Squeeze, Concat,

@@ -21,6 +21,10 @@ const std::vector<PassInfo>& pass_table() {
       {"fp16", "",
        "float32 weights stored as float16, with Cast (ONNX) or DEQUANTIZE (TFLite) back to float32 in front",
        make_fp16},
+      {"quantize", "dynamic|full",
+       "post-training int8 (the `quantize` command's quantizer): the model's TFLite form with int8 weights, and with "
+       "full also int8 activations calibrated on 8 fixed-seed random inputs",
+       make_quantize},
   };
   return table;
 }

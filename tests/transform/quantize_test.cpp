@@ -2,6 +2,7 @@
 // quantized operators. The reference is the float model on XNNPACK (itself checked
 // against ONNX Runtime and the ONNX backend data by tests/runtime).
 #include "infercast/transform/quantize.hpp"
+#include "infercast/transform/transform.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -125,6 +126,24 @@ TEST(Quantize, DynamicRangeKeepsActivationsFloat) {
   const auto errors =
       transform::compare_models(transform::float_tflite_form(infercast::import::load_model(kFace)), q.graph, 2, 42, 1);
   for (const auto& e : errors) EXPECT_GT(e.sqnr_db, 20.0) << e.name;  // weights only: 25-30 dB here
+}
+
+// The transform pass is the same quantizer: the same int8 graph as the free function.
+TEST(Quantize, ThePassIsTheSameQuantizer) {
+  if (!fs::exists(kFace)) GTEST_SKIP() << kFace << " is absent";
+  infercast::ir::Graph graph = infercast::import::load_model(kFace);
+  const auto results = transform::apply(graph, transform::make_passes({"quantize=dynamic"}));
+  ASSERT_EQ(results.size(), 1u);
+  const auto q = quantize_face(transform::QuantizeMode::kDynamic);
+  EXPECT_EQ(results[0].rewrites, q.quantized_ops);
+  ASSERT_EQ(graph.nodes.size(), q.graph.nodes.size());
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    EXPECT_EQ(graph.nodes[i].op, q.graph.nodes[i].op) << i;
+    for (std::size_t k = 0; k < graph.nodes[i].inputs.size() && k < q.graph.nodes[i].inputs.size(); ++k) {
+      const int a = graph.nodes[i].inputs[k], b = q.graph.nodes[i].inputs[k];
+      if (a >= 0 && b >= 0) EXPECT_EQ(graph.tensors[a].dtype, q.graph.tensors[b].dtype) << i << ":" << k;
+    }
+  }
 }
 
 TEST(Quantize, BadInt8ParametersAreRefusedAtPrepare) {

@@ -244,7 +244,8 @@ TEST(TileMatMul, DynamicShapesAreLeftAloneWithANote) {
 }
 
 TEST(PassTable, BadSpecsAreInvalidArguments) {
-  for (const char* spec : {"nosuch", "tile-matmul", "tile-matmul=0", "tile-matmul=-3", "tile-matmul=x", "fold-bn=2"}) {
+  for (const char* spec : {"nosuch", "tile-matmul", "tile-matmul=0", "tile-matmul=-3", "tile-matmul=x", "fold-bn=2",
+                           "quantize", "quantize=half"}) {
     try {
       make_pass(spec);
       ADD_FAILURE() << spec << " was accepted";
@@ -255,7 +256,8 @@ TEST(PassTable, BadSpecsAreInvalidArguments) {
   }
   std::set<std::string> names;
   for (const PassInfo& info : pass_table()) names.insert(std::string(info.name));
-  EXPECT_EQ(names, (std::set<std::string>{"tile-matmul", "fold-bn", "fold-pad", "cleanup", "static-shapes", "fp16"}));
+  EXPECT_EQ(names, (std::set<std::string>{"tile-matmul", "fold-bn", "fold-pad", "cleanup", "static-shapes", "fp16",
+                                          "quantize"}));
 }
 
 TEST(FoldBn, ConvAndGemmFoldAndAgree) {
