@@ -377,16 +377,10 @@ class Folder {
     return std::nullopt;
   }
 
+  // The static shape of the node's first input, as inference (or an annotation) left it.
   std::optional<std::vector<std::int64_t>> static_shape(const ::onnx::NodeProto& n) const {
     if (n.input_size() < 1) return std::nullopt;
-    auto it = shapes_.find(n.input(0));
-    if (it == shapes_.end()) return std::nullopt;
-    std::vector<std::int64_t> dims;
-    for (const auto& d : it->second->dim()) {
-      if (!d.has_dim_value() || d.dim_value() < 0) return std::nullopt;
-      dims.push_back(d.dim_value());
-    }
-    return dims;
+    return static_dims(n.input(0));
   }
 
   std::optional<Value> shape(const ::onnx::NodeProto& n) const {
