@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
   xnn_operator_t op = nullptr;
   xnn_status st = xnn_create_convolution2d_nhwc_f32(pad, pad, pad, pad, r, s, stride, stride, 1, 1, 1, c, k, c, k,
                                                     filter.data(), bias.data(), -INFINITY, INFINITY, 0, &op);
-  if (st == xnn_status_success)
-    st = xnn_setup_convolution2d_nhwc_f32(op, n, h, w, input.data(), output.data(), pool);
+  if (st == xnn_status_success) st = xnn_setup_convolution2d_nhwc_f32(op, n, h, w, input.data(), output.data(), pool);
   if (st != xnn_status_success) {
     std::fprintf(stderr, "XNNPACK refused the convolution (status %d)\n", static_cast<int>(st));
     return 1;
