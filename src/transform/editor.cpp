@@ -1,5 +1,7 @@
 #include "transform/editor.hpp"
 
+#include "transform/passes.hpp"
+
 #include <bit>
 #include <memory>
 
@@ -204,6 +206,23 @@ std::vector<std::int64_t> int_values(const ir::Graph& graph, int tensor) {
     }
   }
   return out;
+}
+
+PassResult fold_each(ir::Graph& graph, ir::Op op, FoldOne fold) {
+  PassResult result;
+  Editor edit(graph);
+  const std::size_t count = graph.nodes.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (graph.nodes[i].op != op) continue;
+    std::string why;
+    if (fold(edit, static_cast<int>(i), why)) {
+      ++result.rewrites;
+    } else {
+      result.notes.push_back("node '" + graph.nodes[i].name + "' left alone: " + why);
+    }
+  }
+  if (result.rewrites > 0) edit.commit(graph.meta.source_path);
+  return result;
 }
 
 }  // namespace infercast::transform

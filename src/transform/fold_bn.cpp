@@ -17,20 +17,7 @@ class FoldBn : public Pass {
   std::string summary() const override { return "BatchNormalization into the preceding Conv / ConvTranspose / Gemm"; }
 
   PassResult apply(ir::Graph& graph, const PassContext&) override {
-    PassResult result;
-    Editor edit(graph);
-    const std::size_t count = graph.nodes.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      if (graph.nodes[i].op != ir::Op::BatchNormalization) continue;
-      std::string why;
-      if (fold(edit, static_cast<int>(i), why)) {
-        ++result.rewrites;
-      } else {
-        result.notes.push_back("node '" + graph.nodes[i].name + "' left alone: " + why);
-      }
-    }
-    if (result.rewrites > 0) edit.commit(graph.meta.source_path);
-    return result;
+    return fold_each(graph, ir::Op::BatchNormalization, fold);
   }
 
  private:

@@ -12,21 +12,7 @@ class FoldPad : public Pass {
   std::string name() const override { return "fold-pad"; }
   std::string summary() const override { return "a zero constant spatial Pad into the following Conv's pads"; }
 
-  PassResult apply(ir::Graph& graph, const PassContext&) override {
-    PassResult result;
-    Editor edit(graph);
-    for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-      if (graph.nodes[i].op != ir::Op::Pad) continue;
-      std::string why;
-      if (fold(edit, static_cast<int>(i), why)) {
-        ++result.rewrites;
-      } else {
-        result.notes.push_back("node '" + graph.nodes[i].name + "' left alone: " + why);
-      }
-    }
-    if (result.rewrites > 0) edit.commit(graph.meta.source_path);
-    return result;
-  }
+  PassResult apply(ir::Graph& graph, const PassContext&) override { return fold_each(graph, ir::Op::Pad, fold); }
 
  private:
   static bool fold(Editor& e, int pad_index, std::string& why) {

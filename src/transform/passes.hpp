@@ -24,4 +24,10 @@ std::unique_ptr<Pass> make_quantize(const std::string& argument, const std::stri
 // of nodes folded; the caller commits.
 std::uint64_t fold_shape_arithmetic(Editor& edit);
 
+// The loop of the folding passes: calls `fold` on every node of type `op` present when
+// the pass began; each success is a rewrite, each refusal a note "node 'N' left alone:
+// <why>". Commits the edits when anything was rewritten.
+using FoldOne = bool (*)(Editor& edit, int node, std::string& why);
+PassResult fold_each(ir::Graph& graph, ir::Op op, FoldOne fold);
+
 }  // namespace infercast::transform
