@@ -251,8 +251,8 @@ TEST_P(TorchvisionRoundTrip, ImportOfExportIsTheSameGraph) {
   EXPECT_EQ(exporter::to_onnx(back), bytes);
 }
 
-INSTANTIATE_TEST_SUITE_P(ThreeModels, TorchvisionRoundTrip,
-                         ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1"));
+INSTANTIATE_TEST_SUITE_P(Models, TorchvisionRoundTrip,
+                         ::testing::Values("resnet18", "mobilenet_v2", "squeezenet1_1", "vit_b_16"));
 
 TEST(OnnxExport, NodeTestModelsRoundTrip) {
   if (!fs::exists(kNodeTests)) GTEST_SKIP() << "needs libonnx-testdata";

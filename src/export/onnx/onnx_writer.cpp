@@ -268,6 +268,37 @@ class ModelBuilder {
     p->set_raw_data(bytes.data(), bytes.size());
   }
 
+  // ConstantOfShape's `value`: the one-element tensor the importer kept as fill_value
+  // and fill_dtype.
+  void fill_value_attr(::onnx::NodeProto* p, const ir::Node& n, const std::string& where) const {
+    const std::string name = n.attrs.get_string("fill_dtype", "");
+    const double x = n.attrs.get_float("fill_value", 0.0);
+    std::vector<std::byte> bytes;
+    auto put = [&]<typename T>(T value) {
+      bytes.resize(sizeof(T));
+      std::memcpy(bytes.data(), &value, sizeof(T));
+    };
+    DType dtype = DType::kUnknown;
+    for (DType t :
+         {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kInt32, DType::kInt8, DType::kUInt8, DType::kBool}) {
+      if (ir::dtype_name(t) == name) dtype = t;
+    }
+    switch (dtype) {
+      case DType::kFloat32: put(static_cast<float>(x)); break;
+      case DType::kFloat64: put(x); break;
+      case DType::kInt64: put(static_cast<std::int64_t>(x)); break;
+      case DType::kInt32: put(static_cast<std::int32_t>(x)); break;
+      case DType::kInt8: put(static_cast<std::int8_t>(x)); break;
+      case DType::kUInt8:
+      case DType::kBool: put(static_cast<std::uint8_t>(x)); break;
+      default: fail(ErrorKind::kUnsupported, where, "ConstantOfShape fill dtype '" + name + "' has no ONNX form");
+    }
+    auto* a = p->add_attribute();
+    a->set_name("value");
+    a->set_type(::onnx::AttributeProto::TENSOR);
+    fill_tensor(a->mutable_t(), "", dtype, {1}, bytes, where);
+  }
+
   void add_initializer(const std::string& name, const Value& v, const std::string& where) {
     fill_tensor(graph()->add_initializer(), name, v.dtype, v.dims, v.bytes, where);
   }
@@ -395,7 +426,8 @@ std::pair<std::string, std::string> onnx_op_of(const ir::Node& n) {
 std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
   if (n.op == Op::If || n.op == Op::Loop || n.op == Op::Scan) return "its subgraph bodies are not kept in the IR";
   if (n.op == Op::Other && n.source_op.empty()) return "an op without a name";
-  if (n.op == Op::ConstantOfShape) return "its 'value' tensor attribute is not kept in the IR";
+  if (n.op == Op::ConstantOfShape && n.attrs.has("fill_value") != n.attrs.has("fill_dtype"))
+    return "its fill value's dtype is not one the IR keeps";
   for (const auto& [name, value] : n.attrs.all()) {
     (void)value;
     if (name == "weight_layout" || name == "fused_activation") {
@@ -511,9 +543,11 @@ class DirectWriter : public ModelBuilder {
       bool has_value_attr = false;
       for (const auto& [name, value] : n.attrs.all()) {
         if (no_dilations && name == "dilations") continue;  // added by the importer's normalization
+        if (n.op == Op::ConstantOfShape && (name == "fill_value" || name == "fill_dtype")) continue;
         if (n.op == Op::Constant && name.rfind("value", 0) == 0) has_value_attr = true;
         attr_value(p, name, value);
       }
+      if (n.op == Op::ConstantOfShape && n.attrs.has("fill_dtype")) fill_value_attr(p, n, where);
       if (n.op == Op::Constant && !has_value_attr) {
         if (n.outputs.empty() || n.outputs[0] < 0) fail(ErrorKind::kBadModel, where, "Constant without output");
         const int out = n.outputs[0];

@@ -639,6 +639,40 @@ class OnnxConverter {
     }
   }
 
+  // ConstantOfShape's one-element `value` tensor, kept as attributes `fill_value` (its
+  // number) and `fill_dtype` (its dtype's name) so that writers can restore it; absent
+  // means ONNX's default, float32 zero.
+  void read_fill_value(const ::onnx::NodeProto& n, ir::Node& node, const std::string& where) {
+    for (const auto& a : n.attribute()) {
+      if (a.name() != "value" || !a.has_t()) continue;
+      const ir::Tensor v = constant_from_proto(a.t(), where + " attribute 'value'");
+      const auto bytes = v.data;
+      double x = 0;
+      auto read = [&]<typename T>(T) {
+        if (bytes.size() != sizeof(T)) return false;
+        T value;
+        std::memcpy(&value, bytes.data(), sizeof(T));
+        x = static_cast<double>(value);
+        return true;
+      };
+      bool ok = false;
+      switch (v.dtype) {
+        case DType::kFloat32: ok = read(float{}); break;
+        case DType::kFloat64: ok = read(double{}); break;
+        case DType::kInt64: ok = read(std::int64_t{}); break;
+        case DType::kInt32: ok = read(std::int32_t{}); break;
+        case DType::kInt8: ok = read(std::int8_t{}); break;
+        case DType::kUInt8:
+        case DType::kBool: ok = read(std::uint8_t{}); break;
+        default: break;
+      }
+      // Other dtypes keep only their name: without fill_value, writers refuse the node
+      // rather than write ONNX's default zero.
+      node.attrs.set("fill_dtype", std::string(ir::dtype_name(v.dtype)));
+      if (ok) node.attrs.set("fill_value", x);
+    }
+  }
+
   void read_attributes(const ::onnx::NodeProto& n, ir::Node& node, const std::string& where) {
     for (const auto& a : n.attribute()) {
       switch (a.type()) {
@@ -657,6 +691,7 @@ class OnnxConverter {
         default: break;  // tensors and graphs are handled below or reported as subgraphs
       }
     }
+    if (node.op == ir::Op::ConstantOfShape) read_fill_value(n, node, where);
     if (node.op != ir::Op::Constant || node.outputs.empty() || node.outputs[0] < 0) return;
     // A Constant node's output is a constant tensor with its value as data.
     ir::Tensor& out = graph_.tensors[node.outputs[0]];
