@@ -58,9 +58,8 @@ class Editor {
 std::vector<double> float_values(const ir::Graph& graph, int tensor);
 // Values of an integer constant (int64, int32) ; empty otherwise.
 std::vector<std::int64_t> int_values(const ir::Graph& graph, int tensor);
-// float -> IEEE half (round to nearest even) and back.
-std::uint16_t float_to_half(float value);
-float half_to_float(std::uint16_t h);
+using ir::float_to_half;
+using ir::half_to_float;
 
 template <typename T>
 std::vector<std::byte> to_bytes(const std::vector<T>& values) {

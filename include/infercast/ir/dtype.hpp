@@ -36,4 +36,9 @@ std::uint64_t dtype_bytes(DType t, std::uint64_t count) noexcept;
 std::string_view dtype_name(DType t) noexcept;
 bool is_floating(DType t) noexcept;
 
+// IEEE binary16 <-> binary32. float_to_half rounds to nearest even (what the TFLite
+// converter's float16 quantization stores); half_to_float is exact.
+std::uint16_t float_to_half(float value);
+float half_to_float(std::uint16_t h);
+
 }  // namespace infercast::ir

@@ -93,29 +93,7 @@ std::optional<tflite::TensorType> tensor_type(ir::DType t) {
   }
 }
 
-// IEEE binary16 from binary32, round to nearest even (what the TFLite converter's
-// float16 quantization stores).
-std::uint16_t float_to_half(float value) {
-  std::uint32_t x = 0;
-  std::memcpy(&x, &value, 4);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  const std::uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
-  if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
-  if (abs < 0x38800000u) {                                                    // half subnormal or zero
-    if (abs < 0x33000000u) return static_cast<std::uint16_t>(sign);
-    const std::uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-    const int shift = 126 - static_cast<int>(abs >> 23) + 14;
-    std::uint32_t h = mant >> shift;
-    const std::uint32_t rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u))) ++h;
-    return static_cast<std::uint16_t>(sign | h);
-  }
-  std::uint32_t h = ((abs - 0x38000000u) >> 13);
-  const std::uint32_t rem = abs & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return static_cast<std::uint16_t>(sign | h);
-}
+using ir::float_to_half;
 
 // `src` (row-major, `dims`) with its axes permuted: result dim k is
 // source dim perm[k].
