@@ -23,6 +23,17 @@ namespace infercast::bench {
 
 namespace {
 
+// A kernel's timing into its measurement row (both bench paths store the same fields).
+void take_timing(store::Measurement& m, const KernelTiming& t) {
+  m.stats = t.stats;
+  m.remeasured = t.remeasured;
+  m.own_ms = t.own_ms;
+  m.own_median_ms = t.own_median_ms;
+  m.layers_ms = t.layers_ms;
+  m.layer_count = t.layer_count;
+  m.cold_ms = t.cold_ms;
+}
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -196,13 +207,7 @@ BenchSummary run_farm(const BenchOptions& o, store::Database& db, runtime::Runti
       const KernelTiming t = time_kernel(rt, spec, timing);
       summary.prepare_s += t.prepare_s;
       phase += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.prepare_s));
-      m.stats = t.stats;
-      m.remeasured = t.remeasured;
-      m.own_ms = t.own_ms;
-      m.own_median_ms = t.own_median_ms;
-      m.layers_ms = t.layers_ms;
-      m.layer_count = t.layer_count;
-      m.cold_ms = t.cold_ms;
+      take_timing(m, t);
       summary.timed_s += t.timed_s;
     } catch (const std::exception& e) {
       m.error = e.what();
@@ -365,13 +370,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       summary.prepare_s += t.prepare_s;
       phase += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.prepare_s));
       lap(summary.run_s);
-      m.stats = t.stats;
-      m.remeasured = t.remeasured;
-      m.own_ms = t.own_ms;
-      m.own_median_ms = t.own_median_ms;
-      m.layers_ms = t.layers_ms;
-      m.layer_count = t.layer_count;
-      m.cold_ms = t.cold_ms;
+      take_timing(m, t);
       summary.timed_s += t.timed_s;
     } catch (const std::exception& e) {
       m.error = e.what();
