@@ -185,9 +185,16 @@ int run_validate(const ValidateOptions& o) {
         }
         double model_err = 0, model_sum = 0;
         int model_n = 0;
+        nlohmann::json detail = nlohmann::json::array();
         for (std::size_t k = 0; k < measured.size(); ++k) {
           if (!(measured[k] > 0) || e.prediction.kernels[k].removed) continue;
           const double pred = e.prediction.per_kernel[k].ms;
+          const predict::Kernel& kernel = e.prediction.kernels[k];
+          detail.push_back({{"kernel", kernel.name},
+                            {"type", kernel.type},
+                            {"family", kernel.family},
+                            {"predicted_ms", pred},
+                            {"measured_ms", measured[k]}});
           model_err += std::abs(pred - measured[k]);
           model_sum += measured[k];
           ape += std::abs(pred - measured[k]) / measured[k];
@@ -201,7 +208,9 @@ int run_validate(const ValidateOptions& o) {
                              {"kernels", model_n},
                              {"time_weighted_error", model_sum > 0 ? model_err / model_sum : 0.0},
                              {"unmapped_layers_ms", model_unmapped},
-                             {"mapped_layers_ms", model_sum}});
+                             {"mapped_layers_ms", model_sum},
+                             {"run_median_ms", r.latency_ms.median},
+                             {"per_kernel", std::move(detail)}});
       } catch (const std::exception& ex) {
         per_model.push_back({{"model", rows[i].model}, {"error", ex.what()}});
       }
