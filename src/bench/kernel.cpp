@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "graph_builder.hpp"
 #include "infercast/base/error.hpp"
 
 namespace infercast::bench {
@@ -87,6 +88,9 @@ const std::vector<TypeInfo>& type_table() {
       {"hardsigmoid", &kNhwc},
       {"swish", &kNhwc},
       {"tanh", &kNhwc},
+      // The Gauss error function of GELU (ViT, ConvNeXt): runtimes without a vector erf run it
+      // an order of magnitude slower per element than the other activations.
+      {"erf", &kNhwc},
       {"softmax", &kRowParams},
       {"resize_nearest", &kResizeParams},
       {"resize_bilinear", &kResizeParams},
@@ -130,9 +134,7 @@ std::int64_t checked_product(const KernelSpec& spec, std::initializer_list<std::
   return total;
 }
 
-std::int64_t conv_out(std::int64_t x, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t p) {
-  return (x + 2 * p - d * (k - 1) - 1) / s + 1;
-}
+using detail::conv_out;
 
 }  // namespace
 
@@ -296,108 +298,6 @@ KernelSpec kernel_spec_from_json(const nlohmann::json& j) {
 
 namespace {
 
-class GraphBuilder {
- public:
-  GraphBuilder(const KernelSpec& spec, std::uint64_t seed) : spec_(spec), rng_(seed) {
-    g_.meta.format = "onnx";
-    g_.meta.producer = "infercast bench";
-    g_.meta.opset = 13;
-    g_.meta.layout = ir::Layout::kNCHW;
-    g_.meta.graph_name = spec.type;
-  }
-
-  int input(const std::string& name, std::initializer_list<std::int64_t> dims) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = ir::DType::kFloat32;
-    t.shape = ir::Shape::of(dims);
-    t.kind = ir::TensorKind::kInput;
-    const int id = g_.add_tensor(std::move(t));
-    g_.inputs.push_back(id);
-    return id;
-  }
-
-  // A float constant, uniform in [lo, hi) from the seeded generator (never all zeros).
-  int weights(const std::string& name, std::initializer_list<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f) {
-    const auto shape = ir::Shape::of(dims);
-    const std::size_t count = static_cast<std::size_t>(*shape.numel());
-    std::vector<float> values(count);
-    std::uniform_real_distribution<float> dist(lo, hi);
-    for (auto& v : values) v = dist(rng_);
-    return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), count * sizeof(float));
-  }
-
-  int floats(const std::string& name, std::vector<float> values) {
-    const auto shape = ir::Shape::of({static_cast<std::int64_t>(values.size())});
-    return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), values.size() * sizeof(float));
-  }
-
-  int scalar(const std::string& name, float value) {
-    return constant_bytes(name, ir::DType::kFloat32, ir::Shape::of(std::initializer_list<std::int64_t>{}), &value,
-                          sizeof(float));
-  }
-
-  int ints(const std::string& name, std::vector<std::int64_t> values) {
-    const auto shape = ir::Shape::of({static_cast<std::int64_t>(values.size())});
-    return constant_bytes(name, ir::DType::kInt64, shape, values.data(), values.size() * sizeof(std::int64_t));
-  }
-
-  int activation(const std::string& name, std::initializer_list<std::int64_t> dims) {
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = ir::DType::kFloat32;
-    t.shape = ir::Shape::of(dims);
-    t.kind = ir::TensorKind::kActivation;
-    return g_.add_tensor(std::move(t));
-  }
-
-  ir::Node& node(ir::Op op, const std::string& name, std::vector<int> inputs, std::vector<int> outputs) {
-    ir::Node n;
-    n.name = name;
-    n.op = op;
-    n.source_op = std::string(ir::op_name(op));
-    n.inputs = std::move(inputs);
-    n.outputs = std::move(outputs);
-    n.layout = ir::Layout::kNCHW;
-    g_.nodes.push_back(std::move(n));
-    return g_.nodes.back();
-  }
-
-  ir::Graph finish(int output) {
-    g_.tensors[output].kind = ir::TensorKind::kOutput;
-    g_.outputs.push_back(output);
-    g_.finalize("kernel '" + spec_.key() + "'");
-    return std::move(g_);
-  }
-
-  ir::Graph& graph() { return g_; }
-
- private:
-  int constant_bytes(const std::string& name, ir::DType dtype, const ir::Shape& shape, const void* data,
-                     std::size_t bytes) {
-    std::vector<std::byte> owned(bytes);
-    if (bytes != 0) std::memcpy(owned.data(), data, bytes);
-    ir::Tensor t;
-    t.name = name;
-    t.dtype = dtype;
-    t.shape = shape;
-    t.kind = ir::TensorKind::kConstant;
-    t.data = g_.own(std::move(owned));
-    return g_.add_tensor(std::move(t));
-  }
-
-  const KernelSpec& spec_;
-  std::mt19937_64 rng_;
-  ir::Graph g_;
-};
-
-void set_window(ir::Node& n, std::int64_t k, std::int64_t stride, std::int64_t dilation, std::int64_t pad) {
-  n.attrs.set("kernel_shape", std::vector<std::int64_t>{k, k});
-  n.attrs.set("strides", std::vector<std::int64_t>{stride, stride});
-  n.attrs.set("dilations", std::vector<std::int64_t>{dilation, dilation});
-  n.attrs.set("pads", std::vector<std::int64_t>{pad, pad, pad, pad});
-}
-
 // The activation a fused type ends with ("conv+bn+relu" -> "relu"), or "".
 std::string trailing_activation(const std::string& type) {
   const auto plus = type.rfind('+');
@@ -407,44 +307,12 @@ std::string trailing_activation(const std::string& type) {
                                                                                                     : last;
 }
 
-// Appends `act` to tensor `x` of shape `dims`; returns the new tensor (x when act is empty).
-int append_activation(GraphBuilder& b, const std::string& act, int x, std::initializer_list<std::int64_t> dims) {
-  if (act.empty()) return x;
-  const int y = b.activation("y_" + act, dims);
-  if (act == "relu") {
-    b.node(ir::Op::Relu, "relu", {x}, {y});
-  } else if (act == "relu6") {
-    b.node(ir::Op::Clip, "relu6", {x, b.scalar("clip_min", 0.0f), b.scalar("clip_max", 6.0f)}, {y});
-  } else if (act == "hardswish") {
-    b.graph().meta.opset = std::max<std::int64_t>(b.graph().meta.opset, 14);
-    b.node(ir::Op::HardSwish, "hardswish", {x}, {y});
-  } else if (act == "hardsigmoid") {
-    // torchvision's form of hard sigmoid (and, times x, of hardswish before opset 14)
-    ir::Node& hs = b.node(ir::Op::HardSigmoid, "hardsigmoid", {x}, {y});
-    hs.attrs.set("alpha", 1.0 / 6.0);
-    hs.attrs.set("beta", 0.5);
-  } else if (act == "sigmoid") {
-    b.node(ir::Op::Sigmoid, "sigmoid", {x}, {y});
-  } else if (act == "tanh") {
-    b.node(ir::Op::Tanh, "tanh", {x}, {y});
-  } else if (act == "swish") {
-    const int s = b.activation("swish_sigmoid", dims);
-    b.node(ir::Op::Sigmoid, "swish_sigmoid", {x}, {s});
-    b.node(ir::Op::Mul, "swish_mul", {x, s}, {y});
-  } else {
-    assert(false && "unknown activation");
-  }
-  return y;
-}
-
 }  // namespace
 
 ir::Graph build_relu_chain(int length, std::int64_t channels) {
   if (length < 1 || channels < 1)
     throw Error(ErrorKind::kInvalidArgument, "relu chain", "length", "needs at least one node and one channel");
-  const KernelSpec spec{"relu", {{"n", 1}, {"h", 1}, {"w", 1}, {"c", channels}}, ir::DType::kFloat32};
-  GraphBuilder b(spec, 0);  // keeps a reference to spec
-  b.graph().meta.graph_name = "relu_chain_" + std::to_string(length);
+  detail::GraphBuilder b("relu_chain_" + std::to_string(length), 0);
   int x = b.input("x", {1, channels, 1, 1});
   for (int i = 0; i < length; ++i) {
     const int y = b.activation("y" + std::to_string(i), {1, channels, 1, 1});
@@ -460,7 +328,8 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     throw Error(ErrorKind::kUnsupported, "kernel '" + spec.type + "'", "dtype",
                 "only float32 kernels are built, got " + std::string(ir::dtype_name(spec.dtype)));
   }
-  GraphBuilder b(spec, seed);
+  detail::GraphBuilder b("kernel '" + spec.key() + "'", seed);
+  b.graph().meta.graph_name = spec.type;
   const auto p = [&](const char* n) { return spec.params.at(n); };
   const std::string& t = spec.type;
   const std::string act = trailing_activation(t);
@@ -486,7 +355,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int bias = b.weights("bias", {cout});
     int y = b.activation("conv_out", {n, cout, oh, ow});
     ir::Node& conv = b.node(O::Conv, "conv", {x, wt, bias}, {y});
-    set_window(conv, k, s, d, pad);
+    detail::set_window(conv, k, s, d, pad);
     conv.attrs.set("group", groups);
     if (t.find("+bn") != std::string::npos) {
       const int z = b.activation("bn_out", {n, cout, oh, ow});
@@ -509,7 +378,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
       b.node(O::Transpose, "transpose", {y}, {z}).attrs.set("perm", std::vector<std::int64_t>{0, 2, 3, 1});
       return b.finish(z);
     }
-    return b.finish(append_activation(b, act, y, {n, cout, oh, ow}));
+    return b.finish(detail::append_activation(b, act, y, {n, cout, oh, ow}));
   }
   if (t == "convtranspose") {
     const std::int64_t n = p("n"), h = p("h"), w = p("w"), cin = p("cin"), cout = p("cout");
@@ -519,7 +388,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int y = b.activation("y", {n, cout, oh, ow});
     ir::Node& node = b.node(O::ConvTranspose, "convtranspose",
                             {x, b.weights("weight", {cin, cout, k, k}), b.weights("bias", {cout})}, {y});
-    set_window(node, k, s, 1, pad);
+    detail::set_window(node, k, s, 1, pad);
     node.attrs.set("group", std::int64_t{1});
     return b.finish(y);
   }
@@ -529,7 +398,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int y = b.activation("y", {n, cout});
     ir::Node& gemm = b.node(O::Gemm, "fc", {x, b.weights("weight", {cout, cin}), b.weights("bias", {cout})}, {y});
     gemm.attrs.set("transB", std::int64_t{1});
-    return b.finish(append_activation(b, act, y, {n, cout}));
+    return b.finish(detail::append_activation(b, act, y, {n, cout}));
   }
   if (t == "matmul") {
     const std::int64_t bt = p("b"), m = p("m"), k = p("k"), n = p("n");
@@ -582,7 +451,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int x1 = b.input("x1", {n, c, h, w});
     const int y = b.activation("y", {n, c, h, w});
     b.node(t == "mul" ? O::Mul : O::Add, t == "mul" ? "mul" : "add", {x0, x1}, {y});
-    return b.finish(append_activation(b, act, y, {n, c, h, w}));
+    return b.finish(detail::append_activation(b, act, y, {n, c, h, w}));
   }
   if (t == "channel_mul") {
     const int x = b.input("x", {n, c, h, w});
@@ -600,9 +469,9 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     return b.finish(y);
   }
   if (t == "relu" || t == "relu6" || t == "sigmoid" || t == "hardswish" || t == "hardsigmoid" || t == "swish" ||
-      t == "tanh") {
+      t == "tanh" || t == "erf") {
     const int x = b.input("x", {n, c, h, w});
-    return b.finish(append_activation(b, t, x, {n, c, h, w}));
+    return b.finish(detail::append_activation(b, t, x, {n, c, h, w}));
   }
   if (t == "bn" || t == "bn+relu") {
     const int x = b.input("x", {n, c, h, w});
@@ -613,7 +482,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
                           {y});
     bn.attrs.set("epsilon", 1e-5);
     bn.attrs.set("momentum", 0.9);
-    return b.finish(t == "bn" ? y : append_activation(b, "relu", y, {n, c, h, w}));
+    return b.finish(t == "bn" ? y : detail::append_activation(b, "relu", y, {n, c, h, w}));
   }
   if (starts_with(t, "resize")) {
     const std::int64_t s = p("scale");
@@ -668,7 +537,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
       const int out = b.activation(name, {n, co, 1, 1});
       ir::Node& node = b.node(
           O::Conv, name, {in, b.weights(name + "_weight", {co, ci, 1, 1}), b.weights(name + "_bias", {co})}, {out});
-      set_window(node, 1, 1, 1, 0);
+      detail::set_window(node, 1, 1, 1, 0);
       node.attrs.set("group", std::int64_t{1});
       return out;
     };

@@ -119,6 +119,7 @@ std::string activation_name(const ir::Graph& g, const ir::Node& n) {
     case O::HardSigmoid: return "hardsigmoid";
     case O::Sigmoid: return "sigmoid";
     case O::Tanh: return "tanh";
+    case O::Erf: return "erf";
     case O::Clip: {
       double lo = n.attrs.get_float("min", -INFINITY), hi = n.attrs.get_float("max", INFINITY);
       if (n.inputs.size() > 1) {

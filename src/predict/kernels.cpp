@@ -107,6 +107,7 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::HardSwish: return "hardswish";
     case Op::HardSigmoid: return "hardsigmoid";
     case Op::Tanh: return "tanh";
+    case Op::Erf: return "erf";
     case Op::Add:
     case Op::Sub: return "add";
     case Op::Mul:
@@ -163,6 +164,9 @@ std::string family_of(const std::string& anchor_class) {
       {"hardsigmoid", "activation"},
       {"tanh", "activation"},
       {"swish", "activation"},
+      // Its own family: XNNPACK here runs erf as a scalar loop, ~10x the time per element
+      // of the activations above, which FLOPs and bytes alone would not tell apart.
+      {"erf", "erf"},
       {"concat", "concat"},
       {"softmax", "softmax"},
       {"resize", "resize"},

@@ -145,6 +145,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"layer_excess_ms", bundle.layer_excess_ms},
           {"l2_bytes", bundle.l2_bytes},
           {"llc_bytes", bundle.llc_bytes},
+          {"composition", bundle.composition.to_json()},
           {"families", families}};
 }
 
@@ -224,6 +225,7 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
     bundle.layer_excess_ms = manifest.value("layer_excess_ms", 0.0);
     bundle.l2_bytes = manifest.value("l2_bytes", std::size_t{0});
     bundle.llc_bytes = manifest.value("llc_bytes", std::size_t{0});
+    if (manifest.contains("composition")) bundle.composition = Composition::from_json(manifest["composition"], file);
     for (const auto& [field, v] : {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
                                    std::pair{"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
                                    std::pair{"layer_excess_ms", bundle.layer_excess_ms}}) {
@@ -343,6 +345,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
         out.ms += p.cold_fraction * (f.ms_per_weight_byte * weight_bytes(k.cost) + f.ms_per_io_byte * io_bytes(k.cost));
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
+      // Inside a whole model (composition.hpp): the group's scale and the per-kernel cost.
+      out.ms = bundle.composition.factor(composition_group(k.family)) * out.ms + bundle.composition.per_kernel_ms;
       const double sigma = f.sigma_log;
       out.lo_ms = out.ms * std::exp(-kZ90 * sigma);
       out.hi_ms = out.ms * std::exp(kZ90 * sigma);

@@ -7,6 +7,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
+#include "infercast/bench/synthetic.hpp"
 #include "infercast/measure/stats.hpp"
 
 namespace infercast::predict {
@@ -123,6 +124,23 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   return bundle;
 }
 
+int calibrate_composition(Bundle& bundle, const nlohmann::json& networks) {
+  bundle.composition = Composition{};
+  std::vector<NetworkSample> samples;
+  for (const nlohmann::json& n : networks) {
+    const double measured = n.value("median_ms", 0.0);
+    if (!(measured > 0)) continue;
+    const bench::SyntheticNetwork net =
+        bench::synthetic_network(n.value("seed", std::uint64_t{0}), n.value("max_macs", 1.5e9));
+    if (net.name != n.value("name", "")) continue;
+    const Prediction p = predict(bundle, net.graph);
+    const double overhead = bundle.run_overhead_ms + bundle.run_ms_per_io_byte * graph_io_bytes(net.graph);
+    samples.push_back(network_sample(net.name, measured, p, overhead));
+  }
+  bundle.composition = fit_composition(samples);
+  return bundle.composition.networks;
+}
+
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules) {
   store::Profile p;
   p.name = context.value("name", "");
@@ -137,6 +155,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
              {"l2_bytes", context.value("l2_bytes", std::size_t{0})},
              {"llc_bytes", context.value("llc_bytes", std::size_t{0})},
              {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
+  if (context.contains("networks")) p.extra["networks"] = context["networks"];
   return p;
 }
 
@@ -162,6 +181,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"l2_bytes", profile->extra.value("l2_bytes", std::size_t{0})},
              {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})},
              {"layer_excess_ms", profile->extra.value("layer_excess_ms", 0.0)}};
+  if (profile->extra.contains("networks")) context["networks"] = profile->extra["networks"];
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {
     TimedSpec t;

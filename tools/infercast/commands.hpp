@@ -38,6 +38,10 @@ void register_quantize(CLI::App& app, Action& action);
 // when `path` is empty or "-". Throws Error(kIo).
 void write_output(const std::string& path, const std::string& text);
 
+// One line on a bundle's whole-model composition: its scales and per-kernel cost and how
+// it fits the synthetic networks (before, and leave-one-out after), or that it has none.
+std::string composition_line(const predict::Composition& c);
+
 // "90", "90s", "10m", "1h", "1.5m" -> seconds (empty -> 0). Throws
 // Error(kInvalidArgument) naming `option` for anything else or a negative value.
 double parse_duration_s(const std::string& text, const std::string& option);

@@ -32,6 +32,30 @@ StopBenchOnSigint::~StopBenchOnSigint() {
   std::signal(SIGINT, SIG_DFL);
 }
 
+namespace {
+
+std::string fmt_fixed(double v, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
+
+}  // namespace
+
+std::string composition_line(const predict::Composition& c) {
+  if (c.networks == 0) return "composition: none (no synthetic networks measured)\n";
+  std::string scales;
+  for (const auto& [group, s] : c.scale) scales += " " + group + " x" + fmt_fixed(s, 3);
+  auto quality = [&](const char* key) {
+    const nlohmann::json q = c.quality.value(key, nlohmann::json::object());
+    return fmt_fixed(100 * q.value("within10", 0.0), 0) + "% within 10%, median error " +
+           fmt_fixed(q.value("median_abs_pct", 0.0), 1) + "%";
+  };
+  return "composition (" + std::to_string(c.networks) + " synthetic networks):" + scales + ", +" +
+         fmt_fixed(1000 * c.per_kernel_ms, 2) + " us per kernel; networks " + quality("before") +
+         " from kernels alone, " + quality("after_loo") + " composed (leave-one-out)\n";
+}
+
 double parse_duration_s(const std::string& text, const std::string& option) {
   if (text.empty()) return 0;
   std::size_t used = 0;

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
+#include "infercast/bench/synthetic.hpp"
 #include "infercast/bench/timing.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/adaptive.hpp"
@@ -31,6 +32,7 @@ struct ProfileOptions {
   std::uint64_t seed = 1;
   std::string db;
   double adaptive_share = 0.25;
+  double network_share = 0;
 };
 
 int run_profile(const ProfileOptions& o) {
@@ -40,6 +42,9 @@ int run_profile(const ProfileOptions& o) {
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   if (!(o.adaptive_share >= 0 && o.adaptive_share < 1))
     throw Error(ErrorKind::kInvalidArgument, "--adaptive-share", std::to_string(o.adaptive_share), "must be in [0, 1)");
+  if (!(o.network_share >= 0 && o.network_share + o.adaptive_share < 1))
+    throw Error(ErrorKind::kInvalidArgument, "--network-share", std::to_string(o.network_share),
+                "must be >= 0, and with --adaptive-share below 1");
   // --models is a top-up only: the space never depends on a model list.
   const auto models = bench::model_files({o.models.begin(), o.models.end()});
   auto engine = runtime::make_runtime(o.runtime);
@@ -94,6 +99,8 @@ int run_profile(const ProfileOptions& o) {
     std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
     rules = predict::detect_fusion(time_ms);
   }
+  // Synthetic networks measured by an earlier run of this profile: kept, and continued.
+  context["networks"] = existing ? existing->extra.value("networks", nlohmann::json::array()) : nlohmann::json::array();
   // The profiler's share of every layer time: stored with the profile like the rules.
   if (existing && existing->extra.contains("layer_excess_ms")) {
     context["layer_excess_ms"] = existing->extra["layer_excess_ms"];
@@ -136,6 +143,7 @@ int run_profile(const ProfileOptions& o) {
   bo.quiet = !bo.tty;
   const double adaptive_share = std::clamp(o.adaptive_share, 0.0, 0.9);
   const double measure_s = std::max(1.0, budget_s - elapsed());
+  const double network_s = measure_s * o.network_share;
   bench::BenchSummary summary;
   auto phase = [&](const bench::BenchOptions& options, const char* what) {
     std::cerr << "profile: " << what << " for " << static_cast<int>(options.budget_s) << " s\n";
@@ -151,7 +159,7 @@ int run_profile(const ProfileOptions& o) {
   };
   {
     bench::BenchOptions space = bo;
-    space.budget_s = std::max(1.0, measure_s * (1 - adaptive_share) * (models.empty() ? 1.0 : 0.7));
+    space.budget_s = std::max(1.0, measure_s * (1 - adaptive_share - o.network_share) * (models.empty() ? 1.0 : 0.7));
     phase(space, "the kernel space");
   }
   if (!models.empty() && !summary.interrupted) {
@@ -161,13 +169,13 @@ int run_profile(const ProfileOptions& o) {
     top_up.sampler.models = models;
     top_up.sampler.jitter_copies = o.jitter;
     top_up.sampler.grouping = predict::kernel_grouping(rules);
-    top_up.budget_s = std::max(1.0, budget_s - elapsed() - measure_s * adaptive_share);
+    top_up.budget_s = std::max(1.0, budget_s - elapsed() - measure_s * adaptive_share - network_s);
     phase(top_up, "the kernels of --models");
   }
   predict::TrainOptions train_options;
   train_options.llc_bytes = machine.llc_bytes;
   train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
-  if (adaptive_share > 0 && !summary.interrupted && budget_s - elapsed() > 5) {
+  if (adaptive_share > 0 && !summary.interrupted && budget_s - elapsed() - network_s > 5) {
     predict::FusionRules stored_rules;
     nlohmann::json stored_context;
     const auto timed = predict::timed_from_database(db, profile_name, stored_rules, stored_context);
@@ -177,8 +185,47 @@ int run_profile(const ProfileOptions& o) {
     bench::BenchOptions refine = bo;
     refine.sampler.sampler = "adaptive";
     refine.sampler.error_fn = predict::adaptive_error_fn(interim);
-    refine.budget_s = std::max(1.0, budget_s - elapsed());
+    refine.budget_s = std::max(1.0, budget_s - elapsed() - network_s);
     phase(refine, "adaptive refinement where the cross-validated error is highest");
+  }
+  if (network_s > 0 && !summary.interrupted) {
+    // Whole synthetic networks end to end (bench/synthetic.hpp), for the composition the
+    // kernels alone do not see (predict/composition.hpp). Each is committed with the
+    // profile before the next, so an interrupted run keeps them and a rerun continues.
+    const auto profile_id = db.find_profile(profile_name)->id;
+    measure::Protocol network_protocol;
+    network_protocol.warmup = 2;
+    network_protocol.min_repeats = 5;
+    network_protocol.min_time_s = 0.3;
+    network_protocol.max_repeats = 200;
+    network_protocol.max_remeasure = 0;
+    nlohmann::json& networks = context["networks"];
+    std::uint64_t seed = 1;
+    for (const auto& n : networks) seed = std::max(seed, n.value("seed", std::uint64_t{0}) + 1);
+    const double until = std::max(elapsed(), budget_s - 1);
+    int measured = 0, failed = 0;
+    std::cerr << "profile: synthetic networks end to end for " << static_cast<int>(until - elapsed()) << " s\n";
+    for (; elapsed() < until && !bench::stop_requested(); ++seed) {
+      const bench::SyntheticNetwork net = bench::synthetic_network(seed);
+      nlohmann::json row = {{"seed", seed}, {"name", net.name}, {"max_macs", 1.5e9}, {"macs", net.macs}};
+      try {
+        const measure::Stats s = bench::time_network(*engine, net.graph, threads, network_protocol);
+        row.update({{"median_ms", s.median}, {"min_ms", s.min}, {"cv", s.cv}, {"runs", s.n}});
+        ++measured;
+      } catch (const std::exception& e) {
+        row["error"] = e.what();
+        ++failed;
+      }
+      networks.push_back(row);
+      db.set_profile_extra(profile_id, predict::store_profile(context, rules).extra);
+      if (bo.tty)
+        std::cerr << "\r  " << networks.size() << " networks (" << net.name << ": " << row.value("median_ms", 0.0)
+                  << " ms)        " << std::flush;
+    }
+    if (bo.tty) std::cerr << "\n";
+    std::cerr << "profile: synthetic networks: " << measured << " measured, " << failed << " failed, "
+              << networks.size() << " in the profile\n";
+    summary.interrupted = summary.interrupted || bench::stop_requested();
   }
   stop_on_sigint.reset();
   db.set_profile_extra(summary.profile_id, predict::store_profile(context, rules).extra);
@@ -202,6 +249,7 @@ int run_profile(const ProfileOptions& o) {
   bundle.created_utc = machine.timestamp_utc;
   bundle.l2_bytes = machine.l2_bytes;
   bundle.llc_bytes = machine.llc_bytes;
+  predict::calibrate_composition(bundle, context["networks"]);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {
@@ -216,6 +264,7 @@ int run_profile(const ProfileOptions& o) {
     }
     table += line;
   }
+  table += composition_line(bundle.composition);
   write_output("-", table + "wrote " + o.output + " (" + std::to_string(unusable) + " measured kernels unusable)\n");
   return 0;
 }
@@ -233,6 +282,9 @@ void register_profile(CLI::App& app, Action& action) {
                   "optional top-up: models or folders whose kernel configurations are timed beside the kernel space");
   cmd->add_option("--adaptive-share", options->adaptive_share,
                   "share of the budget for adaptive refinement where the cross-validated error is highest")
+      ->capture_default_str();
+  cmd->add_option("--network-share", options->network_share,
+                  "share of the budget for synthetic networks timed end to end (the whole-model composition)")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();

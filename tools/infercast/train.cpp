@@ -14,6 +14,7 @@ struct TrainOptions {
   std::string output;
   std::string format = "table";
   std::vector<std::string> kinds;
+  bool composition = true;
 };
 
 int run_train(const TrainOptions& o) {
@@ -37,6 +38,7 @@ int run_train(const TrainOptions& o) {
   bundle.created_utc = p.value("created_utc", "");
   bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});
   bundle.llc_bytes = p.value("llc_bytes", std::size_t{0});
+  if (o.composition && p.contains("networks")) predict::calibrate_composition(bundle, p["networks"]);
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
     write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");
@@ -57,6 +59,7 @@ int run_train(const TrainOptions& o) {
         chosen == f.cv.end() ? "-" : std::to_string(static_cast<int>(100 * chosen->second.within10 + 0.5)).c_str());
     table += row;
   }
+  table += composition_line(bundle.composition);
   write_output("-", table + "wrote " + o.output + " (" + std::to_string(timed.size()) + " timed kernels, " +
                         std::to_string(unusable) + " unusable)\n");
   return 0;
@@ -75,6 +78,8 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->add_flag("!--no-composition", options->composition,
+                "leave out the whole-model composition fitted on the profile's synthetic networks");
   cmd->callback([options, &action] { action = [options] { return run_train(*options); }; });
 }
 

@@ -15,7 +15,7 @@
 //   globalavgpool      n h w c
 //   add, add+relu, mul n h w c                                  (two inputs of one shape)
 //   concat             n h w c inputs                           (`inputs` tensors of c channels each)
-//   relu, relu6, sigmoid, hardswish, swish, tanh
+//   relu, relu6, sigmoid, hardswish, swish, tanh, erf
 //                      n h w c
 //   softmax            n c                                      (softmax over c, n rows)
 //   resize_nearest, resize_bilinear

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "infercast/ir/graph.hpp"
+#include "infercast/predict/composition.hpp"
 #include "infercast/predict/kernels.hpp"
 #include "infercast/predict/regressor.hpp"
 
@@ -76,6 +77,9 @@ struct Bundle {
   // flushed and warm times agree.
   std::size_t l2_bytes = 0;
   std::size_t llc_bytes = 0;
+  // Whole-model composition over the kernels, fitted on synthetic networks the profile
+  // measured end to end (composition.hpp); the identity when none were measured.
+  Composition composition;
   std::string created_utc;
 };
 

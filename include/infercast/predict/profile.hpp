@@ -62,6 +62,13 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
 Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& rules, const TrainOptions& options,
                         int* unusable = nullptr);
 
+// Fits bundle.composition (composition.hpp) on the synthetic networks a profile measured:
+// `networks` is the profile's extra.networks, [{"seed", "name", "max_macs", "median_ms", ...}].
+// Each network is rebuilt from its seed (bench::synthetic_network) and predicted by the
+// bundle without composition; an entry whose rebuilt name differs (a generator changed
+// since it was measured) is left out. Returns the networks used.
+int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
+
 // The profile's context and fusion rules as stored in a profile's `extra`
 // ({"fusion_rules": ...}), and back.
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules);

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Scores another predictor bundle against measurements `validate` already took.
+
+Usage: bench/rescore.py VALIDATE.json BUNDLE [-o RESCORED.json]
+
+A model's measured latency does not depend on the predictor, so a bundle retrained from
+the same database (`infercast train`, e.g. with or without the whole-model composition)
+is scored on the same measured medians without timing anything again: every model of
+VALIDATE.json is predicted by `build/infercast predict --predictor BUNDLE` (a .tflite
+that validate measured as ONNX is exported the same way first), and the file is written
+again with the new predictions, in validate's JSON shape, so bench/heldout_table.py
+reads it. Models validate could not run stay failed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "build", "infercast")
+FOLDERS = [".cache/models/torchvision", ".cache/models/zoo", ".cache/models/mediapipe"]
+
+
+def find(model):
+    for folder in FOLDERS:
+        path = os.path.join(ROOT, folder, model)
+        if os.path.exists(path):
+            return path
+    raise SystemExit(f"rescore: {model} is in none of {FOLDERS}")
+
+
+def predict_ms(path, bundle, as_onnx, scratch):
+    if as_onnx:
+        exported = os.path.join(scratch, os.path.basename(path) + ".onnx")
+        subprocess.run([CLI, "export", path, "--to", "onnx", "-o", exported], check=True, capture_output=True)
+        path = exported
+    out = subprocess.run([CLI, "predict", path, "--predictor", bundle, "--format", "json"], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)["latency_ms"]
+
+
+def main(argv):
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "-o"):
+        raise SystemExit(__doc__)
+    with open(argv[0]) as f:
+        j = json.load(f)
+    bundle = argv[1]
+    n = w5 = w10 = 0
+    ape = 0.0
+    seen = set()
+    with tempfile.TemporaryDirectory() as scratch:
+        for m in j["models"]:
+            if "error" in m:
+                continue
+            name = m["model"]
+            as_onnx = name.endswith(" (as ONNX)")
+            file_name = name.replace(" (as ONNX)", "")
+            key = (file_name, m["measured_ms"])
+            if key in seen:
+                continue
+            seen.add(key)
+            pred = predict_ms(find(file_name), bundle, as_onnx, scratch)
+            err = (pred - m["measured_ms"]) / m["measured_ms"]
+            m["predicted_ms"] = pred
+            m["error_pct"] = 100 * err
+            m["within10"] = abs(err) <= 0.10
+            n += 1
+            w5 += abs(err) <= 0.05
+            w10 += abs(err) <= 0.10
+            ape += abs(err)
+    j["predictor"] = bundle
+    j["summary"]["within5"] = w5 / n
+    j["summary"]["within10"] = w10 / n
+    j["summary"]["mape"] = 100 * ape / n
+    j["summary"].pop("other_stat", None)
+    j.pop("per_kernel", None)
+    print(f"{bundle}: {n} models, within 5% {w5 / n:.0%}, within 10% {w10 / n:.0%}, MAPE {100 * ape / n:.1f}%")
+    if len(argv) == 4:
+        with open(argv[3], "w") as f:
+            json.dump(j, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

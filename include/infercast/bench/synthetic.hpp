@@ -1,0 +1,56 @@
+// Synthetic networks: whole models drawn from a design space of CNN building blocks, for
+// measuring what a model pays beyond the sum of its kernels (per-op dispatch, thread-pool
+// hand-offs, caches shared with the neighbouring layers, layout changes between kernels).
+// They are not any published architecture: each network draws its block family, resolution,
+// widths, depths, activations, groups and kernel sizes from the distributions below, so a
+// predictor calibrated on them has seen no model it is later validated on.
+//
+// The space (each draw independent, from a generator seeded by `seed`):
+//   resolution   224 (45%), else 96, 128, 160, 192 or 256
+//   family       plain (3x3 convs, max-pool between stages), basic (two 3x3 convs and a
+//                residual add), bottleneck (1x1, 3x3 with 1 or 2-64 groups, 1x1, add; SE in
+//                30%), inverted (1x1 expansion x1-6, depthwise 3/5/7, SE in 40%, 1x1
+//                projection, add), branches (1x1, 1x1->3x3, pool->1x1, concatenated), dense
+//                (1x1->3x3 growth concatenated onto the input, 1x1+avg-pool transitions),
+//                shuffle (a 1x1 and a depthwise branch concatenated, then a channel shuffle)
+//   stem         3x3 or 7x7 stride-2 conv of 8-64 channels, then a max-pool in some families
+//   stages       3-5, the first block of each strided (or a pool), 1-4 blocks; widths grow
+//                x1.4-2.2 a stage (multiples of 8)
+//   activations  ReLU in most; ReLU6, hardswish or swish in the inverted family
+//   head         global average pool and a classifier (1000); a 1x1 conv before it
+//                (inverted) or a flattened 2-layer MLP (plain, 30%)
+// Weights are uniform with variance 1/fan-in, so activations stay O(1) through any depth.
+// A network above `max_macs` is redrawn narrower.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "infercast/ir/graph.hpp"
+#include "infercast/measure/measure.hpp"
+#include "infercast/measure/stats.hpp"
+#include "infercast/runtime/runtime.hpp"
+
+namespace infercast::bench {
+
+struct SyntheticNetwork {
+  std::uint64_t seed = 0;
+  std::string name;                                       // "synthetic-<seed>-<family>"
+  nlohmann::json description = nlohmann::json::object();  // the draws: family, resolution, widths, ...
+  double macs = 0;
+  ir::Graph graph;  // finalized, NCHW, batch 1, static shapes, weights owned by the graph
+};
+
+// The network of `seed`: the same seed gives the same graph on every build and machine.
+SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs = 1.5e9);
+
+// Times a whole model end to end (unprofiled runs, `protocol`) on `engine` at `threads`,
+// as `run` does: external runners get it as an .onnx file in `scratch_dir` (the system
+// temp folder when empty), removed afterwards. Throws what prepare and run throw.
+measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
+                            const measure::Protocol& protocol, const std::filesystem::path& scratch_dir = {});
+
+}  // namespace infercast::bench

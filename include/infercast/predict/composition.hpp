@@ -1,0 +1,63 @@
+// Composition: what a whole model costs beyond the sum of its kernels as each was timed
+// alone. Inside a model a kernel finds its neighbours' data in the caches instead of its
+// own, a thread pool stays awake (or not) between operators, and the runtime dispatches
+// every operator; a one-kernel graph timed back to back sees none of that. `profile`
+// measures synthetic networks (bench/synthetic.hpp: drawn from a design space, never a
+// validated model) end to end, predicts each from its kernels, and fits
+//
+//   measured ≈ Σ_group scale[group] · Σ(kernel predictions of the group)
+//              + per_kernel_ms · executed kernels + the bundle's run overhead
+//
+// by least squares on relative error, with a ridge pulling every scale toward 1 (a group
+// the networks barely exercise keeps its kernels' own times). Groups: conv (dense and
+// grouped convolutions, transposed convolutions), dwconv, gemm (fully connected, matmul),
+// memory (everything else: elementwise, activations, pools, concat, data movement).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace infercast::predict {
+
+struct Prediction;
+
+struct Composition {
+  std::map<std::string, double> scale;  // group -> factor (absent: 1)
+  double per_kernel_ms = 0;             // per executed kernel
+  int networks = 0;                     // networks fitted on; 0 = identity (not calibrated)
+  // How well it fits: {"before": {...}, "after_loo": {...}}, each {"within10", "median_abs_pct"}
+  // over the networks; after_loo predicts each network from a fit without it.
+  nlohmann::json quality = nlohmann::json::object();
+
+  double factor(const std::string& group) const {
+    const auto it = scale.find(group);
+    return it == scale.end() ? 1.0 : it->second;
+  }
+  nlohmann::json to_json() const;
+  // Throws Error(kBadModel) on a malformed object (scales outside (0, 10], a negative cost).
+  static Composition from_json(const nlohmann::json& j, const std::string& file);
+};
+
+// The composition group of a kernel family.
+const std::string& composition_group(const std::string& family);
+
+// One synthetic network: its kernel-sum prediction (by a bundle without composition) and
+// its measured median.
+struct NetworkSample {
+  std::string name;
+  double measured_ms = 0;
+  std::map<std::string, double> group_ms;  // predicted kernel time per group
+  int kernels = 0;                         // executed (not removed) kernels
+  double overhead_ms = 0;                  // the bundle's run overhead for it
+};
+
+// The sample of a prediction made without composition.
+NetworkSample network_sample(const std::string& name, double measured_ms, const Prediction& p, double overhead_ms);
+
+// Fits the composition; fewer than 8 usable samples give the identity (networks = 0).
+Composition fit_composition(const std::vector<NetworkSample>& samples);
+
+}  // namespace infercast::predict

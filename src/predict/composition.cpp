@@ -1,0 +1,172 @@
+// Whole-model composition over the kernels (include/infercast/predict/composition.hpp).
+#include "infercast/predict/composition.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "infercast/base/error.hpp"
+#include "infercast/measure/stats.hpp"
+#include "infercast/predict/predictor.hpp"
+
+namespace infercast::predict {
+
+namespace {
+
+const std::array<std::string, 4> kGroups = {"conv", "dwconv", "gemm", "memory"};
+constexpr std::size_t kParams = kGroups.size() + 1;  // the scales, then per_kernel_ms
+// Ridge weight: a scale moved by 0.2 costs as much as a 20% error on 5% of the networks
+// (with 50 networks, 2.5 of them). Strong enough to hold a group the networks hardly
+// exercise at 1, weak enough that a group holding much of every network's time moves.
+constexpr double kRidge = 0.1;
+constexpr double kMinScale = 0.5, kMaxScale = 2.0;
+
+using Params = std::array<double, kParams>;
+
+// Least squares on relative error with the ridge; `fix_cost` pins per_kernel_ms at 0.
+Params solve(const std::vector<const NetworkSample*>& rows, bool fix_cost) {
+  const std::size_t n = fix_cost ? kGroups.size() : kParams;
+  std::array<std::array<double, kParams + 1>, kParams> a{};  // normal equations, augmented
+  double mean_kernels_per_ms = 0;
+  for (const NetworkSample* r : rows) mean_kernels_per_ms += r->kernels / r->measured_ms;
+  mean_kernels_per_ms /= std::max<std::size_t>(1, rows.size());
+  auto add_row = [&](const std::array<double, kParams>& x, double y, double weight) {
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < n; ++j) a[i][j] += weight * x[i] * x[j];
+      a[i][n] += weight * x[i] * y;
+    }
+  };
+  for (const NetworkSample* r : rows) {
+    std::array<double, kParams> x{};
+    for (std::size_t g = 0; g < kGroups.size(); ++g) {
+      const auto it = r->group_ms.find(kGroups[g]);
+      x[g] = it == r->group_ms.end() ? 0.0 : it->second / r->measured_ms;
+    }
+    x[kGroups.size()] = r->kernels / r->measured_ms;
+    add_row(x, (r->measured_ms - r->overhead_ms) / r->measured_ms, 1.0);
+  }
+  const double ridge = kRidge * static_cast<double>(rows.size()) / 50.0;
+  for (std::size_t g = 0; g < kGroups.size(); ++g) {
+    std::array<double, kParams> x{};
+    x[g] = 1;
+    add_row(x, 1.0, ridge);
+  }
+  if (!fix_cost) {
+    std::array<double, kParams> x{};
+    x[kGroups.size()] = mean_kernels_per_ms;  // the cost as a share of a typical network
+    add_row(x, 0.0, ridge);
+  }
+  // Gaussian elimination with partial pivoting; the ridge keeps the system regular.
+  for (std::size_t c = 0; c < n; ++c) {
+    std::size_t p = c;
+    for (std::size_t r = c + 1; r < n; ++r)
+      if (std::abs(a[r][c]) > std::abs(a[p][c])) p = r;
+    std::swap(a[c], a[p]);
+    for (std::size_t r = 0; r < n; ++r) {
+      if (r == c || a[c][c] == 0) continue;
+      const double f = a[r][c] / a[c][c];
+      for (std::size_t k = c; k <= n; ++k) a[r][k] -= f * a[c][k];
+    }
+  }
+  Params out{};
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i][i] != 0 ? a[i][n] / a[i][i] : (i < kGroups.size() ? 1.0 : 0.0);
+  return out;
+}
+
+Params fit(const std::vector<const NetworkSample*>& rows) {
+  Params p = solve(rows, false);
+  if (!(p[kGroups.size()] >= 0)) p = solve(rows, true);  // a negative per-kernel cost is noise
+  for (std::size_t g = 0; g < kGroups.size(); ++g) p[g] = std::clamp(p[g], kMinScale, kMaxScale);
+  return p;
+}
+
+double compose_ms(const Params& p, const NetworkSample& r) {
+  double ms = r.overhead_ms + p[kGroups.size()] * r.kernels;
+  for (std::size_t g = 0; g < kGroups.size(); ++g) {
+    const auto it = r.group_ms.find(kGroups[g]);
+    if (it != r.group_ms.end()) ms += p[g] * it->second;
+  }
+  return ms;
+}
+
+nlohmann::json accuracy(const std::vector<double>& predicted, const std::vector<const NetworkSample*>& rows) {
+  std::vector<double> errors;
+  double within10 = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double e = std::abs(predicted[i] - rows[i]->measured_ms) / rows[i]->measured_ms;
+    errors.push_back(100 * e);
+    within10 += e <= 0.10 ? 1 : 0;
+  }
+  return {{"within10", rows.empty() ? 0.0 : within10 / static_cast<double>(rows.size())},
+          {"median_abs_pct", errors.empty() ? 0.0 : measure::median(errors)}};
+}
+
+}  // namespace
+
+const std::string& composition_group(const std::string& family) {
+  static const std::string conv = "conv", dw = "dwconv", gemm = "gemm", memory = "memory";
+  if (family == "conv" || family == "gconv" || family == "convtranspose") return conv;
+  if (family == "dwconv") return dw;
+  if (family == "fc" || family == "matmul") return gemm;
+  return memory;
+}
+
+nlohmann::json Composition::to_json() const {
+  return {{"scale", scale}, {"per_kernel_ms", per_kernel_ms}, {"networks", networks}, {"quality", quality}};
+}
+
+Composition Composition::from_json(const nlohmann::json& j, const std::string& file) {
+  Composition c;
+  try {
+    c.scale = j.value("scale", std::map<std::string, double>{});
+    c.per_kernel_ms = j.value("per_kernel_ms", 0.0);
+    c.networks = j.value("networks", 0);
+    c.quality = j.value("quality", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kBadModel, file, "composition", e.what());
+  }
+  for (const auto& [group, s] : c.scale)
+    if (!(s > 0 && s <= 10))
+      throw Error(ErrorKind::kBadModel, file, "composition", "scale of " + group + " out of range");
+  if (!(c.per_kernel_ms >= 0) || !std::isfinite(c.per_kernel_ms))
+    throw Error(ErrorKind::kBadModel, file, "composition", "per_kernel_ms must be a finite number >= 0");
+  return c;
+}
+
+NetworkSample network_sample(const std::string& name, double measured_ms, const Prediction& p, double overhead_ms) {
+  NetworkSample s;
+  s.name = name;
+  s.measured_ms = measured_ms;
+  s.overhead_ms = overhead_ms;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    if (p.kernels[i].removed || p.per_kernel[i].source == "memory-bound estimate") continue;
+    s.group_ms[composition_group(p.kernels[i].family)] += p.per_kernel[i].ms;
+    ++s.kernels;
+  }
+  return s;
+}
+
+Composition fit_composition(const std::vector<NetworkSample>& samples) {
+  std::vector<const NetworkSample*> rows;
+  for (const NetworkSample& s : samples)
+    if (s.measured_ms > 0 && std::isfinite(s.measured_ms) && s.kernels > 0) rows.push_back(&s);
+  Composition c;
+  if (rows.size() < 8) return c;
+  const Params p = fit(rows);
+  for (std::size_t g = 0; g < kGroups.size(); ++g) c.scale[kGroups[g]] = p[g];
+  c.per_kernel_ms = p[kGroups.size()];
+  c.networks = static_cast<int>(rows.size());
+  std::vector<double> before, loo;
+  const Params identity = {1, 1, 1, 1, 0};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    before.push_back(compose_ms(identity, *rows[i]));
+    std::vector<const NetworkSample*> rest;
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      if (j != i) rest.push_back(rows[j]);
+    loo.push_back(compose_ms(fit(rest), *rows[i]));
+  }
+  c.quality = {{"before", accuracy(before, rows)}, {"after_loo", accuracy(loo, rows)}};
+  return c;
+}
+
+}  // namespace infercast::predict

@@ -1,0 +1,65 @@
+// bench/synthetic: the design space is deterministic, covers every block family, stays
+// under its MAC cap, counts MACs as the cost room does, and its networks compute the same
+// on XNNPACK as on ONNX Runtime (a runtime nobody here wrote).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "../test_files.hpp"
+#include "infercast/bench/synthetic.hpp"
+#include "infercast/cost/cost.hpp"
+#include "infercast/export/export.hpp"
+#include "infercast/import/import.hpp"
+#include "infercast/runtime/verify.hpp"
+
+namespace infercast::bench {
+namespace {
+
+TEST(BenchSynthetic, SameSeedSameNetworkAndEveryFamilyUnderTheCap) {
+  std::set<std::string> families;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    const SyntheticNetwork a = synthetic_network(seed);
+    families.insert(a.description["family"].get<std::string>());
+    EXPECT_LE(a.macs, 1.5e9 * 1.0001) << a.name;
+    EXPECT_GT(a.graph.nodes.size(), 5u) << a.name;
+    // The cost room counts the same convolution and Gemm MACs (it adds none for the rest
+    // beyond a small share: pooling and elementwise ops are not multiply-accumulates).
+    const double counted = static_cast<double>(cost::analyze(a.graph).macs);
+    EXPECT_GE(counted, a.macs * 0.999) << a.name;
+    EXPECT_LE(counted, a.macs * 1.02) << a.name;
+    if (seed <= 5) {
+      const SyntheticNetwork b = synthetic_network(seed);
+      EXPECT_EQ(a.name, b.name);
+      EXPECT_EQ(a.graph.nodes.size(), b.graph.nodes.size());
+      EXPECT_EQ(a.macs, b.macs);
+    }
+  }
+  EXPECT_EQ(families.size(), 7u);
+}
+
+TEST(BenchSynthetic, NetworksAgreeOnXnnpackAndOnnxRuntime) {
+  if (!std::filesystem::exists(std::filesystem::path(INFERCAST_SOURCE_DIR) /
+                               "runners/ort/node_modules/onnxruntime-node/package.json"))
+    GTEST_SKIP() << "runners/ort/node_modules is absent: run scripts/install_runners.sh (make test does)";
+  for (std::uint64_t seed : {2u, 3u, 4u}) {
+    const SyntheticNetwork net = synthetic_network(seed, 1e8);
+    const auto path = infercast::testing::temp_path("infercast_synthetic_" + std::to_string(seed) + ".onnx");
+    exporter::save(net.graph, path, exporter::Format::kOnnx);
+    const ir::Graph loaded = import::load_model(path);
+    runtime::VerifyOptions o;
+    o.runtime = "xnnpack";
+    o.reference = "ort";
+    o.threads = 1;
+    for (const runtime::VerifiedSet& set : runtime::verify_model(loaded, o)) {
+      for (const runtime::OutputComparison& c : set.outputs) {
+        EXPECT_TRUE(c.pass) << net.name << " (" << net.description["family"] << "): max rel " << c.max_rel_error << " "
+                            << c.note;
+      }
+    }
+    std::filesystem::remove(path);
+  }
+}
+
+}  // namespace
+}  // namespace infercast::bench

@@ -1,0 +1,124 @@
+// predict/composition: the least-squares fit recovers a known composition law, stays the
+// identity without enough networks, and a bundle calibrated on synthetic networks applies
+// it, saves it and loads it back.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "../test_files.hpp"
+#include "infercast/bench/synthetic.hpp"
+#include "infercast/predict/composition.hpp"
+#include "infercast/predict/predictor.hpp"
+#include "infercast/predict/profile.hpp"
+
+namespace {
+
+using namespace infercast;
+using namespace infercast::predict;
+
+// measured = 1.3 conv + 0.8 dwconv + 1.0 gemm + 1.1 memory + 2 us per kernel + overhead.
+double law(const NetworkSample& s) {
+  return 1.3 * s.group_ms.at("conv") + 0.8 * s.group_ms.at("dwconv") + 1.0 * s.group_ms.at("gemm") +
+         1.1 * s.group_ms.at("memory") + 0.002 * s.kernels + s.overhead_ms;
+}
+
+std::vector<NetworkSample> law_samples(int count) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<NetworkSample> out;
+  for (int i = 0; i < count; ++i) {
+    NetworkSample s;
+    s.name = "n" + std::to_string(i);
+    s.group_ms = {{"conv", 1 + 30 * u(rng)}, {"dwconv", 8 * u(rng)}, {"gemm", 2 * u(rng)}, {"memory", 6 * u(rng)}};
+    s.kernels = 20 + static_cast<int>(200 * u(rng));
+    s.overhead_ms = 0.05;
+    s.measured_ms = law(s);
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST(PredictComposition, FitRecoversAKnownLaw) {
+  const Composition c = fit_composition(law_samples(60));
+  ASSERT_EQ(c.networks, 60);
+  // The ridge pulls toward 1 a little; the law's scales are recovered within a few percent.
+  EXPECT_NEAR(c.factor("conv"), 1.3, 0.03);
+  EXPECT_NEAR(c.factor("dwconv"), 0.8, 0.05);
+  EXPECT_NEAR(c.factor("memory"), 1.1, 0.05);
+  EXPECT_NEAR(c.per_kernel_ms, 0.002, 0.001);
+  EXPECT_GT(c.quality["after_loo"]["within10"].get<double>(), 0.95);
+  EXPECT_LT(c.quality["before"]["within10"].get<double>(), 0.5);
+}
+
+TEST(PredictComposition, TooFewNetworksOrNoneMeasuredGiveTheIdentity) {
+  const Composition c = fit_composition(law_samples(7));
+  EXPECT_EQ(c.networks, 0);
+  EXPECT_EQ(c.factor("conv"), 1.0);
+  EXPECT_EQ(c.per_kernel_ms, 0.0);
+  std::vector<NetworkSample> broken = law_samples(20);
+  for (NetworkSample& s : broken) s.measured_ms = 0;  // failed measurements
+  EXPECT_EQ(fit_composition(broken).networks, 0);
+}
+
+// A bundle of rooflines only: every kernel family predicted by one made-up physical law.
+Bundle roofline_bundle() {
+  Bundle b;
+  b.runtime = "xnnpack";
+  b.runtime_version = "test";
+  b.threads = 1;
+  b.rules = default_fusion_rules();
+  for (const char* family : {"conv", "gconv", "dwconv", "convtranspose", "fc", "matmul", "pool", "globalpool",
+                             "eltwise", "activation", "concat", "softmax", "resize", "datamove", "norm", "other"}) {
+    FamilyModel f;
+    f.kind = ModelKind::kRoofline;
+    f.roofline.flops_per_ms = 2e7;
+    f.roofline.bytes_per_ms = 1e7;
+    f.roofline.overhead_ms = 0.002;
+    b.families.emplace(family, std::move(f));
+  }
+  return b;
+}
+
+TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
+  Bundle b = roofline_bundle();
+  // "Measured" networks: convolutions 1.25x their kernel sum, 3 us per kernel.
+  nlohmann::json networks = nlohmann::json::array();
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    const bench::SyntheticNetwork net = bench::synthetic_network(seed, 2e8);
+    const Prediction p = predict::predict(b, net.graph);
+    double ms = p.ms;
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      if (p.kernels[i].removed) continue;
+      ms += 0.003 + (composition_group(p.kernels[i].family) == "conv" ? 0.25 * p.per_kernel[i].ms : 0.0);
+    }
+    networks.push_back({{"seed", seed}, {"name", net.name}, {"max_macs", 2e8}, {"median_ms", ms}});
+  }
+  networks.push_back({{"seed", 99}, {"name", "synthetic-99-renamed"}, {"max_macs", 2e8}, {"median_ms", 5.0}});
+  EXPECT_EQ(calibrate_composition(b, networks), 16);  // the stale entry is left out
+  EXPECT_NEAR(b.composition.factor("conv"), 1.25, 0.05);
+  EXPECT_NEAR(b.composition.per_kernel_ms, 0.003, 0.0015);
+
+  const bench::SyntheticNetwork held_out = bench::synthetic_network(40, 2e8);
+  const Prediction composed = predict::predict(b, held_out.graph);
+  double expected = 0;
+  {
+    Bundle plain = roofline_bundle();
+    const Prediction p = predict::predict(plain, held_out.graph);
+    expected = p.ms;
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      if (p.kernels[i].removed) continue;
+      expected += 0.003 + (composition_group(p.kernels[i].family) == "conv" ? 0.25 * p.per_kernel[i].ms : 0.0);
+    }
+  }
+  EXPECT_NEAR(composed.ms / expected, 1.0, 0.05);
+
+  const auto path = infercast::testing::temp_path("infercast_composition_test.bundle");
+  save_bundle(b, path);
+  const Bundle loaded = load_bundle(path);
+  EXPECT_EQ(loaded.composition.networks, 16);
+  EXPECT_NEAR(predict::predict(loaded, held_out.graph).ms, composed.ms, 1e-9 * composed.ms);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
