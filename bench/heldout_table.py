@@ -102,6 +102,29 @@ def main(paths):
             print(f"| {m['model']} | {m['median_ms']:.3g} | {m['min_ms']:.3g} | {100 * m['spread']:.1f}% | "
                   f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |")
         print()
+        per_kernel(j)
+
+
+def per_kernel(j):
+    """With `validate --per-kernel`: each kernel family's predicted time against the
+    runtime's own per-layer times inside the models (one profiled run per model)."""
+    pk = j.get("per_kernel")
+    if not pk:
+        return
+    fams = {}
+    for m in pk["models"]:
+        for k in m.get("per_kernel", []):
+            f = fams.setdefault(k["family"], [0, 0.0, 0.0])
+            f[0] += 1
+            f[1] += k["predicted_ms"]
+            f[2] += k["measured_ms"]
+    print(f"Per kernel ({pk['kernels']} kernels): MAPE {pk['mape']:.1f}%, time-weighted error "
+          f"{100 * pk['time_weighted_error']:.1f}%\n")
+    print("| kernel family | kernels | predicted ms | measured in the models ms | predicted / measured |")
+    print("|---|---|---|---|---|")
+    for fam, (n, p, m) in sorted(fams.items(), key=lambda x: -x[1][2]):
+        print(f"| {fam} | {n} | {p:.1f} | {m:.1f} | {p / m if m > 0 else 0:.2f} |")
+    print()
 
 
 if __name__ == "__main__":
