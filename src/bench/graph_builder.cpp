@@ -44,6 +44,12 @@ int GraphBuilder::floats(const std::string& name, std::vector<float> values) {
   return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), values.size() * sizeof(float));
 }
 
+int GraphBuilder::floats(const std::string& name, const std::vector<std::int64_t>& dims,
+                         const std::vector<float>& values) {
+  const auto shape = ir::Shape::of(dims);
+  return constant_bytes(name, ir::DType::kFloat32, shape, values.data(), values.size() * sizeof(float));
+}
+
 int GraphBuilder::scalar(const std::string& name, float value) {
   return constant_bytes(name, ir::DType::kFloat32, ir::Shape::of(std::initializer_list<std::int64_t>{}), &value,
                         sizeof(float));

@@ -24,6 +24,8 @@ class GraphBuilder {
   int weights(const std::string& name, std::initializer_list<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f);
   int weights(const std::string& name, const std::vector<std::int64_t>& dims, float lo = -0.5f, float hi = 0.5f);
   int floats(const std::string& name, std::vector<float> values);
+  // A float constant of shape `dims` holding `values` (numel(dims) of them).
+  int floats(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<float>& values);
   int scalar(const std::string& name, float value);
   int ints(const std::string& name, std::vector<std::int64_t> values);
   int activation(const std::string& name, std::initializer_list<std::int64_t> dims);

@@ -19,7 +19,8 @@
 //   activations  ReLU in most; ReLU6, hardswish or swish in the inverted family
 //   head         global average pool and a classifier (1000); a 1x1 conv before it
 //                (inverted) or a flattened 2-layer MLP (plain, 30%)
-// Weights are uniform with variance 1/fan-in, so activations stay O(1) through any depth.
+// Weights are uniform with variance 1/fan-in, so activations stay O(1) through any depth
+// (read from one table of random values: the speed of a runtime does not depend on them).
 // A network above `max_macs` is redrawn narrower.
 #pragma once
 
