@@ -292,6 +292,43 @@ TEST(TileMatMul, TfliteFullyConnectedTilesAndAgrees) {
   EXPECT_EQ(transform::apply(again, make_passes({"tile-matmul=8"}))[0].rewrites, 0u);
 }
 
+// FULLY_CONNECTED with a fused RELU and no bias (TFLite's omitted input -1): the
+// activation rides on an ADD of zeros, so the tiled layer still clamps.
+TEST(TileMatMul, TfliteFullyConnectedActivationWithoutBias) {
+  ModelBuilder b;
+  b.input("a", {2, 12});
+  b.weight("w", {9, 12});
+  b.weight("bias", {9});
+  auto* gemm = b.node("Gemm", {"a", "w", "bias"}, {"g"});
+  ModelBuilder::attr(gemm, "transB", std::int64_t{1});
+  b.node("Relu", {"g"}, {"y"});
+  b.output("y");
+  const fs::path tfl = testing::temp_path("infercast_tile_fc_nobias.tflite");
+  exporter::save(import::load_model(b.save("infercast_tile_fc_nobias.onnx")), tfl, exporter::Format::kTflite);
+  // The same file with the FULLY_CONNECTED's bias omitted.
+  ir::Graph no_bias = import::load_model(tfl);
+  for (ir::Node& n : no_bias.nodes) {
+    if (n.op == ir::Op::FullyConnected) {
+      ASSERT_EQ(n.attrs.get_string("fused_activation", ""), "relu");
+      n.inputs[2] = -1;
+    }
+  }
+  const fs::path original_path = testing::temp_path("infercast_tile_fc_nobias_original.tflite");
+  exporter::save(no_bias, original_path, exporter::Format::kTflite);
+  ir::Graph graph = import::load_model(original_path);
+  const auto results = transform::apply(graph, make_passes({"tile-matmul=4"}));
+  ASSERT_EQ(results[0].rewrites, 1u);
+  EXPECT_EQ(results[0].details["layers"][0]["nodes"], results[0].details["layers"][0]["nodes_closed_form"]);
+  EXPECT_EQ(count_op(graph, ir::Op::Add), 1u);
+  const fs::path out = testing::temp_path("infercast_tile_fc_nobias_out.tflite");
+  exporter::save(graph, out, exporter::Format::kTflite);
+  CheckOptions options;
+  options.time = false;
+  const RuntimeCheck check = check_on_runtime("xnnpack", import::load_model(original_path), import::load_model(out),
+                                              runtime::Tolerance(1e-4, 1e-5), options);
+  EXPECT_TRUE(check.pass) << "max abs err " << check.max_abs_error;
+}
+
 TEST(TileMatMul, DynamicShapesAreLeftAloneWithANote) {
   ModelBuilder b;
   b.input("a", {1, 8}, "batch");
