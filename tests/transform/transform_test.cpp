@@ -496,7 +496,7 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
   const std::vector<std::string> pool = {"tile-matmul=2", "tile-matmul=3", "tile-matmul=4", "fold-bn",
                                          "fold-pad",      "cleanup",       "static-shapes"};
   std::mt19937 rng(2026);
-  int checked = 0;
+  int checked = 0, checked_tflite = 0;
   for (const std::string& name : models) {
     const fs::path path = kNodeTests / name / "model.onnx";
     if (!fs::exists(path)) continue;
@@ -529,11 +529,35 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
         EXPECT_TRUE(check.pass) << name << " after " << sequence << "on " << runtime_name << ": max abs err "
                                 << check.max_abs_error;
       }
+      // The same result written as TFLite (SPLIT, ADD_N, SLICE, PAD, TRANSPOSE, BATCH_MATMUL
+      // for the tiled ones), on XNNPACK against the original.
+      const fs::path tfl = testing::temp_path("infercast_property_" + name + ".tflite");
+      try {
+        exporter::save(graph, tfl, exporter::Format::kTflite);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUnsupported) continue;  // an op of the original without a TFLite lowering
+        throw;
+      }
+      CheckOptions options;
+      options.time = false;
+      RuntimeCheck check;
+      try {
+        check = check_on_runtime("xnnpack", original, import::load_model(tfl), runtime::Tolerance(1e-4, 1e-5), options);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUnsupported) continue;
+        throw;
+      }
+      ++checked_tflite;
+      std::string sequence;
+      for (const auto& s : specs) sequence += s + " ";
+      EXPECT_TRUE(check.pass) << name << " after " << sequence << "as TFLite on xnnpack: max abs err "
+                              << check.max_abs_error;
     } catch (const Error& e) {
       ADD_FAILURE() << name << ": " << e.what();
     }
   }
   EXPECT_GE(checked, 10);
+  EXPECT_GE(checked_tflite, 8);
 }
 
 // The CLI: one line, exit 2, input untouched, no output, for every bad input.
