@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # fold-bn, fold-pad, cleanup and fp16 on every torchvision model in .cache/models/torchvision
 # and the five MediaPipe models, each result verified against the original on XNNPACK
-# and ONNX Runtime (same seeded inputs; numpy.allclose rtol 1e-2, atol 1e-2: fp16 rounds
-# weights to 11 significant bits), printed as one Markdown table (docs/results.md).
+# and ONNX Runtime (same seeded inputs; the scaled verdict of `verify`, max |got - want|
+# <= 1e-2 * max |want| per output: fp16 rounds weights to 11 significant bits, and the
+# default 1e-3 is the bound for float32 summation-order differences), printed as one
+# Markdown table (docs/results.md). A model the XNNPACK runtime cannot run at all (the
+# original) is verified on ONNX Runtime alone, and the table says why.
 #
 #   bench/transform_models.sh [BUILD_DIR] [OUT_DIR]
 set -uo pipefail
@@ -12,10 +15,19 @@ mkdir -p "$out"
 for model in .cache/models/torchvision/*.onnx .cache/models/mediapipe/*.tflite; do
   name=$(basename "$model")
   ext=${name##*.}
-  "$build/infercast" transform "$model" --pass fold-bn --pass fold-pad --pass cleanup --pass fp16 \
-    -o "$out/${name%.*}.out.$ext" --verify xnnpack,ort --rtol 1e-2 --atol 1e-2 --format json \
-    > "$out/${name%.*}.json" 2> "$out/${name%.*}.err"
-  echo "$name: exit $?" >&2
+  run() {
+    "$build/infercast" transform "$model" --pass fold-bn --pass fold-pad --pass cleanup --pass fp16 \
+      -o "$out/${name%.*}.out.$ext" --verify "$1" --tolerance 1e-2 --format json \
+      > "$out/${name%.*}.json" 2> "$out/${name%.*}.err"
+  }
+  run xnnpack,ort
+  status=$?
+  if [ $status = 2 ] && grep -q "prevent running on XNNPACK" "$out/${name%.*}.err"; then
+    cut -c1-160 "$out/${name%.*}.err" > "$out/${name%.*}.xnnpack"
+    run ort
+    status=$?
+  fi
+  echo "$name: exit $status" >&2
 done
 /usr/bin/python3 - "$out" <<'PY'
 import glob, json, os, sys
@@ -37,6 +49,8 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     v = {c["runtime"]: c for c in d["verify"]}
     def verdict(r):
         c = v.get(r)
+        note = path[:-5] + "." + r
+        if not c and os.path.exists(note): return "cannot run the original"
         if not c: return "—"
         return ("pass " if c["pass"] else "FAIL ") + f"{c['max_rel_error']:.1e}"
     def lat(r):

@@ -11,6 +11,14 @@
 // tiled_node_count() (docs/transform.md). Batch dimensions of a batched MatMul ride
 // along: every op above works on the last two axes and MatMul broadcasts the rest.
 // Zero padding adds exact zeros to every sum, so only the summation order changes.
+//
+// In TFLite graphs (NHWC layout) the same steps are written as the TFLite builtins the
+// importer reads back into these IR ops (TRANSPOSE, PAD, SPLIT, BATCH_MATMUL, ADD_N,
+// CONCATENATION, SLICE, ADD) with int32 parameter tensors, and FULLY_CONNECTED is tiled
+// too: its weights are [N, K] (a transB Gemm), an input of rank != 2 is reshaped to
+// [numel / K, K] first (and the result to the output's shape when keep_num_dims), and
+// the bias and the fused activation go on the final ADD (an ADD of zeros when there is
+// an activation but no bias).
 #include <algorithm>
 #include <memory>
 
@@ -30,7 +38,7 @@ class TileMatMul : public Pass {
   explicit TileMatMul(std::int64_t tile) : t_(tile) {}
   std::string name() const override { return "tile-matmul=" + std::to_string(t_); }
   std::string summary() const override {
-    return "Gemm and MatMul as T x T tile MatMuls (Pad, Split, Sum, Concat, Slice)";
+    return "Gemm, MatMul and TFLite FULLY_CONNECTED as T x T tile MatMuls (Pad, Split, Sum, Concat, Slice)";
   }
 
   PassResult apply(ir::Graph& graph, const PassContext&) override {
@@ -40,7 +48,7 @@ class TileMatMul : public Pass {
     const std::size_t original = graph.nodes.size();
     for (std::size_t i = 0; i < original; ++i) {
       const ir::Node& n = graph.nodes[i];
-      if (n.op != ir::Op::Gemm && n.op != ir::Op::MatMul) continue;
+      if (n.op != ir::Op::Gemm && n.op != ir::Op::MatMul && n.op != ir::Op::FullyConnected) continue;
       std::string why;
       if (tile_node(edit, static_cast<int>(i), result, why)) {
         ++result.rewrites;
@@ -60,6 +68,13 @@ class TileMatMul : public Pass {
     std::vector<std::int64_t> dims;
   };
 
+  // An int32 constant (TFLite's parameter tensors).
+  static int int32s(Editor& e, const std::string& hint, const std::vector<std::int64_t>& dims,
+                    const std::vector<std::int64_t>& values) {
+    std::vector<std::int32_t> v(values.begin(), values.end());
+    return e.constant(hint, ir::DType::kInt32, dims, to_bytes(v));
+  }
+
   ir::Node node(ir::Op op, const std::string& name, std::vector<int> inputs, std::vector<int> outputs) {
     ir::Node n;
     n.op = op;
@@ -70,11 +85,18 @@ class TileMatMul : public Pass {
   }
 
   // Emits one node with one fresh output of `dims`; returns the output.
+  // In TFLite form the node is the builtin `builtin` in NHWC layout (written back
+  // operator for operator), else an ONNX-form node.
   int emit(Editor& e, ir::Op op, const std::string& name, std::vector<int> inputs,
-           const std::vector<std::int64_t>& dims, ir::DType dtype, ir::Attributes attrs = {}) {
+           const std::vector<std::int64_t>& dims, ir::DType dtype, ir::Attributes attrs = {},
+           const char* builtin = "") {
     const int out = e.activation(name, dtype, ir::Shape::of(dims));
     ir::Node n = node(op, name, std::move(inputs), {out});
     n.attrs = std::move(attrs);
+    if (tfl_) {
+      n.source_op = builtin;
+      n.layout = ir::Layout::kNHWC;
+    }
     last_ = e.add_node(std::move(n));
     ++emitted_;
     return out;
@@ -93,7 +115,15 @@ class TileMatMul : public Pass {
       outs.push_back(id);
       result.push_back({id, piece});
     }
-    ir::Node n = node(ir::Op::Split, name, {x.id, e.int64s(std::vector<std::int64_t>(parts, t_))}, outs);
+    ir::Node n;
+    if (tfl_) {  // SPLIT [input, axis] (the importer's order), equal parts
+      n = node(ir::Op::Split, name, {x.id, int32s(e, name + "_axis", {}, {static_cast<std::int64_t>(axis)})}, outs);
+      n.attrs.set("num_outputs", parts);
+      n.source_op = "SPLIT";
+      n.layout = ir::Layout::kNHWC;
+    } else {
+      n = node(ir::Op::Split, name, {x.id, e.int64s(std::vector<std::int64_t>(parts, t_))}, outs);
+    }
     n.attrs.set("axis", static_cast<std::int64_t>(axis));
     last_ = e.add_node(std::move(n));
     ++emitted_;
@@ -104,6 +134,8 @@ class TileMatMul : public Pass {
     ir::Graph& g = e.graph();
     const ir::Node source = g.nodes[index];  // a copy: add_node may reallocate
     const bool gemm = source.op == ir::Op::Gemm;
+    const bool fc = source.op == ir::Op::FullyConnected;
+    tfl_ = source.layout == ir::Layout::kNHWC;
     if (source.inputs.size() < 2 || source.inputs[0] < 0 || source.inputs[1] < 0 || source.outputs.empty()) {
       why = "missing inputs";
       return false;
@@ -115,11 +147,11 @@ class TileMatMul : public Pass {
       why = "shapes are not static (give --input-shape)";
       return false;
     }
-    if (!ir::is_floating(a_t.dtype) || a_t.dtype != b_t.dtype) {
+    if (!ir::is_floating(a_t.dtype) || a_t.dtype != b_t.dtype || y_t.dtype != a_t.dtype) {
       why = "not a floating-point multiply of one dtype";
       return false;
     }
-    if (a_t.shape.rank() < 2 || b_t.shape.rank() < 2) {
+    if ((!fc && a_t.shape.rank() < 2) || b_t.shape.rank() < 2) {
       why = "a vector operand (rank 1) has no tiles";
       return false;
     }
@@ -129,20 +161,39 @@ class TileMatMul : public Pass {
     }
     const ir::DType dtype = a_t.dtype;
     const bool trans_a = gemm && source.attrs.get_int("transA", 0) != 0;
-    const bool trans_b = gemm && source.attrs.get_int("transB", 0) != 0;
+    const bool trans_b = fc || (gemm && source.attrs.get_int("transB", 0) != 0);  // FULLY_CONNECTED: [N, K]
     const double alpha = gemm ? source.attrs.get_float("alpha", 1.0) : 1.0;
     const double beta = gemm ? source.attrs.get_float("beta", 1.0) : 1.0;
-    const int c = gemm && source.inputs.size() > 2 ? source.inputs[2] : -1;
+    const int c = (gemm || fc) && source.inputs.size() > 2 ? source.inputs[2] : -1;
+    const std::string activation = fc ? source.attrs.get_string("fused_activation", "") : std::string();
     if ((alpha != 1.0 || (c >= 0 && beta != 1.0)) && dtype != ir::DType::kFloat32) {
       why = "alpha/beta scaling is emitted for float32 only";
       return false;
     }
     Operand a{source.inputs[0], a_t.shape.extents()};
     Operand b{source.inputs[1], b_t.shape.extents()};
-    const std::size_t ra = a.dims.size();
-    const std::size_t rb = b.dims.size();
-    const std::int64_t m = trans_a ? a.dims[ra - 1] : a.dims[ra - 2];
-    const std::int64_t k = trans_a ? a.dims[ra - 2] : a.dims[ra - 1];
+    const std::string base = source.name + "/tile";
+    std::uint64_t extra = 0;  // FULLY_CONNECTED's reshapes, beside the closed form
+    std::int64_t a_size = 1;
+    for (auto d : a.dims) a_size *= d;
+    if (fc) {
+      if (b.dims.size() != 2) {
+        why = "FULLY_CONNECTED weights are not 2-D";
+        return false;
+      }
+      if (b.dims[1] == 0 || a_size % b.dims[1] != 0) {
+        why = "the input's size is not a multiple of the weights' K";
+        return false;
+      }
+      if (c >= 0 && g.tensors[c].shape.numel().value_or(0) != static_cast<std::uint64_t>(b.dims[0])) {
+        why = "the bias is not one value per output unit";
+        return false;
+      }
+    }
+    const std::size_t ra = a.dims.size(), rb = b.dims.size();
+    // FULLY_CONNECTED flattens its input to [numel / K, K].
+    const std::int64_t k = fc ? b.dims[1] : trans_a ? a.dims[ra - 2] : a.dims[ra - 1];
+    const std::int64_t m = fc ? a_size / k : trans_a ? a.dims[ra - 1] : a.dims[ra - 2];
     const std::int64_t n = trans_b ? b.dims[rb - 2] : b.dims[rb - 1];
     if (m == 0 || k == 0 || n == 0) {
       why = "an empty operand";
@@ -150,16 +201,24 @@ class TileMatMul : public Pass {
     }
     const std::int64_t mt = tiles(m, t_), kt = tiles(k, t_), nt = tiles(n, t_);
     const bool padded_m = m % t_ != 0, padded_k = k % t_ != 0, padded_n = n % t_ != 0;
-    if (!gemm && mt == 1 && kt == 1 && nt == 1 && !padded_m && !padded_k && !padded_n) {
+    if (!gemm && !fc && mt == 1 && kt == 1 && nt == 1 && !padded_m && !padded_k && !padded_n) {
       why.clear();  // already one tile: nothing to do, nothing to say
       return false;
     }
-    const std::string base = source.name + "/tile";
     emitted_ = 0;
     last_ = -1;
+    auto reshape = [&](int x, const std::vector<std::int64_t>& dims, const std::string& name) {
+      ++extra;
+      return emit(e, ir::Op::Reshape, name,
+                  {x, int32s(e, name + "_shape", {static_cast<std::int64_t>(dims.size())}, dims)}, dims, dtype, {},
+                  "RESHAPE");
+    };
+    if (fc && a.dims != std::vector<std::int64_t>{m, k})
+      a = Operand{reshape(a.id, {m, k}, base + "/reshape_in"), {m, k}};
     // Batch dimensions of the result: numpy broadcasting of the operands' leading dims.
     const std::vector<std::int64_t> y_dims = y_t.shape.extents();
-    std::vector<std::int64_t> batch(y_dims.begin(), y_dims.end() - 2);
+    std::vector<std::int64_t> batch;
+    if (!fc) batch.assign(y_dims.begin(), y_dims.end() - 2);
     std::uint64_t batch_count = 1;
     for (auto d : batch) batch_count *= static_cast<std::uint64_t>(d);
 
@@ -167,7 +226,9 @@ class TileMatMul : public Pass {
       ir::Attributes attrs;
       attrs.set("perm", std::vector<std::int64_t>{1, 0});
       std::vector<std::int64_t> dims = {x.dims[1], x.dims[0]};
-      return Operand{emit(e, ir::Op::Transpose, name, {x.id}, dims, dtype, std::move(attrs)), dims};
+      std::vector<int> inputs = {x.id};
+      if (tfl_) inputs.push_back(int32s(e, name + "_perm", {2}, {1, 0}));
+      return Operand{emit(e, ir::Op::Transpose, name, inputs, dims, dtype, std::move(attrs), "TRANSPOSE"), dims};
     };
     if (trans_a) a = transpose(a, base + "/transpose_a");
     if (trans_b) b = transpose(b, base + "/transpose_b");
@@ -175,12 +236,21 @@ class TileMatMul : public Pass {
       const std::size_t r = x.dims.size();
       const std::int64_t add_rows = rows - x.dims[r - 2], add_cols = cols - x.dims[r - 1];
       if (add_rows == 0 && add_cols == 0) return x;
-      std::vector<std::int64_t> pads(2 * r, 0);
-      pads[r + r - 2] = add_rows;
-      pads[r + r - 1] = add_cols;
       std::vector<std::int64_t> dims = x.dims;
       dims[r - 2] = rows;
       dims[r - 1] = cols;
+      if (tfl_) {  // PAD [input, paddings int32 [rank, 2]]
+        std::vector<std::int64_t> paddings(2 * r, 0);
+        paddings[2 * (r - 2) + 1] = add_rows;
+        paddings[2 * (r - 1) + 1] = add_cols;
+        ir::Attributes attrs;
+        attrs.set("mode", std::string("constant"));
+        const int p = int32s(e, name + "_paddings", {static_cast<std::int64_t>(r), 2}, paddings);
+        return Operand{emit(e, ir::Op::Pad, name, {x.id, p}, dims, dtype, std::move(attrs), "PAD"), dims};
+      }
+      std::vector<std::int64_t> pads(2 * r, 0);
+      pads[r + r - 2] = add_rows;
+      pads[r + r - 1] = add_cols;
       return Operand{emit(e, ir::Op::Pad, name, {x.id, e.int64s(pads)}, dims, dtype), dims};
     };
     a = pad(a, mt * t_, kt * t_, base + "/pad_a");
@@ -197,6 +267,11 @@ class TileMatMul : public Pass {
     std::vector<std::int64_t> tile_dims = batch;
     tile_dims.push_back(t_);
     tile_dims.push_back(t_);
+    ir::Attributes matmul_attrs;
+    if (tfl_) {
+      matmul_attrs.set("adj_x", std::int64_t{0});
+      matmul_attrs.set("adj_y", std::int64_t{0});
+    }
     std::vector<int> row_blocks;
     for (std::int64_t i = 0; i < mt; ++i) {
       std::vector<int> row;
@@ -205,13 +280,14 @@ class TileMatMul : public Pass {
         for (std::int64_t kk = 0; kk < kt; ++kk) {
           const std::string name =
               base + "/matmul_" + std::to_string(i) + "_" + std::to_string(kk) + "_" + std::to_string(j);
-          terms.push_back(emit(e, ir::Op::MatMul, name, {a_tiles[i][kk].id, b_tiles[kk][j].id}, tile_dims, dtype));
+          terms.push_back(emit(e, ir::Op::MatMul, name, {a_tiles[i][kk].id, b_tiles[kk][j].id}, tile_dims, dtype,
+                               matmul_attrs, "BATCH_MATMUL"));
         }
         if (terms.size() == 1) {
           row.push_back(terms[0]);
         } else {
           row.push_back(emit(e, ir::Op::Sum, base + "/sum_" + std::to_string(i) + "_" + std::to_string(j), terms,
-                             tile_dims, dtype));
+                             tile_dims, dtype, {}, "ADD_N"));
         }
       }
       if (row.size() == 1) {
@@ -221,8 +297,8 @@ class TileMatMul : public Pass {
         dims.back() = nt * t_;
         ir::Attributes attrs;
         attrs.set("axis", static_cast<std::int64_t>(dims.size() - 1));
-        row_blocks.push_back(
-            emit(e, ir::Op::Concat, base + "/concat_row_" + std::to_string(i), row, dims, dtype, std::move(attrs)));
+        row_blocks.push_back(emit(e, ir::Op::Concat, base + "/concat_row_" + std::to_string(i), row, dims, dtype,
+                                  std::move(attrs), "CONCATENATION"));
       }
     }
     std::vector<std::int64_t> full = tile_dims;
@@ -232,24 +308,34 @@ class TileMatMul : public Pass {
     if (row_blocks.size() > 1) {
       ir::Attributes attrs;
       attrs.set("axis", static_cast<std::int64_t>(full.size() - 2));
-      y = emit(e, ir::Op::Concat, base + "/concat_rows", row_blocks, full, dtype, std::move(attrs));
+      y = emit(e, ir::Op::Concat, base + "/concat_rows", row_blocks, full, dtype, std::move(attrs), "CONCATENATION");
     }
     std::vector<std::int64_t> out_dims = batch;
     out_dims.push_back(m);
     out_dims.push_back(n);
     if (padded_m || padded_n) {
       const auto r = static_cast<std::int64_t>(full.size());
-      y = emit(e, ir::Op::Slice, base + "/slice", {y, e.int64s({0, 0}), e.int64s({m, n}), e.int64s({r - 2, r - 1})},
-               out_dims, dtype);
+      const std::string name = base + "/slice";
+      if (tfl_) {  // SLICE [input, begin, size]
+        y = emit(e, ir::Op::Slice, name,
+                 {y, int32s(e, name + "_begin", {r}, std::vector<std::int64_t>(full.size(), 0)),
+                  int32s(e, name + "_size", {r}, out_dims)},
+                 out_dims, dtype, {}, "SLICE");
+      } else {
+        y = emit(e, ir::Op::Slice, name, {y, e.int64s({0, 0}), e.int64s({m, n}), e.int64s({r - 2, r - 1})}, out_dims,
+                 dtype);
+      }
     }
     if (alpha != 1.0) {
       const int s = e.floats(base + "/alpha", {}, {static_cast<float>(alpha)});
       y = emit(e, ir::Op::Mul, base + "/alpha", {y, s}, out_dims, dtype);
     }
     bool beta_mul = false;
-    if (c >= 0) {
+    if (c >= 0 || !activation.empty()) {
       int bias = c;
-      if (beta != 1.0) {
+      if (c < 0) {  // an activation to fuse and no bias: ADD of exact zeros carries it
+        bias = e.floats(base + "/zero_bias", {n}, std::vector<float>(static_cast<std::size_t>(n), 0.0f));
+      } else if (beta != 1.0) {
         const std::vector<double> values = float_values(g, c);
         if (!values.empty()) {
           std::vector<float> scaled(values.size());
@@ -261,12 +347,16 @@ class TileMatMul : public Pass {
           beta_mul = true;
         }
       }
-      y = emit(e, ir::Op::Add, base + "/bias", {y, bias}, out_dims, dtype);
+      ir::Attributes attrs;
+      if (!activation.empty()) attrs.set("fused_activation", activation);
+      y = emit(e, ir::Op::Add, base + "/bias", {y, bias}, out_dims, dtype, std::move(attrs), "ADD");
     }
+    if (fc && out_dims != y_dims) y = reshape(y, y_dims, base + "/reshape_out");
     // The last node writes the original output tensor: its name, kind and consumers stay.
     e.graph().nodes[last_].outputs[0] = source.outputs[0];
     const std::uint64_t expected =
-        tiled_node_count(m, k, n, t_, trans_a, trans_b, alpha != 1.0, c >= 0) + (beta_mul ? 1 : 0);
+        tiled_node_count(m, k, n, t_, trans_a, trans_b, alpha != 1.0, c >= 0 || !activation.empty()) +
+        (beta_mul ? 1 : 0) + extra;
     const std::uint64_t tile_macs =
         batch_count * static_cast<std::uint64_t>(mt * kt * nt) * static_cast<std::uint64_t>(t_ * t_ * t_);
     result.details["layers"].push_back({{"node", source.name},
@@ -277,6 +367,7 @@ class TileMatMul : public Pass {
                                         {"k", k},
                                         {"n", n},
                                         {"tiles", {mt, kt, nt}},
+                                        {"reshapes", extra},
                                         {"nodes", emitted_},
                                         {"nodes_closed_form", expected},
                                         {"padded_tile_macs", tile_macs},
@@ -285,6 +376,7 @@ class TileMatMul : public Pass {
   }
 
   std::int64_t t_;
+  bool tfl_ = false;  // the node being tiled is TFLite's: emit TFLite builtins
   std::uint64_t emitted_ = 0;
   int last_ = -1;
 };

@@ -15,8 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// ONNX Runtime runs ONNX files: a graph from a .tflite file goes to it as the ONNX the
-// writer makes of it (in a temporary file, removed with the holder).
+// External runtimes run files of their own format: ONNX Runtime gets a graph from a
+// .tflite file as the ONNX the writer makes of it, Arm NN (a TFLite reader) a graph
+// from an .onnx file as the TFLite the writer makes of it (in a temporary file, removed
+// with the holder).
 struct RunnableGraph {
   const ir::Graph* graph = nullptr;
   ir::Graph converted;
@@ -30,9 +32,13 @@ struct RunnableGraph {
 void make_runnable(const std::string& runtime_name, const ir::Graph& graph, bool pinned, const std::string& tag,
                    RunnableGraph& out) {
   out.graph = &graph;
-  if (runtime_name != "ort" || (graph.meta.format == "onnx" && !pinned)) return;
-  out.temporary = fs::temp_directory_path() / ("infercast_verify_" + std::to_string(::getpid()) + "_" + tag + ".onnx");
-  exporter::save(graph, out.temporary, exporter::Format::kOnnx);
+  const bool ort = runtime_name == "ort", armnn = runtime_name == "armnn";
+  if (ort && graph.meta.format == "onnx" && !pinned) return;
+  if (armnn && graph.meta.format == "tflite") return;
+  if (!ort && !armnn) return;
+  out.temporary = fs::temp_directory_path() /
+                  ("infercast_verify_" + std::to_string(::getpid()) + "_" + tag + (ort ? ".onnx" : ".tflite"));
+  exporter::save(graph, out.temporary, ort ? exporter::Format::kOnnx : exporter::Format::kTflite);
   import::ImportOptions options;
   for (int id : graph.inputs) options.input_shapes[graph.tensors[id].name] = graph.tensors[id].shape.extents();
   out.converted = import::load_model(out.temporary, options);

@@ -22,6 +22,7 @@
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/ir/graph.hpp"
+#include "infercast/runtime/runtime.hpp"
 #include "tflite_generated.h"
 
 namespace infercast::exporter {
@@ -259,6 +260,120 @@ graph = helper.make_graph(nodes, "paths", [helper.make_tensor_value_info("x", Te
   flatc_decode(tfl);
   if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
   expect_verified_against_ort(tfl, onnx);
+}
+
+// What the transform passes leave in ONNX-origin graphs: Split (equal and unequal parts,
+// also along NCHW channels of conv data), Sum (same shapes and broadcasting), Slice
+// (unit steps, a step of 2, a negative step), Cast of float16 constants (the fp16
+// pass's form, read by a Conv, a Gemm and a MatMul) and a Cast of data (float32 to
+// float32: XNNPACK runs float32 data only). Checked against
+// ONNX Runtime on the original by `infercast verify`.
+TEST(TfliteExport, SplitSumSliceCastMatchOrt) {
+  const fs::path dir = out_dir();
+  const fs::path onnx = dir / "tensor_ops.onnx", tfl = dir / "tensor_ops.tflite";
+  ASSERT_NO_FATAL_FAILURE(write_onnx(onnx, R"PY(
+rng = np.random.default_rng(5)
+inits = []
+def const(name, a):
+    inits.append(numpy_helper.from_array(np.asarray(a), name))
+    return name
+def half(name, *shape):
+    return const(name, rng.standard_normal(shape).astype(np.float16))
+def i64(name, values):
+    return const(name, np.array(values, np.int64))
+nodes = [
+    helper.make_node("Cast", [half("w1", 8, 3, 3, 3)], ["w1f"], to=TensorProto.FLOAT),
+    helper.make_node("Conv", ["x", "w1f"], ["c1"], pads=[1, 1, 1, 1]),
+    helper.make_node("Split", ["c1", i64("s1", [2, 6])], ["p1", "p2"], axis=1),
+    helper.make_node("Split", ["p2"], ["q1", "q2", "q3"], axis=1),
+    helper.make_node("Sum", ["q1", "q2", "q3"], ["sum1"]),
+    helper.make_node("Sum", ["sum1", "p1", const("bias1", rng.standard_normal((2, 1, 1)).astype(np.float32))], ["sum2"]),
+    helper.make_node("Slice", ["sum2", i64("st1", [1, 0]), i64("en1", [9, 100]), i64("ax1", [2, 3])], ["sl1"]),
+    helper.make_node("Slice", ["sl1", i64("st2", [-1, 0]), i64("en2", [-1000, 7]), i64("ax2", [2, 3]),
+                               i64("sp2", [-1, 2])], ["sl2"]),
+    helper.make_node("Flatten", ["sl2"], ["f1"]),
+    helper.make_node("Cast", [half("w2", 10, 64)], ["w2f"], to=TensorProto.FLOAT),
+    helper.make_node("Gemm", ["f1", "w2f"], ["g1"], transB=1),
+    helper.make_node("Split", ["g1"], ["h1", "h2"], axis=1),
+    helper.make_node("Cast", [half("w3", 5, 16)], ["w3f"], to=TensorProto.FLOAT),
+    helper.make_node("MatMul", ["h2", "w3f"], ["m1"]),
+    helper.make_node("Cast", ["m1"], ["y"], to=TensorProto.FLOAT),
+]
+graph = helper.make_graph(nodes, "tensor_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16]),
+                           helper.make_tensor_value_info("h1", TensorProto.FLOAT, [1, 5])], inits)
+)PY"));
+  const ir::Graph g = import::load_model(onnx);
+  export_to(g, tfl);
+  std::map<std::string, int> ops = op_census(tfl);
+  EXPECT_EQ(ops["SPLIT"], 2);
+  EXPECT_EQ(ops["SPLIT_V"], 1);
+  EXPECT_EQ(ops["ADD_N"], 1);
+  EXPECT_EQ(ops["ADD"], 2) << "the broadcasting Sum of three is a chain of two ADDs";
+  EXPECT_EQ(ops["SLICE"], 1);
+  EXPECT_EQ(ops["STRIDED_SLICE"], 1);
+  EXPECT_EQ(ops["DEQUANTIZE"], 3) << "the float16 weights stay float16";
+  EXPECT_EQ(ops["CAST"], 1);
+  const ir::Graph back = import::load_model(tfl);
+  int half_constants = 0;
+  for (const ir::Tensor& t : back.tensors) half_constants += t.is_constant() && t.dtype == ir::DType::kFloat16;
+  EXPECT_EQ(half_constants, 3);
+  flatc_decode(tfl);
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
+  expect_verified_against_ort(tfl, onnx);
+}
+
+// Arm NN 20.08's TFLite parser, an independent reader, on SPLIT, SPLIT_V, a chain of
+// broadcasting ADDs, SLICE and STRIDED_SLICE as the writer lowers ONNX Split, Sum and
+// Slice (Arm NN has no ADD_N and takes no weights computed by DEQUANTIZE, so this model
+// has float32 weights and broadcasting Sums), against ONNX Runtime on the original.
+TEST(TfliteExport, SplitSumSliceMatchOrtOnArmnn) {
+  try {
+    runtime::make_runtime("armnn");
+  } catch (const Error& e) {
+    GTEST_SKIP() << e.what();
+  }
+  if (!ort_installed()) GTEST_SKIP() << "needs runners/ort";
+  const fs::path dir = out_dir();
+  const fs::path onnx = dir / "armnn_ops.onnx", tfl = dir / "armnn_ops.tflite";
+  ASSERT_NO_FATAL_FAILURE(write_onnx(onnx, R"PY(
+rng = np.random.default_rng(5)
+inits = []
+def const(name, a):
+    inits.append(numpy_helper.from_array(np.asarray(a), name))
+    return name
+def i64(name, v):
+    return const(name, np.array(v, np.int64))
+def f(name, *s):
+    return const(name, rng.standard_normal(s).astype(np.float32))
+nodes = [
+    helper.make_node("Conv", ["x", f("w1", 8, 3, 3, 3)], ["c1"], pads=[1, 1, 1, 1]),
+    helper.make_node("Split", ["c1", i64("s1", [2, 6])], ["p1", "p2"], axis=1),
+    helper.make_node("Split", ["p2"], ["q1", "q2", "q3"], axis=1),
+    helper.make_node("Sum", ["q1", "q2", f("bias0", 2, 1, 1)], ["sum1"]),
+    helper.make_node("Sum", ["sum1", "p1", f("bias1", 2, 1, 1)], ["sum2"]),
+    helper.make_node("Slice", ["sum2", i64("st1", [1, 0]), i64("en1", [9, 100]), i64("ax1", [2, 3])], ["sl1"]),
+    helper.make_node("Slice", ["sl1", i64("st2", [0, 0]), i64("en2", [8, 7]), i64("ax2", [2, 3]), i64("sp2", [2, 2])],
+                     ["sl2"]),
+    helper.make_node("Flatten", ["sl2"], ["f1"]),
+    helper.make_node("Gemm", ["f1", f("w2", 10, 32)], ["g1"], transB=1),
+    helper.make_node("Split", ["g1"], ["h1", "h2"], axis=1),
+    helper.make_node("MatMul", ["h2", f("w3", 5, 16)], ["y"]),
+]
+graph = helper.make_graph(nodes, "armnn_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16]),
+                           helper.make_tensor_value_info("h1", TensorProto.FLOAT, [1, 5])], inits)
+)PY"));
+  export_to(import::load_model(onnx), tfl);
+  std::map<std::string, int> ops = op_census(tfl);
+  EXPECT_EQ(ops["SPLIT"] + ops["SPLIT_V"], 3);
+  EXPECT_EQ(ops["STRIDED_SLICE"], 1);
+  EXPECT_EQ(ops["SLICE"], 1);
+  const fs::path report = out_dir() / "armnn_ops_verify.txt";
+  EXPECT_EQ(shell(std::string(INFERCAST_CLI) + " verify " + tfl.string() + " --runtime armnn --reference ort" +
+                  " --reference-model " + onnx.string() + " > " + report.string() + " 2>&1"),
+            0)
+      << testing::read_file(report);
 }
 
 // Decoders (segmentation heads): transposed convolutions with VALID and SAME pads and

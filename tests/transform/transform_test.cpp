@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -230,6 +231,104 @@ TEST(TileMatMul, BatchedMatMulWithBroadcastAndBias) {
   EXPECT_EQ(results[0].details["layers"][0]["padded_tile_macs"].get<std::uint64_t>(), 6u * 3 * 4 * 3 * 64);
 }
 
+// TFLite FULLY_CONNECTED: an ONNX Gemm + Relu, a MatMul without bias and a rank-3
+// MatMul, written as TFLite (FULLY_CONNECTED with a fused RELU, without bias, with
+// keep_num_dims), tiled in TFLite form, written back and run on XNNPACK against the
+// untiled file. Every layer's node count is the closed form plus its reshapes.
+TEST(TileMatMul, TfliteFullyConnectedTilesAndAgrees) {
+  ModelBuilder b;
+  b.input("a", {3, 37});
+  b.input("c", {2, 3, 10});
+  b.weight("w1", {19, 37});
+  b.weight("b1", {19});
+  b.weight("w2", {19, 5});
+  b.weight("w3", {10, 7});
+  auto* gemm = b.node("Gemm", {"a", "w1", "b1"}, {"g"});
+  ModelBuilder::attr(gemm, "transB", std::int64_t{1});
+  b.node("Relu", {"g"}, {"r"});
+  b.node("MatMul", {"r", "w2"}, {"y"});
+  b.node("MatMul", {"c", "w3"}, {"z"});
+  b.output("y");
+  b.output("z");
+  const fs::path onnx = b.save("infercast_tile_fc.onnx");
+  const fs::path tfl = testing::temp_path("infercast_tile_fc.tflite");
+  exporter::save(import::load_model(onnx), tfl, exporter::Format::kTflite);
+  ir::Graph graph = import::load_model(tfl);
+  ASSERT_EQ(count_op(graph, ir::Op::FullyConnected), 3u);
+  const auto results = transform::apply(graph, make_passes({"tile-matmul=8"}));
+  ASSERT_EQ(results[0].rewrites, 3u);
+  std::uint64_t tile_matmuls = 0;
+  for (const auto& layer : results[0].details["layers"]) {
+    EXPECT_EQ(layer["nodes"], layer["nodes_closed_form"]) << layer.dump();
+    const auto& t = layer["tiles"];
+    tile_matmuls += t[0].get<std::uint64_t>() * t[1].get<std::uint64_t>() * t[2].get<std::uint64_t>();
+  }
+  // 3x37 . 37x19 (Relu fused in the bias ADD), 3x19 . 19x5, 6x10 . 10x7 (reshaped in and out).
+  EXPECT_EQ(results[0].details["layers"][0]["nodes"].get<std::uint64_t>(),
+            tiled_node_count(3, 37, 19, 8, false, true, false, true));
+  EXPECT_EQ(results[0].details["layers"][2]["reshapes"].get<std::uint64_t>(), 2u);
+  EXPECT_EQ(count_op(graph, ir::Op::FullyConnected), 0u);
+  const fs::path out = testing::temp_path("infercast_tile_fc_out.tflite");
+  exporter::save(graph, out, exporter::Format::kTflite);
+  const ir::Graph original = import::load_model(tfl);
+  const ir::Graph written = import::load_model(out);
+  std::uint64_t batch_matmuls = 0;
+  for (const ir::Node& n : written.nodes) batch_matmuls += n.source_op == "BATCH_MATMUL";
+  EXPECT_EQ(batch_matmuls, tile_matmuls);
+  // flatc (the flatbuffers compiler) decodes the file with the project's schema.
+  const fs::path decoded = testing::temp_path("infercast_tile_fc_flatc");
+  fs::create_directories(decoded);
+  EXPECT_EQ(std::system(("flatc --json --strict-json --raw-binary -o " + decoded.string() + " " +
+                         (kSource / "schema/tflite.fbs").string() + " -- " + out.string() + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_TRUE(fs::exists(decoded / (out.stem().string() + ".json")));
+  CheckOptions options;
+  options.time = false;
+  const RuntimeCheck check = check_on_runtime("xnnpack", original, written, runtime::Tolerance(1e-4, 1e-5), options);
+  EXPECT_TRUE(check.pass) << "max abs err " << check.max_abs_error;
+  // Tiled once, the tiles are single T x T products: a second run leaves them alone.
+  ir::Graph again = import::load_model(out);
+  EXPECT_EQ(transform::apply(again, make_passes({"tile-matmul=8"}))[0].rewrites, 0u);
+}
+
+// FULLY_CONNECTED with a fused RELU and no bias (TFLite's omitted input -1): the
+// activation rides on an ADD of zeros, so the tiled layer still clamps.
+TEST(TileMatMul, TfliteFullyConnectedActivationWithoutBias) {
+  ModelBuilder b;
+  b.input("a", {2, 12});
+  b.weight("w", {9, 12});
+  b.weight("bias", {9});
+  auto* gemm = b.node("Gemm", {"a", "w", "bias"}, {"g"});
+  ModelBuilder::attr(gemm, "transB", std::int64_t{1});
+  b.node("Relu", {"g"}, {"y"});
+  b.output("y");
+  const fs::path tfl = testing::temp_path("infercast_tile_fc_nobias.tflite");
+  exporter::save(import::load_model(b.save("infercast_tile_fc_nobias.onnx")), tfl, exporter::Format::kTflite);
+  // The same file with the FULLY_CONNECTED's bias omitted.
+  ir::Graph no_bias = import::load_model(tfl);
+  for (ir::Node& n : no_bias.nodes) {
+    if (n.op == ir::Op::FullyConnected) {
+      ASSERT_EQ(n.attrs.get_string("fused_activation", ""), "relu");
+      n.inputs[2] = -1;
+    }
+  }
+  const fs::path original_path = testing::temp_path("infercast_tile_fc_nobias_original.tflite");
+  exporter::save(no_bias, original_path, exporter::Format::kTflite);
+  ir::Graph graph = import::load_model(original_path);
+  const auto results = transform::apply(graph, make_passes({"tile-matmul=4"}));
+  ASSERT_EQ(results[0].rewrites, 1u);
+  EXPECT_EQ(results[0].details["layers"][0]["nodes"], results[0].details["layers"][0]["nodes_closed_form"]);
+  EXPECT_EQ(count_op(graph, ir::Op::Add), 1u);
+  const fs::path out = testing::temp_path("infercast_tile_fc_nobias_out.tflite");
+  exporter::save(graph, out, exporter::Format::kTflite);
+  CheckOptions options;
+  options.time = false;
+  const RuntimeCheck check = check_on_runtime("xnnpack", import::load_model(original_path), import::load_model(out),
+                                              runtime::Tolerance(1e-4, 1e-5), options);
+  EXPECT_TRUE(check.pass) << "max abs err " << check.max_abs_error;
+}
+
 TEST(TileMatMul, DynamicShapesAreLeftAloneWithANote) {
   ModelBuilder b;
   b.input("a", {1, 8}, "batch");
@@ -397,7 +496,7 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
   const std::vector<std::string> pool = {"tile-matmul=2", "tile-matmul=3", "tile-matmul=4", "fold-bn",
                                          "fold-pad",      "cleanup",       "static-shapes"};
   std::mt19937 rng(2026);
-  int checked = 0;
+  int checked = 0, checked_tflite = 0;
   for (const std::string& name : models) {
     const fs::path path = kNodeTests / name / "model.onnx";
     if (!fs::exists(path)) continue;
@@ -430,11 +529,35 @@ TEST(Property, RandomPassSequencesKeepTheNumbers) {
         EXPECT_TRUE(check.pass) << name << " after " << sequence << "on " << runtime_name << ": max abs err "
                                 << check.max_abs_error;
       }
+      // The same result written as TFLite (SPLIT, ADD_N, SLICE, PAD, TRANSPOSE, BATCH_MATMUL
+      // for the tiled ones), on XNNPACK against the original.
+      const fs::path tfl = testing::temp_path("infercast_property_" + name + ".tflite");
+      try {
+        exporter::save(graph, tfl, exporter::Format::kTflite);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUnsupported) continue;  // an op of the original without a TFLite lowering
+        throw;
+      }
+      CheckOptions options;
+      options.time = false;
+      RuntimeCheck check;
+      try {
+        check = check_on_runtime("xnnpack", original, import::load_model(tfl), runtime::Tolerance(1e-4, 1e-5), options);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUnsupported) continue;
+        throw;
+      }
+      ++checked_tflite;
+      std::string sequence;
+      for (const auto& s : specs) sequence += s + " ";
+      EXPECT_TRUE(check.pass) << name << " after " << sequence << "as TFLite on xnnpack: max abs err "
+                              << check.max_abs_error;
     } catch (const Error& e) {
       ADD_FAILURE() << name << ": " << e.what();
     }
   }
   EXPECT_GE(checked, 10);
+  EXPECT_GE(checked_tflite, 8);
 }
 
 // The CLI: one line, exit 2, input untouched, no output, for every bad input.
@@ -442,6 +565,44 @@ int cli(const std::string& args, const std::string& out = "/dev/null") {
   const int status =
       std::system((std::string(INFERCAST_CLI) + " transform " + args + " > " + out + " 2>/dev/null").c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// ONNX tile-matmul + fp16 written as TFLite (SPLIT, BATCH_MATMUL, ADD_N, SLICE, float16
+// weights behind DEQUANTIZE), checked on XNNPACK under --verify's default verdict, the
+// scaled rule of `verify` (float16 weights stay within 1e-3 of the output's scale);
+// --rtol switches the report to numpy.allclose.
+TEST(CliTransform, TiledFp16OnnxWritesTflite) {
+  ModelBuilder b;
+  b.input("a", {3, 40});
+  b.weight("w", {20, 40});
+  b.weight("bias", {20});
+  auto* gemm = b.node("Gemm", {"a", "w", "bias"}, {"y"});
+  ModelBuilder::attr(gemm, "transB", std::int64_t{1});
+  b.output("y");
+  const fs::path path = b.save("infercast_cli_tile_fp16.onnx");
+  const fs::path out = testing::temp_path("infercast_cli_tile_fp16.tflite");
+  const fs::path json = testing::temp_path("infercast_cli_tile_fp16.json");
+  fs::remove(out);
+  ASSERT_EQ(
+      cli(path.string() + " --pass tile-matmul=16 --pass fp16 -o " + out.string() + " --verify xnnpack --format json",
+          json.string()),
+      0);
+  auto doc = nlohmann::json::parse(std::ifstream(json));
+  EXPECT_EQ(doc["verify"][0]["rule"], "scaled");
+  EXPECT_TRUE(doc["verify"][0]["pass"].get<bool>());
+  std::map<std::string, int> ops;
+  for (const ir::Node& n : import::load_model(out).nodes) ++ops[n.source_op];
+  EXPECT_EQ(ops["BATCH_MATMUL"], 1 * 3 * 2);  // M 3 -> 1 tile, K 40 -> 3, N 20 -> 2
+  EXPECT_EQ(ops["ADD_N"], 2);
+  EXPECT_EQ(ops["SLICE"], 1);
+  EXPECT_EQ(ops["DEQUANTIZE"], 2);  // the weights and the bias
+  EXPECT_GE(ops["SPLIT"], 1);
+  ASSERT_EQ(cli(path.string() + " --pass tile-matmul=16 --pass fp16 -o " + out.string() +
+                    " --verify xnnpack --rtol 1e-2 --format json",
+                json.string()),
+            0);
+  doc = nlohmann::json::parse(std::ifstream(json));
+  EXPECT_EQ(doc["verify"][0]["rule"], "allclose");
 }
 
 TEST(CliTransform, BadInputExitsTwoAndWritesNothing) {
@@ -458,6 +619,23 @@ TEST(CliTransform, BadInputExitsTwoAndWritesNothing) {
   EXPECT_EQ(cli(dynamic.string() + " --pass tile-matmul=-4 -o " + out.string()), 2);
   EXPECT_EQ(cli(dynamic.string() + " --pass tile-matmul=4 -o " + out.string()), 2);  // symbolic batch
   EXPECT_EQ(cli(dynamic.string() + " --pass cleanup -o " + dynamic.string()), 2);    // output == input
+  EXPECT_EQ(cli(dynamic.string() + " --input-shape a=3x8 --pass cleanup -o " + out.string() + " --verify nosuch"),
+            2);  // unknown runtime
+  // A result the TFLite writer cannot express (Erf has no TFLite lowering): exit 2, and
+  // neither the output nor its temporary is left behind.
+  ModelBuilder erf;
+  erf.input("x", {2, 8});
+  erf.node("Erf", {"x"}, {"y"});
+  erf.output("y");
+  const fs::path erf_path = erf.save("infercast_cli_erf.onnx");
+  const fs::path tfl_out = testing::temp_path("infercast_cli_out.tflite");
+  EXPECT_EQ(cli(erf_path.string() + " --pass cleanup -o " + tfl_out.string()), 2);
+  EXPECT_EQ(cli(erf_path.string() + " --pass cleanup -o " + tfl_out.string() + " --verify xnnpack"), 2);
+  EXPECT_FALSE(fs::exists(tfl_out));
+  for (const auto& entry : fs::directory_iterator(tfl_out.parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().rfind("infercast_cli_out.tflite", 0), std::string::npos)
+        << entry.path() << " left behind";
+  }
   // A runtime that cannot run the result (XNNPACK packs Conv weights at prepare; here
   // they are a graph input) is an error: exit 2 and nothing left behind.
   if (fs::exists(kNodeTests)) {

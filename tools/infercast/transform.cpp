@@ -24,8 +24,12 @@ struct TransformOptions {
   std::string to;
   std::vector<std::string> input_shapes;
   std::string verify;
+  // The verdict of --verify: `verify`'s default rule (each output against its own
+  // scale, --tolerance), or numpy.allclose per element once --rtol or --atol is given.
+  double tolerance = runtime::Tolerance::kDefaultScaled;
   double rtol = runtime::Tolerance::kDefaultRtol;
   double atol = runtime::Tolerance::kDefaultAtol;
+  bool allclose = false;
   std::string predictor;
   std::string format = "table";
   int threads = 1;
@@ -81,8 +85,8 @@ int run_transform(const TransformOptions& o) {
   if (same_file(o.model, o.output)) {
     throw Error(ErrorKind::kInvalidArgument, o.output, "-o", "is the input model; write the result to another file");
   }
-  if (!(o.rtol >= 0) || !(o.atol >= 0)) {
-    throw Error(ErrorKind::kInvalidArgument, "", "--rtol/--atol", "must be a number >= 0");
+  if (!(o.tolerance >= 0) || !(o.rtol >= 0) || !(o.atol >= 0)) {
+    throw Error(ErrorKind::kInvalidArgument, "", "--tolerance/--rtol/--atol", "must be a number >= 0");
   }
   const std::vector<std::string> runtimes = split_list(o.verify);
   for (const std::string& name : runtimes) runtime::make_runtime(name);  // unknown names fail before any work
@@ -114,7 +118,7 @@ int run_transform(const TransformOptions& o) {
   summary.model = o.model;
   summary.output = o.output;
   summary.to = format == exporter::Format::kOnnx ? "onnx" : "tflite";
-  summary.tolerance = runtime::Tolerance(o.rtol, o.atol);
+  summary.tolerance = o.allclose ? runtime::Tolerance(o.rtol, o.atol) : runtime::Tolerance::scaled_by(o.tolerance);
   summary.stages.push_back({"input", 0, 0, &outcome.before, {}, nullptr});
   for (const transform::Step& step : outcome.steps) {
     summary.stages.push_back(
@@ -166,14 +170,25 @@ void register_transform(CLI::App& app, Action& action) {
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
   cmd->add_option("--verify", options->verify,
                   "runtimes that run the original and the result on the same inputs: ort, xnnpack (comma-separated)");
-  cmd->add_option("--rtol", options->rtol, "numpy.allclose rtol of --verify")->capture_default_str();
-  cmd->add_option("--atol", options->atol, "numpy.allclose atol of --verify")->capture_default_str();
+  CLI::Option* scaled =
+      cmd->add_option("--tolerance", options->tolerance,
+                      "--verify's default rule: an output passes when max |got - want| <= TOLERANCE * max |want|")
+          ->capture_default_str();
+  CLI::Option* rtol = cmd->add_option("--rtol", options->rtol,
+                                      "switch --verify to numpy.allclose per element, |got - want| <= atol + rtol * "
+                                      "|want| (rtol; default 1e-4 when only --atol is given)");
+  CLI::Option* atol =
+      cmd->add_option("--atol", options->atol, "numpy.allclose's atol (default 1e-5 when only --rtol is given)");
+  scaled->excludes(rtol)->excludes(atol);
   cmd->add_option("--predictor", options->predictor, "predictor bundle: predicted latency before -> after");
   cmd->add_option("--threads", options->threads, "threads of the --verify runtimes")->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the random --verify inputs")->capture_default_str();
   cmd->add_option("--format", options->format, "table | csv | json")->capture_default_str();
   cmd->add_flag("--list", options->list, "print the passes and exit");
-  cmd->callback([options, &action] { action = [options] { return run_transform(*options); }; });
+  cmd->callback([options, rtol, atol, &action] {
+    options->allclose = rtol->count() > 0 || atol->count() > 0;
+    action = [options] { return run_transform(*options); };
+  });
 }
 
 }  // namespace infercast::cli

@@ -44,7 +44,8 @@ struct RuntimeCheck {
 // position) and compares with `tolerance`. External runtimes run the files the graphs
 // were loaded from (ir::GraphMetadata::source_path); ONNX Runtime gets a TFLite graph
 // as the ONNX the writer makes of it (a temporary file), and so does the original when
-// options.shapes_pinned. Throws Error from the runtime
+// options.shapes_pinned; Arm NN (a TFLite reader) gets an ONNX graph as the TFLite the
+// writer makes of it. Throws Error from the runtime
 // (an op it does not support, a missing runner) or the writer.
 RuntimeCheck check_on_runtime(const std::string& runtime_name, const ir::Graph& original, const ir::Graph& transformed,
                               const runtime::Tolerance& tolerance, const CheckOptions& options = {});

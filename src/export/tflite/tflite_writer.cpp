@@ -14,7 +14,10 @@
 //    missing. Layout changes of constants are folded into the weights (OIHW -> OHWI,
 //    (C,1,H,W) -> 1HWO depthwise, Gemm/MatMul -> FULLY_CONNECTED "OI"), BatchNorm is
 //    folded into the preceding convolution, and Relu/Clip into the fused activation.
-//    Graph inputs and outputs keep their names, dtypes and NCHW shapes.
+//    Graph inputs and outputs keep their names, dtypes and NCHW shapes. A Cast to
+//    float32 of a float16 constant (the fp16 transform's ONNX form) is read as that
+//    constant: the weights the op reads are stored as float16 behind a DEQUANTIZE,
+//    the form the TFLite converter's float16 quantization writes.
 //
 // Everything the writer cannot express is collected per node, so one call reports
 // every unsupported node.
@@ -241,7 +244,7 @@ class Writer {
   void add_op(B code, std::vector<int> in, std::vector<int> out,
               tflite::BuiltinOptions type = tflite::BuiltinOptions::NONE, fb::Offset<void> options = 0);
   int const_i32(const std::string& name, const std::vector<std::int32_t>& values, Dims shape);
-  int const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight);
+  int const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight, bool half = false);
   int activation(const std::string& name, ir::DType dtype, const Dims& shape, bool own = false);
 
   // IR tensors in the file.
@@ -253,6 +256,16 @@ class Writer {
   int value(int id, Form f);
   int produce(int id, Form f);
   bool has(int id, Form f) const { return forms_[static_cast<std::size_t>(id)][f] >= 0; }
+  // A constant, or the float32 view of a float16 constant (a Cast the writer folds).
+  bool constant(int id) const {
+    return id >= 0 && (g_.tensors[static_cast<std::size_t>(id)].is_constant() || half_of(id) >= 0);
+  }
+  // The float16 constant whose Cast to float32 is `id`, or -1.
+  int half_of(int id) const {
+    return id >= 0 && static_cast<std::size_t>(id) < half_src_.size() ? half_src_[static_cast<std::size_t>(id)] : -1;
+  }
+  // Whether weights derived from IR tensor `id` are stored as float16.
+  bool half_weights(int id) const { return opt_.fp16_weights || half_of(id) >= 0; }
   Form preferred_form(int id) const;
   fb::Offset<tflite::SparsityParameters> copy_sparsity(int id);
 
@@ -286,6 +299,11 @@ class Writer {
   void reduce(const ir::Node& n);
   void transpose(const ir::Node& n);
   void identity(const ir::Node& n);
+  void split(const ir::Node& n);
+  void sum(const ir::Node& n);
+  void slice(const ir::Node& n);
+  void cast(const ir::Node& n);
+  Form data_form(const ir::Node& n, std::size_t rank) const;
   Act fused(int index) const { return fusions_[static_cast<std::size_t>(index)].act; }
   int fused_out(int index) const {
     const int out = fusions_[static_cast<std::size_t>(index)].out;
@@ -310,6 +328,7 @@ class Writer {
   std::map<std::tuple<int, int, int>, int> constants_;  // (root tensor, form, fp16) -> file tensor
   std::set<std::string> names_, ir_names_;
   std::vector<char> needed_, absorbed_, is_output_;
+  std::vector<int> half_src_;  // per IR tensor: see half_of()
   std::vector<Fusion> fusions_;
   std::vector<std::string> problems_;
   std::vector<ErrorKind> kinds_;
@@ -396,10 +415,10 @@ int Writer::const_i32(const std::string& name, const std::vector<std::int32_t>& 
 
 // A float constant; with fp16 weights and `weight`, stored as float16 behind a
 // DEQUANTIZE (the returned tensor is the float32 one the ops read).
-int Writer::const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight) {
+int Writer::const_f32(const std::string& name, std::vector<float> values, Dims shape, bool weight, bool half) {
   OutTensor t;
   t.shape = i32_dims(shape);
-  if (weight && opt_.fp16_weights) {
+  if (weight && (opt_.fp16_weights || half)) {
     std::vector<std::byte> bytes(values.size() * 2);
     for (std::size_t i = 0; i < values.size(); ++i) {
       const std::uint16_t h = float_to_half(values[i]);
@@ -448,6 +467,18 @@ Dims Writer::form_dims(int id, Form f) const {
 }
 
 std::vector<float> Writer::read_f32(int id) const {
+  if (const int h = half_of(id); h >= 0) {
+    const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(h)];
+    const auto n = *t.shape.numel();
+    if (t.data.size() != n * 2) refuse("float16 constant '" + t.name + "' does not hold its shape's bytes");
+    std::vector<float> out(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint16_t v = 0;
+      std::memcpy(&v, t.data.data() + 2 * i, 2);
+      out[i] = ir::half_to_float(v);
+    }
+    return out;
+  }
   const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
   if (!t.is_constant()) refuse("'" + t.name + "' must be a constant");
   if (t.dtype != ir::DType::kFloat32) {
@@ -535,13 +566,13 @@ fb::Offset<tflite::SparsityParameters> Writer::copy_sparsity(int id) {
 // Constant IR tensor `id` in form `f`; written once per (data, form).
 int Writer::ir_constant(int id, Form f, bool weight) {
   const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
-  const bool half = weight && opt_.fp16_weights && t.dtype == ir::DType::kFloat32 && !t.sparse;
+  const bool half = half_of(id) >= 0 || (weight && opt_.fp16_weights && t.dtype == ir::DType::kFloat32 && !t.sparse);
   const int root = t.alias_of >= 0 ? t.alias_of : id;
   const auto key = std::make_tuple(root, static_cast<int>(f), half ? 1 : 0);
   if (auto it = constants_.find(key); it != constants_.end()) return it->second;
   const Dims dims = static_dims(id);
   int out = -1;
-  if (t.data.empty() && !t.sparse && *t.shape.numel() > 0) {
+  if (t.data.empty() && !t.sparse && *t.shape.numel() > 0 && half_of(id) < 0) {
     // Persistent state (TFLite variables) has no data: a variable tensor.
     OutTensor o;
     o.name = unique_name(t.name, true);
@@ -560,7 +591,7 @@ int Writer::ir_constant(int id, Form f, bool weight) {
       values = permute(values, dims, {0, 2, 3, 1});
       shape = {dims[0], dims[2], dims[3], dims[1]};
     }
-    out = const_f32(f == kNhwc ? t.name + "_nhwc" : t.name, std::move(values), shape, half);
+    out = const_f32(f == kNhwc ? t.name + "_nhwc" : t.name, std::move(values), shape, half, half);
   } else {
     const auto type = tensor_type(t.dtype);
     if (!type)
@@ -597,12 +628,12 @@ int Writer::broadcast_constant(int id, Form f, std::size_t rank, bool weight) {
   Dims full(rank - dims.size(), 1);
   full.insert(full.end(), dims.begin(), dims.end());
   std::vector<float> values = permute(read_f32(id), full, {0, 2, 3, 1});
-  return const_f32(t.name + "_nhwc", std::move(values), {full[0], full[2], full[3], full[1]}, weight);
+  return const_f32(t.name + "_nhwc", std::move(values), {full[0], full[2], full[3], full[1]}, weight,
+                   weight && half_weights(id));
 }
 
 Form Writer::preferred_form(int id) const {
-  const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
-  if (t.is_constant()) return kPlain;
+  if (constant(id)) return kPlain;
   return has(id, kNhwc) ? kNhwc : kPlain;
 }
 
@@ -610,7 +641,7 @@ Form Writer::preferred_form(int id) const {
 // when only size-1 axes move) when it is not there yet.
 int Writer::value(int id, Form f) {
   const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
-  if (t.is_constant()) return ir_constant(id, f, false);
+  if (constant(id)) return ir_constant(id, f, false);
   auto& forms = forms_[static_cast<std::size_t>(id)];
   if (forms[f] >= 0) return forms[f];
   const Form other = f == kPlain ? kNhwc : kPlain;
@@ -670,6 +701,8 @@ bool Writer::param_input(const ir::Node& n, std::size_t k) const {
     case O::Squeeze:
     case O::Unsqueeze:
     case O::Pad:
+    case O::Split:
+    case O::Slice:
     case O::Clip:
     case O::ReduceMean:
     case O::ReduceSum:
@@ -1116,6 +1149,10 @@ void Writer::emit_converted(int index) {
     case O::Transpose: return transpose(n);
     case O::Identity:
     case O::Dropout: return identity(n);
+    case O::Split: return split(n);
+    case O::Sum: return sum(n);
+    case O::Slice: return slice(n);
+    case O::Cast: return cast(n);
     default:
       refuse("no TFLite lowering for " + (n.op == O::Other ? n.source_op : std::string(ir::op_name(n.op))) +
              " (ONNX-origin graphs)");
@@ -1167,7 +1204,7 @@ void Writer::conv(int index) {
   const int b_id = n.inputs.size() > 2 ? n.inputs[2] : -1;
   const Dims x = static_dims(x_id), w = static_dims(w_id);
   if (x.size() != 4 || w.size() != 4) refuse("only 2-D convolutions (4-D tensors) are written");
-  if (!g_.tensors[static_cast<std::size_t>(w_id)].is_constant()) refuse("weights are not constant");
+  if (!constant(w_id)) refuse("weights are not constant");
   const int out_id = fused_out(index);
   const Dims y = static_dims(out_id);
   const std::int64_t group = n.attrs.get_int("group", 1);
@@ -1212,9 +1249,10 @@ void Writer::conv(int index) {
   const std::string& wname = g_.tensors[static_cast<std::size_t>(w_id)].name;
   int xt = value(x_id, kNhwc);
   if (plan->explicit_pad) xt = pad_input(xt, *plan, 0.0f, n.name);
-  const int wt = const_f32(wname + (depthwise ? "_1hwo" : "_ohwi"), std::move(weights), filter_shape, true);
-  const int bt =
-      const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout}, true);
+  const int wt =
+      const_f32(wname + (depthwise ? "_1hwo" : "_ohwi"), std::move(weights), filter_shape, true, half_weights(w_id));
+  const int bt = const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout},
+                           true, half_weights(b_id));
   const int yt = produce(out_id, kNhwc);
   const tflite::Padding padding = plan->explicit_pad ? tflite::Padding::VALID : plan->padding;
   const auto sw = static_cast<std::int32_t>(s[1]), sh = static_cast<std::int32_t>(s[0]);
@@ -1396,16 +1434,13 @@ void Writer::binary(int index) {
   bool all4 = rank == 4;
   for (int id : n.inputs) {
     const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
-    if (t.is_constant()) continue;
+    if (constant(id)) continue;
     all4 = all4 && t.shape.rank() == 4;
     if (has(id, kNhwc)) f = kNhwc;
   }
   if (!all4) f = kPlain;
   std::vector<int> in;
-  for (int id : n.inputs) {
-    const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(id)];
-    in.push_back(t.is_constant() ? broadcast_constant(id, f, rank, true) : value(id, f));
-  }
+  for (int id : n.inputs) in.push_back(constant(id) ? broadcast_constant(id, f, rank, true) : value(id, f));
   const int yt = produce(y_id, f);
   const Act act = fused(index);
   switch (n.op) {
@@ -1463,9 +1498,8 @@ void Writer::batch_norm(int index) {
 void Writer::reshape(const ir::Node& n) {
   const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
   const Dims y = static_dims(y_id);
-  const ir::Tensor& x = g_.tensors[static_cast<std::size_t>(x_id)];
   int xt = -1;
-  if (!x.is_constant() && !has(x_id, kPlain) && has(x_id, kNhwc)) {
+  if (!constant(x_id) && !has(x_id, kPlain) && has(x_id, kNhwc)) {
     // NHWC data whose memory order equals NCHW's (only size-1 axes move) reshapes directly.
     const Dims d = static_dims(x_id);
     std::vector<int> a, b;
@@ -1494,7 +1528,7 @@ void Writer::linear(int index) {
   const int y_id = fused_out(index);
   const ir::Tensor& bt = g_.tensors[static_cast<std::size_t>(b_id)];
   const bool gemm = n.op == ir::Op::Gemm;
-  if (!bt.is_constant()) {
+  if (!constant(b_id)) {
     if (gemm) refuse("Gemm with non-constant B is not written");
     if (fused(index) != Act::NONE) refuse("activation after a BATCH_MATMUL cannot be fused");
     const int at = value(a_id, kPlain), btt = value(b_id, kPlain);
@@ -1533,9 +1567,9 @@ void Writer::linear(int index) {
   }
   const int at = value(a_id, kPlain);
   const std::string& bname = bt.name;
-  const int wt = const_f32(bname + (trans_b ? "" : "_oi"), std::move(w), {units, inner}, true);
-  const int ct =
-      const_f32(c_id >= 0 ? g_.tensors[static_cast<std::size_t>(c_id)].name : n.name + "_bias", bias, {units}, true);
+  const int wt = const_f32(bname + (trans_b ? "" : "_oi"), std::move(w), {units, inner}, true, half_weights(b_id));
+  const int ct = const_f32(c_id >= 0 ? g_.tensors[static_cast<std::size_t>(c_id)].name : n.name + "_bias", bias,
+                           {units}, true, half_weights(c_id));
   add_op(B::FULLY_CONNECTED, {at, wt, ct}, {produce(y_id, kPlain)}, tflite::BuiltinOptions::FullyConnectedOptions,
          tflite::CreateFullyConnectedOptions(fbb_, fused(index), tflite::FullyConnectedOptionsWeightsFormat::DEFAULT,
                                              a.size() > 2)
@@ -1552,7 +1586,7 @@ void Writer::conv_transpose(const ir::Node& n) {
   const int y_id = n.outputs.at(0);
   const Dims x = static_dims(x_id), w = static_dims(w_id), y = static_dims(y_id);
   if (x.size() != 4 || w.size() != 4 || y.size() != 4) refuse("only 2-D transposed convolutions are written");
-  if (!g_.tensors[static_cast<std::size_t>(w_id)].is_constant()) refuse("weights are not constant");
+  if (!constant(w_id)) refuse("weights are not constant");
   if (n.attrs.get_int("group", 1) != 1) refuse("grouped transposed convolution has no TFLite equivalent");
   const auto s = pair_attr(n, "strides", 1), d = pair_attr(n, "dilations", 1);
   if (d[0] != 1 || d[1] != 1) refuse("dilated transposed convolution has no TFLite equivalent");
@@ -1586,10 +1620,10 @@ void Writer::conv_transpose(const ir::Node& n) {
                               {static_cast<std::int32_t>(y[0]), static_cast<std::int32_t>(y[2]),
                                static_cast<std::int32_t>(y[3]), static_cast<std::int32_t>(y[1])},
                               {4});
-  const int wt = const_f32(wname + "_ohwi", std::move(weights), {cout, k[0], k[1], cin}, true);
+  const int wt = const_f32(wname + "_ohwi", std::move(weights), {cout, k[0], k[1], cin}, true, half_weights(w_id));
   const int xt = value(x_id, kNhwc);
-  const int bt =
-      const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout}, true);
+  const int bt = const_f32(b_id >= 0 ? g_.tensors[static_cast<std::size_t>(b_id)].name : n.name + "_bias", bias, {cout},
+                           true, half_weights(b_id));
   const int yt = produce(y_id, kNhwc);
   add_op(B::TRANSPOSE_CONV, {shape, wt, xt, bt}, {yt}, tflite::BuiltinOptions::TransposeConvOptions,
          tflite::CreateTransposeConvOptions(fbb_, same ? tflite::Padding::SAME : tflite::Padding::VALID,
@@ -1646,7 +1680,7 @@ void Writer::concat(const ir::Node& n) {
   if (!axis) refuse("axis out of range");
   Form f = kPlain;
   for (int id : n.inputs) {
-    if (id >= 0 && !g_.tensors[static_cast<std::size_t>(id)].is_constant() && has(id, kNhwc)) f = kNhwc;
+    if (id >= 0 && !constant(id) && has(id, kNhwc)) f = kNhwc;
   }
   if (y.size() != 4) f = kPlain;
   std::vector<int> in;
@@ -1803,6 +1837,228 @@ void Writer::transpose(const ir::Node& n) {
          tflite::CreateTransposeOptions(fbb_).Union());
 }
 
+// NHWC when the op's data input is 4-D and already lives in NHWC (so conv nets do not
+// transpose back and forth around it), else the IR's order.
+Form Writer::data_form(const ir::Node& n, std::size_t rank) const {
+  return rank == 4 && !n.inputs.empty() && n.inputs[0] >= 0 ? preferred_form(n.inputs[0]) : kPlain;
+}
+
+// Split -> SPLIT when the parts are equal, else SPLIT_V (sizes as an int32 input), along
+// the axis as it lies in the file's form. The part sizes are the outputs' static extents
+// (ONNX's `split` input or attribute, or equal parts, already decided them).
+void Writer::split(const ir::Node& n) {
+  const int x_id = n.inputs.at(0);
+  const Dims x = static_dims(x_id);
+  const auto axis = norm_axis(n.attrs.get_int("axis", 0), x.size());
+  if (!axis) refuse("axis out of range");
+  const auto a = static_cast<std::size_t>(*axis);
+  std::vector<std::int32_t> sizes;
+  std::int64_t total = 0;
+  for (int id : n.outputs) {
+    if (id < 0) refuse("an output is omitted");
+    const Dims y = static_dims(id);
+    if (y.size() != x.size()) refuse("an output's rank differs from the input's");
+    sizes.push_back(static_cast<std::int32_t>(y[a]));
+    total += y[a];
+  }
+  if (sizes.empty() || total != x[a]) refuse("the outputs' extents do not add up to the input's along the axis");
+  const Form f = data_form(n, x.size());
+  const std::int32_t file_axis = f == kNhwc ? kNhwcPos[a] : static_cast<std::int32_t>(a);
+  const int xt = value(x_id, f);
+  const int at = const_i32(n.name + "_axis", {file_axis}, {});
+  std::vector<int> outs;
+  for (int id : n.outputs) outs.push_back(produce(id, f));
+  const auto count = static_cast<std::int32_t>(sizes.size());
+  if (std::all_of(sizes.begin(), sizes.end(), [&](std::int32_t v) { return v == sizes[0]; })) {
+    add_op(B::SPLIT, {at, xt}, outs, tflite::BuiltinOptions::SplitOptions,
+           tflite::CreateSplitOptions(fbb_, count).Union());
+  } else {
+    const int st = const_i32(n.name + "_sizes", sizes, {count});
+    add_op(B::SPLIT_V, {xt, st, at}, outs, tflite::BuiltinOptions::SplitVOptions,
+           tflite::CreateSplitVOptions(fbb_, count).Union());
+  }
+}
+
+// Sum -> ADD_N when every input has the output's shape (ADD_N does not broadcast), else
+// a chain of broadcasting ADDs; one input is a copy (RESHAPE to its own shape).
+void Writer::sum(const ir::Node& n) {
+  const int y_id = n.outputs.at(0);
+  const Dims y = static_dims(y_id);
+  std::vector<int> ids;
+  for (int id : n.inputs) {
+    if (id >= 0) ids.push_back(id);
+  }
+  if (ids.empty()) refuse("has no inputs");
+  bool same = true, all4 = y.size() == 4;
+  Form f = kPlain;
+  for (int id : ids) {
+    const Dims d = static_dims(id);
+    same = same && d == y;
+    if (constant(id)) continue;
+    all4 = all4 && d.size() == 4;
+    if (has(id, kNhwc)) f = kNhwc;
+  }
+  if (!all4) f = kPlain;
+  std::vector<int> in;
+  for (int id : ids) in.push_back(constant(id) ? broadcast_constant(id, f, y.size(), true) : value(id, f));
+  const int yt = produce(y_id, f);
+  if (in.size() == 1) {
+    const auto shape = tensors_[static_cast<std::size_t>(yt)].shape;
+    const int s = const_i32(n.name + "_shape", shape, {static_cast<std::int64_t>(shape.size())});
+    add_op(B::RESHAPE, {in[0], s}, {yt}, tflite::BuiltinOptions::ReshapeOptions,
+           tflite::CreateReshapeOptions(fbb_, fbb_.CreateVector(shape)).Union());
+    return;
+  }
+  if (same) {
+    add_op(B::ADD_N, in, {yt}, tflite::BuiltinOptions::AddNOptions, tflite::CreateAddNOptions(fbb_).Union());
+    return;
+  }
+  // Broadcast shape of the inputs so far, in the IR's order (numpy rules).
+  Dims acc = static_dims(ids[0]);
+  int acc_t = in[0];
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    const Dims d = static_dims(ids[k]);
+    Dims next(std::max(acc.size(), d.size()), 1);
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      const std::int64_t p = i + acc.size() >= next.size() ? acc[i + acc.size() - next.size()] : 1;
+      const std::int64_t q = i + d.size() >= next.size() ? d[i + d.size() - next.size()] : 1;
+      if (p != q && p != 1 && q != 1) refuse("inputs do not broadcast");
+      next[i] = std::max(p, q);
+    }
+    int out = yt;
+    if (k + 1 < in.size()) {
+      Dims shape = next;
+      if (f == kNhwc) {
+        if (next.size() != 4) refuse("a partial sum of NHWC data is not 4-D");
+        shape = {next[0], next[2], next[3], next[1]};
+      }
+      out = activation(n.name + "_partial_" + std::to_string(k), ir::DType::kFloat32, shape);
+    }
+    add_op(B::ADD, {acc_t, in[k]}, {out}, tflite::BuiltinOptions::AddOptions, tflite::CreateAddOptions(fbb_).Union());
+    acc = next;
+    acc_t = out;
+  }
+}
+
+// ONNX Slice (starts, ends, axes, steps as constant inputs, or as attributes before
+// opset 10) -> SLICE (begin, size) when every step is 1, else STRIDED_SLICE (begin, end,
+// strides; end_mask where a negative step runs past index 0). Starts and ends are
+// clamped as ONNX defines, so the file holds the exact extents.
+void Writer::slice(const ir::Node& n) {
+  const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
+  const Dims x = static_dims(x_id);
+  const std::size_t r = x.size();
+  auto ints_of = [&](std::size_t k, const char* what) -> Dims {
+    if (k >= n.inputs.size() || n.inputs[k] < 0) return {};
+    const ir::Tensor& t = g_.tensors[static_cast<std::size_t>(n.inputs[k])];
+    const bool i64 = t.dtype == ir::DType::kInt64, i32 = t.dtype == ir::DType::kInt32;
+    if (!t.is_constant() || !(i64 || i32) || !t.shape.is_static() ||
+        t.data.size() != *t.shape.numel() * (i64 ? 8 : 4)) {
+      refuse(std::string(what) + " '" + t.name + "' must be an integer constant");
+    }
+    Dims v(*t.shape.numel());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i64) {
+        std::memcpy(&v[i], t.data.data() + 8 * i, 8);
+      } else {
+        std::int32_t w = 0;
+        std::memcpy(&w, t.data.data() + 4 * i, 4);
+        v[i] = w;
+      }
+    }
+    return v;
+  };
+  const bool legacy = n.attrs.has("starts");
+  const Dims starts = legacy ? n.attrs.get_ints("starts") : ints_of(1, "starts");
+  const Dims ends = legacy ? n.attrs.get_ints("ends") : ints_of(2, "ends");
+  Dims axes = legacy ? n.attrs.get_ints("axes") : ints_of(3, "axes");
+  Dims steps = legacy ? Dims{} : ints_of(4, "steps");
+  if (starts.size() != ends.size()) refuse("starts and ends differ in length");
+  if (axes.empty()) {
+    for (std::size_t j = 0; j < starts.size(); ++j) axes.push_back(static_cast<std::int64_t>(j));
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (axes.size() != starts.size() || steps.size() != starts.size()) refuse("starts/ends/axes/steps differ in length");
+  Dims begin(r, 0), count = x, step(r, 1);
+  std::vector<char> seen(r, 0);
+  for (std::size_t j = 0; j < axes.size(); ++j) {
+    const auto ax = norm_axis(axes[j], r);
+    if (!ax || seen[static_cast<std::size_t>(*ax)])
+      refuse("axis " + std::to_string(axes[j]) + " is out of range or repeated");
+    const auto i = static_cast<std::size_t>(*ax);
+    seen[i] = 1;
+    const std::int64_t s = steps[j], d = x[i];
+    if (s == 0) refuse("step 0");
+    constexpr std::int64_t kBig = std::int64_t{1} << 40;
+    std::int64_t b = std::clamp(starts[j], -kBig, kBig), e = std::clamp(ends[j], -kBig, kBig);
+    if (b < 0) b += d;
+    if (e < 0) e += d;
+    if (s > 0) {
+      b = std::clamp<std::int64_t>(b, 0, d);
+      e = std::clamp<std::int64_t>(e, 0, d);
+      count[i] = std::max<std::int64_t>(0, (e - b + s - 1) / s);
+    } else {
+      b = std::clamp<std::int64_t>(b, 0, d - 1);
+      e = std::clamp<std::int64_t>(e, -1, d - 1);
+      count[i] = std::max<std::int64_t>(0, (b - e - s - 1) / -s);
+    }
+    begin[i] = b;
+    step[i] = s;
+  }
+  if (count != static_dims(y_id)) {
+    refuse("output " + dims_str(static_dims(y_id)) + " differs from the slice's extents " + dims_str(count));
+  }
+  for (auto c : count) {
+    if (c == 0) refuse("empty slice");
+  }
+  const Form f = data_form(n, r);
+  const bool unit = std::all_of(step.begin(), step.end(), [](std::int64_t s) { return s == 1; });
+  std::vector<std::int32_t> fb_begin(r), fb_second(r), fb_strides(r);
+  std::int32_t end_mask = 0;
+  for (std::size_t k = 0; k < r; ++k) {
+    const std::size_t i = f == kNhwc ? static_cast<std::size_t>(kToNhwc[k]) : k;
+    fb_begin[k] = static_cast<std::int32_t>(begin[i]);
+    fb_strides[k] = static_cast<std::int32_t>(step[i]);
+    if (unit) {
+      fb_second[k] = static_cast<std::int32_t>(count[i]);
+    } else {
+      const std::int64_t end = begin[i] + count[i] * step[i];
+      if (end < 0) end_mask |= 1 << k;
+      fb_second[k] = static_cast<std::int32_t>(step[i] > 0 ? std::min(end, x[i]) : std::max<std::int64_t>(end, 0));
+    }
+  }
+  const int xt = value(x_id, f);
+  const auto rank = static_cast<std::int64_t>(r);
+  const int bt = const_i32(n.name + "_begin", fb_begin, {rank});
+  const int yt = produce(y_id, f);
+  if (unit) {
+    const int st = const_i32(n.name + "_size", fb_second, {rank});
+    add_op(B::SLICE, {xt, bt, st}, {yt}, tflite::BuiltinOptions::SliceOptions,
+           tflite::CreateSliceOptions(fbb_).Union());
+    return;
+  }
+  const int et = const_i32(n.name + "_end", fb_second, {rank});
+  const int st = const_i32(n.name + "_strides", fb_strides, {rank});
+  add_op(B::STRIDED_SLICE, {xt, bt, et, st}, {yt}, tflite::BuiltinOptions::StridedSliceOptions,
+         tflite::CreateStridedSliceOptions(fbb_, 0, end_mask).Union());
+}
+
+// Cast of data (a Cast of a float16 constant is folded, see half_of()) -> CAST.
+void Writer::cast(const ir::Node& n) {
+  const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
+  const ir::DType from = g_.tensors[static_cast<std::size_t>(x_id)].dtype;
+  const ir::DType to = g_.tensors[static_cast<std::size_t>(y_id)].dtype;
+  const auto in_type = tensor_type(from), out_type = tensor_type(to);
+  if (!in_type || !out_type) {
+    refuse("Cast from " + std::string(ir::dtype_name(from)) + " to " + std::string(ir::dtype_name(to)) +
+           " has no TFLite tensor types");
+  }
+  const Form f = data_form(n, static_dims(x_id).size());
+  const int xt = value(x_id, f);
+  add_op(B::CAST, {xt}, {produce(y_id, f)}, tflite::BuiltinOptions::CastOptions,
+         tflite::CreateCastOptions(fbb_, *in_type, *out_type).Union());
+}
+
 // Identity / Dropout (inference): the output is the input; a graph output gets a
 // RESHAPE so that it keeps its own name.
 void Writer::identity(const ir::Node& n) {
@@ -1811,7 +2067,7 @@ void Writer::identity(const ir::Node& n) {
     refuse("Dropout mask output is not written");
   }
   const int x_id = n.inputs.at(0), y_id = n.outputs.at(0);
-  if (is_output_[static_cast<std::size_t>(y_id)] || g_.tensors[static_cast<std::size_t>(x_id)].is_constant()) {
+  if (is_output_[static_cast<std::size_t>(y_id)] || constant(x_id)) {
     const int xt = value(x_id, kPlain);
     const auto shape = i32_dims(static_dims(y_id));
     const int s = const_i32(n.name + "_shape", shape, {static_cast<std::int64_t>(shape.size())});
@@ -1831,6 +2087,19 @@ void Writer::lower() {
   is_output_.assign(g_.tensors.size(), 0);
   for (int id : g_.outputs) is_output_[static_cast<std::size_t>(id)] = 1;
   for (const ir::Tensor& t : g_.tensors) ir_names_.insert(t.name);
+  half_src_.assign(g_.tensors.size(), -1);
+  for (const ir::Node& n : g_.nodes) {
+    if (n.layout == ir::Layout::kNHWC || n.op != ir::Op::Cast || n.inputs.size() != 1 || n.outputs.size() != 1 ||
+        n.inputs[0] < 0 || n.outputs[0] < 0 || n.attrs.get_int("to", 0) != 1) {
+      continue;
+    }
+    const ir::Tensor& in = g_.tensors[static_cast<std::size_t>(n.inputs[0])];
+    const ir::Tensor& out = g_.tensors[static_cast<std::size_t>(n.outputs[0])];
+    if (in.is_constant() && in.dtype == ir::DType::kFloat16 && !in.sparse && in.shape.is_static() &&
+        out.dtype == ir::DType::kFloat32 && !is_output_[static_cast<std::size_t>(n.outputs[0])]) {
+      half_src_[static_cast<std::size_t>(n.outputs[0])] = n.inputs[0];
+    }
+  }
   plan();
 
   auto record = [&](ErrorKind kind, const std::string& where, const std::string& reason) {
@@ -1854,6 +2123,7 @@ void Writer::lower() {
     for (int id : n.outputs)
       all_constant = all_constant && (id < 0 || g_.tensors[static_cast<std::size_t>(id)].is_constant());
     if (all_constant && n.layout != ir::Layout::kNHWC) continue;  // folded constants (Constant, Identity of weights)
+    if (n.outputs.size() == 1 && half_of(n.outputs[0]) >= 0) continue;  // read as its float16 constant
     try {
       if (n.layout == ir::Layout::kNHWC) {
         emit_native(static_cast<int>(i));
