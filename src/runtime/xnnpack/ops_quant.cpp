@@ -359,6 +359,33 @@ void lower_fc_q(Builder& b, const ir::Node& n) {
   };
 }
 
+// Parameters of add_binary_float's arithmetic, and its loop over n element pairs.
+struct BinaryRequant {
+  float sa, za, sb, zb, sy, lo, hi, zy;  // lo, hi: the output clamp less its zero point
+};
+
+template <bool kAdd>
+void requantize_pairs(const BinaryRequant& p, const std::int8_t* a, const std::int8_t* b, std::int8_t* y,
+                      std::size_t n) {
+  // |r| stays below 2^22 after the clamp, where (r + 1.5·2^23) − 1.5·2^23 rounds half to
+  // even, like nearbyint; blocks of a fixed size let the compiler vectorize at -O2.
+  constexpr float kMagic = 12582912.0f;
+  constexpr std::size_t kBlock = 16;
+  auto one = [&p](std::int8_t va, std::int8_t vb) {
+    const float x = p.sa * (static_cast<float>(va) - p.za);
+    const float z = p.sb * (static_cast<float>(vb) - p.zb);
+    const float r = std::min(std::max((kAdd ? x + z : x * z) / p.sy, p.lo), p.hi);
+    return ((r + kMagic) - kMagic) + p.zy;
+  };
+  std::size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    float r[kBlock];
+    for (std::size_t k = 0; k < kBlock; ++k) r[k] = one(a[i + k], b[i + k]);
+    for (std::size_t k = 0; k < kBlock; ++k) y[i + k] = static_cast<std::int8_t>(r[k]);
+  }
+  for (; i < n; ++i) y[i] = static_cast<std::int8_t>(one(a[i], b[i]));
+}
+
 // int8 ADD / MUL requantized in float (rounding half to even): exactly what the QDQ form
 // of the model defines (DequantizeLinear, the float op, QuantizeLinear). XNNPACK 2022's
 // qs8 add and multiply use fixed-point multipliers instead, which land one step off on
@@ -413,38 +440,37 @@ void add_binary_float(Builder& b, const ir::Node& n, int a, int c, int y, Q qa, 
     const std::int8_t* pb = i8(bd, c);
     std::int8_t* py = i8(bd, y);
     return [=] {
-      // |r| stays below 2^22 after the clamp, where (r + 1.5·2^23) − 1.5·2^23 rounds
-      // half to even, like nearbyint, in a form that vectorizes.
-      constexpr float kMagic = 12582912.0f;
       // What a DequantizeLinear → op → QuantizeLinear chain defines: both operands
       // dequantized, the float result divided by the output scale and rounded.
-      const float za = static_cast<float>(qa.zero_point), zb = static_cast<float>(qb.zero_point);
       const float zy = static_cast<float>(qy.zero_point);
-      const float lo = static_cast<float>(qmin) - zy, hi = static_cast<float>(qmax) - zy;
-      auto one = [&](std::int8_t va, std::int8_t vb) {
-        const float x = qa.scale * (static_cast<float>(va) - za);
-        const float z = qb.scale * (static_cast<float>(vb) - zb);
-        float r = (add ? x + z : x * z) / qy.scale;
-        r = std::min(std::max(r, lo), hi);
-        return static_cast<std::int8_t>(((r + kMagic) - kMagic) + zy);
+      const BinaryRequant p{qa.scale,
+                            static_cast<float>(qa.zero_point),
+                            qb.scale,
+                            static_cast<float>(qb.zero_point),
+                            qy.scale,
+                            static_cast<float>(qmin) - zy,
+                            static_cast<float>(qmax) - zy,
+                            zy};
+      auto run = [&](const std::int8_t* x, const std::int8_t* z, std::int8_t* out, std::size_t n) {
+        if (add) {
+          requantize_pairs<true>(p, x, z, out, n);
+        } else {
+          requantize_pairs<false>(p, x, z, out, n);
+        }
       };
       if (pa_period == total && pb_period != 0) {
-        for (std::size_t o = 0; o < total; o += pb_period) {
-          for (std::size_t j = 0; j < pb_period; ++j) py[o + j] = one(pa[o + j], pb[j]);
-        }
+        for (std::size_t o = 0; o < total; o += pb_period) run(pa + o, pb, py + o, pb_period);
         return;
       }
       if (pb_period == total && pa_period != 0) {
-        for (std::size_t o = 0; o < total; o += pa_period) {
-          for (std::size_t j = 0; j < pa_period; ++j) py[o + j] = one(pa[j], pb[o + j]);
-        }
+        for (std::size_t o = 0; o < total; o += pa_period) run(pa, pb + o, py + o, pa_period);
         return;
       }
       std::vector<std::size_t> idx(rank, 0);
       for (std::size_t i = 0; i < total; ++i) {
         std::size_t oa = 0, ob = 0;
         for (std::size_t k = 0; k < rank; ++k) oa += idx[k] * st_a[k], ob += idx[k] * st_b[k];
-        py[i] = one(pa[oa], pb[ob]);
+        run(pa + oa, pb + ob, py + i, 1);
         for (std::size_t k = rank; k-- > 0;) {
           if (++idx[k] < dims[k]) break;
           idx[k] = 0;
