@@ -329,10 +329,15 @@ struct Rewriter {
           const auto bias = *float_values(g.tensors[bsrc]);
           std::vector<std::int32_t> qb(bias.size());
           ir::Quantization bq;
+          // Per channel as the weights are: a per-tensor weight scale (FULLY_CONNECTED)
+          // gives the bias one scale too, which Arm NN requires (it refuses 1 weight
+          // scale against N bias scales) and TFLite's converter writes.
           for (std::size_t c = 0; c < bias.size(); ++c) {
             const double s = static_cast<double>(in_q.scales[0]) * scales[scales.size() == 1 ? 0 : c];
-            bq.scales.push_back(static_cast<float>(s));
-            bq.zero_points.push_back(0);
+            if (scales.size() != 1 || c == 0) {
+              bq.scales.push_back(static_cast<float>(s));
+              bq.zero_points.push_back(0);
+            }
             qb[c] = static_cast<std::int32_t>(std::clamp(std::nearbyint(bias[c] / s), -2147483647.0, 2147483647.0));
           }
           std::vector<std::byte> bytes(qb.size() * 4);
