@@ -88,8 +88,10 @@ std::vector<std::size_t> data_inputs(const ir::Node& n) {
 }
 
 // Ops whose int8 output has the input's parameters (they move or select values).
+// AVERAGE_POOL_2D too: TFLite's int8 kernel requires its input's parameters on its
+// output (Arm NN refuses the file otherwise); MEAN requantizes and keeps its own.
 bool keeps_params(const ir::Node& n) {
-  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape;
+  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape || n.op == Op::AveragePool;
 }
 
 // Why `n` stays float in full-integer mode; empty when it becomes int8.
