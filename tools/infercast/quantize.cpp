@@ -9,6 +9,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
+#include "infercast/runtime/runtime.hpp"
 #include "infercast/transform/quantize.hpp"
 
 namespace infercast::cli {
@@ -75,6 +76,15 @@ int run_quantize(const QuantizeCliOptions& o) {
   const auto onnx_output = std::find_if(outputs.begin(), outputs.end(), [](const auto& out) { return out.second; });
   if (!o.check_runtime.empty() && onnx_output == outputs.end()) {
     throw Error(ErrorKind::kInvalidArgument, "", "--check-runtime", "runs the QDQ ONNX output; give an .onnx -o");
+  }
+  if (!o.check_runtime.empty()) {
+    const auto names = runtime::runtime_names();
+    if (std::find(names.begin(), names.end(), o.check_runtime) == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw Error(ErrorKind::kInvalidArgument, "", "--check-runtime",
+                  "'" + o.check_runtime + "' is not a runtime; known: " + known);
+    }
   }
   if (o.samples < 1) throw Error(ErrorKind::kInvalidArgument, "", "--samples", "must be >= 1");
   options.calibration = o.calibration;
