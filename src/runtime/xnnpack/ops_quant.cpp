@@ -390,7 +390,7 @@ void requantize_pairs(const BinaryRequant& p, const std::int8_t* a, const std::i
 // of the model defines (DequantizeLinear, the float op, QuantizeLinear). XNNPACK 2022's
 // qs8 add and multiply use fixed-point multipliers instead, which land one step off on
 // some elements, and such differences grow through a network (face_detection_short_range
-// against ONNX Runtime computing the QDQ definition unfused: 91% of its outputs within
+// against ONNX Runtime with its convolutions unfused: 91% of its outputs within
 // one step with them, all bit-identical with this kernel). Same-shape operands and an operand repeating
 // along the leading axes (a per-channel gate, a scalar) run as plain loops the compiler
 // vectorizes; other broadcasts walk the index space.
