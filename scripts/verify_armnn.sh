@@ -6,6 +6,7 @@
 #
 #   scripts/verify_armnn.sh [OUT_DIR]    (default: /tmp/infercast_armnn)
 #   TORCHVISION="resnet18 googlenet" MEDIAPIPE=0 scripts/verify_armnn.sh    (a subset)
+#   FILES="x_int8.tflite y.tflite" scripts/verify_armnn.sh                   (given files only)
 #
 # Needs a build with Arm NN (CMake found libarmnn-dev + libarmnntfliteparser-dev) and
 # the models `make models` fetches. CpuRef is slow (reference kernels): the large
@@ -47,6 +48,12 @@ PY
 
 echo "| file | Arm NN vs XNNPACK | max abs error | max error / output scale | verify s |"
 echo "|---|---|---|---|---|"
+# FILES="a.tflite b.tflite": just those files (bench/int8.sh passes the int8 and fp32
+# files `quantize` and `export` wrote).
+if [ -n "${FILES:-}" ]; then
+  for f in $FILES; do verify "$f" "$(basename "$f" .tflite)"; done
+  exit 0
+fi
 torchvision=${TORCHVISION:-squeezenet1_1 mobilenet_v3_small mobilenet_v2 mobilenet_v3_large efficientnet_b0 alexnet \
   resnet18 googlenet densenet121 resnet50 vgg11 vit_b_16}
 for m in $torchvision; do

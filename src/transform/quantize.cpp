@@ -361,6 +361,121 @@ QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) 
   return out;
 }
 
+namespace {
+
+// Errors of one output accumulated over samples.
+struct ErrorSums {
+  double signal = 0, noise = 0, max_abs = 0;
+  int agree = 0;
+  std::uint64_t within = 0, total = 0;
+
+  // `step`: one quantization step of the output (0: unknown).
+  void add(std::span<const float> want, std::span<const float> got, double step) {
+    const std::size_t n = std::min(want.size(), got.size());
+    std::size_t arg_w = 0, arg_g = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(got[i]) - want[i];
+      signal += static_cast<double>(want[i]) * want[i];
+      noise += d * d;
+      max_abs = std::max(max_abs, std::fabs(d));
+      if (step > 0 && std::fabs(d) <= step * 1.0001) ++within;
+      if (want[i] > want[arg_w]) arg_w = i;
+      if (got[i] > got[arg_g]) arg_g = i;
+    }
+    total += n;
+    agree += arg_w == arg_g ? 1 : 0;
+  }
+
+  OutputError result(const std::string& name, const std::vector<std::int64_t>& dims, int samples) const {
+    OutputError e;
+    e.name = name;
+    e.max_abs = max_abs;
+    e.sqnr_db = noise == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal / noise);
+    // Class scores: a vector of at least 10 per sample.
+    std::int64_t count = 1;
+    for (auto d : dims) count *= d;
+    if (!dims.empty() && dims.back() >= 10 && count == dims.back()) e.top1 = static_cast<double>(agree) / samples;
+    e.within_step = total ? static_cast<double>(within) / static_cast<double>(total) : 0;
+    return e;
+  }
+};
+
+// One quantization step of output `o` of `g`: the scale of the int8 tensor its
+// DEQUANTIZE reads; 0 when the output is not dequantized from int8.
+double output_step(const ir::Graph& g, std::size_t o) {
+  const ir::Tensor& ot = g.tensors[static_cast<std::size_t>(g.outputs[o])];
+  if (ot.producer < 0) return 0;
+  const ir::Node& pn = g.nodes[static_cast<std::size_t>(ot.producer)];
+  if (pn.op == Op::Dequantize && !g.tensors[pn.inputs[0]].quant.empty()) return g.tensors[pn.inputs[0]].quant.scales[0];
+  return 0;
+}
+
+}  // namespace
+
+std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const ir::Graph& int8,
+                                               const ir::Graph& other, const std::string& runtime, int samples,
+                                               std::uint64_t seed, int threads) {
+  runtime::XnnpackExecutor a, b;
+  a.prepare(reference, threads);
+  b.prepare(int8, threads);
+  auto r = runtime::make_runtime(runtime);
+  runtime::PrepareOptions prepare;
+  prepare.threads = threads;
+  r->prepare(other, prepare);
+  if (a.output_count() != b.output_count() || other.outputs.size() != a.output_count() ||
+      other.inputs.size() != a.input_count()) {
+    throw Error(ErrorKind::kInvalidArgument, other.meta.source_path, "",
+                "inputs/outputs differ from the int8 TFLite model's");
+  }
+  const std::size_t outputs = a.output_count();
+  std::vector<ErrorSums> vs_float(outputs), vs_int8(outputs);
+  std::vector<double> max_steps(outputs, 0), steps(outputs, 0);
+  for (std::size_t o = 0; o < outputs; ++o) steps[o] = output_step(int8, o);
+  for (int s = 0; s < samples; ++s) {
+    auto inputs = runtime::random_inputs(reference, seed + 1000 + static_cast<std::uint64_t>(s));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto v = as_floats(inputs[i]);
+      a.set_input(i, v);
+      b.set_input(i, v);
+      inputs[i].name = other.tensors[static_cast<std::size_t>(other.inputs[i])].name;
+    }
+    a.run();
+    b.run();
+    const auto got = r->infer(inputs);
+    if (got.size() != outputs) {
+      throw Error(
+          ErrorKind::kInvalidArgument, other.meta.source_path, "",
+          runtime + " returned " + std::to_string(got.size()) + " outputs, expected " + std::to_string(outputs));
+    }
+    for (std::size_t o = 0; o < outputs; ++o) {
+      const auto g = as_floats(got[o]);
+      if (g.empty() && got[o].numel() != 0) {
+        throw Error(ErrorKind::kUnsupported, other.meta.source_path, "output '" + got[o].name + "'",
+                    "is " + std::string(ir::dtype_name(got[o].dtype)) + ", not float32");
+      }
+      const auto want = a.output(o);
+      const auto q = b.output(o);
+      vs_float[o].add(want, g, 0);
+      vs_int8[o].add(q, g, steps[o]);
+      if (steps[o] > 0) {
+        for (std::size_t i = 0; i < std::min(q.size(), g.size()); ++i) {
+          max_steps[o] = std::max(max_steps[o], std::fabs(static_cast<double>(g[i]) - q[i]) / steps[o]);
+        }
+      }
+    }
+  }
+  std::vector<RuntimeAgreement> out(outputs);
+  for (std::size_t o = 0; o < outputs; ++o) {
+    const auto& info = a.output_info(o);
+    out[o].name = info.name;
+    out[o].vs_float = vs_float[o].result(info.name, info.shape, samples);
+    out[o].within_step = vs_int8[o].result(info.name, info.shape, samples).within_step;
+    out[o].max_steps = max_steps[o];
+    out[o].step = steps[o];
+  }
+  return out;
+}
+
 std::vector<OutputError> compare_models(const ir::Graph& reference, const ir::Graph& candidate, int samples,
                                         std::uint64_t seed, int threads) {
   runtime::XnnpackExecutor a, b;
@@ -370,11 +485,7 @@ std::vector<OutputError> compare_models(const ir::Graph& reference, const ir::Gr
     throw Error(ErrorKind::kInvalidArgument, candidate.meta.source_path, "",
                 "inputs/outputs differ from the reference model's");
   }
-  std::vector<OutputError> errors(a.output_count());
-  std::vector<double> signal(errors.size(), 0), noise(errors.size(), 0);
-  std::vector<int> agree(errors.size(), 0);
-  std::vector<std::uint64_t> within(errors.size(), 0), total(errors.size(), 0);
-  for (std::size_t o = 0; o < errors.size(); ++o) errors[o].name = a.output_info(o).name;
+  std::vector<ErrorSums> sums(a.output_count());
   for (int s = 0; s < samples; ++s) {
     const auto inputs = runtime::random_inputs(reference, seed + 1000 + static_cast<std::uint64_t>(s));
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -384,44 +495,11 @@ std::vector<OutputError> compare_models(const ir::Graph& reference, const ir::Gr
     }
     a.run();
     b.run();
-    for (std::size_t o = 0; o < errors.size(); ++o) {
-      const auto want = a.output(o);
-      const auto got = b.output(o);
-      const std::size_t n = std::min(want.size(), got.size());
-      // One quantization step of the int8 tensor the output was dequantized from.
-      const ir::Tensor& ot = candidate.tensors[static_cast<std::size_t>(candidate.outputs[o])];
-      double step = 0;
-      if (ot.producer >= 0) {
-        const ir::Node& pn = candidate.nodes[static_cast<std::size_t>(ot.producer)];
-        if (pn.op == Op::Dequantize && !candidate.tensors[pn.inputs[0]].quant.empty()) {
-          step = candidate.tensors[pn.inputs[0]].quant.scales[0];
-        }
-      }
-      std::size_t arg_w = 0, arg_g = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double d = static_cast<double>(got[i]) - want[i];
-        signal[o] += static_cast<double>(want[i]) * want[i];
-        noise[o] += d * d;
-        errors[o].max_abs = std::max(errors[o].max_abs, std::fabs(d));
-        if (step > 0 && std::fabs(d) <= step * 1.0001) ++within[o];
-        if (want[i] > want[arg_w]) arg_w = i;
-        if (got[i] > got[arg_g]) arg_g = i;
-      }
-      total[o] += n;
-      agree[o] += arg_w == arg_g ? 1 : 0;
-    }
+    for (std::size_t o = 0; o < sums.size(); ++o) sums[o].add(a.output(o), b.output(o), output_step(candidate, o));
   }
-  for (std::size_t o = 0; o < errors.size(); ++o) {
-    errors[o].sqnr_db =
-        noise[o] == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal[o] / noise[o]);
-    // Class scores: a vector of at least 10 per sample.
-    const auto& dims = a.output_info(o).shape;
-    std::int64_t count = 1;
-    for (auto d : dims) count *= d;
-    if (!dims.empty() && dims.back() >= 10 && count == dims.back()) {
-      errors[o].top1 = static_cast<double>(agree[o]) / samples;
-    }
-    errors[o].within_step = total[o] ? static_cast<double>(within[o]) / static_cast<double>(total[o]) : 0;
+  std::vector<OutputError> errors;
+  for (std::size_t o = 0; o < sums.size(); ++o) {
+    errors.push_back(sums[o].result(a.output_info(o).name, a.output_info(o).shape, samples));
   }
   return errors;
 }

@@ -88,8 +88,10 @@ std::vector<std::size_t> data_inputs(const ir::Node& n) {
 }
 
 // Ops whose int8 output has the input's parameters (they move or select values).
+// AVERAGE_POOL_2D too: TFLite's int8 kernel requires its input's parameters on its
+// output (Arm NN refuses the file otherwise); MEAN requantizes and keeps its own.
 bool keeps_params(const ir::Node& n) {
-  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape;
+  return n.op == Op::MaxPool || n.op == Op::Pad || n.op == Op::Reshape || n.op == Op::AveragePool;
 }
 
 // Why `n` stays float in full-integer mode; empty when it becomes int8.
@@ -329,10 +331,15 @@ struct Rewriter {
           const auto bias = *float_values(g.tensors[bsrc]);
           std::vector<std::int32_t> qb(bias.size());
           ir::Quantization bq;
+          // Per channel as the weights are: a per-tensor weight scale (FULLY_CONNECTED)
+          // gives the bias one scale too, which Arm NN requires (it refuses 1 weight
+          // scale against N bias scales) and TFLite's converter writes.
           for (std::size_t c = 0; c < bias.size(); ++c) {
             const double s = static_cast<double>(in_q.scales[0]) * scales[scales.size() == 1 ? 0 : c];
-            bq.scales.push_back(static_cast<float>(s));
-            bq.zero_points.push_back(0);
+            if (scales.size() != 1 || c == 0) {
+              bq.scales.push_back(static_cast<float>(s));
+              bq.zero_points.push_back(0);
+            }
             qb[c] = static_cast<std::int32_t>(std::clamp(std::nearbyint(bias[c] / s), -2147483647.0, 2147483647.0));
           }
           std::vector<std::byte> bytes(qb.size() * 4);

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -466,11 +467,35 @@ TEST(OnnxExport, TfliteInputShapeOverrideIsRefused) {
   EXPECT_NE(what.find("--input-shape"), std::string::npos) << what;
 }
 
-TEST(OnnxExport, QuantizedComputationIsRefusedNamingTheNode) {
+// An int8 CONV_2D with an int8 interface and an int32 bias without parameters of its
+// own (older files): QDQ, the bias with TFLite's implied scale (input × weight scale).
+TEST(OnnxExport, QuantizedComputationIsWrittenAsQdq) {
   const fs::path original = kSource / "fuzz/corpus/tflite/quantized_conv.tflite";
   if (!fs::exists(original)) GTEST_SKIP() << original << " is absent";
-  const std::string what = error_of([&] { exporter::to_onnx(import::load_tflite(original)); }, ErrorKind::kUnsupported);
-  EXPECT_NE(what.find("(CONV_2D): quantized int8 computation"), std::string::npos) << what;
+  const fs::path exported = scratch("quantized_conv.onnx");
+  exporter::save(import::load_tflite(original), exported, exporter::Format::kOnnx);
+  std::string message;
+  const int checked = onnx_check(exported, &message);
+  if (checked != 3) EXPECT_EQ(checked, 0) << message;
+  const ir::Graph back = import::load_onnx(exported);
+  std::vector<std::string> ops;
+  for (const auto& n : back.nodes) ops.push_back(n.source_op);
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "DequantizeLinear"), 3);  // input, weights, bias
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "QuantizeLinear"), 1);
+  for (const auto& n : back.nodes) {
+    if (n.op != ir::Op::DequantizeLinear || back.tensors[n.inputs[0]].dtype != ir::DType::kInt32) continue;
+    const auto& q = back.tensors[n.inputs[0]].quant;  // read back from the DequantizeLinear
+    ASSERT_EQ(q.scales.size(), 3u);
+    EXPECT_FLOAT_EQ(q.scales[0], 0.5f * 0.1f);
+    EXPECT_FLOAT_EQ(q.scales[2], 0.5f * 0.3f);
+  }
+  EXPECT_EQ(back.tensors[back.inputs[0]].dtype, ir::DType::kInt8);
+  // The input's parameters are on its NCHW transpose, which the DequantizeLinear reads.
+  bool input_params = false;
+  for (const auto& t : back.tensors) {
+    input_params = input_params || (!t.quant.empty() && t.quant.scales[0] == 0.5f && t.quant.zero_points[0] == -3);
+  }
+  EXPECT_TRUE(input_params);
 }
 
 TEST(OnnxExport, RaisingTheOpsetKeepsOnlyNodesValidThere) {

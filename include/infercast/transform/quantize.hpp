@@ -14,8 +14,8 @@
 // The quantizer works on the TFLite form of a model (NHWC, BatchNorm and Relu folded,
 // as `infercast export --to tflite` writes it), so ONNX and TFLite models go through the
 // same path. The result is a TFLite flatbuffer with quantization parameters on every
-// int8 tensor, and optionally a QDQ ONNX model (QuantizeLinear / DequantizeLinear
-// around each quantized op) for ONNX Runtime.
+// int8 tensor; the ONNX writer turns that graph into QDQ ONNX (QuantizeLinear /
+// DequantizeLinear around each quantized op, the same parameters) for ONNX Runtime.
 #pragma once
 
 #include <cstdint>
@@ -80,6 +80,25 @@ struct OutputError {
 // (seeds seed+1000..) with XNNPACK and compares each output.
 std::vector<OutputError> compare_models(const ir::Graph& reference, const ir::Graph& candidate, int samples,
                                         std::uint64_t seed, int threads);
+
+// The same quantized model on another runtime, in another form (the QDQ ONNX the ONNX
+// writer makes of QuantizedModel::graph, run by ONNX Runtime), against XNNPACK.
+struct RuntimeAgreement {
+  std::string name;        // output
+  OutputError vs_float;    // the other runtime's output against the float model (XNNPACK)
+  double within_step = 0;  // fraction of elements within one quantization step of XNNPACK's int8 output
+  double max_steps = 0;    // max |other − XNNPACK int8| in quantization steps
+  double step = 0;         // the output's quantization step (scale); 0 when it is not dequantized from int8
+};
+
+// Runs `reference` (the float TFLite form) and `int8` (the int8 TFLite) on XNNPACK and
+// `other` (prepared on runtime `runtime`, e.g. "ort" with an imported QDQ ONNX file)
+// on the same `samples` random inputs compare_models uses (inputs matched by position),
+// and compares each output. Throws Error when a runtime cannot prepare or run a model,
+// and Error(kInvalidArgument) when the models' inputs or outputs differ.
+std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const ir::Graph& int8,
+                                               const ir::Graph& other, const std::string& runtime, int samples,
+                                               std::uint64_t seed, int threads);
 
 // Weight bytes by dtype ("float32" → bytes), as `analyze` counts them.
 std::map<std::string, std::uint64_t> weight_bytes_by_dtype(const ir::Graph& graph);

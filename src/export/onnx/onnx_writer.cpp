@@ -13,6 +13,16 @@
 //    whichever form their inputs already have. A Transpose is emitted only where a
 //    consumer needs the form a producer did not make, so the model's inputs and
 //    outputs keep their NHWC names, dtypes and shapes.
+//  Quantized NHWC graphs (int8/uint8 activations with scale and zero point, as
+//  `infercast quantize` writes them and TFLite's converter does) become QDQ ONNX, the
+//  form ONNX Runtime's quantizer writes and its graph optimizer fuses into int8
+//  kernels: each op that computes on quantized tensors reads them through
+//  DequantizeLinear and writes its float result through QuantizeLinear with the
+//  output's parameters; quantized weights are int8 initializers behind a
+//  DequantizeLinear (per output channel: 1-D scales with `axis` 0 of the OIHW weight),
+//  int32 biases likewise (scale = input scale × weight scale, zero point 0). A fused
+//  RELU/RELU6/RELU_N1_TO_1 is left out when the output's int8 range already saturates
+//  inside it (what the TFLite kernel's clamping computes), and kept otherwise.
 //  Constant chains (DEQUANTIZE of fp16 or int8 weights, DENSIFY of sparse weights) are
 //  folded into float32 initializers: fp16 -> fp32 is exact, int8 dequantization is the
 //  same scale * (q - zero_point) in float that DequantizeLinear computes, and permuting
@@ -777,8 +787,20 @@ class NhwcWriter : public ModelBuilder {
   }
 
   // The name of tensor `id` in the wanted form, emitting a Transpose (or a permuted
-  // initializer for constants) the first time a form is asked for.
+  // initializer for constants) the first time a form is asked for. A quantized tensor
+  // is read through its DequantizeLinear.
   std::string get(int id, Want want, const std::string& where) {
+    const std::string name = raw(id, want, where);
+    // Quantized weights always mean their dequantized values (dynamic-range models
+    // read them from float ops); quantized activations only inside a quantized node.
+    if (!quantized(id) || !(qdq_ || is_constant(id))) return name;
+    std::vector<int> perm;
+    if (is_constant(id) && want == Want::kNchw && is4(id)) perm = kToNchw;
+    return dequantized(name, id, perm, where);
+  }
+
+  // get() without dequantization: the tensor as stored (int8 stays int8).
+  std::string raw(int id, Want want, const std::string& where) {
     if (id < 0) return {};
     const bool nchw = want == Want::kNchw && is4(id);
     if (is_constant(id)) {
@@ -817,13 +839,18 @@ class NhwcWriter : public ModelBuilder {
   std::string get_broadcast_nchw(int id, const std::string& where) {
     if (is4(id)) return get(id, Want::kNchw, where);
     auto it = const_bcast_.find(id);
-    if (it != const_bcast_.end()) return it->second;
+    if (it != const_bcast_.end()) return quantized(id) ? dequantized(it->second, id, {}, where) : it->second;
     Value v = value_of(id, where);
     if (v.dims.size() > 4) fail(ErrorKind::kUnsupported, where, "broadcast operand of rank > 4");
     while (v.dims.size() < 4) v.dims.insert(v.dims.begin(), 1);
     const std::string name = fresh(names_[id] + "__nchw");
     add_initializer(name, permuted(v, kToNchw), where);
-    return const_bcast_[id] = name;
+    const_bcast_[id] = name;
+    if (quantized(id)) {
+      require(g_.tensors[id].quant.scales.size() == 1, where, "per-channel quantized broadcast operand");
+      return dequantized(name, id, {}, where);
+    }
+    return name;
   }
 
   bool has_nchw(int id) const { return id >= 0 && !is_constant(id) && is4(id) && !forms_[id].nchw.empty(); }
@@ -834,11 +861,125 @@ class NhwcWriter : public ModelBuilder {
   }
 
   // The name to write output `id` under in form `want`; records the form.
+  // Inside a quantized node the op writes a float tensor that a QuantizeLinear (emitted
+  // once the node is written) turns into the recorded int8 one.
   std::string produce(int id, Want want) {
     if (id < 0) return {};
     Form& f = forms_[id];
-    if (want == Want::kNchw && is4(id)) return f.nchw = fresh(names_[id] + "__nchw");
-    return f.logical = names_[id];
+    const std::string name =
+        want == Want::kNchw && is4(id) ? (f.nchw = fresh(names_[id] + "__nchw")) : (f.logical = names_[id]);
+    if (!qdq_ || !quantized(id)) return name;
+    const std::string real = fresh(name + "__float");
+    pending_q_.push_back({real, name, id});
+    return real;
+  }
+
+  // --- quantization (QDQ) ---------------------------------------------------
+
+  // An integer tensor with affine parameters: read through DequantizeLinear.
+  bool quantized(int id) const {
+    if (id < 0) return false;
+    const ir::Tensor& t = g_.tensors[id];
+    return !t.quant.empty() && (t.dtype == DType::kInt8 || t.dtype == DType::kUInt8 || t.dtype == DType::kInt32);
+  }
+
+  // Scale and zero-point initializers of `q` for a tensor of `dtype`: scalars per
+  // tensor, 1-D per channel. Returns {scale, zero_point}.
+  std::pair<std::string, std::string> qparams(const ir::Quantization& q, DType dtype, bool per_channel,
+                                              const std::string& hint, const std::string& where) {
+    Value scale, zp;
+    scale.dtype = DType::kFloat32;
+    zp.dtype = dtype;
+    const std::size_t count = per_channel ? q.scales.size() : 1;
+    if (per_channel) scale.dims = zp.dims = {static_cast<std::int64_t>(count)};
+    scale.bytes.resize(count * 4);
+    zp.bytes.resize(count * zp.elem());
+    for (std::size_t c = 0; c < count; ++c) {
+      const float s = q.scales[c];
+      require(std::isfinite(s) && s > 0, where, "scale " + std::to_string(s) + " is not finite and > 0");
+      std::memcpy(scale.bytes.data() + c * 4, &s, 4);
+      const std::int64_t z = c < q.zero_points.size() ? q.zero_points[c] : 0;
+      if (dtype == DType::kInt8) {
+        require(z >= -128 && z <= 127, where, "zero point " + std::to_string(z) + " is outside int8");
+        zp.bytes[c] = static_cast<std::byte>(static_cast<std::int8_t>(z));
+      } else if (dtype == DType::kUInt8) {
+        require(z >= 0 && z <= 255, where, "zero point " + std::to_string(z) + " is outside uint8");
+        zp.bytes[c] = static_cast<std::byte>(static_cast<std::uint8_t>(z));
+      } else {
+        require(z == 0, where, "int32 zero point " + std::to_string(z) + " is not 0");
+      }
+    }
+    const std::string scale_name = fresh(hint + "__scale");
+    const std::string zp_name = fresh(hint + "__zero_point");
+    add_initializer(scale_name, scale, where);
+    add_initializer(zp_name, zp, where);
+    return {scale_name, zp_name};
+  }
+
+  // `name` (the stored form of quantized tensor `id`, permuted by `perm` when it is a
+  // permuted constant) through one shared DequantizeLinear.
+  std::string dequantized(const std::string& name, int id, const std::vector<int>& perm, const std::string& where) {
+    auto it = dequantized_.find(name);
+    if (it != dequantized_.end()) return it->second;
+    const ir::Tensor& t = g_.tensors[id];
+    const ir::Quantization& q = t.quant;
+    const bool per_channel = q.scales.size() > 1;
+    std::int64_t axis = q.axis;
+    if (per_channel) {
+      require(is_constant(id), where, "tensor '" + t.name + "' is a per-channel quantized activation");
+      if (!perm.empty()) {
+        axis = std::find(perm.begin(), perm.end(), q.axis) - perm.begin();
+      }
+      require(t.shape.rank_known && q.axis >= 0 && static_cast<std::size_t>(q.axis) < t.shape.rank() &&
+                  t.shape.dims[static_cast<std::size_t>(q.axis)].value == static_cast<std::int64_t>(q.scales.size()),
+              where, "tensor '" + t.name + "': per-channel scales do not match the quantized dimension");
+    }
+    return dequantized_[name] = dequantize_linear(name, q, t.dtype, per_channel ? axis : -1, where);
+  }
+
+  // A DequantizeLinear of `name` (dtype `dtype`) with parameters `q`, per tensor
+  // (axis < 0) or per channel along `axis`; returns its output.
+  std::string dequantize_linear(const std::string& name, const ir::Quantization& q, DType dtype, std::int64_t axis,
+                                const std::string& where) {
+    const auto [scale, zp] = qparams(q, dtype, axis >= 0, name, where);
+    const std::string out = fresh(name + "__dequantized");
+    auto* node = emit("DequantizeLinear", {name, scale, zp}, {out}, out);
+    if (axis >= 0) attr(node, "axis", axis);
+    return out;
+  }
+
+  // The bias of conv/FC node `n` (input `x`, weights `w`) as its op reads it. An int32
+  // bias without parameters of its own (older TFLite files) has TFLite's implied ones:
+  // scale = input scale × weight scale per output channel, zero point 0.
+  std::string quantized_bias(const ir::Node& n, int x, int w, const std::string& where) {
+    const int b = n.inputs[2];
+    const ir::Tensor& bt = g_.tensors[b];
+    if (!qdq_ || quantized(b) || bt.dtype != DType::kInt32 || !quantized(x) || !quantized(w))
+      return get(b, Want::kLogical, where);
+    const auto& xq = g_.tensors[x].quant;
+    const auto& wq = g_.tensors[w].quant;
+    const std::uint64_t count = bt.shape.numel().value_or(0);
+    require(bt.shape.rank() == 1 && (wq.scales.size() == 1 || wq.scales.size() == count), where,
+            "bias '" + bt.name + "' does not match the weight scales");
+    ir::Quantization q;
+    for (std::uint64_t c = 0; c < count; ++c) {
+      q.scales.push_back(xq.scales[0] * wq.scales[wq.scales.size() == 1 ? 0 : c]);
+      q.zero_points.push_back(0);
+    }
+    return dequantize_linear(raw(b, Want::kLogical, where), q, DType::kInt32, 0, where);
+  }
+
+  // Whether the int8 range of output `id` saturates inside [lo, hi], so that the
+  // QuantizeLinear computes the clamp a fused activation would (within half a step).
+  bool saturates_within(int id, double lo, double hi) const {
+    if (!quantized(id)) return false;
+    const ir::Tensor& t = g_.tensors[id];
+    if (t.quant.scales.size() != 1) return false;
+    const double s = t.quant.scales[0];
+    const double z = t.quant.zero_points.empty() ? 0.0 : static_cast<double>(t.quant.zero_points[0]);
+    const double qmin = t.dtype == DType::kUInt8 ? 0.0 : -128.0;
+    const double qmax = t.dtype == DType::kUInt8 ? 255.0 : 127.0;
+    return s * (qmin - z) >= lo - s / 2 && s * (qmax - z) <= hi + s / 2;
   }
 
   // Emits the op writing `out` (through the fused activation when there is one).
@@ -846,7 +987,12 @@ class NhwcWriter : public ModelBuilder {
   ::onnx::NodeProto* emit_fused(const ir::Node& n, const std::string& op_type, const std::vector<std::string>& inputs,
                                 const std::string& out, const std::string& where) {
     const std::string act = n.attrs.get_string("fused_activation", "");
-    if (act.empty()) return emit(op_type, inputs, {out}, n.name);
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    const int y = n.outputs.empty() ? -1 : n.outputs[0];
+    const bool saturated =
+        qdq_ && ((act == "relu" && saturates_within(y, 0, kInf)) || (act == "relu6" && saturates_within(y, 0, 6)) ||
+                 (act == "relu_n1_to_1" && saturates_within(y, -1, 1)));
+    if (act.empty() || saturated) return emit(op_type, inputs, {out}, n.name);
     const std::string pre = fresh(out + "__pre_activation");
     auto* main = emit(op_type, inputs, {pre}, n.name);
     if (act == "relu") {
@@ -955,18 +1101,56 @@ class NhwcWriter : public ModelBuilder {
     return n.outputs[0];
   }
 
+  // A node computing on quantized tensors is written in QDQ form: its op in float
+  // between DequantizeLinear of its quantized inputs and QuantizeLinear of its outputs.
   void write_node(const ir::Node& n, const std::string& where) {
-    // Quantized arithmetic (int8/uint8 tensors with scales flowing between compute ops)
-    // would need QLinear* ops, which are not written; only its edges are.
+    bool qdq = false;
     if (n.op != Op::Dequantize && n.op != Op::Quantize && n.op != Op::Cast) {
       for (int id : n.outputs) {
-        if (id >= 0 && !g_.tensors[id].quant.empty() && !ir::is_floating(g_.tensors[id].dtype)) {
-          fail(ErrorKind::kUnsupported, where,
-               "quantized " + std::string(ir::dtype_name(g_.tensors[id].dtype)) +
-                   " computation (QLinear* ops are not written)");
-        }
+        if (id < 0 || g_.tensors[id].quant.empty() || ir::is_floating(g_.tensors[id].dtype)) continue;
+        const ir::Tensor& t = g_.tensors[id];
+        require(t.dtype == DType::kInt8 || t.dtype == DType::kUInt8, where,
+                "quantized " + std::string(ir::dtype_name(t.dtype)) + " output '" + t.name + "' has no QDQ form");
+        require(t.quant.scales.size() == 1, where, "output '" + t.name + "' is quantized per channel");
+        qdq = true;
       }
     }
+    if (!qdq) return write_op(n, where);
+    qdq_ = true;
+    pending_q_.clear();
+    try {
+      write_op(n, where);
+    } catch (...) {
+      qdq_ = false;
+      throw;
+    }
+    qdq_ = false;
+    for (const PendingQuantize& p : pending_q_) {
+      const ir::Tensor& t = g_.tensors[p.tensor];
+      const auto [scale, zp] = qparams(t.quant, t.dtype, false, p.to, where);
+      emit("QuantizeLinear", {p.from, scale, zp}, {p.to}, p.to + "/quantize");
+    }
+    pending_q_.clear();
+  }
+
+  // QUANTIZE: float (or, requantizing, another quantized tensor) to quantized.
+  void write_quantize(const ir::Node& n, const std::string& where) {
+    const int out = out0(n, where);
+    const int x = in(n, 0, where);
+    const ir::Tensor& t = g_.tensors[out];
+    require(quantized(out) && t.dtype != DType::kInt32, where, "output is not an int8/uint8 quantized tensor");
+    require(t.quant.scales.size() == 1, where, "output is quantized per channel");
+    const Want want = has_nchw(x) ? Want::kNchw : Want::kLogical;
+    std::string input = raw(x, want, where);
+    if (quantized(x)) input = dequantized(input, x, {}, where);
+    require(quantized(x) || g_.tensors[x].dtype == DType::kFloat32, where, "quantizes a non-float32 input");
+    const std::string name = produce(out, want);
+    const auto [scale, zp] = qparams(t.quant, t.dtype, false, name, where);
+    emit("QuantizeLinear", {input, scale, zp}, {name}, n.name);
+  }
+
+  void write_op(const ir::Node& n, const std::string& where) {
+    if (n.op == Op::Quantize) return write_quantize(n, where);
     if (is_binary(n.op)) return write_binary(n, where);
     if (is_unary(n.op)) return write_unary(n, where);
     switch (n.op) {
@@ -1016,6 +1200,7 @@ class NhwcWriter : public ModelBuilder {
   static bool convertible(Op op) {
     if (is_binary(op) || is_unary(op)) return true;
     switch (op) {
+      case Op::Quantize:
       case Op::Conv:
       case Op::ConvTranspose:
       case Op::MaxPool:
@@ -1103,7 +1288,7 @@ class NhwcWriter : public ModelBuilder {
     const int out = out0(n, where);
     const int x = in(n, 0, where);
     const Want want = has_nchw(x) ? Want::kNchw : Want::kLogical;
-    const std::string input = get(x, want, where);
+    const std::string input = n.op == Op::Dequantize ? raw(x, want, where) : get(x, want, where);
     const std::string name = produce(out, want);
     switch (n.op) {
       case Op::Clip: {
@@ -1115,7 +1300,8 @@ class NhwcWriter : public ModelBuilder {
           lo = n.inputs.size() > 1 ? get(n.inputs[1], Want::kLogical, where) : "";
           hi = n.inputs.size() > 2 ? get(n.inputs[2], Want::kLogical, where) : "";
         }
-        require(g_.tensors[x].dtype == DType::kFloat32, where, "Clip bounds are written as float32");
+        require(g_.tensors[x].dtype == DType::kFloat32 || (qdq_ && quantized(x)), where,
+                "Clip bounds are written as float32");
         emit("Clip", {input, lo, hi}, {name}, n.name);
         return;
       }
@@ -1220,10 +1406,19 @@ class NhwcWriter : public ModelBuilder {
     } else {
       fail(ErrorKind::kUnsupported, where, "weight layout '" + layout + "'");
     }
-    const std::string wname = fresh(names_[w] + "__oihw");
+    std::string wname = fresh(names_[w] + "__oihw");
     add_initializer(wname, oihw, where);
+    if (quantized(w)) {
+      // Per output channel: TFLite's axis (O of OHWI, or of 1HWO) is axis 0 of OIHW.
+      const ir::Quantization& q = g_.tensors[w].quant;
+      const std::int64_t o_axis = layout == "OHWI" ? 0 : 3;
+      require(q.scales.size() == 1 || (q.axis == o_axis && static_cast<std::int64_t>(q.scales.size()) == oihw.dims[0]),
+              where, "weight scales are not per tensor or per output channel");
+      wname =
+          dequantized(wname, w, layout == "OHWI" ? std::vector<int>{0, 3, 1, 2} : std::vector<int>{3, 0, 1, 2}, where);
+    }
     std::vector<std::string> inputs = {get(x, Want::kNchw, where), wname};
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(quantized_bias(n, x, w, where));
     const std::string name = produce(out, Want::kNchw);
     auto* node = emit_fused(n, "Conv", inputs, name, where);
     attr(node, "kernel_shape", std::vector<std::int64_t>{oihw.dims[2], oihw.dims[3]});
@@ -1417,7 +1612,7 @@ class NhwcWriter : public ModelBuilder {
       input = flat;
     }
     std::vector<std::string> inputs = {input, get(w, Want::kLogical, where)};
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(quantized_bias(n, x, w, where));
     const std::string name = produce(out, Want::kLogical);
     if (ys.size() == 2) {
       attr(emit_fused(n, "Gemm", inputs, name, where), "transB", std::int64_t{1});
@@ -1621,7 +1816,16 @@ class NhwcWriter : public ModelBuilder {
     if (n.op == Op::DepthToSpace) attr(node, "mode", std::string("DCR"));
   }
 
+  struct PendingQuantize {
+    std::string from;  // the op's float output
+    std::string to;    // the int8 tensor's name in the form produced
+    int tensor = -1;
+  };
+
   int opset_ = 13;
+  bool qdq_ = false;  // writing a quantized node (write_node)
+  std::vector<PendingQuantize> pending_q_;
+  std::unordered_map<std::string, std::string> dequantized_;  // stored name -> DequantizeLinear output
   std::vector<Form> forms_;
   std::vector<std::string> names_;
   std::vector<bool> poisoned_;

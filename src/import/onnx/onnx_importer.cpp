@@ -4,6 +4,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -155,6 +156,7 @@ class OnnxConverter {
     graph_.finalize(file_);
     resolve_constant_identities();
     normalize_attributes();
+    read_quantization();
     ir::validate(graph_, file_);
     return std::move(graph_);
   }
@@ -755,6 +757,58 @@ class OnnxConverter {
       dst.data = src.data;
       dst.sparse = src.sparse;
       dst.alias_of = root;
+    }
+  }
+
+  // QDQ models: the integer tensor a DequantizeLinear reads or a QuantizeLinear writes
+  // carries the node's scale and zero point (constants: float32 scales, one per tensor
+  // or per channel along `axis`, default 1), as TFLite tensors carry theirs, so cost
+  // analysis and writers see int8 weights and activations as such. Parameters that are
+  // not constants, or not finite and positive, are left to the runtime to judge.
+  void read_quantization() {
+    for (const ir::Node& node : graph_.nodes) {
+      const bool dq = node.op == ir::Op::DequantizeLinear;
+      if (!dq && node.op != ir::Op::QuantizeLinear) continue;
+      if (node.inputs.size() < 2 || node.inputs[1] < 0 || node.outputs.empty()) continue;
+      const int target = dq ? node.inputs[0] : node.outputs[0];
+      if (target < 0) continue;
+      ir::Tensor& t = graph_.tensors[target];
+      if (!t.quant.empty() || (t.dtype != DType::kInt8 && t.dtype != DType::kUInt8 && t.dtype != DType::kInt32))
+        continue;
+      const ir::Tensor& scale = graph_.tensors[node.inputs[1]];
+      if (!scale.is_constant() || scale.dtype != DType::kFloat32 || scale.data.empty() || scale.data.size() % 4 != 0)
+        continue;
+      ir::Quantization q;
+      q.scales.resize(scale.data.size() / 4);
+      std::memcpy(q.scales.data(), scale.data.data(), scale.data.size());
+      if (!std::all_of(q.scales.begin(), q.scales.end(), [](float v) { return std::isfinite(v) && v > 0; })) continue;
+      q.zero_points.assign(q.scales.size(), 0);
+      if (node.inputs.size() > 2 && node.inputs[2] >= 0) {
+        const ir::Tensor& zp = graph_.tensors[node.inputs[2]];
+        if (!zp.is_constant() || zp.dtype != t.dtype) continue;
+        const std::size_t width = ir::dtype_bits(zp.dtype) / 8;
+        if (zp.data.size() != q.scales.size() * width) continue;
+        for (std::size_t i = 0; i < q.scales.size(); ++i) {
+          const std::byte* p = zp.data.data() + i * width;
+          if (zp.dtype == DType::kInt8) {
+            q.zero_points[i] = static_cast<std::int8_t>(*p);
+          } else if (zp.dtype == DType::kUInt8) {
+            q.zero_points[i] = static_cast<std::uint8_t>(*p);
+          } else {
+            std::int32_t v;
+            std::memcpy(&v, p, 4);
+            q.zero_points[i] = v;
+          }
+        }
+      }
+      if (q.scales.size() > 1) {
+        std::int64_t axis = node.attrs.get_int("axis", 1);
+        const auto rank = static_cast<std::int64_t>(t.shape.rank());
+        if (!t.shape.rank_known || axis < -rank || axis >= rank) continue;
+        if (axis < 0) axis += rank;
+        q.axis = static_cast<std::int32_t>(axis);
+      }
+      t.quant = std::move(q);
     }
   }
 
