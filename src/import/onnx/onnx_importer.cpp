@@ -373,10 +373,11 @@ class OnnxConverter {
     }
   }
 
-  // Shape arithmetic that libonnx does not propagate is evaluated in a working copy
-  // (shape_folding.hpp) and inference re-run on it until nothing more folds; the
-  // copy's inferred types then replace the model's. The copy is small: weight
-  // payloads were stripped while parsing.
+  // Shape arithmetic that libonnx does not propagate is evaluated (shape_folding.hpp)
+  // and inference re-run with the evaluated nodes replaced by Constant nodes, until
+  // nothing more folds; the types inferred that way are kept. The rounds run on the
+  // model itself, not a copy: the replaced nodes are put back afterwards, and if a
+  // round's inference fails the types are restored to what the first inference found.
   // Each round can unlock one more stage of a model whose every block derives its
   // reshapes from the previous block's output shape (Swin: 12 blocks and 3 merges);
   // rounds stop as soon as nothing more folds, so models without shape math pay one.
@@ -384,26 +385,36 @@ class OnnxConverter {
 
   void refine_with_folding(::onnx::ModelProto& model) {
     if (!inference_ran_) return;
-    // The first pass reads the model itself: most models fold nothing and are not copied.
     onnx_fold::Folding folding = onnx_fold::find_foldable(model);
     if (folding.count() == 0) return;
-    ::onnx::ModelProto work = model;
+    auto& graph = *model.mutable_graph();
+    const google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> first_value_info = graph.value_info();
+    std::vector<::onnx::TypeProto> first_output_types;
+    for (const auto& out : graph.output()) first_output_types.push_back(out.type());
+    std::vector<std::pair<int, ::onnx::NodeProto>> replaced;
+    bool failed = false;
     for (int round = 0; round < kMaxFoldingRounds; ++round) {
-      if (round > 0) folding = onnx_fold::find_foldable(work);
+      if (round > 0) folding = onnx_fold::find_foldable(model);
       if (folding.count() == 0) break;
-      onnx_fold::apply(std::move(folding), work);
+      for (auto& [index, constant] : folding.constants) {
+        replaced.emplace_back(index, std::move(*graph.mutable_node(index)));
+        *graph.mutable_node(index) = std::move(constant);
+      }
+      folding.constants.clear();
+      onnx_fold::apply(std::move(folding), model);
       try {
         ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
-        ::onnx::shape_inference::InferShapes(work, &GuardedSchemas::instance(), opts);
+        ::onnx::shape_inference::InferShapes(model, &GuardedSchemas::instance(), opts);
       } catch (const std::exception&) {
-        return;  // keep what the first inference found
+        failed = true;  // keep what the first inference found
+        break;
       }
     }
-    auto& graph = *model.mutable_graph();
-    *graph.mutable_value_info() = work.graph().value_info();
-    for (int i = 0; i < graph.output_size() && i < work.graph().output_size(); ++i) {
-      *graph.mutable_output(i)->mutable_type() = work.graph().output(i).type();
-    }
+    for (auto it = replaced.rbegin(); it != replaced.rend(); ++it)
+      *graph.mutable_node(it->first) = std::move(it->second);
+    if (!failed) return;
+    *graph.mutable_value_info() = first_value_info;
+    for (int i = 0; i < graph.output_size(); ++i) *graph.mutable_output(i)->mutable_type() = first_output_types[i];
   }
 
   std::span<const std::byte> external_data(const ::onnx::TensorProto& t, const std::string& where) {
