@@ -212,6 +212,12 @@ class Folder {
         continue;
       }
       if (n.op_type() == "Constant") {
+        // A lone tensor value is decoded when a folded node reads it (in()): after a
+        // first round, every folded value is one of these.
+        if (n.attribute_size() == 1 && n.attribute(0).name() == "value" && n.attribute(0).has_t()) {
+          constants_[n.output(0)] = &n.attribute(0).t();
+          continue;
+        }
         for (const auto& a : n.attribute()) {
           if (a.name() == "value" && a.has_t()) {
             if (auto v = value_of(a.t())) known_[n.output(0)] = std::move(*v);
@@ -252,12 +258,16 @@ class Folder {
     if (i >= n.input_size() || n.input(i).empty()) return nullptr;
     const std::string& name = n.input(i);
     if (auto it = known_.find(name); it != known_.end()) return &it->second;
-    const auto init = initializers_.find(name);
-    if (init == initializers_.end()) return nullptr;
-    std::optional<Value> v = value_of(*init->second);
-    initializers_.erase(init);  // decoded once, whether or not it has a value
-    if (!v) return nullptr;
-    return &(known_[name] = std::move(*v));
+    // A Constant node's value, else an initializer's; each decoded once, whether or not
+    // it has a value.
+    for (auto* pending : {&constants_, &initializers_}) {
+      const auto p = pending->find(name);
+      if (p == pending->end()) continue;
+      std::optional<Value> v = value_of(*p->second);
+      pending->erase(p);
+      if (v) return &(known_[name] = std::move(*v));
+    }
+    return nullptr;
   }
 
   // libonnx 1.12 infers only the rank of an Einsum's output; with static input shapes
@@ -645,8 +655,10 @@ class Folder {
   const ::onnx::ModelProto& model_;
   std::deque<::onnx::TensorShapeProto> annotated_;  // Einsum shapes found in this pass
   std::int64_t opset_ = 0;
-  // Values computed so far, and initializers not decoded yet (a cache: in() fills it).
+  // Values computed so far, and Constant values and initializers not decoded yet (a
+  // cache: in() fills it).
   mutable std::unordered_map<std::string, Value> known_;
+  mutable std::unordered_map<std::string, const TensorProto*> constants_;
   mutable std::unordered_map<std::string, const TensorProto*> initializers_;
   std::unordered_map<std::string, const ::onnx::TensorShapeProto*> shapes_;
 };
