@@ -375,31 +375,49 @@ double graph_io_bytes(const ir::Graph& graph) {
 }
 
 nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
-  nlohmann::json kernels = nlohmann::json::array();
+  // Built member by member: brace-initialized objects copy every value through a
+  // temporary array per key, which cost more than predicting a small model.
+  using json = nlohmann::json;
+  auto pair = [](double a, double b) {
+    json v = json::array();
+    v.get_ref<json::array_t&>().reserve(2);
+    v.push_back(a);
+    v.push_back(b);
+    return v;
+  };
+  json kernels = json::array();
+  kernels.get_ref<json::array_t&>().reserve(p.kernels.size());
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
     const KernelPrediction& kp = p.per_kernel[i];
-    nlohmann::json nodes = nlohmann::json::array();
+    json nodes = json::array();
+    nodes.get_ref<json::array_t&>().reserve(k.nodes.size());
     for (int n : k.nodes) nodes.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
-    kernels.push_back({{"name", k.name},
-                       {"type", k.type},
-                       {"family", k.family},
-                       {"nodes", std::move(nodes)},
-                       {"latency_ms", kp.ms},
-                       {"interval_ms", {kp.lo_ms, kp.hi_ms}},
-                       {"source", kp.source},
-                       {"outside_sampled_range", kp.outside},
-                       {"flops", k.cost.flops},
-                       {"bytes", k.cost.bytes}});
+    json outside = json::array();
+    for (const std::string& name : kp.outside) outside.push_back(name);
+    json kernel = json::object();
+    kernel["name"] = k.name;
+    kernel["type"] = k.type;
+    kernel["family"] = k.family;
+    kernel["nodes"] = std::move(nodes);
+    kernel["latency_ms"] = kp.ms;
+    kernel["interval_ms"] = pair(kp.lo_ms, kp.hi_ms);
+    kernel["source"] = kp.source;
+    kernel["outside_sampled_range"] = std::move(outside);
+    kernel["flops"] = k.cost.flops;
+    kernel["bytes"] = k.cost.bytes;
+    kernels.push_back(std::move(kernel));
   }
-  return {{"runtime", bundle.runtime},
-          {"runtime_version", bundle.runtime_version},
-          {"threads", bundle.threads},
-          {"latency_ms", p.ms},
-          {"interval_ms", {p.lo_ms, p.hi_ms}},
-          {"estimated_kernels", p.estimated},
-          {"extrapolated_kernels", p.extrapolated},
-          {"kernels", std::move(kernels)}};
+  json doc = json::object();
+  doc["runtime"] = bundle.runtime;
+  doc["runtime_version"] = bundle.runtime_version;
+  doc["threads"] = bundle.threads;
+  doc["latency_ms"] = p.ms;
+  doc["interval_ms"] = pair(p.lo_ms, p.hi_ms);
+  doc["estimated_kernels"] = p.estimated;
+  doc["extrapolated_kernels"] = p.extrapolated;
+  doc["kernels"] = std::move(kernels);
+  return doc;
 }
 
 }  // namespace infercast::predict

@@ -11,25 +11,59 @@
 #include <random>
 
 #include "infercast/base/error.hpp"
+#include "infercast/base/shared_library.hpp"
 
 namespace infercast::predict {
 
 namespace {
 
+// XGBoost's C API, bound when a predictor is first trained or loaded
+// (base/shared_library.hpp): commands that never predict do not load it.
+#define INFERCAST_XGBOOST_FUNCTIONS(X) \
+  X(XGBGetLastError)                   \
+  X(XGBoosterCreate)                   \
+  X(XGBoosterFree)                     \
+  X(XGBoosterLoadModelFromBuffer)      \
+  X(XGBoosterPredictFromDense)         \
+  X(XGBoosterSaveModelToBuffer)        \
+  X(XGBoosterSetParam)                 \
+  X(XGBoosterUpdateOneIter)            \
+  X(XGDMatrixCreateFromMat)            \
+  X(XGDMatrixFree)                     \
+  X(XGDMatrixSetFloatInfo)
+
+struct XgboostApi {
+#define INFERCAST_DECLARE(name) decltype(&::name) name = nullptr;
+  INFERCAST_XGBOOST_FUNCTIONS(INFERCAST_DECLARE)
+#undef INFERCAST_DECLARE
+};
+
+const XgboostApi& xgb() {
+  static const XgboostApi api = [] {
+    static const base::SharedLibrary library(INFERCAST_XGBOOST_SONAME, "predictors (XGBoost)");
+    XgboostApi a;
+#define INFERCAST_BIND(name) a.name = library.function<decltype(&::name)>(#name);
+    INFERCAST_XGBOOST_FUNCTIONS(INFERCAST_BIND)
+#undef INFERCAST_BIND
+    return a;
+  }();
+  return api;
+}
+
 void check(int rc, const char* what) {
-  if (rc != 0) throw Error(ErrorKind::kUnsupported, "", std::string("xgboost ") + what, XGBGetLastError());
+  if (rc != 0) throw Error(ErrorKind::kUnsupported, "", std::string("xgboost ") + what, xgb().XGBGetLastError());
 }
 
 // A DMatrix owning nothing but XGBoost's copy of the rows.
 struct DMatrix {
   DMatrixHandle handle = nullptr;
   DMatrix(std::span<const Features> rows) {
-    check(XGDMatrixCreateFromMat(reinterpret_cast<const float*>(rows.data()), rows.size(), kFeatureCount,
-                                 std::numeric_limits<float>::quiet_NaN(), &handle),
+    check(xgb().XGDMatrixCreateFromMat(reinterpret_cast<const float*>(rows.data()), rows.size(), kFeatureCount,
+                                       std::numeric_limits<float>::quiet_NaN(), &handle),
           "DMatrix");
   }
   ~DMatrix() {
-    if (handle != nullptr) XGDMatrixFree(handle);
+    if (handle != nullptr) xgb().XGDMatrixFree(handle);
   }
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
@@ -152,13 +186,13 @@ Roofline Roofline::from_json(const nlohmann::json& j) {
 
 XgbModel::XgbModel() = default;
 XgbModel::~XgbModel() {
-  if (handle_ != nullptr) XGBoosterFree(handle_);
+  if (handle_ != nullptr) xgb().XGBoosterFree(handle_);
 }
 XgbModel::XgbModel(XgbModel&& other) noexcept
     : handle_(std::exchange(other.handle_, nullptr)), baseline_(std::move(other.baseline_)) {}
 XgbModel& XgbModel::operator=(XgbModel&& other) noexcept {
   if (this != &other) {
-    if (handle_ != nullptr) XGBoosterFree(handle_);
+    if (handle_ != nullptr) xgb().XGBoosterFree(handle_);
     handle_ = std::exchange(other.handle_, nullptr);
     baseline_ = std::move(other.baseline_);
   }
@@ -178,11 +212,11 @@ void XgbModel::fit(std::span<const Sample> samples, ModelKind kind, std::uint64_
     labels.push_back(static_cast<float>(std::log(s.latency_ms / base)));
   }
   DMatrix train(rows);
-  check(XGDMatrixSetFloatInfo(train.handle, "label", labels.data(), labels.size()), "labels");
-  if (handle_ != nullptr) XGBoosterFree(handle_);
+  check(xgb().XGDMatrixSetFloatInfo(train.handle, "label", labels.data(), labels.size()), "labels");
+  if (handle_ != nullptr) xgb().XGBoosterFree(handle_);
   handle_ = nullptr;
-  check(XGBoosterCreate(&train.handle, 1, &handle_), "create");
-  auto set = [&](const char* k, const std::string& v) { check(XGBoosterSetParam(handle_, k, v.c_str()), k); };
+  check(xgb().XGBoosterCreate(&train.handle, 1, &handle_), "create");
+  auto set = [&](const char* k, const std::string& v) { check(xgb().XGBoosterSetParam(handle_, k, v.c_str()), k); };
   set("objective", "reg:squarederror");
   set("nthread", "2");
   set("seed", std::to_string(seed % 2147483647));
@@ -207,7 +241,7 @@ void XgbModel::fit(std::span<const Sample> samples, ModelKind kind, std::uint64_
   } else {
     throw Error(ErrorKind::kInvalidArgument, "", "regressor", "roofline is not an XGBoost model");
   }
-  for (int i = 0; i < rounds; ++i) check(XGBoosterUpdateOneIter(handle_, i, train.handle), "train");
+  for (int i = 0; i < rounds; ++i) check(xgb().XGBoosterUpdateOneIter(handle_, i, train.handle), "train");
   // Predictions run one thread: the rows per call are few and OpenMP start-up dominates.
   set("nthread", "1");
 }
@@ -227,7 +261,7 @@ std::vector<double> XgbModel::predict_ms(std::span<const Features> rows) const {
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
-  check(XGBoosterPredictFromDense(handle_, values.c_str(), config, nullptr, &shape, &dim, &result), "predict");
+  check(xgb().XGBoosterPredictFromDense(handle_, values.c_str(), config, nullptr, &shape, &dim, &result), "predict");
   bst_ulong len = 1;
   for (bst_ulong d = 0; d < dim; ++d) len *= shape[d];
   if (len != rows.size()) throw Error(ErrorKind::kUnsupported, "", "xgboost predict", "unexpected output length");
@@ -242,16 +276,16 @@ std::vector<char> XgbModel::save() const {
   if (handle_ == nullptr) throw Error(ErrorKind::kInvalidArgument, "", "regressor", "not fitted");
   bst_ulong len = 0;
   const char* bytes = nullptr;
-  check(XGBoosterSaveModelToBuffer(handle_, R"({"format": "ubj"})", &len, &bytes), "save");
+  check(xgb().XGBoosterSaveModelToBuffer(handle_, R"({"format": "ubj"})", &len, &bytes), "save");
   return {bytes, bytes + len};
 }
 
 void XgbModel::load(std::span<const char> bytes) {
-  if (handle_ != nullptr) XGBoosterFree(handle_);
+  if (handle_ != nullptr) xgb().XGBoosterFree(handle_);
   handle_ = nullptr;
-  check(XGBoosterCreate(nullptr, 0, &handle_), "create");
-  check(XGBoosterLoadModelFromBuffer(handle_, bytes.data(), bytes.size()), "load");
-  check(XGBoosterSetParam(handle_, "nthread", "1"), "nthread");
+  check(xgb().XGBoosterCreate(nullptr, 0, &handle_), "create");
+  check(xgb().XGBoosterLoadModelFromBuffer(handle_, bytes.data(), bytes.size()), "load");
+  check(xgb().XGBoosterSetParam(handle_, "nthread", "1"), "nthread");
 }
 
 nlohmann::json to_json(const CvScore& s) {

@@ -12,10 +12,51 @@
 
 #include "connection.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/base/shared_library.hpp"
 
 namespace infercast::store::detail {
 
 namespace {
+
+// libpq's C API, bound when a PostgreSQL store is first opened
+// (base/shared_library.hpp): commands that never touch one do not load libpq and the
+// Kerberos, LDAP and TLS libraries it pulls in.
+#define INFERCAST_LIBPQ_FUNCTIONS(X) \
+  X(PQclear)                         \
+  X(PQcmdTuples)                     \
+  X(PQconnectdbParams)               \
+  X(PQerrorMessage)                  \
+  X(PQexec)                          \
+  X(PQexecParams)                    \
+  X(PQfinish)                        \
+  X(PQgetisnull)                     \
+  X(PQgetlength)                     \
+  X(PQgetvalue)                      \
+  X(PQnfields)                       \
+  X(PQntuples)                       \
+  X(PQreset)                         \
+  X(PQresultErrorMessage)            \
+  X(PQresultStatus)                  \
+  X(PQsetNoticeProcessor)            \
+  X(PQstatus)
+
+struct LibpqApi {
+#define INFERCAST_DECLARE(name) decltype(&::name) name = nullptr;
+  INFERCAST_LIBPQ_FUNCTIONS(INFERCAST_DECLARE)
+#undef INFERCAST_DECLARE
+};
+
+const LibpqApi& libpq() {
+  static const LibpqApi api = [] {
+    static const base::SharedLibrary library(INFERCAST_LIBPQ_SONAME, "PostgreSQL stores");
+    LibpqApi a;
+#define INFERCAST_BIND(name) a.name = library.function<decltype(&::name)>(#name);
+    INFERCAST_LIBPQ_FUNCTIONS(INFERCAST_BIND)
+#undef INFERCAST_BIND
+    return a;
+  }();
+  return api;
+}
 
 // libpq's message without its trailing newline and hint lines; "ERROR:  " dropped.
 std::string first_line(const char* message) {
@@ -51,29 +92,29 @@ class PgConnection final : public Connection {
     const char* timeout = std::getenv("PGCONNECT_TIMEOUT");
     const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {timeout != nullptr ? timeout : "10", "infercast", url.c_str(), nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
+    conn_ = libpq().PQconnectdbParams(keys, values, 1);
     if (conn_ == nullptr) fail("connect", "out of memory");
     // A server in the middle of a restart answers, but not yet (or no longer) as a
     // database: wait for it. Refused connections and credentials fail at once.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (PQstatus(conn_) != CONNECTION_OK && transient(PQerrorMessage(conn_)) &&
+    while (libpq().PQstatus(conn_) != CONNECTION_OK && transient(libpq().PQerrorMessage(conn_)) &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      PQreset(conn_);
+      libpq().PQreset(conn_);
     }
-    if (PQstatus(conn_) != CONNECTION_OK) fail("connect", first_line(PQerrorMessage(conn_)));
+    if (libpq().PQstatus(conn_) != CONNECTION_OK) fail("connect", first_line(libpq().PQerrorMessage(conn_)));
     quiet();
   }
   ~PgConnection() override {
-    if (conn_ != nullptr) PQfinish(conn_);
+    if (conn_ != nullptr) libpq().PQfinish(conn_);
   }
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
   void exec(const std::string& sql, const std::string& where) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
+    PGresult* r = libpq().PQexec(conn_, sql.c_str());
     check(r, where);
-    PQclear(r);
+    libpq().PQclear(r);
   }
 
   ResultSet query(const std::string& sql, const std::vector<Value>& params, const std::string& where) override {
@@ -91,37 +132,38 @@ class PgConnection final : public Connection {
       }
       values[i] = text[i].c_str();
     }
-    PGresult* r =
-        PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr, nullptr, 0);
+    PGresult* r = libpq().PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                       nullptr, nullptr, 0);
     check(r, where);
     ResultSet out;
-    const int rows = PQntuples(r), cols = PQnfields(r);
+    const int rows = libpq().PQntuples(r), cols = libpq().PQnfields(r);
     out.rows.reserve(static_cast<std::size_t>(rows));
     for (int i = 0; i < rows; ++i) {
       std::vector<Value> row;
       row.reserve(static_cast<std::size_t>(cols));
       for (int c = 0; c < cols; ++c) {
-        if (PQgetisnull(r, i, c)) {
+        if (libpq().PQgetisnull(r, i, c)) {
           row.emplace_back(std::monostate{});
         } else {
-          row.emplace_back(std::string(PQgetvalue(r, i, c), static_cast<std::size_t>(PQgetlength(r, i, c))));
+          row.emplace_back(
+              std::string(libpq().PQgetvalue(r, i, c), static_cast<std::size_t>(libpq().PQgetlength(r, i, c))));
         }
       }
       out.rows.push_back(std::move(row));
     }
-    const char* changed = PQcmdTuples(r);
+    const char* changed = libpq().PQcmdTuples(r);
     out.changes = changed != nullptr && *changed != '\0' ? std::stoll(changed) : 0;
-    PQclear(r);
+    libpq().PQclear(r);
     return out;
   }
 
-  bool lost() const override { return PQstatus(conn_) != CONNECTION_OK; }
+  bool lost() const override { return libpq().PQstatus(conn_) != CONNECTION_OK; }
 
   bool reconnect(double timeout_s) override {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     for (;;) {
-      PQreset(conn_);
-      if (PQstatus(conn_) == CONNECTION_OK) {
+      libpq().PQreset(conn_);
+      if (libpq().PQstatus(conn_) == CONNECTION_OK) {
         quiet();
         return true;
       }
@@ -133,16 +175,17 @@ class PgConnection final : public Connection {
  private:
   // Notices (e.g. "relation already exists, skipping") are not the user's business.
   void quiet() {
-    PQsetNoticeProcessor(
+    libpq().PQsetNoticeProcessor(
         conn_, [](void*, const char*) {}, nullptr);
   }
 
   void check(PGresult* r, const std::string& where) {
-    const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    const ExecStatusType st = r != nullptr ? libpq().PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return;
     const std::string reason =
-        first_line(r != nullptr && *PQresultErrorMessage(r) != '\0' ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
-    PQclear(r);
+        first_line(r != nullptr && *libpq().PQresultErrorMessage(r) != '\0' ? libpq().PQresultErrorMessage(r)
+                                                                            : libpq().PQerrorMessage(conn_));
+    libpq().PQclear(r);
     fail(where, reason);
   }
 

@@ -43,6 +43,7 @@
 
 #include "export/detail.hpp"
 #include "export/onnx/sparse.hpp"
+#include "import/onnx/onnx_schemas.hpp"
 #include "infercast/base/error.hpp"
 #include "infercast/export/export.hpp"
 
@@ -424,8 +425,8 @@ std::string direct_problem(const ir::Graph& g, const ir::Node& n, int opset) {
   if (domain.empty() && g.meta.opset > 0 && g.meta.opset < opset) {
     // Written at a newer opset than the file's: the node must be valid there as it
     // stands (same attributes and arity), and not an op whose meaning changed.
-    const auto* from = ::onnx::OpSchemaRegistry::Schema(op_type, static_cast<int>(g.meta.opset), "");
-    const auto* to = ::onnx::OpSchemaRegistry::Schema(op_type, opset, "");
+    const auto* from = import::onnx_schemas::find(op_type, static_cast<int>(g.meta.opset), "");
+    const auto* to = import::onnx_schemas::find(op_type, opset, "");
     const std::string change = "the op changed between opset " + std::to_string(g.meta.opset) + " and " +
                                std::to_string(opset) + " and is not upgraded";
     if (from != nullptr && to != nullptr && from->since_version() != to->since_version()) {

@@ -1,4 +1,5 @@
 // ONNX → ir::Graph, via libonnx's protobuf classes and ONNX's C++ shape inference.
+#include <google/protobuf/arena.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
@@ -8,10 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "import/onnx/onnx_schemas.hpp"
 #include "import/onnx/onnx_wire.hpp"
 #include "import/onnx/shape_folding.hpp"
 #include "infercast/base/error.hpp"
@@ -110,12 +113,20 @@ void check_inference_preconditions(const std::string& op, ::onnx::InferenceConte
   }
 }
 
+// Process-wide: a guarded copy is made once per schema, not once per import (copying
+// an OpSchema, docs and type tables included, cost more than inferring most nodes).
 class GuardedSchemas final : public ::onnx::ISchemaRegistry {
  public:
+  static const GuardedSchemas& instance() {
+    static const GuardedSchemas schemas;
+    return schemas;
+  }
+
   const ::onnx::OpSchema* GetSchema(const std::string& key, const int version,
                                     const std::string& domain) const override {
-    const ::onnx::OpSchema* schema = ::onnx::OpSchemaRegistry::Schema(key, version, domain);
+    const ::onnx::OpSchema* schema = onnx_schemas::find(key, version, domain);
     if (schema == nullptr || !schema->has_type_and_shape_inference_function()) return schema;
+    std::lock_guard lock(mutex_);
     auto& guarded = guarded_[schema];
     if (!guarded) {
       guarded = std::make_unique<::onnx::OpSchema>(*schema);
@@ -129,6 +140,9 @@ class GuardedSchemas final : public ::onnx::ISchemaRegistry {
   }
 
  private:
+  GuardedSchemas() = default;
+
+  mutable std::mutex mutex_;
   mutable std::unordered_map<const ::onnx::OpSchema*, std::unique_ptr<::onnx::OpSchema>> guarded_;
 };
 
@@ -140,13 +154,19 @@ class OnnxConverter {
 
   ir::Graph run(std::shared_ptr<const void> mapping) {
     const std::string stripped = onnx_wire::strip_large_payloads(bytes_, file_);
-    auto model = std::make_shared<::onnx::ModelProto>();
+    // The parsed model lives in an arena: its hundreds of small messages and strings are
+    // bump-allocated and freed at once, with the graph whose constants view them.
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = std::max<std::size_t>(stripped.size(), 4096);
+    arena_options.max_block_size = std::max<std::size_t>(stripped.size(), 65536);
+    auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
+    ::onnx::ModelProto* model = google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(arena.get());
     if (!model->ParseFromString(stripped)) {
       throw Error(ErrorKind::kBadModel, file_, "", "not a valid ONNX model (protobuf parse failed)");
     }
     if (!model->has_graph()) throw Error(ErrorKind::kBadModel, file_, "", "not an ONNX model: it has no graph");
     graph_.retain(std::move(mapping));
-    graph_.retain(model);
+    graph_.retain(std::shared_ptr<const void>(arena, model));
     read_metadata(*model);
     validate_declared_shapes(model->graph());
     apply_input_shapes(*model->mutable_graph());
@@ -309,7 +329,7 @@ class OnnxConverter {
     const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
     const auto opset = opsets.find(domain);
     if (opset == opsets.end()) return {};
-    const auto* schema = ::onnx::OpSchemaRegistry::Schema(n.op_type(), opset->second, domain);
+    const auto* schema = onnx_schemas::find(n.op_type(), opset->second, domain);
     if (schema == nullptr) return {};
     try {
       schema->Verify(n);
@@ -346,8 +366,7 @@ class OnnxConverter {
     }
     try {
       ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
-      const GuardedSchemas schemas;
-      ::onnx::shape_inference::InferShapes(model, &schemas, opts);
+      ::onnx::shape_inference::InferShapes(model, &GuardedSchemas::instance(), opts);
       inference_ran_ = true;
     } catch (const std::exception& e) {
       std::string what = e.what();
@@ -356,10 +375,11 @@ class OnnxConverter {
     }
   }
 
-  // Shape arithmetic that libonnx does not propagate is evaluated in a working copy
-  // (shape_folding.hpp) and inference re-run on it until nothing more folds; the
-  // copy's inferred types then replace the model's. The copy is small: weight
-  // payloads were stripped while parsing.
+  // Shape arithmetic that libonnx does not propagate is evaluated (shape_folding.hpp)
+  // and inference re-run with the evaluated nodes replaced by Constant nodes, until
+  // nothing more folds; the types inferred that way are kept. The rounds run on the
+  // model itself, not a copy: the replaced nodes are put back afterwards, and if a
+  // round's inference fails the types are restored to what the first inference found.
   // Each round can unlock one more stage of a model whose every block derives its
   // reshapes from the previous block's output shape (Swin: 12 blocks and 3 merges);
   // rounds stop as soon as nothing more folds, so models without shape math pay one.
@@ -367,26 +387,36 @@ class OnnxConverter {
 
   void refine_with_folding(::onnx::ModelProto& model) {
     if (!inference_ran_) return;
-    ::onnx::ModelProto work = model;
-    int folded = 0;
+    onnx_fold::Folding folding = onnx_fold::find_foldable(model);
+    if (folding.count() == 0) return;
+    auto& graph = *model.mutable_graph();
+    const google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> first_value_info = graph.value_info();
+    std::vector<::onnx::TypeProto> first_output_types;
+    for (const auto& out : graph.output()) first_output_types.push_back(out.type());
+    std::vector<std::pair<int, ::onnx::NodeProto>> replaced;
+    bool failed = false;
     for (int round = 0; round < kMaxFoldingRounds; ++round) {
-      const int now = onnx_fold::fold_shape_values(work);
-      if (now == 0) break;
-      folded += now;
+      if (round > 0) folding = onnx_fold::find_foldable(model);
+      if (folding.count() == 0) break;
+      for (auto& [index, constant] : folding.constants) {
+        replaced.emplace_back(index, std::move(*graph.mutable_node(index)));
+        *graph.mutable_node(index) = std::move(constant);
+      }
+      folding.constants.clear();
+      onnx_fold::apply(std::move(folding), model);
       try {
         ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0, /*data_prop=*/true);
-        const GuardedSchemas schemas;
-        ::onnx::shape_inference::InferShapes(work, &schemas, opts);
+        ::onnx::shape_inference::InferShapes(model, &GuardedSchemas::instance(), opts);
       } catch (const std::exception&) {
-        return;  // keep what the first inference found
+        failed = true;  // keep what the first inference found
+        break;
       }
     }
-    if (folded == 0) return;
-    auto& graph = *model.mutable_graph();
-    *graph.mutable_value_info() = work.graph().value_info();
-    for (int i = 0; i < graph.output_size() && i < work.graph().output_size(); ++i) {
-      *graph.mutable_output(i)->mutable_type() = work.graph().output(i).type();
-    }
+    for (auto it = replaced.rbegin(); it != replaced.rend(); ++it)
+      *graph.mutable_node(it->first) = std::move(it->second);
+    if (!failed) return;
+    *graph.mutable_value_info() = first_value_info;
+    for (int i = 0; i < graph.output_size(); ++i) *graph.mutable_output(i)->mutable_type() = first_output_types[i];
   }
 
   std::span<const std::byte> external_data(const ::onnx::TensorProto& t, const std::string& where) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -181,14 +182,14 @@ double normalized_axis(std::int64_t axis, std::int64_t rank) {
 
 class Folder {
  public:
-  explicit Folder(::onnx::ModelProto& model) : model_(model) {
+  explicit Folder(const ::onnx::ModelProto& model) : model_(model) {
     for (const auto& o : model.opset_import()) {
       if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
     }
-    auto& g = *model.mutable_graph();
-    for (const auto& t : g.initializer()) {
-      if (auto v = value_of(t)) known_[t.name()] = std::move(*v);
-    }
+    const auto& g = model.graph();
+    // Decoded when a folded node reads them (in()): most initializers are weights no
+    // shape computation reads.
+    for (const auto& t : g.initializer()) initializers_.emplace(t.name(), &t);
     auto add_type = [&](const ::onnx::ValueInfoProto& vi) {
       if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
         shapes_[vi.name()] = &vi.type().tensor_type().shape();
@@ -198,16 +199,25 @@ class Folder {
     for (const auto& vi : g.output()) add_type(vi);
   }
 
-  int run() {
-    int folded = 0;
-    auto& nodes = *model_.mutable_graph()->mutable_node();
-    for (auto& n : nodes) {
+  // Reads the model only; what folds is returned as edits (apply() makes them), so a
+  // model where nothing folds is never copied.
+  Folding run() {
+    Folding folding;
+    const auto& nodes = model_.graph().node();
+    for (int index = 0; index < nodes.size(); ++index) {
+      const auto& n = nodes[index];
       if (n.output_size() != 1 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
       if (n.op_type() == "Einsum") {
-        folded += annotate_einsum(n) ? 1 : 0;
+        annotate_einsum(n, folding);
         continue;
       }
       if (n.op_type() == "Constant") {
+        // A lone tensor value is decoded when a folded node reads it (in()): after a
+        // first round, every folded value is one of these.
+        if (n.attribute_size() == 1 && n.attribute(0).name() == "value" && n.attribute(0).has_t()) {
+          constants_[n.output(0)] = &n.attribute(0).t();
+          continue;
+        }
         for (const auto& a : n.attribute()) {
           if (a.name() == "value" && a.has_t()) {
             if (auto v = value_of(a.t())) known_[n.output(0)] = std::move(*v);
@@ -238,28 +248,37 @@ class Folder {
       attr->set_name("value");
       attr->set_type(::onnx::AttributeProto::TENSOR);
       *attr->mutable_t() = to_proto(*v);
-      n = std::move(constant);
-      ++folded;
+      folding.constants.emplace_back(index, std::move(constant));
     }
-    return folded;
+    return folding;
   }
 
  private:
   const Value* in(const ::onnx::NodeProto& n, int i) const {
     if (i >= n.input_size() || n.input(i).empty()) return nullptr;
-    auto it = known_.find(n.input(i));
-    return it == known_.end() ? nullptr : &it->second;
+    const std::string& name = n.input(i);
+    if (auto it = known_.find(name); it != known_.end()) return &it->second;
+    // A Constant node's value, else an initializer's; each decoded once, whether or not
+    // it has a value.
+    for (auto* pending : {&constants_, &initializers_}) {
+      const auto p = pending->find(name);
+      if (p == pending->end()) continue;
+      std::optional<Value> v = value_of(*p->second);
+      pending->erase(p);
+      if (v) return &(known_[name] = std::move(*v));
+    }
+    return nullptr;
   }
 
   // libonnx 1.12 infers only the rank of an Einsum's output; with static input shapes
-  // the equation gives the whole shape, written as value_info for inference to keep.
-  // True when a shape was added.
-  bool annotate_einsum(const ::onnx::NodeProto& n) {
-    if (n.output_size() != 1 || static_dims(n.output(0))) return false;
+  // the equation gives the whole shape, recorded for apply() to write as value_info
+  // for inference to keep (and seen by the rest of this pass at once).
+  void annotate_einsum(const ::onnx::NodeProto& n, Folding& folding) {
+    if (n.output_size() != 1 || static_dims(n.output(0))) return;
     std::vector<std::vector<std::int64_t>> shapes;
     for (const auto& input : n.input()) {
       auto dims = static_dims(input);
-      if (!dims) return false;
+      if (!dims) return;
       shapes.push_back(std::move(*dims));
     }
     std::string equation;
@@ -267,23 +286,11 @@ class Folder {
       if (a.name() == "equation") equation = a.s();
     }
     const auto r = ir::evaluate_einsum(equation, shapes);
-    if (!r) return false;
-    auto& graph = *model_.mutable_graph();
-    ::onnx::ValueInfoProto* vi = nullptr;
-    for (auto& existing : *graph.mutable_value_info()) {
-      if (existing.name() == n.output(0)) vi = &existing;
-    }
-    if (vi == nullptr) {
-      vi = graph.add_value_info();
-      vi->set_name(n.output(0));
-    }
-    auto* tensor = vi->mutable_type()->mutable_tensor_type();
-    if (tensor->elem_type() == 0) tensor->set_elem_type(TensorProto::FLOAT);
-    auto* shape = tensor->mutable_shape();
-    shape->clear_dim();
-    for (auto d : r->output_shape) shape->add_dim()->set_dim_value(d);
-    shapes_[n.output(0)] = shape;
-    return true;
+    if (!r) return;
+    ::onnx::TensorShapeProto& shape = annotated_.emplace_back();
+    for (auto d : r->output_shape) shape.add_dim()->set_dim_value(d);
+    shapes_[n.output(0)] = &shape;
+    folding.shapes.emplace_back(n.output(0), r->output_shape);
   }
 
   std::optional<std::vector<std::int64_t>> static_dims(const std::string& name) const {
@@ -645,17 +652,42 @@ class Folder {
     return r;
   }
 
-  ::onnx::ModelProto& model_;
+  const ::onnx::ModelProto& model_;
+  std::deque<::onnx::TensorShapeProto> annotated_;  // Einsum shapes found in this pass
   std::int64_t opset_ = 0;
-  std::unordered_map<std::string, Value> known_;
+  // Values computed so far, and Constant values and initializers not decoded yet (a
+  // cache: in() fills it).
+  mutable std::unordered_map<std::string, Value> known_;
+  mutable std::unordered_map<std::string, const TensorProto*> constants_;
+  mutable std::unordered_map<std::string, const TensorProto*> initializers_;
   std::unordered_map<std::string, const ::onnx::TensorShapeProto*> shapes_;
 };
 
 }  // namespace
 
-int fold_shape_values(::onnx::ModelProto& work) {
-  if (!work.has_graph()) return 0;
-  return Folder(work).run();
+Folding find_foldable(const ::onnx::ModelProto& model) {
+  if (!model.has_graph()) return {};
+  return Folder(model).run();
+}
+
+void apply(Folding folding, ::onnx::ModelProto& work) {
+  auto& graph = *work.mutable_graph();
+  for (auto& [index, constant] : folding.constants) *graph.mutable_node(index) = std::move(constant);
+  for (const auto& [name, dims] : folding.shapes) {
+    ::onnx::ValueInfoProto* vi = nullptr;
+    for (auto& existing : *graph.mutable_value_info()) {
+      if (existing.name() == name) vi = &existing;
+    }
+    if (vi == nullptr) {
+      vi = graph.add_value_info();
+      vi->set_name(name);
+    }
+    auto* tensor = vi->mutable_type()->mutable_tensor_type();
+    if (tensor->elem_type() == 0) tensor->set_elem_type(TensorProto::FLOAT);
+    auto* shape = tensor->mutable_shape();
+    shape->clear_dim();
+    for (auto d : dims) shape->add_dim()->set_dim_value(d);
+  }
 }
 
 }  // namespace infercast::import::onnx_fold
