@@ -42,6 +42,8 @@ struct FamilyModel {
   std::map<std::string, CvScore> cv;  // per model kind
   // Cold-cache excess, fitted on the kernels' flushed times: cold - warm =
   // ms_per_weight_byte * weight bytes + ms_per_io_byte * activation bytes (>= 0 each).
+  // predict applies the weight part only: inside a model a kernel's activations were just
+  // written by its neighbours and are warm; ms_per_io_byte is kept as measured.
   double ms_per_weight_byte = 0;
   double ms_per_io_byte = 0;
   // The range of every feature over the family's training kernels: a kernel outside it
