@@ -43,7 +43,7 @@ std::string fmt_fixed(double v, int digits) {
 }  // namespace
 
 std::string composition_line(const predict::Composition& c) {
-  if (c.networks == 0) return "composition: none (no synthetic networks measured)\n";
+  if (c.networks == 0) return "composition: none (profile --network-share, train --composition)\n";
   std::string scales;
   for (const auto& [group, s] : c.scale) scales += " " + group + " x" + fmt_fixed(s, 3);
   auto quality = [&](const char* key) {

@@ -249,7 +249,9 @@ int run_profile(const ProfileOptions& o) {
   bundle.created_utc = machine.timestamp_utc;
   bundle.l2_bytes = machine.l2_bytes;
   bundle.llc_bytes = machine.llc_bytes;
-  predict::calibrate_composition(bundle, context["networks"]);
+  // The composition is opt-in (docs/predict.md): networks an earlier --network-share run
+  // stored stay in the profile, but only a run that asks for them fits them.
+  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {

@@ -14,7 +14,7 @@ struct TrainOptions {
   std::string output;
   std::string format = "table";
   std::vector<std::string> kinds;
-  bool composition = true;
+  bool composition = false;
 };
 
 int run_train(const TrainOptions& o) {
@@ -78,8 +78,9 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
-  cmd->add_flag("!--no-composition", options->composition,
-                "leave out the whole-model composition fitted on the profile's synthetic networks");
+  cmd->add_flag("--composition", options->composition,
+                "fit the whole-model composition on the synthetic networks the profile measured (profile "
+                "--network-share); off by default, see docs/predict.md");
   cmd->callback([options, &action] { action = [options] { return run_train(*options); }; });
 }
 
