@@ -15,9 +15,9 @@ namespace {
 
 const std::array<std::string, 4> kGroups = {"conv", "dwconv", "gemm", "memory"};
 constexpr std::size_t kParams = kGroups.size() + 1;  // the scales, then per_kernel_ms
-// Ridge weight: a scale moved by 0.2 costs as much as a 20% error on 5% of the networks
-// (with 50 networks, 2.5 of them). Strong enough to hold a group the networks hardly
-// exercise at 1, weak enough that a group holding much of every network's time moves.
+// Ridge weight, per 50 networks: a scale 0.2 away from 1 costs 0.1 * 0.2^2, as much as one
+// network predicted 6% off. Enough to hold at 1 a group the networks hardly exercise;
+// light against a group that holds much of every network's time.
 constexpr double kRidge = 0.1;
 constexpr double kMinScale = 0.5, kMaxScale = 2.0;
 
