@@ -1,16 +1,12 @@
 // Synthetic networks (include/infercast/bench/synthetic.hpp).
 #include "infercast/bench/synthetic.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "graph_builder.hpp"
 #include "infercast/base/error.hpp"
-#include "infercast/export/export.hpp"
-#include "infercast/import/import.hpp"
 
 namespace infercast::bench {
 
@@ -349,37 +345,6 @@ SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs) {
     if (n.macs <= max_macs || attempt >= 8) return n;
     scale *= std::max(0.5, std::sqrt(max_macs / n.macs));
   }
-}
-
-namespace {
-
-struct RemoveFile {
-  std::filesystem::path path;
-  ~RemoveFile() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove(path, ec);
-  }
-};
-
-}  // namespace
-
-measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
-                            const measure::Protocol& protocol, const std::filesystem::path& scratch_dir) {
-  RemoveFile file;
-  ir::Graph loaded;
-  const ir::Graph* timed = &graph;
-  if (engine.name() != "xnnpack") {
-    // External runners load a file, as `run` gives them the user's model.
-    const auto dir = scratch_dir.empty() ? std::filesystem::temp_directory_path() : scratch_dir;
-    file.path = dir / ("infercast-network-" + std::to_string(::getpid()) + ".onnx");
-    exporter::ExportOptions eo;
-    eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
-    exporter::save(graph, file.path, exporter::Format::kOnnx, eo);
-    loaded = import::load_model(file.path);
-    timed = &loaded;
-  }
-  engine.prepare(*timed, {threads});
-  return engine.run({protocol, false, 42}).latency_ms;
 }
 
 }  // namespace infercast::bench

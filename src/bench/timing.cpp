@@ -230,6 +230,25 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
   return time_graph(engine, timed_kernel_graph(engine.name(), spec), spec.type, o);
 }
 
+measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
+                            const measure::Protocol& protocol, const fs::path& scratch_dir) {
+  FileGuard file;
+  ir::Graph loaded;
+  const ir::Graph* timed = &graph;
+  if (engine.name() != "xnnpack") {
+    // External runners load a file, as `run` gives them the user's model.
+    file.path = (scratch_dir.empty() ? fs::temp_directory_path() : scratch_dir) /
+                ("infercast-network-" + std::to_string(::getpid()) + ".onnx");
+    exporter::ExportOptions eo;
+    eo.opset = static_cast<int>(std::max<std::int64_t>(13, graph.meta.opset));
+    exporter::save(graph, file.path, exporter::Format::kOnnx, eo);
+    loaded = import::load_model(file.path);
+    timed = &loaded;
+  }
+  engine.prepare(*timed, {threads});
+  return engine.run({protocol, false, 42}).latency_ms;
+}
+
 KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const std::string& type,
                         const TimingOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();

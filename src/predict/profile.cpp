@@ -45,6 +45,16 @@ measure::Protocol kernel_protocol() {
   return p;
 }
 
+measure::Protocol network_protocol() {
+  measure::Protocol p;
+  p.warmup = 2;
+  p.min_repeats = 5;
+  p.min_time_s = 0.3;
+  p.max_repeats = 200;
+  p.max_remeasure = 0;
+  return p;
+}
+
 std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules) {
   const ir::Graph graph = bench::build_kernel_graph(bench::kernel_spec_from_json(spec));
   std::vector<Kernel> kernels = split_kernels(graph, rules);

@@ -193,12 +193,6 @@ int run_profile(const ProfileOptions& o) {
     // kernels alone do not see (predict/composition.hpp). Each is committed with the
     // profile before the next, so an interrupted run keeps them and a rerun continues.
     const auto profile_id = db.find_profile(profile_name)->id;
-    measure::Protocol network_protocol;
-    network_protocol.warmup = 2;
-    network_protocol.min_repeats = 5;
-    network_protocol.min_time_s = 0.3;
-    network_protocol.max_repeats = 200;
-    network_protocol.max_remeasure = 0;
     nlohmann::json& networks = context["networks"];
     std::uint64_t seed = 1;
     for (const auto& n : networks) seed = std::max(seed, n.value("seed", std::uint64_t{0}) + 1);
@@ -209,7 +203,7 @@ int run_profile(const ProfileOptions& o) {
       const bench::SyntheticNetwork net = bench::synthetic_network(seed);
       nlohmann::json row = {{"seed", seed}, {"name", net.name}, {"max_macs", 1.5e9}, {"macs", net.macs}};
       try {
-        const measure::Stats s = bench::time_network(*engine, net.graph, threads, network_protocol);
+        const measure::Stats s = bench::time_network(*engine, net.graph, threads, predict::network_protocol());
         row.update({{"median_ms", s.median}, {"min_ms", s.min}, {"cv", s.cv}, {"runs", s.n}});
         ++measured;
       } catch (const std::exception& e) {

@@ -25,15 +25,11 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "infercast/ir/graph.hpp"
-#include "infercast/measure/measure.hpp"
-#include "infercast/measure/stats.hpp"
-#include "infercast/runtime/runtime.hpp"
 
 namespace infercast::bench {
 
@@ -47,11 +43,5 @@ struct SyntheticNetwork {
 
 // The network of `seed`: the same seed gives the same graph on every build and machine.
 SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs = 1.5e9);
-
-// Times a whole model end to end (unprofiled runs, `protocol`) on `engine` at `threads`,
-// as `run` does: external runners get it as an .onnx file in `scratch_dir` (the system
-// temp folder when empty), removed afterwards. Throws what prepare and run throw.
-measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
-                            const measure::Protocol& protocol, const std::filesystem::path& scratch_dir = {});
 
 }  // namespace infercast::bench

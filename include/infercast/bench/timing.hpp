@@ -63,6 +63,12 @@ ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& 
 // runtime throws. No further attempt starts once stop_requested() (bench.hpp).
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& options);
 
+// Times a whole model end to end (unprofiled runs, `protocol`) at `threads`, as `run` does:
+// external runners get it as an .onnx file in `scratch_dir` (the system temp folder when
+// empty), removed afterwards. The synthetic networks of profile --network-share.
+measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
+                            const measure::Protocol& protocol, const std::filesystem::path& scratch_dir = {});
+
 // time_kernel for a graph built otherwise; `type` is the kernel type its boundary
 // layers and materialization are judged by.
 KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const std::string& type,

@@ -30,6 +30,9 @@ std::vector<std::string> single_kernel_types(const FusionRules& rules);
 
 // The protocol profile times kernels with: short, since a kernel run is micro- to milliseconds.
 measure::Protocol kernel_protocol();
+// The protocol profile times its synthetic networks with (profile --network-share):
+// whole models of 0.1-100 ms, one attempt.
+measure::Protocol network_protocol();
 
 // A timed kernel as training input: one successful measurement of the store.
 struct TimedSpec {
