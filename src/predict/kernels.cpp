@@ -12,9 +12,9 @@
 namespace infercast::predict {
 
 const std::array<const char*, kFeatureCount> kFeatureNames = {
-    "log2_flops", "log2_bytes", "log2_params", "log2_intensity", "log2_out_elems", "log2_in_elems",
-    "in_h",       "in_w",       "cin",         "cout",           "kernel",         "stride",
-    "groups",     "nodes",      "activation",  "inputs"};
+    "log2_flops", "log2_bytes", "log2_params", "log2_intensity", "log2_out_elems", "log2_in_elems",  "in_h",
+    "in_w",       "cin",        "cout",        "kernel",         "stride",         "groups",         "nodes",
+    "activation", "inputs",     "cin_align",   "cout_align",     "log2_reduction", "log2_out_pixels"};
 
 nlohmann::json to_json(const FusionRules& rules) {
   return {{"fused_pairs", rules.fused_pairs},
@@ -185,6 +185,16 @@ float log2p(double x) {
   return static_cast<float>(std::log2(1.0 + std::max(0.0, x)));
 }
 
+// log2 of the largest power of two, at most 64, dividing `c`; 0 for a non-positive
+// or odd `c`.
+float alignment(double c) {
+  const auto v = static_cast<std::int64_t>(c);
+  if (v <= 0) return 0;
+  int a = 0;
+  while (a < 6 && v % (std::int64_t{2} << a) == 0) ++a;
+  return static_cast<float>(a);
+}
+
 // A weight the runtime prepares once: the output of a Dequantize of a constant.
 bool is_prepared_weight(const ir::Graph& graph, int tensor) {
   const int producer = graph.tensors[static_cast<std::size_t>(tensor)].producer;
@@ -265,6 +275,11 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   const bool has_activation = kernel.type.find('+') != std::string::npos;
 
   const double moved = std::max(kernel.cost.bytes, 1.0);
+  // The reduction length of one output (a group's input channels times the window) and
+  // the output positions: the two GEMM dimensions besides the output channels.
+  const double group_count = std::max(groups, 1.0);
+  const double reduction = cin / group_count * std::max(k, 1.0) * std::max(k, 1.0);
+  const double out_pixels = cout > 0 ? out_elems / cout : out_elems;
   kernel.features = {log2p(kernel.cost.flops),
                      log2p(kernel.cost.bytes),
                      log2p(kernel.cost.params),
@@ -280,7 +295,11 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
                      log2p(groups),
                      static_cast<float>(kernel.nodes.size()),
                      has_activation ? 1.0f : 0.0f,
-                     static_cast<float>(activation_inputs)};
+                     static_cast<float>(activation_inputs),
+                     alignment(cin / group_count),
+                     alignment(cout / group_count),
+                     log2p(reduction),
+                     log2p(out_pixels)};
 }
 
 // Number of inputs that are not constants.

@@ -213,7 +213,7 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
                   "bundle was trained for runtime '" + bundle.runtime + "', not '" + expected_runtime + "'");
     const auto features = manifest.at("features").get<std::vector<std::string>>();
     if (features.size() != kFeatureCount || !std::equal(features.begin(), features.end(), kFeatureNames.begin()))
-      throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's");
+      throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's; retrain it from its database (infercast train)");
     bundle.runtime_version = manifest.value("runtime_version", "");
     bundle.threads = manifest.value("threads", 0);
     bundle.profile = manifest.value("profile", nlohmann::json::object());
