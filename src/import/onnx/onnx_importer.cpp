@@ -375,6 +375,73 @@ class OnnxConverter {
     }
   }
 
+  // Ops whose libonnx 1.12 type-and-shape inference reads only their inputs' types and
+  // their attributes, never an input's value (no getInputData, getInputSparseData or
+  // getSymbolicInput): a Constant in place of a producer changes nothing they infer,
+  // as long as the Constant's type equals the one already inferred.
+  static bool reads_no_input_values(const std::string& op) {
+    static const std::unordered_set<std::string> ops = {
+        "Conv",    "ConvTranspose", "Gemm",    "MatMul",      "BatchNormalization",    "Clip",
+        "Relu",    "LeakyRelu",     "PRelu",   "Sigmoid",     "HardSigmoid",           "HardSwish",
+        "Tanh",    "Elu",           "Selu",    "Softplus",    "InstanceNormalization", "LayerNormalization",
+        "Softmax", "LogSoftmax",    "MaxPool", "AveragePool", "GlobalAveragePool",     "GlobalMaxPool",
+        "LRN"};
+    return ops.count(op) > 0;
+  }
+
+  // True when replacing the folded nodes by Constant nodes cannot change what ONNX
+  // shape inference infers, so that another round would reproduce the first one's
+  // types exactly (torchvision exports: Identity nodes over small shared biases, read by
+  // Conv). That holds when every folded value's type is already inferred as exactly
+  // the Constant's (element type and static dims, no denotations), and every node
+  // reading a folded value is an op whose inference reads no input values and which
+  // has no data propagation function (data propagation passes values on to consumers
+  // further down). Einsum shapes, subgraphs (their nodes may read outer values) and
+  // consumers of other domains or unknown versions always repeat the round.
+  bool another_round_changes_nothing(const ::onnx::ModelProto& model, const onnx_fold::Folding& folding) const {
+    if (!folding.shapes.empty() || !graph_.meta.other_subgraphs.empty()) return false;
+    const auto& g = model.graph();
+    std::unordered_map<std::string, const ::onnx::TypeProto*> inferred;
+    for (const auto& v : g.value_info()) inferred.emplace(v.name(), &v.type());
+    for (const auto& v : g.output()) inferred.emplace(v.name(), &v.type());
+    std::unordered_set<std::string> folded;
+    std::unordered_set<int> folded_nodes;
+    for (const auto& [index, constant] : folding.constants) {
+      folded_nodes.insert(index);
+      const ::onnx::TensorProto& value = constant.attribute(0).t();
+      const auto it = inferred.find(constant.output(0));
+      if (it == inferred.end()) return false;
+      const ::onnx::TypeProto& type = *it->second;
+      if (!type.denotation().empty() || !type.has_tensor_type()) return false;
+      const auto& tensor = type.tensor_type();
+      if (tensor.elem_type() != value.data_type() || !tensor.has_shape()) return false;
+      const auto& dims = tensor.shape().dim();
+      if (dims.size() != value.dims_size()) return false;
+      for (int d = 0; d < dims.size(); ++d) {
+        if (!dims[d].has_dim_value() || dims[d].dim_value() != value.dims(d) || !dims[d].denotation().empty())
+          return false;
+      }
+      folded.insert(constant.output(0));
+    }
+    std::int64_t opset = 0;
+    for (const auto& o : model.opset_import()) {
+      if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
+    }
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& n = g.node(i);
+      if (folded_nodes.count(i)) continue;  // a Constant itself in the next round, checked above
+      const bool reads_folded =
+          std::any_of(n.input().begin(), n.input().end(), [&](const std::string& in) { return folded.count(in) > 0; });
+      if (!reads_folded) continue;
+      if (!(n.domain().empty() || n.domain() == "ai.onnx") || !reads_no_input_values(n.op_type())) return false;
+      const ::onnx::OpSchema* schema = onnx_schemas::find(n.op_type(), static_cast<int>(opset), "");
+      if (schema == nullptr || !schema->has_type_and_shape_inference_function() ||
+          schema->has_data_propagation_function())
+        return false;
+    }
+    return true;
+  }
+
   // Shape arithmetic that libonnx does not propagate is evaluated (shape_folding.hpp)
   // and inference re-run with the evaluated nodes replaced by Constant nodes, until
   // nothing more folds; the types inferred that way are kept. The rounds run on the
@@ -382,13 +449,14 @@ class OnnxConverter {
   // round's inference fails the types are restored to what the first inference found.
   // Each round can unlock one more stage of a model whose every block derives its
   // reshapes from the previous block's output shape (Swin: 12 blocks and 3 merges);
-  // rounds stop as soon as nothing more folds, so models without shape math pay one.
+  // rounds stop as soon as nothing more folds, so models without shape math pay one, and
+  // so do models whose folding cannot change any inferred type (another_round_changes_nothing).
   static constexpr int kMaxFoldingRounds = 64;
 
   void refine_with_folding(::onnx::ModelProto& model) {
     if (!inference_ran_) return;
     onnx_fold::Folding folding = onnx_fold::find_foldable(model);
-    if (folding.count() == 0) return;
+    if (folding.count() == 0 || another_round_changes_nothing(model, folding)) return;
     auto& graph = *model.mutable_graph();
     const google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> first_value_info = graph.value_info();
     std::vector<::onnx::TypeProto> first_output_types;
