@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -401,17 +402,19 @@ class OnnxConverter {
   bool another_round_changes_nothing(const ::onnx::ModelProto& model, const onnx_fold::Folding& folding) const {
     if (!folding.shapes.empty() || !graph_.meta.other_subgraphs.empty()) return false;
     const auto& g = model.graph();
-    std::unordered_map<std::string, const ::onnx::TypeProto*> inferred;
-    for (const auto& v : g.value_info()) inferred.emplace(v.name(), &v.type());
-    for (const auto& v : g.output()) inferred.emplace(v.name(), &v.type());
-    std::unordered_set<std::string> folded;
+    // Keys view the model's and the folding's names, both alive for this call.
+    std::unordered_map<std::string_view, const ::onnx::TensorProto*> folded;
     std::unordered_set<int> folded_nodes;
     for (const auto& [index, constant] : folding.constants) {
       folded_nodes.insert(index);
-      const ::onnx::TensorProto& value = constant.attribute(0).t();
-      const auto it = inferred.find(constant.output(0));
-      if (it == inferred.end()) return false;
-      const ::onnx::TypeProto& type = *it->second;
+      folded.emplace(constant.output(0), &constant.attribute(0).t());
+    }
+    std::size_t typed = 0;
+    auto same_type = [&](const ::onnx::ValueInfoProto& v) {
+      const auto it = folded.find(v.name());
+      if (it == folded.end()) return true;
+      const ::onnx::TensorProto& value = *it->second;
+      const ::onnx::TypeProto& type = v.type();
       if (!type.denotation().empty() || !type.has_tensor_type()) return false;
       const auto& tensor = type.tensor_type();
       if (tensor.elem_type() != value.data_type() || !tensor.has_shape()) return false;
@@ -421,8 +424,16 @@ class OnnxConverter {
         if (!dims[d].has_dim_value() || dims[d].dim_value() != value.dims(d) || !dims[d].denotation().empty())
           return false;
       }
-      folded.insert(constant.output(0));
+      ++typed;
+      return true;
+    };
+    for (const auto& v : g.value_info()) {
+      if (!same_type(v)) return false;
     }
+    for (const auto& v : g.output()) {
+      if (!same_type(v)) return false;
+    }
+    if (typed != folded.size()) return false;  // a folded value without an inferred type (or listed twice)
     std::int64_t opset = 0;
     for (const auto& o : model.opset_import()) {
       if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
@@ -701,8 +712,10 @@ class OnnxConverter {
     graph_.nodes.reserve(static_cast<std::size_t>(g.node_size()));
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& n = g.node(i);
-      const std::string where = node_where(i, n);
-      if (n.op_type().empty()) fail(ErrorKind::kBadModel, where, "has no op_type");
+      // Named only when something fails: spelling it out for every node cost more than
+      // reading the node.
+      const auto where = [&] { return node_where(i, n); };
+      if (n.op_type().empty()) fail(ErrorKind::kBadModel, where(), "has no op_type");
       ir::Node node;
       node.name =
           n.name().empty() ? (n.output_size() > 0 ? n.output(0) : n.op_type() + "_" + std::to_string(i)) : n.name();
@@ -716,13 +729,13 @@ class OnnxConverter {
         }
         const int id = graph_.find_tensor(name);
         if (id < 0) {
-          fail(ErrorKind::kBadModel, where,
+          fail(ErrorKind::kBadModel, where(),
                "input '" + name + "' is not produced by any node, initializer or graph input");
         }
         node.inputs.push_back(id);
       }
       for (const auto& name : n.output()) node.outputs.push_back(name.empty() ? -1 : graph_.find_tensor(name));
-      read_attributes(n, node, where);
+      read_attributes(n, node, i);
       graph_.nodes.push_back(std::move(node));
     }
     for (const auto& v : g.output()) {
@@ -773,7 +786,7 @@ class OnnxConverter {
     }
   }
 
-  void read_attributes(const ::onnx::NodeProto& n, ir::Node& node, const std::string& where) {
+  void read_attributes(const ::onnx::NodeProto& n, ir::Node& node, int index) {
     for (const auto& a : n.attribute()) {
       switch (a.type()) {
         case ::onnx::AttributeProto::INT: node.attrs.set(a.name(), a.i()); break;
@@ -791,8 +804,9 @@ class OnnxConverter {
         default: break;  // tensors and graphs are handled below or reported as subgraphs
       }
     }
-    if (node.op == ir::Op::ConstantOfShape) read_fill_value(n, node, where);
+    if (node.op == ir::Op::ConstantOfShape) read_fill_value(n, node, node_where(index, n));
     if (node.op != ir::Op::Constant || node.outputs.empty() || node.outputs[0] < 0) return;
+    const std::string where = node_where(index, n);
     // A Constant node's output is a constant tensor with its value as data.
     ir::Tensor& out = graph_.tensors[node.outputs[0]];
     for (const auto& a : n.attribute()) {
