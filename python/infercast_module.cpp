@@ -57,41 +57,44 @@ const char* kind_name(ErrorKind kind) {
   return "unknown";
 }
 
-py::object to_python(const json& j) {
+// nonfinite_as_none: a NaN or infinity becomes None, as the CLI's JSON text writes it
+// (null); a Prediction's document never went through that text, the others keep their
+// floats as they always did.
+py::object to_python(const json& j, bool nonfinite_as_none = false) {
   switch (j.type()) {
     case json::value_t::null: return py::none();
     case json::value_t::boolean: return py::bool_(j.get<bool>());
     case json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
     case json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
     case json::value_t::number_float: {
-      // The CLI's JSON text writes a non-finite number as null.
       const double x = j.get<double>();
-      return std::isfinite(x) ? py::object(py::float_(x)) : py::object(py::none());
+      if (nonfinite_as_none && !std::isfinite(x)) return py::none();
+      return py::float_(x);
     }
     case json::value_t::string: return py::str(j.get_ref<const std::string&>());
     case json::value_t::array: {
       py::list out(j.size());
       std::size_t i = 0;
-      for (const json& v : j) out[i++] = to_python(v);
+      for (const json& v : j) out[i++] = to_python(v, nonfinite_as_none);
       return out;
     }
     case json::value_t::object: {
       py::dict out;
-      for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = to_python(it.value());
+      for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = to_python(it.value(), nonfinite_as_none);
       return out;
     }
     default: return py::none();
   }
 }
 
-py::object dataframe(const json& rows) {
+py::object dataframe(const json& rows, bool nonfinite_as_none = false) {
   py::module_ pandas;
   try {
     pandas = py::module_::import("pandas");
   } catch (const py::error_already_set&) {
     throw py::import_error("to_pandas() needs pandas (Debian: apt-get install python3-pandas)");
   }
-  return pandas.attr("DataFrame")(to_python(rows));
+  return pandas.attr("DataFrame")(to_python(rows, nonfinite_as_none));
 }
 
 // A model argument resolved to a path or to bytes the call keeps referenced.
@@ -469,14 +472,14 @@ PYBIND11_MODULE(infercast, m) {
           "interval_ms", [](const Prediction& p) { return py::make_tuple(p.record.lo_ms, p.record.hi_ms); },
           "(lo, hi): the 90% band in milliseconds.")
       .def_property_readonly(
-          "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"]); },
+          "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"], true); },
           "list of dicts, one per fused kernel: name, type, family, nodes, latency_ms, interval_ms, source, "
           "outside_sampled_range, flops, bytes")
       .def(
-          "to_dict", [](const Prediction& p) { return to_python(p.doc()); },
+          "to_dict", [](const Prediction& p) { return to_python(p.doc(), true); },
           "The canonical JSON document as a new dict.")
       .def(
-          "to_pandas", [](const Prediction& p) { return dataframe(p.doc()["kernels"]); },
+          "to_pandas", [](const Prediction& p) { return dataframe(p.doc()["kernels"], true); },
           "The per-kernel rows as a pandas.DataFrame (needs pandas).")
       .def("__repr__", [](const Prediction& p) {
         return "<infercast.Prediction " + std::to_string(p.record.ms) + " ms on " + p.record.runtime + ">";

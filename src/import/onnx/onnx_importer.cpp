@@ -224,26 +224,31 @@ class OnnxConverter {
   }
 
   // Declared extents (nullopt: symbolic) must be in [0, 2^62) with a product below 2^62.
-  void check_extents(const std::vector<std::optional<std::int64_t>>& dims, const std::string& where) const {
+  // where() names the tensor; it is called only to report a failure (spelling out every
+  // initializer's name cost more than checking its dims).
+  template <typename Where>
+  void check_extents(const std::vector<std::optional<std::int64_t>>& dims, const Where& where) const {
     std::uint64_t numel = 1;
     for (std::size_t i = 0; i < dims.size(); ++i) {
       if (!dims[i]) continue;
       const std::int64_t d = *dims[i];
-      const std::string dim = "dimension " + std::to_string(i);
-      if (d < 0) fail(ErrorKind::kBadModel, where, dim + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where, dim + " is too large (" + std::to_string(d) + ")");
+      auto dim = [i] { return "dimension " + std::to_string(i); };
+      if (d < 0) fail(ErrorKind::kBadModel, where(), dim() + " is negative (" + std::to_string(d) + ")");
+      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where(), dim() + " is too large (" + std::to_string(d) + ")");
       if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
-        fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
+        fail(ErrorKind::kBadModel, where(), "element count overflows 2^62");
       }
       numel *= static_cast<std::uint64_t>(d);
     }
   }
 
-  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const std::string& where) const {
+  template <typename Where>
+  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const Where& where) const {
     check_extents({dims.begin(), dims.end()}, where);
   }
 
-  void check_type(const ::onnx::TypeProto& type, const std::string& where) const {
+  template <typename Where>
+  void check_type(const ::onnx::TypeProto& type, const Where& where) const {
     if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return;
     std::vector<std::optional<std::int64_t>> dims;
     for (const auto& d : type.tensor_type().shape().dim()) {
@@ -254,14 +259,16 @@ class OnnxConverter {
 
   // Shapes the file declares are checked before ONNX shape inference computes with them.
   void validate_declared_shapes(const ::onnx::GraphProto& g) const {
-    for (const auto& t : g.initializer()) check_dims(t.dims(), "initializer '" + t.name() + "'");
-    for (const auto& s : g.sparse_initializer()) check_dims(s.dims(), "sparse initializer '" + s.values().name() + "'");
-    for (const auto& v : g.input()) check_type(v.type(), "input '" + v.name() + "'");
-    for (const auto& v : g.output()) check_type(v.type(), "output '" + v.name() + "'");
-    for (const auto& v : g.value_info()) check_type(v.type(), "value_info '" + v.name() + "'");
+    for (const auto& t : g.initializer()) check_dims(t.dims(), [&] { return "initializer '" + t.name() + "'"; });
+    for (const auto& s : g.sparse_initializer())
+      check_dims(s.dims(), [&] { return "sparse initializer '" + s.values().name() + "'"; });
+    for (const auto& v : g.input()) check_type(v.type(), [&] { return "input '" + v.name() + "'"; });
+    for (const auto& v : g.output()) check_type(v.type(), [&] { return "output '" + v.name() + "'"; });
+    for (const auto& v : g.value_info()) check_type(v.type(), [&] { return "value_info '" + v.name() + "'"; });
     for (int i = 0; i < g.node_size(); ++i) {
       for (const auto& a : g.node(i).attribute()) {
-        if (a.has_t()) check_dims(a.t().dims(), node_where(i, g.node(i)) + " attribute '" + a.name() + "'");
+        if (a.has_t())
+          check_dims(a.t().dims(), [&] { return node_where(i, g.node(i)) + " attribute '" + a.name() + "'"; });
       }
     }
   }
