@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -56,37 +57,44 @@ const char* kind_name(ErrorKind kind) {
   return "unknown";
 }
 
-py::object to_python(const json& j) {
+// nonfinite_as_none: a NaN or infinity becomes None, as the CLI's JSON text writes it
+// (null); a Prediction's document never went through that text, the others keep their
+// floats as they always did.
+py::object to_python(const json& j, bool nonfinite_as_none = false) {
   switch (j.type()) {
     case json::value_t::null: return py::none();
     case json::value_t::boolean: return py::bool_(j.get<bool>());
     case json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
     case json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
-    case json::value_t::number_float: return py::float_(j.get<double>());
+    case json::value_t::number_float: {
+      const double x = j.get<double>();
+      if (nonfinite_as_none && !std::isfinite(x)) return py::none();
+      return py::float_(x);
+    }
     case json::value_t::string: return py::str(j.get_ref<const std::string&>());
     case json::value_t::array: {
       py::list out(j.size());
       std::size_t i = 0;
-      for (const json& v : j) out[i++] = to_python(v);
+      for (const json& v : j) out[i++] = to_python(v, nonfinite_as_none);
       return out;
     }
     case json::value_t::object: {
       py::dict out;
-      for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = to_python(it.value());
+      for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = to_python(it.value(), nonfinite_as_none);
       return out;
     }
     default: return py::none();
   }
 }
 
-py::object dataframe(const json& rows) {
+py::object dataframe(const json& rows, bool nonfinite_as_none = false) {
   py::module_ pandas;
   try {
     pandas = py::module_::import("pandas");
   } catch (const py::error_already_set&) {
     throw py::import_error("to_pandas() needs pandas (Debian: apt-get install python3-pandas)");
   }
-  return pandas.attr("DataFrame")(to_python(rows));
+  return pandas.attr("DataFrame")(to_python(rows, nonfinite_as_none));
 }
 
 // A model argument resolved to a path or to bytes the call keeps referenced.
@@ -175,19 +183,22 @@ struct Result {
 };
 
 struct Analysis : Result {};
-// A prediction keeps its document serialized, plus the numbers read most: a search loop
-// holds thousands, and mobilenet_v2's parsed document takes ~280 KB of JSON nodes
-// against a quarter of that as text (and building the nodes doubled predict_many's CPU).
+// A prediction keeps the library's record of it (numbers, kernel rows, node names), not
+// a document: a search loop makes thousands and reads latency_ms from most of them, and
+// building and printing the JSON document cost a fifth of a call on mobilenet_v2. The
+// document (the CLI's) is built from the record when to_dict(), kernels or to_pandas()
+// asks for it.
 struct Prediction {
-  double ms = 0, lo_ms = 0, hi_ms = 0;
-  std::string runtime;
-  std::string text;  // the canonical JSON document
+  predict::PredictionRecord record;
+  std::string model;      // the document's "model"
+  std::string predictor;  // and "predictor"
 
-  static Prediction of(const json& doc) {
-    return {doc["latency_ms"].get<double>(), doc["interval_ms"][0].get<double>(), doc["interval_ms"][1].get<double>(),
-            doc["runtime"].get<std::string>(), doc.dump()};
+  json doc() const {
+    json d = predict::prediction_json(record);
+    d["model"] = model;
+    d["predictor"] = predictor;
+    return d;
   }
-  json doc() const { return json::parse(text); }
 };
 struct Measurement : Result {};
 struct Verification : Result {};
@@ -234,7 +245,7 @@ class Predictor {
     const ModelSource source = model_source(model);
     const ImportOptions options = import_options(input_shapes);
     py::gil_scoped_release release;
-    return Prediction::of(one(source, options));
+    return one(source, options);
   }
 
   // Every model on `threads` workers (0 = the machine's cores). Predicting only reads
@@ -260,7 +271,7 @@ class Predictor {
       pool.emplace_back([&] {
         for (std::size_t i; !stop && (i = next++) < n;) {
           try {
-            out[i] = Prediction::of(one(sources[i], options));
+            out[i] = one(sources[i], options);
           } catch (...) {
             errors[i] = std::current_exception();
           }
@@ -288,13 +299,10 @@ class Predictor {
   const std::string& path() const { return path_; }
 
  private:
-  json one(const ModelSource& source, const ImportOptions& options) const {
+  Prediction one(const ModelSource& source, const ImportOptions& options) const {
     const ir::Graph graph = load(source, options);
-    const predict::Prediction p = predict::predict(*bundle_, graph);
-    json doc = predict::prediction_json(*bundle_, graph, p);
-    doc["model"] = source.path.empty() ? source.name : source.path;
-    doc["predictor"] = path_;
-    return doc;
+    return {predict::prediction_record(*bundle_, graph, predict::predict(*bundle_, graph)),
+            source.path.empty() ? source.name : source.path, path_};
   }
 
   std::string path_;
@@ -458,22 +466,23 @@ PYBIND11_MODULE(infercast, m) {
 
   py::class_<Prediction>(m, "Prediction", "A predicted latency: the CLI's `predict --format json` document.")
       .def_property_readonly(
-          "latency_ms", [](const Prediction& p) { return p.ms; }, "Predicted end-to-end latency in milliseconds.")
+          "latency_ms", [](const Prediction& p) { return p.record.ms; },
+          "Predicted end-to-end latency in milliseconds.")
       .def_property_readonly(
-          "interval_ms", [](const Prediction& p) { return py::make_tuple(p.lo_ms, p.hi_ms); },
+          "interval_ms", [](const Prediction& p) { return py::make_tuple(p.record.lo_ms, p.record.hi_ms); },
           "(lo, hi): the 90% band in milliseconds.")
       .def_property_readonly(
-          "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"]); },
+          "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"], true); },
           "list of dicts, one per fused kernel: name, type, family, nodes, latency_ms, interval_ms, source, "
           "outside_sampled_range, flops, bytes")
       .def(
-          "to_dict", [](const Prediction& p) { return to_python(p.doc()); },
+          "to_dict", [](const Prediction& p) { return to_python(p.doc(), true); },
           "The canonical JSON document as a new dict.")
       .def(
-          "to_pandas", [](const Prediction& p) { return dataframe(p.doc()["kernels"]); },
+          "to_pandas", [](const Prediction& p) { return dataframe(p.doc()["kernels"], true); },
           "The per-kernel rows as a pandas.DataFrame (needs pandas).")
       .def("__repr__", [](const Prediction& p) {
-        return "<infercast.Prediction " + std::to_string(p.ms) + " ms on " + p.runtime + ">";
+        return "<infercast.Prediction " + std::to_string(p.record.ms) + " ms on " + p.record.runtime + ">";
       });
 
   py::class_<Measurement>(m, "Measurement", "A measured latency: the CLI's `run --format json` document.")

@@ -1,6 +1,7 @@
 #include "infercast/ir/op.hpp"
 
 #include <array>
+#include <unordered_map>
 
 namespace infercast::ir {
 namespace {
@@ -53,10 +54,16 @@ std::string_view category_name(OpCategory c) noexcept {
 }
 
 std::optional<Op> op_from_name(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < kOps.size(); ++i) {
-    if (kOps[i].name == name) return static_cast<Op>(i);
-  }
-  return std::nullopt;
+  // Indexed once: scanning the table cost an importer more per node than the rest of
+  // reading the node's op. The first entry of a name wins, as in the table's order.
+  static const std::unordered_map<std::string_view, Op> by_name = [] {
+    std::unordered_map<std::string_view, Op> m;
+    for (std::size_t i = 0; i < kOps.size(); ++i) m.emplace(kOps[i].name, static_cast<Op>(i));
+    return m;
+  }();
+  const auto it = by_name.find(name);
+  if (it == by_name.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace infercast::ir

@@ -377,7 +377,38 @@ double graph_io_bytes(const ir::Graph& graph) {
   return bytes;
 }
 
-nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
+PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
+  PredictionRecord r;
+  r.runtime = bundle.runtime;
+  r.runtime_version = bundle.runtime_version;
+  r.threads = bundle.threads;
+  r.ms = p.ms;
+  r.lo_ms = p.lo_ms;
+  r.hi_ms = p.hi_ms;
+  r.estimated = p.estimated;
+  r.extrapolated = p.extrapolated;
+  r.kernels.resize(p.kernels.size());
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const Kernel& k = p.kernels[i];
+    const KernelPrediction& kp = p.per_kernel[i];
+    PredictionRecord::KernelRow& row = r.kernels[i];
+    row.name = k.name;
+    row.type = k.type;
+    row.family = k.family;
+    row.nodes.reserve(k.nodes.size());
+    for (int n : k.nodes) row.nodes.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
+    row.ms = kp.ms;
+    row.lo_ms = kp.lo_ms;
+    row.hi_ms = kp.hi_ms;
+    row.source = kp.source;
+    row.outside = kp.outside;
+    row.flops = k.cost.flops;
+    row.bytes = k.cost.bytes;
+  }
+  return r;
+}
+
+nlohmann::json prediction_json(const PredictionRecord& r) {
   // Built member by member: brace-initialized objects copy every value through a
   // temporary array per key, which cost more than predicting a small model.
   using json = nlohmann::json;
@@ -389,38 +420,40 @@ nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, con
     return v;
   };
   json kernels = json::array();
-  kernels.get_ref<json::array_t&>().reserve(p.kernels.size());
-  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
-    const Kernel& k = p.kernels[i];
-    const KernelPrediction& kp = p.per_kernel[i];
+  kernels.get_ref<json::array_t&>().reserve(r.kernels.size());
+  for (const PredictionRecord::KernelRow& k : r.kernels) {
     json nodes = json::array();
     nodes.get_ref<json::array_t&>().reserve(k.nodes.size());
-    for (int n : k.nodes) nodes.push_back(graph.nodes[static_cast<std::size_t>(n)].name);
+    for (const std::string& name : k.nodes) nodes.push_back(name);
     json outside = json::array();
-    for (const std::string& name : kp.outside) outside.push_back(name);
+    for (const std::string& name : k.outside) outside.push_back(name);
     json kernel = json::object();
     kernel["name"] = k.name;
     kernel["type"] = k.type;
     kernel["family"] = k.family;
     kernel["nodes"] = std::move(nodes);
-    kernel["latency_ms"] = kp.ms;
-    kernel["interval_ms"] = pair(kp.lo_ms, kp.hi_ms);
-    kernel["source"] = kp.source;
+    kernel["latency_ms"] = k.ms;
+    kernel["interval_ms"] = pair(k.lo_ms, k.hi_ms);
+    kernel["source"] = k.source;
     kernel["outside_sampled_range"] = std::move(outside);
-    kernel["flops"] = k.cost.flops;
-    kernel["bytes"] = k.cost.bytes;
+    kernel["flops"] = k.flops;
+    kernel["bytes"] = k.bytes;
     kernels.push_back(std::move(kernel));
   }
   json doc = json::object();
-  doc["runtime"] = bundle.runtime;
-  doc["runtime_version"] = bundle.runtime_version;
-  doc["threads"] = bundle.threads;
-  doc["latency_ms"] = p.ms;
-  doc["interval_ms"] = pair(p.lo_ms, p.hi_ms);
-  doc["estimated_kernels"] = p.estimated;
-  doc["extrapolated_kernels"] = p.extrapolated;
+  doc["runtime"] = r.runtime;
+  doc["runtime_version"] = r.runtime_version;
+  doc["threads"] = r.threads;
+  doc["latency_ms"] = r.ms;
+  doc["interval_ms"] = pair(r.lo_ms, r.hi_ms);
+  doc["estimated_kernels"] = r.estimated;
+  doc["extrapolated_kernels"] = r.extrapolated;
   doc["kernels"] = std::move(kernels);
   return doc;
+}
+
+nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
+  return prediction_json(prediction_record(bundle, graph, p));
 }
 
 }  // namespace infercast::predict

@@ -144,11 +144,33 @@ struct Prediction {
 // if kernel errors were fully correlated (the conservative bound).
 Prediction predict(const Bundle& bundle, const ir::Graph& graph);
 
+// What a prediction's document holds, detached from the graph (the kernels' node names
+// are copied) and from the kernels' features: what a caller keeps when it holds many
+// predictions and renders few of them (the Python module's Prediction).
+struct PredictionRecord {
+  struct KernelRow {
+    std::string name, type, family;
+    std::vector<std::string> nodes;  // the graph's node names
+    double ms = 0, lo_ms = 0, hi_ms = 0;
+    std::string source;
+    std::vector<std::string> outside;
+    double flops = 0, bytes = 0;
+  };
+  std::string runtime, runtime_version;
+  int threads = 0;
+  double ms = 0, lo_ms = 0, hi_ms = 0;
+  int estimated = 0, extrapolated = 0;
+  std::vector<KernelRow> kernels;
+};
+
+PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph, const Prediction& prediction);
+
 // The canonical JSON of a prediction (what `predict --format json` prints, less the
 // model and predictor paths): runtime, runtime_version, threads, latency_ms,
 // interval_ms [lo, hi], estimated_kernels, extrapolated_kernels, and per kernel name,
 // type, family, nodes (the graph's node names), latency_ms, interval_ms, source,
 // outside_sampled_range, flops, bytes.
+nlohmann::json prediction_json(const PredictionRecord& record);
 nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& prediction);
 
 // Bytes of a graph's inputs (not its weights) and outputs: what a runner copies per run.

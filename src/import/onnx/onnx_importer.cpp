@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -223,26 +224,31 @@ class OnnxConverter {
   }
 
   // Declared extents (nullopt: symbolic) must be in [0, 2^62) with a product below 2^62.
-  void check_extents(const std::vector<std::optional<std::int64_t>>& dims, const std::string& where) const {
+  // where() names the tensor; it is called only to report a failure (spelling out every
+  // initializer's name cost more than checking its dims).
+  template <typename Where>
+  void check_extents(const std::vector<std::optional<std::int64_t>>& dims, const Where& where) const {
     std::uint64_t numel = 1;
     for (std::size_t i = 0; i < dims.size(); ++i) {
       if (!dims[i]) continue;
       const std::int64_t d = *dims[i];
-      const std::string dim = "dimension " + std::to_string(i);
-      if (d < 0) fail(ErrorKind::kBadModel, where, dim + " is negative (" + std::to_string(d) + ")");
-      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where, dim + " is too large (" + std::to_string(d) + ")");
+      auto dim = [i] { return "dimension " + std::to_string(i); };
+      if (d < 0) fail(ErrorKind::kBadModel, where(), dim() + " is negative (" + std::to_string(d) + ")");
+      if (d >= kMaxDim) fail(ErrorKind::kBadModel, where(), dim() + " is too large (" + std::to_string(d) + ")");
       if (d != 0 && numel > static_cast<std::uint64_t>(kMaxDim) / static_cast<std::uint64_t>(d)) {
-        fail(ErrorKind::kBadModel, where, "element count overflows 2^62");
+        fail(ErrorKind::kBadModel, where(), "element count overflows 2^62");
       }
       numel *= static_cast<std::uint64_t>(d);
     }
   }
 
-  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const std::string& where) const {
+  template <typename Where>
+  void check_dims(const google::protobuf::RepeatedField<std::int64_t>& dims, const Where& where) const {
     check_extents({dims.begin(), dims.end()}, where);
   }
 
-  void check_type(const ::onnx::TypeProto& type, const std::string& where) const {
+  template <typename Where>
+  void check_type(const ::onnx::TypeProto& type, const Where& where) const {
     if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return;
     std::vector<std::optional<std::int64_t>> dims;
     for (const auto& d : type.tensor_type().shape().dim()) {
@@ -253,14 +259,16 @@ class OnnxConverter {
 
   // Shapes the file declares are checked before ONNX shape inference computes with them.
   void validate_declared_shapes(const ::onnx::GraphProto& g) const {
-    for (const auto& t : g.initializer()) check_dims(t.dims(), "initializer '" + t.name() + "'");
-    for (const auto& s : g.sparse_initializer()) check_dims(s.dims(), "sparse initializer '" + s.values().name() + "'");
-    for (const auto& v : g.input()) check_type(v.type(), "input '" + v.name() + "'");
-    for (const auto& v : g.output()) check_type(v.type(), "output '" + v.name() + "'");
-    for (const auto& v : g.value_info()) check_type(v.type(), "value_info '" + v.name() + "'");
+    for (const auto& t : g.initializer()) check_dims(t.dims(), [&] { return "initializer '" + t.name() + "'"; });
+    for (const auto& s : g.sparse_initializer())
+      check_dims(s.dims(), [&] { return "sparse initializer '" + s.values().name() + "'"; });
+    for (const auto& v : g.input()) check_type(v.type(), [&] { return "input '" + v.name() + "'"; });
+    for (const auto& v : g.output()) check_type(v.type(), [&] { return "output '" + v.name() + "'"; });
+    for (const auto& v : g.value_info()) check_type(v.type(), [&] { return "value_info '" + v.name() + "'"; });
     for (int i = 0; i < g.node_size(); ++i) {
       for (const auto& a : g.node(i).attribute()) {
-        if (a.has_t()) check_dims(a.t().dims(), node_where(i, g.node(i)) + " attribute '" + a.name() + "'");
+        if (a.has_t())
+          check_dims(a.t().dims(), [&] { return node_where(i, g.node(i)) + " attribute '" + a.name() + "'"; });
       }
     }
   }
@@ -375,6 +383,83 @@ class OnnxConverter {
     }
   }
 
+  // Ops whose libonnx 1.12 type-and-shape inference reads only their inputs' types and
+  // their attributes, never an input's value (no getInputData, getInputSparseData or
+  // getSymbolicInput): a Constant in place of a producer changes nothing they infer,
+  // as long as the Constant's type equals the one already inferred.
+  static bool reads_no_input_values(const std::string& op) {
+    static const std::unordered_set<std::string> ops = {
+        "Conv",    "ConvTranspose", "Gemm",    "MatMul",      "BatchNormalization",    "Clip",
+        "Relu",    "LeakyRelu",     "PRelu",   "Sigmoid",     "HardSigmoid",           "HardSwish",
+        "Tanh",    "Elu",           "Selu",    "Softplus",    "InstanceNormalization", "LayerNormalization",
+        "Softmax", "LogSoftmax",    "MaxPool", "AveragePool", "GlobalAveragePool",     "GlobalMaxPool",
+        "LRN"};
+    return ops.count(op) > 0;
+  }
+
+  // True when replacing the folded nodes by Constant nodes cannot change what ONNX
+  // shape inference infers, so that another round would reproduce the first one's
+  // types exactly (torchvision exports: Identity nodes over small shared biases, read by
+  // Conv). That holds when every folded value's type is already inferred as exactly
+  // the Constant's (element type and static dims, no denotations), and every node
+  // reading a folded value is an op whose inference reads no input values and which
+  // has no data propagation function (data propagation passes values on to consumers
+  // further down). Einsum shapes, subgraphs (their nodes may read outer values) and
+  // consumers of other domains or unknown versions always repeat the round.
+  bool another_round_changes_nothing(const ::onnx::ModelProto& model, const onnx_fold::Folding& folding) const {
+    if (!folding.shapes.empty() || !graph_.meta.other_subgraphs.empty()) return false;
+    const auto& g = model.graph();
+    // Keys view the model's and the folding's names, both alive for this call.
+    std::unordered_map<std::string_view, const ::onnx::TensorProto*> folded;
+    std::unordered_set<int> folded_nodes;
+    for (const auto& [index, constant] : folding.constants) {
+      folded_nodes.insert(index);
+      folded.emplace(constant.output(0), &constant.attribute(0).t());
+    }
+    std::size_t typed = 0;
+    auto same_type = [&](const ::onnx::ValueInfoProto& v) {
+      const auto it = folded.find(v.name());
+      if (it == folded.end()) return true;
+      const ::onnx::TensorProto& value = *it->second;
+      const ::onnx::TypeProto& type = v.type();
+      if (!type.denotation().empty() || !type.has_tensor_type()) return false;
+      const auto& tensor = type.tensor_type();
+      if (tensor.elem_type() != value.data_type() || !tensor.has_shape()) return false;
+      const auto& dims = tensor.shape().dim();
+      if (dims.size() != value.dims_size()) return false;
+      for (int d = 0; d < dims.size(); ++d) {
+        if (!dims[d].has_dim_value() || dims[d].dim_value() != value.dims(d) || !dims[d].denotation().empty())
+          return false;
+      }
+      ++typed;
+      return true;
+    };
+    for (const auto& v : g.value_info()) {
+      if (!same_type(v)) return false;
+    }
+    for (const auto& v : g.output()) {
+      if (!same_type(v)) return false;
+    }
+    if (typed != folded.size()) return false;  // a folded value without an inferred type (or listed twice)
+    std::int64_t opset = 0;
+    for (const auto& o : model.opset_import()) {
+      if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
+    }
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& n = g.node(i);
+      if (folded_nodes.count(i)) continue;  // a Constant itself in the next round, checked above
+      const bool reads_folded =
+          std::any_of(n.input().begin(), n.input().end(), [&](const std::string& in) { return folded.count(in) > 0; });
+      if (!reads_folded) continue;
+      if (!(n.domain().empty() || n.domain() == "ai.onnx") || !reads_no_input_values(n.op_type())) return false;
+      const ::onnx::OpSchema* schema = onnx_schemas::find(n.op_type(), static_cast<int>(opset), "");
+      if (schema == nullptr || !schema->has_type_and_shape_inference_function() ||
+          schema->has_data_propagation_function())
+        return false;
+    }
+    return true;
+  }
+
   // Shape arithmetic that libonnx does not propagate is evaluated (shape_folding.hpp)
   // and inference re-run with the evaluated nodes replaced by Constant nodes, until
   // nothing more folds; the types inferred that way are kept. The rounds run on the
@@ -382,13 +467,14 @@ class OnnxConverter {
   // round's inference fails the types are restored to what the first inference found.
   // Each round can unlock one more stage of a model whose every block derives its
   // reshapes from the previous block's output shape (Swin: 12 blocks and 3 merges);
-  // rounds stop as soon as nothing more folds, so models without shape math pay one.
+  // rounds stop as soon as nothing more folds, so models without shape math pay one, and
+  // so do models whose folding cannot change any inferred type (another_round_changes_nothing).
   static constexpr int kMaxFoldingRounds = 64;
 
   void refine_with_folding(::onnx::ModelProto& model) {
     if (!inference_ran_) return;
     onnx_fold::Folding folding = onnx_fold::find_foldable(model);
-    if (folding.count() == 0) return;
+    if (folding.count() == 0 || another_round_changes_nothing(model, folding)) return;
     auto& graph = *model.mutable_graph();
     const google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto> first_value_info = graph.value_info();
     std::vector<::onnx::TypeProto> first_output_types;
@@ -633,8 +719,10 @@ class OnnxConverter {
     graph_.nodes.reserve(static_cast<std::size_t>(g.node_size()));
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& n = g.node(i);
-      const std::string where = node_where(i, n);
-      if (n.op_type().empty()) fail(ErrorKind::kBadModel, where, "has no op_type");
+      // Named only when something fails: spelling it out for every node cost more than
+      // reading the node.
+      const auto where = [&] { return node_where(i, n); };
+      if (n.op_type().empty()) fail(ErrorKind::kBadModel, where(), "has no op_type");
       ir::Node node;
       node.name =
           n.name().empty() ? (n.output_size() > 0 ? n.output(0) : n.op_type() + "_" + std::to_string(i)) : n.name();
@@ -648,13 +736,13 @@ class OnnxConverter {
         }
         const int id = graph_.find_tensor(name);
         if (id < 0) {
-          fail(ErrorKind::kBadModel, where,
+          fail(ErrorKind::kBadModel, where(),
                "input '" + name + "' is not produced by any node, initializer or graph input");
         }
         node.inputs.push_back(id);
       }
       for (const auto& name : n.output()) node.outputs.push_back(name.empty() ? -1 : graph_.find_tensor(name));
-      read_attributes(n, node, where);
+      read_attributes(n, node, i);
       graph_.nodes.push_back(std::move(node));
     }
     for (const auto& v : g.output()) {
@@ -705,7 +793,7 @@ class OnnxConverter {
     }
   }
 
-  void read_attributes(const ::onnx::NodeProto& n, ir::Node& node, const std::string& where) {
+  void read_attributes(const ::onnx::NodeProto& n, ir::Node& node, int index) {
     for (const auto& a : n.attribute()) {
       switch (a.type()) {
         case ::onnx::AttributeProto::INT: node.attrs.set(a.name(), a.i()); break;
@@ -723,8 +811,9 @@ class OnnxConverter {
         default: break;  // tensors and graphs are handled below or reported as subgraphs
       }
     }
-    if (node.op == ir::Op::ConstantOfShape) read_fill_value(n, node, where);
+    if (node.op == ir::Op::ConstantOfShape) read_fill_value(n, node, node_where(index, n));
     if (node.op != ir::Op::Constant || node.outputs.empty() || node.outputs[0] < 0) return;
+    const std::string where = node_where(index, n);
     // A Constant node's output is a constant tensor with its value as data.
     ir::Tensor& out = graph_.tensors[node.outputs[0]];
     for (const auto& a : n.attribute()) {

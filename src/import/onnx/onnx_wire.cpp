@@ -2,9 +2,9 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
-#include <onnx/onnx_pb.h>
 
 #include <limits>
+#include <string_view>
 
 #include "infercast/base/error.hpp"
 
@@ -61,10 +61,28 @@ void append_varint(std::string& out, std::uint64_t value) {
   out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(end - buf));
 }
 
-void append_length_delimited(std::string& out, std::uint32_t field, const std::string& payload) {
+void append_tag(std::string& out, std::uint32_t field) {
   append_varint(out, WireFormatLite::MakeTag(static_cast<int>(field), WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+}
+
+void append_length_delimited(std::string& out, std::uint32_t field, std::string_view payload) {
+  append_tag(out, field);
   append_varint(out, payload.size());
-  out += payload;
+  out.append(payload);
+}
+
+// A nested message's length is known only once the message is written: it is written
+// in place as a five-byte varint (continuation bits on the first four bytes). Protobuf
+// reads varints of any length up to ten bytes, and lengths here are below 2^31, so the
+// padded form reads as the same number; the message is then written once, straight into
+// the output, instead of into a string of its own copied into its parent's.
+constexpr std::size_t kPaddedLength = 5;
+
+void write_padded_length(std::string& out, std::size_t at, std::uint32_t length) {
+  for (std::size_t i = 0; i < kPaddedLength; ++i) {
+    const auto bits = static_cast<std::uint8_t>((length >> (7 * i)) & 0x7f);
+    out[at + i] = static_cast<char>(i + 1 < kPaddedLength ? bits | 0x80 : bits);
+  }
 }
 
 class Stripper {
@@ -96,21 +114,18 @@ class Stripper {
         const std::uint8_t* payload = begin + payload_at;
         if (raw_data) {
           if (length > kInlineLimit) {
-            ::onnx::StringStringEntryProto entry;
-            entry.set_key(kOffsetKey);
-            entry.set_value(std::to_string(payload - base_));
-            append_length_delimited(out, kTensorExternalDataField, entry.SerializeAsString());
-            entry.set_key(kLengthKey);
-            entry.set_value(std::to_string(length));
-            append_length_delimited(out, kTensorExternalDataField, entry.SerializeAsString());
+            append_entry(out, kOffsetKey, static_cast<std::uint64_t>(payload - base_));
+            append_entry(out, kLengthKey, length);
           } else {
             out.append(reinterpret_cast<const char*>(begin + field_start),
                        static_cast<std::size_t>(payload_at + static_cast<int>(length) - field_start));
           }
         } else {
-          std::string stripped;
-          walk(payload, length, child, depth + 1, stripped);
-          append_length_delimited(out, field, stripped);
+          append_tag(out, field);
+          const std::size_t at = out.size();
+          out.append(kPaddedLength, '\0');
+          walk(payload, length, child, depth + 1, out);
+          write_padded_length(out, at, static_cast<std::uint32_t>(out.size() - at - kPaddedLength));
         }
         if (!in.Skip(static_cast<int>(length))) fail(begin + field_start, "truncated field");
         continue;
@@ -124,6 +139,15 @@ class Stripper {
   }
 
  private:
+  // One external_data entry (onnx.StringStringEntryProto: key = 1, value = 2).
+  void append_entry(std::string& out, const char* key, std::uint64_t value) {
+    const std::string number = std::to_string(value);
+    entry_.clear();
+    append_length_delimited(entry_, 1, key);
+    append_length_delimited(entry_, 2, number);
+    append_length_delimited(out, kTensorExternalDataField, entry_);
+  }
+
   [[noreturn]] void fail(const std::uint8_t* at, const std::string& reason) const {
     throw Error(ErrorKind::kBadModel, file_, "byte " + std::to_string(at - base_),
                 "not a valid ONNX protobuf: " + reason);
@@ -131,6 +155,7 @@ class Stripper {
 
   const std::uint8_t* base_;
   const std::string& file_;
+  std::string entry_;  // scratch for append_entry
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -111,6 +112,15 @@ TensorProto to_proto(const Value& v) {
   TensorProto t;
   t.set_data_type(v.elem_type);
   for (auto d : v.dims) t.add_dims(d);
+  const int n = static_cast<int>(v.data.size());
+  switch (v.elem_type) {
+    case TensorProto::INT64: t.mutable_int64_data()->Reserve(n); break;
+    case TensorProto::UINT32:
+    case TensorProto::UINT64: t.mutable_uint64_data()->Reserve(n); break;
+    case TensorProto::FLOAT: t.mutable_float_data()->Reserve(n); break;
+    case TensorProto::DOUBLE: t.mutable_double_data()->Reserve(n); break;
+    default: t.mutable_int32_data()->Reserve(n); break;
+  }
   for (double x : v.data) {
     switch (v.elem_type) {
       case TensorProto::INT64: t.add_int64_data(static_cast<std::int64_t>(x)); break;
@@ -238,8 +248,7 @@ class Folder {
         v.reset();  // malformed for folding purposes: leave the node to inference
       }
       if (!v || v->numel() > kMaxFoldedElements || static_cast<std::int64_t>(v->data.size()) != v->numel()) continue;
-      const std::string out = n.output(0);
-      known_[out] = *v;
+      const std::string& out = n.output(0);
       ::onnx::NodeProto constant;
       constant.set_op_type("Constant");
       constant.set_name(n.name());
@@ -248,6 +257,7 @@ class Folder {
       attr->set_name("value");
       attr->set_type(::onnx::AttributeProto::TENSOR);
       *attr->mutable_t() = to_proto(*v);
+      known_[out] = std::move(*v);
       folding.constants.emplace_back(index, std::move(constant));
     }
     return folding;
@@ -656,11 +666,11 @@ class Folder {
   std::deque<::onnx::TensorShapeProto> annotated_;  // Einsum shapes found in this pass
   std::int64_t opset_ = 0;
   // Values computed so far, and Constant values and initializers not decoded yet (a
-  // cache: in() fills it).
-  mutable std::unordered_map<std::string, Value> known_;
-  mutable std::unordered_map<std::string, const TensorProto*> constants_;
-  mutable std::unordered_map<std::string, const TensorProto*> initializers_;
-  std::unordered_map<std::string, const ::onnx::TensorShapeProto*> shapes_;
+  // cache: in() fills it). Every key views a name in model_, which outlives the Folder.
+  mutable std::unordered_map<std::string_view, Value> known_;
+  mutable std::unordered_map<std::string_view, const TensorProto*> constants_;
+  mutable std::unordered_map<std::string_view, const TensorProto*> initializers_;
+  std::unordered_map<std::string_view, const ::onnx::TensorShapeProto*> shapes_;
 };
 
 }  // namespace
