@@ -139,7 +139,7 @@ NetworkSample network_sample(const std::string& name, double measured_ms, const 
   s.measured_ms = measured_ms;
   s.overhead_ms = overhead_ms;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
-    if (p.kernels[i].removed || p.per_kernel[i].source == "memory-bound estimate") continue;
+    if (p.kernels[i].removed || p.per_kernel[i].source == kEstimateSource) continue;
     s.group_ms[composition_group(p.kernels[i].family)] += p.per_kernel[i].ms;
     ++s.kernels;
   }

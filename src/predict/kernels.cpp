@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
@@ -144,7 +146,10 @@ std::string op_class(const ir::Graph& graph, int index) {
   return name;
 }
 
-std::string family_of(const std::string& anchor_class) {
+namespace {
+
+// Anchor class -> regressor family; classes not listed are "other".
+const std::map<std::string, std::string>& families_by_class() {
   static const std::map<std::string, std::string> kFamilies = {
       {"conv", "conv"},
       {"dwconv", "dwconv"},
@@ -175,8 +180,24 @@ std::string family_of(const std::string& anchor_class) {
       {"bn", "norm"},
       {"layernorm", "norm"},
   };
-  const auto it = kFamilies.find(anchor_class);
-  return it == kFamilies.end() ? "other" : it->second;
+  return kFamilies;
+}
+
+}  // namespace
+
+std::string family_of(const std::string& anchor_class) {
+  const auto it = families_by_class().find(anchor_class);
+  return it == families_by_class().end() ? "other" : it->second;
+}
+
+const std::vector<std::string>& family_names() {
+  static const std::vector<std::string> kNames = [] {
+    // gconv is assigned in split_kernels (a conv with groups), other to every unlisted class.
+    std::set<std::string> names = {"gconv", "other"};
+    for (const auto& [anchor, family] : families_by_class()) names.insert(family);
+    return std::vector<std::string>(names.begin(), names.end());
+  }();
+  return kNames;
 }
 
 namespace {

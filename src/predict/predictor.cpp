@@ -59,11 +59,20 @@ std::pair<double, double> nonnegative_fit(const std::vector<std::array<double, 3
 }  // namespace
 
 Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options) {
+  for (const std::string& family : options.exclude_families) {
+    const auto& known = family_names();
+    if (std::find(known.begin(), known.end(), family) == known.end())
+      throw Error(ErrorKind::kInvalidArgument, "", "excluded family", "unknown family '" + family + "'");
+  }
+  std::map<std::string, int> excluded;
+  for (const std::string& family : options.exclude_families) excluded[family] = 0;
+  auto left_out = [&](const TrainingKernel& t) { return options.exclude_families.count(t.kernel.family) > 0; };
   // Kernels moving more than half the last-level cache find their data evicted warm
   // or cold alike; they say nothing about the excess and would dominate the fit.
   std::map<std::string, std::vector<std::array<double, 3>>> cold_rows;
   for (const TrainingKernel& t : data) {
-    if (t.kernel.removed || !(t.cold_ms > 0) || !(t.latency_ms > 0) || !std::isfinite(t.cold_ms)) continue;
+    if (t.kernel.removed || left_out(t) || !(t.cold_ms > 0) || !(t.latency_ms > 0) || !std::isfinite(t.cold_ms))
+      continue;
     if (options.llc_bytes > 0 && t.kernel.cost.bytes > 0.5 * static_cast<double>(options.llc_bytes)) continue;
     cold_rows[t.kernel.family].push_back(
         {weight_bytes(t.kernel.cost), io_bytes(t.kernel.cost), t.cold_ms - t.latency_ms});
@@ -72,6 +81,10 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   std::vector<Sample> all;
   for (const TrainingKernel& t : data) {
     if (t.kernel.removed || !t.kernel.complete || !(t.latency_ms > 0) || !std::isfinite(t.latency_ms)) continue;
+    if (left_out(t)) {
+      ++excluded[t.kernel.family];
+      continue;
+    }
     Sample s{t.kernel.features, t.kernel.cost, t.latency_ms};
     by_family[t.kernel.family].push_back(s);
     all.push_back(s);
@@ -79,6 +92,7 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   if (all.empty()) throw Error(ErrorKind::kInvalidArgument, "", "training data", "no usable measured kernels");
   Bundle bundle;
   bundle.rules = rules;
+  bundle.excluded_families = std::move(excluded);
   bundle.fallback = Roofline::fit(all);
   const double llc = static_cast<double>(options.llc_bytes);
   for (auto& [family, samples] : by_family) {
@@ -146,6 +160,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"l2_bytes", bundle.l2_bytes},
           {"llc_bytes", bundle.llc_bytes},
           {"composition", bundle.composition.to_json()},
+          {"excluded_families", bundle.excluded_families},
           {"families", families}};
 }
 
@@ -226,6 +241,7 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
     bundle.l2_bytes = manifest.value("l2_bytes", std::size_t{0});
     bundle.llc_bytes = manifest.value("llc_bytes", std::size_t{0});
     if (manifest.contains("composition")) bundle.composition = Composition::from_json(manifest["composition"], file);
+    bundle.excluded_families = manifest.value("excluded_families", std::map<std::string, int>{});
     for (const auto& [field, v] : {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
                                    std::pair{"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
                                    std::pair{"layer_excess_ms", bundle.layer_excess_ms}}) {
@@ -284,10 +300,12 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     }
     const auto it = bundle.families.find(k.family);
     if (it == bundle.families.end()) {
-      out.ms = bundle.fallback.overhead_ms + k.cost.bytes / bundle.fallback.bytes_per_ms;
+      // No regressor: the roofline of every trained family at once, whose compute ceiling
+      // counts too (bytes alone put an unsampled conv at a few percent of its time).
+      out.ms = bundle.fallback.predict_ms(k.cost);
       out.lo_ms = out.ms * std::exp(-kZ90 * 1.0);
       out.hi_ms = out.ms * std::exp(kZ90 * 1.0);
-      out.source = "memory-bound estimate";
+      out.source = kEstimateSource;
       ++p.estimated;
       continue;
     }
@@ -337,7 +355,7 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];
     const Kernel& k = p.kernels[i];
-    if (!k.removed && out.source != "memory-bound estimate") {
+    if (!k.removed && out.source != kEstimateSource) {
       const FamilyModel& f = bundle.families.at(k.family);
       // Kernels moving more than half the cache were measured cold already (the fit
       // left them out for that reason). Only the weights come from memory cold inside a

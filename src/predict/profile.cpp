@@ -116,7 +116,9 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
     try {
       if (auto k = training_kernel(t.spec, label, rules)) {
         k->cold_ms = t.kernel_ms > 0 ? t.cold_ms : 0;
-        if (t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0) {
+        // An excluded family's graphs inform nothing, the run overhead included (train drops the rest).
+        const bool excluded = options.exclude_families.count(k->kernel.family) > 0;
+        if (!excluded && t.layers_ms > 0 && t.layer_count > 0 && t.stats.median > 0) {
           const double layers = std::max(0.0, t.layers_ms - options.layer_excess_ms * t.layer_count);
           overheads.push_back({k->graph_io_bytes, std::max(0.0, t.stats.median - layers)});
         }

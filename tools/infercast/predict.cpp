@@ -77,7 +77,7 @@ int run_predict(const PredictOptions& o) {
   char head[512];
   std::snprintf(head, sizeof head,
                 "model       %s\npredictor   %s (%s %s, %d threads)\nlatency     %.3f ms  (90%% band %.3f .. %.3f ms)\n"
-                "kernels     %zu (%d memory-bound estimates, %d outside the sampled range: marked *)\n\n",
+                "kernels     %zu (%d roofline estimates, %d outside the sampled range: marked *)\n\n",
                 o.model.c_str(), o.predictor.c_str(), bundle.runtime.c_str(), bundle.runtime_version.c_str(),
                 bundle.threads, p.ms, p.lo_ms, p.hi_ms, p.kernels.size(), p.estimated, p.extrapolated);
   std::string text = head;

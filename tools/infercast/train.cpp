@@ -1,4 +1,5 @@
 // infercast train: fit a predictor bundle from timed kernels.
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -14,10 +15,23 @@ struct TrainOptions {
   std::string output;
   std::string format = "table";
   std::vector<std::string> kinds;
+  std::vector<std::string> exclude_families;
   bool composition = false;
 };
 
+// Checked before the database is read: a typo must not cost a training run.
+void check_families(const std::vector<std::string>& names) {
+  const std::vector<std::string>& known = predict::family_names();
+  for (const std::string& name : names) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw Error(ErrorKind::kInvalidArgument, "", "--exclude-family", "unknown family '" + name + "' (" + list + ")");
+  }
+}
+
 int run_train(const TrainOptions& o) {
+  check_families(o.exclude_families);
   predict::FusionRules rules;
   nlohmann::json p;
   const store::Database db = store::Database::open(o.db);
@@ -28,6 +42,7 @@ int run_train(const TrainOptions& o) {
     for (const auto& k : o.kinds) options.kinds.push_back(predict::model_kind_from_name(k));
   }
   options.llc_bytes = p.value("llc_bytes", std::size_t{0});
+  options.exclude_families.insert(o.exclude_families.begin(), o.exclude_families.end());
   options.layer_excess_ms = p.value("layer_excess_ms", 0.0);
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);
@@ -60,6 +75,9 @@ int run_train(const TrainOptions& o) {
     table += row;
   }
   table += composition_line(bundle.composition);
+  for (const auto& [family, samples] : bundle.excluded_families)
+    table += "excluded          " + family + " (" + std::to_string(samples) +
+             " samples left out; its kernels get the fallback roofline estimate)\n";
   write_output("-", table + "wrote " + o.output + " (" + std::to_string(timed.size()) + " timed kernels, " +
                         std::to_string(unusable) + " unusable)\n");
   return 0;
@@ -78,6 +96,10 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->add_option("--exclude-family", options->exclude_families,
+                  "leave these families' samples out (comma-separated: conv, dwconv, ...): their kernels are "
+                  "predicted by the fallback roofline, as in leave-one-family-out validation")
+      ->delimiter(',');
   cmd->add_flag("--composition", options->composition,
                 "fit the whole-model composition on the synthetic networks the profile measured (profile "
                 "--network-share); off by default, see docs/predict.md");

@@ -80,5 +80,8 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
 
 // The regressor family of a kernel type's anchor class.
 std::string family_of(const std::string& anchor_class);
+// Every family split_kernels can assign (sorted), "removed" aside: what train
+// --exclude-family accepts.
+const std::vector<std::string>& family_names();
 
 }  // namespace infercast::predict

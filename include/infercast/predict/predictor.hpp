@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,13 @@ struct Bundle {
   nlohmann::json profile = nlohmann::json::object();  // the profile's context (name, device, machine, ...)
   FusionRules rules;
   std::map<std::string, FamilyModel> families;
-  Roofline fallback;  // for kernels of families without data: a memory-bound estimate
+  // For kernels of a family without a regressor (none sampled, or left out by
+  // TrainOptions::exclude_families): one roofline fitted to every trained family at once,
+  // compute and memory ceilings both, so the estimate uses no sample of the family.
+  Roofline fallback;
+  // Families left out of training on purpose (train --exclude-family), with the samples
+  // each had: a leave-one-family-out bundle says so in its manifest.
+  std::map<std::string, int> excluded_families;
   // Paid once per model run, not per kernel: the runtime's invocation overhead,
   // run_overhead_ms plus run_ms_per_io_byte per byte of the model's inputs and outputs
   // (a runner copies them in and out: 0.15 ms per MB on ONNX Runtime's Node binding).
@@ -95,6 +102,10 @@ struct TrainOptions {
   // Label kernels with their median run's own time (what a user's typical run pays) rather
   // than their fastest: a model's median run is what `validate` compares with by default.
   bool median_labels = true;
+  // Families whose samples are left out entirely (regressor, cold-cache fit, fallback and
+  // run overhead): their kernels get the fallback estimate, as a family never sampled
+  // would. Leave-one-family-out validation (bench/leave_one_family_out.sh) uses it.
+  std::set<std::string> exclude_families;
   // Restrict the candidates (the baselines use {kRoofline} or one kind).
   std::vector<ModelKind> kinds = {ModelKind::kGbm, ModelKind::kForest, ModelKind::kRoofline};
 };
@@ -121,9 +132,12 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
 // The manifest only (what `train` prints and `predict --format json` echoes).
 nlohmann::json bundle_summary(const Bundle& bundle);
 
+// The source of a kernel predicted by Bundle::fallback (its family has no regressor).
+inline constexpr const char* kEstimateSource = "roofline estimate";
+
 struct KernelPrediction {
   double ms = 0, lo_ms = 0, hi_ms = 0;
-  std::string source;  // "gbm", "forest", "roofline", "memory-bound estimate", "removed"
+  std::string source;  // "gbm", "forest", "roofline", kEstimateSource, "removed"
   // The features (kFeatureNames) outside the range the family was trained on: the
   // prediction extrapolates along them. Empty inside the sampled space.
   std::vector<std::string> outside;
@@ -135,7 +149,7 @@ struct Prediction {
   double ms = 0, lo_ms = 0, hi_ms = 0;
   double working_set_bytes = 0;  // weights + the largest kernel's activation bytes
   double cold_fraction = 0;      // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
-  int estimated = 0;             // kernels predicted by the memory-bound fallback
+  int estimated = 0;             // kernels predicted by the fallback roofline (kEstimateSource)
   int extrapolated = 0;          // kernels with a feature outside their family's trained range
 };
 
