@@ -135,6 +135,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"runtime", bundle.runtime},
           {"runtime_version", bundle.runtime_version},
           {"threads", bundle.threads},
+          {"precision", bundle.precision},
           {"profile", bundle.profile},
           {"created_utc", bundle.created_utc},
           {"features", kFeatureNames},
@@ -216,6 +217,8 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
       throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's");
     bundle.runtime_version = manifest.value("runtime_version", "");
     bundle.threads = manifest.value("threads", 0);
+    // Bundles from before int8 profiles are fp32 ones.
+    bundle.precision = manifest.value("precision", "fp32");
     bundle.profile = manifest.value("profile", nlohmann::json::object());
     bundle.created_utc = manifest.value("created_utc", "");
     bundle.rules = fusion_rules_from_json(manifest.at("fusion_rules"));
@@ -269,7 +272,22 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
   return bundle;
 }
 
+std::string model_precision(const ir::Graph& graph) {
+  // Quantized activations: int8 TFLite tensors between int8 ops, QDQ ONNX's QuantizeLinear
+  // outputs. Weights alone do not count: dynamic-range and fp16 models run float kernels.
+  for (const ir::Tensor& t : graph.tensors)
+    if (!t.is_constant() && (t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8)) return "int8";
+  return "fp32";
+}
+
 Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
+  const std::string precision = model_precision(graph);
+  if (precision != bundle.precision) {
+    const std::string model = graph.meta.source_path.empty() ? std::string("model") : graph.meta.source_path;
+    throw Error(ErrorKind::kInvalidArgument, model, "precision",
+                "is an " + precision + " model and the predictor bundle was profiled for " + bundle.precision +
+                    " kernels (profile --precision " + precision + " makes a bundle for it)");
+  }
   Prediction p;
   p.kernels = split_kernels(graph, bundle.rules);
   p.per_kernel.resize(p.kernels.size());
@@ -415,6 +433,7 @@ nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, con
   doc["runtime"] = bundle.runtime;
   doc["runtime_version"] = bundle.runtime_version;
   doc["threads"] = bundle.threads;
+  doc["precision"] = bundle.precision;
   doc["latency_ms"] = p.ms;
   doc["interval_ms"] = pair(p.lo_ms, p.hi_ms);
   doc["estimated_kernels"] = p.estimated;
