@@ -164,9 +164,12 @@ const std::vector<std::string>& kernel_types() {
 }
 
 const std::vector<std::string>& int8_kernel_types() {
-  static const std::vector<std::string> types = {
-      "conv",    "conv+relu", "conv+relu6", "dwconv",  "dwconv+relu",   "dwconv+relu6", "fc",
-      "fc+relu", "add",       "add+relu",   "maxpool", "globalavgpool", "concat",       "pad"};
+  static const std::vector<std::string> types = {"conv", "conv+relu", "conv+relu6", "dwconv", "dwconv+relu",
+                                                 "dwconv+relu6", "fc", "fc+relu", "add", "add+relu", "maxpool",
+                                                 "globalavgpool", "concat", "pad",
+                                                 // Elementwise ops of quantized mobile nets: hard-swish's and SE's
+                                                 // multiplies, the SE gate's sigmoid, MediaPipe's HARD_SWISH.
+                                                 "mul", "channel_mul", "sigmoid", "hardswish"};
   return types;
 }
 
@@ -207,8 +210,7 @@ void validate(const KernelSpec& spec) {
   if (spec.dtype == ir::DType::kInt8) {
     const auto& int8 = int8_kernel_types();
     if (std::find(int8.begin(), int8.end(), spec.type) == int8.end())
-      invalid(spec, "dtype",
-              "this kernel type has no int8 form (int8 types: conv, dwconv, fc, add, pools, concat, pad)");
+      invalid(spec, "dtype", "this kernel type has no int8 form (bench::int8_kernel_types)");
   } else if (!ir::is_floating(spec.dtype)) {
     invalid(spec, "dtype", "must be a floating type or int8, got " + std::string(ir::dtype_name(spec.dtype)));
   }

@@ -274,9 +274,11 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
 
 std::string model_precision(const ir::Graph& graph) {
   // Quantized activations: int8 TFLite tensors between int8 ops, QDQ ONNX's QuantizeLinear
-  // outputs. Weights alone do not count: dynamic-range and fp16 models run float kernels.
+  // outputs (both carry quantization parameters). Weights alone do not count: dynamic-range
+  // and fp16 models run float kernels; nor does a raw uint8 image input a Cast turns float.
   for (const ir::Tensor& t : graph.tensors)
-    if (!t.is_constant() && (t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8)) return "int8";
+    if (!t.is_constant() && !t.quant.empty() && (t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8))
+      return "int8";
   return "fp32";
 }
 

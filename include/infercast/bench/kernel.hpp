@@ -62,7 +62,8 @@ struct KernelSpec {
 const std::vector<std::string>& kernel_types();
 // The kernel types with an int8 form: the ops `quantize --mode full` makes int8 that a
 // CNN spends its time in (convolutions and depthwise convolutions with their fused
-// ReLU/ReLU6, fully connected, add, max pooling, global average pooling, concat, pad).
+// ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
+// global average pooling, concat, pad).
 const std::vector<std::string>& int8_kernel_types();
 // The parameter names of `type`; throws Error(kInvalidArgument) for an unknown type.
 const std::vector<std::string>& kernel_parameters(const std::string& type);
