@@ -248,6 +248,9 @@ bool stop_requested() noexcept {
 }
 
 nlohmann::json kernel_features(const KernelSpec& spec) {
+  // An int8 kernel is described by its int8 TFLite graph (int8 activations and weights,
+  // int32 biases), interface QUANTIZE / DEQUANTIZE included.
+  if (spec.dtype == ir::DType::kInt8) return features_of(int8_kernel_form("xnnpack", spec).graph);
   return features_of(build_kernel_graph(spec));
 }
 
@@ -266,10 +269,21 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   const auto rt = runtime::make_runtime(o.runtime, runtime_options);
   const int threads = runtime::resolve_threads(o.threads);
 
+  if (o.precision != "fp32" && o.precision != "int8")
+    throw Error(ErrorKind::kInvalidArgument, "bench", "--precision", "'" + o.precision + "' is neither fp32 nor int8");
+  const bool int8 = o.precision == "int8";
+  if (int8 != (o.sampler.dtype == ir::DType::kInt8)) {
+    BenchOptions with_dtype = o;
+    with_dtype.sampler.dtype = int8 ? ir::DType::kInt8 : ir::DType::kFloat32;
+    return run_bench(with_dtype, db, progress);
+  }
+
   BenchSummary summary;
   const measure::MachineContext machine = measure::machine_context();
   store::Profile profile;
-  profile.name = o.profile.empty() ? o.runtime + "-" + std::to_string(threads) + "t" : o.profile;
+  profile.name =
+      o.profile.empty() ? o.runtime + "-" + std::to_string(threads) + "t" + (int8 ? "-int8" : "") : o.profile;
+  profile.precision = o.precision;
   profile.runtime = o.runtime;
   profile.runtime_version = rt->version();
   profile.threads = threads;
@@ -282,6 +296,11 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
     // A profile is one runtime configuration: never mix measurements of two. In a farm
     // the workers are many machines of one device model.
     const bool same_place = farm ? existing->device == profile.device : existing->machine_id == profile.machine_id;
+    if (existing->precision != profile.precision) {
+      throw Error(ErrorKind::kInvalidArgument, "bench", "--profile " + profile.name,
+                  "the profile holds " + existing->precision + " kernels and this run measures " + profile.precision +
+                      " ones; name another profile");
+    }
     if (existing->runtime != profile.runtime || existing->threads != profile.threads || !same_place) {
       throw Error(ErrorKind::kInvalidArgument, "bench", "--profile " + profile.name,
                   "the profile exists for runtime " + existing->runtime + " with " + std::to_string(existing->threads) +
@@ -361,8 +380,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       phase = now;
     };
     try {
-      const ir::Graph graph = build_kernel_graph(*spec);
-      kernel.features = features_of(graph);
+      kernel.features = kernel_features(*spec);
       lap(summary.build_s);
       m.kernel_id = db.upsert_kernel(kernel);
       lap(summary.store_s);

@@ -163,6 +163,22 @@ const std::vector<std::string>& kernel_types() {
   return types;
 }
 
+const std::vector<std::string>& int8_kernel_types() {
+  static const std::vector<std::string> types = {"conv", "conv+relu", "conv+relu6", "dwconv", "dwconv+relu",
+                                                 "dwconv+relu6", "fc", "fc+relu", "add", "add+relu", "maxpool",
+                                                 "globalavgpool", "concat", "pad",
+                                                 // Elementwise ops of quantized mobile nets: hard-swish's and SE's
+                                                 // multiplies, the SE gate's sigmoid, MediaPipe's HARD_SWISH.
+                                                 "mul", "channel_mul", "sigmoid", "hardswish"};
+  return types;
+}
+
+KernelSpec float_twin(const KernelSpec& spec) {
+  KernelSpec twin = spec;
+  twin.dtype = ir::DType::kFloat32;
+  return twin;
+}
+
 const std::vector<std::string>& kernel_parameters(const std::string& type) {
   for (const auto& t : type_table()) {
     if (t.type == type) return *t.params;
@@ -191,8 +207,12 @@ void validate(const KernelSpec& spec) {
       invalid(spec, "parameter '" + name + "'", "is not a parameter of this kernel type");
     }
   }
-  if (!ir::is_floating(spec.dtype)) {
-    invalid(spec, "dtype", "must be a floating type, got " + std::string(ir::dtype_name(spec.dtype)));
+  if (spec.dtype == ir::DType::kInt8) {
+    const auto& int8 = int8_kernel_types();
+    if (std::find(int8.begin(), int8.end(), spec.type) == int8.end())
+      invalid(spec, "dtype", "this kernel type has no int8 form (bench::int8_kernel_types)");
+  } else if (!ir::is_floating(spec.dtype)) {
+    invalid(spec, "dtype", "must be a floating type or int8, got " + std::string(ir::dtype_name(spec.dtype)));
   }
   const auto p = [&](const char* n) { return spec.params.at(n); };
   const std::string& t = spec.type;
@@ -285,6 +305,8 @@ KernelSpec kernel_spec_from_json(const nlohmann::json& j) {
       spec.dtype = ir::DType::kFloat32;
     } else if (d == "float16") {
       spec.dtype = ir::DType::kFloat16;
+    } else if (d == "int8") {
+      spec.dtype = ir::DType::kInt8;
     } else {
       return bad("dtype", "unsupported dtype '" + d + "'");
     }
@@ -326,7 +348,8 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
   validate(spec);
   if (spec.dtype != ir::DType::kFloat32) {
     throw Error(ErrorKind::kUnsupported, "kernel '" + spec.type + "'", "dtype",
-                "only float32 kernels are built, got " + std::string(ir::dtype_name(spec.dtype)));
+                "only float32 kernel graphs are built, got " + std::string(ir::dtype_name(spec.dtype)) +
+                    " (an int8 kernel is its float twin quantized: bench::int8_kernel_form)");
   }
   detail::GraphBuilder b("kernel '" + spec.key() + "'", seed);
   b.graph().meta.graph_name = spec.type;

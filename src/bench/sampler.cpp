@@ -337,7 +337,40 @@ std::vector<KernelSpec> model_kernels(const std::vector<fs::path>& models, const
   return out;
 }
 
+namespace {
+
+std::vector<KernelSpec> sample_float_kernels(const SamplerOptions& o, std::size_t count);
+
+}  // namespace
+
 std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t count) {
+  if (o.dtype == ir::DType::kFloat32) return sample_float_kernels(o, count);
+  if (o.dtype != ir::DType::kInt8)
+    throw Error(ErrorKind::kInvalidArgument, "bench", "--precision",
+                "kernels are sampled in float32 or int8, not " + std::string(ir::dtype_name(o.dtype)));
+  // int8: the float sequence of the int8 types, each spec as int8 (the same shapes, so an
+  // int8 and a float profile of one seed time the same layers).
+  const std::vector<std::string>& int8 = int8_kernel_types();
+  SamplerOptions float_options = o;
+  float_options.dtype = ir::DType::kFloat32;
+  if (float_options.kernel_types.empty()) float_options.kernel_types = int8;
+  for (const std::string& t : float_options.kernel_types) {
+    kernel_parameters(t);  // an unknown type is named as such
+    if (std::find(int8.begin(), int8.end(), t) == int8.end()) {
+      std::string known;
+      for (const auto& k : int8) known += (known.empty() ? "" : ", ") + k;
+      throw Error(ErrorKind::kInvalidArgument, "kernel '" + t + "'", "--precision int8",
+                  "has no int8 form (int8 kernel types: " + known + ")");
+    }
+  }
+  std::vector<KernelSpec> specs = sample_float_kernels(float_options, count);
+  for (KernelSpec& s : specs) s.dtype = ir::DType::kInt8;
+  return specs;
+}
+
+namespace {
+
+std::vector<KernelSpec> sample_float_kernels(const SamplerOptions& o, std::size_t count) {
   const std::vector<std::string> types = o.kernel_types.empty() ? default_kernel_types() : o.kernel_types;
   require_types(types);
   if (o.sampler == "grid") {
@@ -422,5 +455,7 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
   throw Error(ErrorKind::kInvalidArgument, "--sampler", o.sampler,
               "unknown sampler (grid, prior, space, random, adaptive)");
 }
+
+}  // namespace
 
 }  // namespace infercast::bench

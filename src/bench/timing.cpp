@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/measure/stats.hpp"
+#include "infercast/transform/quantize.hpp"
 
 namespace infercast::bench {
 
@@ -187,10 +189,43 @@ struct FileGuard {
   }
 };
 
+// Times the kernel `engine` has prepared into `out` (everything but prepare_s).
+void measure_prepared(runtime::Runtime& engine, const std::string& type, const TimingOptions& o, KernelTiming& out) {
+  // The protocol's re-measure rule, attempt by attempt, so the extra attempts and every
+  // attempt's timed time are known: warm-up before the first attempt only; further
+  // attempts while the CV is above the target; the lowest-CV attempt is kept.
+  measure::Protocol one = o.protocol;
+  one.max_remeasure = 0;
+  runtime::RunResult best;
+  for (int attempt = 0; attempt <= o.protocol.max_remeasure; ++attempt) {
+    one.warmup = attempt == 0 ? o.protocol.warmup : 0;
+    runtime::RunResult r = engine.run({one, true, o.input_seed});
+    const measure::Stats& s = r.latency_ms;
+    out.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
+    if (attempt == 0 || s.cv < best.latency_ms.cv) best = std::move(r);
+    out.remeasured = attempt;
+    if (s.cv <= o.protocol.cv_target || stop_requested()) break;
+  }
+  out.stats = best.latency_ms;
+  out.own_ms = own_time_ms(type, best);
+  out.own_median_ms = own_time_ms(type, best, true);
+  for (const runtime::LayerTiming& l : best.layers) out.own_layers += own_layer(type, l) ? 1 : 0;
+  out.layers_ms = all_layers_ms(best);
+  out.layer_count = static_cast<int>(best.layers.size());
+  if (o.cold_pass && !best.layers.empty() && !stop_requested()) {
+    const runtime::RunResult cold = engine.run({cold_protocol(), true, o.input_seed, cold_flush_bytes()});
+    out.cold_ms = own_time_ms(type, cold);
+  }
+}
+
 }  // namespace
 
 bool boundary_layer(const std::string& kernel_type, const std::string& op) {
   if (op == "ReorderInput" || op == "ReorderOutput") return true;
+  // The float interface of an int8 kernel graph (XNNPACK's Quantize / Dequantize, ONNX
+  // Runtime's QuantizeLinear / DequantizeLinear): inside a quantized model the kernel
+  // reads and writes int8 neighbours. Float kernel graphs have none.
+  if (op == "Quantize" || op == "Dequantize" || op == "QuantizeLinear" || op == "DequantizeLinear") return true;
   if (op == "Transpose")
     return kernel_type != "transpose" && kernel_type != "channel_shuffle" && kernel_type != "conv+transpose";
   // A Pad is the kernel's own in the pad kernels and in pad+conv / pad+dwconv, where the
@@ -226,8 +261,59 @@ ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& 
   return graph;
 }
 
+Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpec& spec) {
+  if (spec.dtype != ir::DType::kInt8)
+    throw Error(ErrorKind::kInvalidArgument, "kernel '" + spec.type + "'", "dtype", "is not int8");
+  validate(spec);
+  // The one quantizer (the pass `quantize --mode full` runs), on the float twin's graph.
+  // Random calibration as validate's int8 models get; four samples, since a one-kernel
+  // graph's ranges settle quickly and calibration runs the float kernel once per sample.
+  transform::QuantizeOptions q;
+  q.mode = transform::QuantizeMode::kFull;
+  q.calibration = "random:4";
+  ir::Graph float_graph = build_kernel_graph(float_twin(spec));
+  float_graph.meta.source_path = "kernel '" + spec.key() + "'";
+  transform::QuantizedModel model = transform::quantize(float_graph, q);
+  Int8KernelForm form;
+  if (runtime_name == "xnnpack") {
+    form.bytes = model.tflite;
+    form.graph = std::move(model.graph);
+    return form;
+  }
+  // The QDQ ONNX form, as `quantize -o M.onnx` writes it.
+  form.onnx = true;
+  form.bytes = std::make_shared<const std::string>(exporter::to_onnx(model.graph));
+  form.graph = import::load_onnx_bytes({reinterpret_cast<const std::byte*>(form.bytes->data()), form.bytes->size()},
+                                       float_graph.meta.source_path);
+  form.graph.retain(form.bytes);
+  return form;
+}
+
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
-  return time_graph(engine, timed_kernel_graph(engine.name(), spec), spec.type, o);
+  if (spec.dtype != ir::DType::kInt8) return time_graph(engine, timed_kernel_graph(engine.name(), spec), spec.type, o);
+  // int8: the runtime gets the file `quantize` would write, as it is (no layout round trip,
+  // no feeders; see timing.hpp).
+  const auto t0 = std::chrono::steady_clock::now();
+  KernelTiming out;
+  const Int8KernelForm form = int8_kernel_form(engine.name(), spec);
+  FileGuard runner_file;
+  ir::Graph loaded;
+  const ir::Graph* timed = &form.graph;
+  if (engine.name() != "xnnpack") {
+    const fs::path dir = o.scratch_dir.empty() ? fs::temp_directory_path() : o.scratch_dir;
+    runner_file.path = dir / ("infercast-kernel-" + std::to_string(::getpid()) + "-int8.onnx");
+    {
+      std::ofstream file(runner_file.path, std::ios::binary);
+      file.write(form.bytes->data(), static_cast<std::streamsize>(form.bytes->size()));
+      if (!file) throw Error(ErrorKind::kIo, runner_file.path.string(), "", "cannot be written");
+    }
+    loaded = import::load_model(runner_file.path);
+    timed = &loaded;
+  }
+  engine.prepare(*timed, {o.threads});
+  out.prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  measure_prepared(engine, spec.type, o, out);
+  return out;
 }
 
 measure::Stats time_network(runtime::Runtime& engine, const ir::Graph& graph, int threads,
@@ -293,32 +379,7 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   }
   engine.prepare(*timed_graph, {o.threads});
   out.prepare_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  // The protocol's re-measure rule, attempt by attempt, so the extra attempts and every
-  // attempt's timed time are known: warm-up before the first attempt only; further
-  // attempts while the CV is above the target; the lowest-CV attempt is kept.
-  measure::Protocol one = o.protocol;
-  one.max_remeasure = 0;
-  runtime::RunResult best;
-  for (int attempt = 0; attempt <= o.protocol.max_remeasure; ++attempt) {
-    one.warmup = attempt == 0 ? o.protocol.warmup : 0;
-    runtime::RunResult r = engine.run({one, true, o.input_seed});
-    const measure::Stats& s = r.latency_ms;
-    out.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
-    if (attempt == 0 || s.cv < best.latency_ms.cv) best = std::move(r);
-    out.remeasured = attempt;
-    if (s.cv <= o.protocol.cv_target || stop_requested()) break;
-  }
-  out.stats = best.latency_ms;
-  out.own_ms = own_time_ms(type, best);
-  out.own_median_ms = own_time_ms(type, best, true);
-  for (const runtime::LayerTiming& l : best.layers) out.own_layers += own_layer(type, l) ? 1 : 0;
-  out.layers_ms = all_layers_ms(best);
-  out.layer_count = static_cast<int>(best.layers.size());
-  if (o.cold_pass && !best.layers.empty() && !stop_requested()) {
-    const runtime::RunResult cold = engine.run({cold_protocol(), true, o.input_seed, cold_flush_bytes()});
-    out.cold_ms = own_time_ms(type, cold);
-  }
+  measure_prepared(engine, type, o, out);
   return out;
 }
 

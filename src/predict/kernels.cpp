@@ -225,6 +225,26 @@ bool is_prepared_weight(const ir::Graph& graph, int tensor) {
   return !p.inputs.empty() && p.inputs[0] >= 0 && graph.tensors[static_cast<std::size_t>(p.inputs[0])].is_constant();
 }
 
+bool integer_dtype(ir::DType d) {
+  return d == ir::DType::kInt8 || d == ir::DType::kUInt8 || d == ir::DType::kInt32;
+}
+
+bool is_dequantize(ir::Op op) {
+  return op == ir::Op::Dequantize || op == ir::Op::DequantizeLinear;
+}
+
+// The tensor a kernel really reads for `tensor`: a QDQ model's DequantizeLinear of int8
+// data (or int32 biases) is folded into the op that reads it, so the op reads the integer
+// tensor, not the float one the graph spells out. Otherwise `tensor` itself.
+const ir::Tensor& stored_tensor(const ir::Graph& graph, int tensor) {
+  const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(tensor)];
+  if (t.producer < 0) return t;
+  const ir::Node& p = graph.nodes[static_cast<std::size_t>(t.producer)];
+  if (!is_dequantize(p.op) || p.inputs.empty() || p.inputs[0] < 0) return t;
+  const ir::Tensor& in = graph.tensors[static_cast<std::size_t>(p.inputs[0])];
+  return integer_dtype(in.dtype) ? in : t;
+}
+
 // Fills cost and features of `kernel` from its nodes.
 void describe(const ir::Graph& graph, Kernel& kernel) {
   std::vector<int> external;  // activation and weight tensors read from outside the kernel
@@ -251,7 +271,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
     }
   }
   for (int t : external) {
-    if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) kernel.cost.bytes += static_cast<double>(*b);
+    if (const auto b = stored_tensor(graph, t).bytes()) kernel.cost.bytes += static_cast<double>(*b);
   }
   const ir::Node& last = graph.nodes[static_cast<std::size_t>(kernel.nodes.back())];
   double out_elems = 0;
@@ -380,6 +400,56 @@ bool foldable_transpose(const ir::Graph& graph, int index, const std::vector<std
   return anchor == "conv" || anchor == "dwconv";
 }
 
+// QDQ ONNX (an int8 model as ONNX Runtime's quantizer writes it): an op between
+// DequantizeLinears of int8 activations and one QuantizeLinear of its output is one
+// int8 kernel (ONNX Runtime runs QLinearConv, QLinearAdd, ...). Per node:
+// - member: such an op (its one output's only reader is the QuantizeLinear);
+// - folded: a DequantizeLinear of a run-time int8 tensor whose readers are all members:
+//   no layer of its own.
+struct QdqGroups {
+  std::vector<char> member, folded;
+};
+
+QdqGroups qdq_groups(const ir::Graph& graph) {
+  const std::size_t count = graph.nodes.size();
+  QdqGroups g{std::vector<char>(count, 0), std::vector<char>(count, 0)};
+  auto activation_dq = [&](int producer) {
+    if (producer < 0) return false;
+    const ir::Node& p = graph.nodes[static_cast<std::size_t>(producer)];
+    if (p.op != ir::Op::DequantizeLinear || p.inputs.empty() || p.inputs[0] < 0) return false;
+    const ir::Tensor& in = graph.tensors[static_cast<std::size_t>(p.inputs[0])];
+    return !in.is_constant() && (in.dtype == ir::DType::kInt8 || in.dtype == ir::DType::kUInt8);
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    const ir::Node& node = graph.nodes[i];
+    if (node.op == ir::Op::DequantizeLinear || node.op == ir::Op::QuantizeLinear) continue;
+    if (node.outputs.size() != 1 || node.outputs[0] < 0 || is_graph_output(graph, node.outputs[0])) continue;
+    const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
+    if (out.consumers.size() != 1 || out.consumers[0] < 0 ||
+        graph.nodes[static_cast<std::size_t>(out.consumers[0])].op != ir::Op::QuantizeLinear)
+      continue;
+    bool all = false;
+    for (int t : node.inputs) {
+      if (t < 0 || graph.tensors[static_cast<std::size_t>(t)].is_constant()) continue;
+      const int producer = graph.tensors[static_cast<std::size_t>(t)].producer;
+      if (is_prepared_weight(graph, t)) continue;
+      all = activation_dq(producer);
+      if (!all) break;
+    }
+    g.member[i] = all ? 1 : 0;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const ir::Node& node = graph.nodes[i];
+    if (!activation_dq(static_cast<int>(i)) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    if (is_graph_output(graph, node.outputs[0])) continue;
+    const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
+    bool all = !out.consumers.empty();
+    for (int c : out.consumers) all = all && c >= 0 && g.member[static_cast<std::size_t>(c)];
+    g.folded[i] = all ? 1 : 0;
+  }
+  return g;
+}
+
 }  // namespace
 
 std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules) {
@@ -388,6 +458,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
   for (std::size_t i = 0; i < count; ++i) classes[i] = op_class(graph, static_cast<int>(i));
   std::vector<char> assigned(count, 0);
   std::vector<std::string> anchor_of(count);  // the anchor class of each assigned node's kernel
+  const QdqGroups qdq = qdq_groups(graph);
   std::vector<Kernel> kernels;
   kernels.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -404,7 +475,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     const bool folded = (anchor == "pad" && foldable_pad(graph, static_cast<int>(i), classes, rules)) ||
                         (anchor == "transpose" && rules.fused_pairs.count("conv+transpose") != 0 &&
                          foldable_transpose(graph, static_cast<int>(i), anchor_of));
-    if (folded || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
+    if (folded || qdq.folded[i] || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;
       kernel.family = "removed";
       kernels.push_back(std::move(kernel));
@@ -414,6 +485,18 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     // Grouped convolutions (ResNeXt, RegNet) are their own family: per MAC they run far
     // slower than dense convs, and a dense-conv regressor under-predicts them.
     if (anchor == "conv" && node.attrs.get_int("group", 1) > 1) kernel.family = "gconv";
+    if (qdq.member[i]) {
+      // The op and the QuantizeLinear of its output: one int8 kernel, fused with nothing
+      // else (its reader dequantizes again).
+      const int q = graph.tensors[static_cast<std::size_t>(node.outputs[0])].consumers[0];
+      if (!assigned[static_cast<std::size_t>(q)]) {
+        assigned[static_cast<std::size_t>(q)] = 1;
+        kernel.nodes.push_back(q);
+      }
+      for (int n : kernel.nodes) anchor_of[static_cast<std::size_t>(n)] = anchor;
+      kernels.push_back(std::move(kernel));
+      continue;
+    }
     bool has_add = false;
     std::string trailing_act = fused;  // the activation the kernel ends with so far
     // Grow the kernel along single-consumer edges while the runtime fuses the pair.

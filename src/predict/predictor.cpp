@@ -149,6 +149,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"runtime", bundle.runtime},
           {"runtime_version", bundle.runtime_version},
           {"threads", bundle.threads},
+          {"precision", bundle.precision},
           {"profile", bundle.profile},
           {"created_utc", bundle.created_utc},
           {"features", kFeatureNames},
@@ -231,6 +232,8 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
       throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's; retrain it from its database (infercast train)");
     bundle.runtime_version = manifest.value("runtime_version", "");
     bundle.threads = manifest.value("threads", 0);
+    // Bundles from before int8 profiles are fp32 ones.
+    bundle.precision = manifest.value("precision", "fp32");
     bundle.profile = manifest.value("profile", nlohmann::json::object());
     bundle.created_utc = manifest.value("created_utc", "");
     bundle.rules = fusion_rules_from_json(manifest.at("fusion_rules"));
@@ -285,7 +288,24 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
   return bundle;
 }
 
+std::string model_precision(const ir::Graph& graph) {
+  // Quantized activations: int8 TFLite tensors between int8 ops, QDQ ONNX's QuantizeLinear
+  // outputs (both carry quantization parameters). Weights alone do not count: dynamic-range
+  // and fp16 models run float kernels; nor does a raw uint8 image input a Cast turns float.
+  for (const ir::Tensor& t : graph.tensors)
+    if (!t.is_constant() && !t.quant.empty() && (t.dtype == ir::DType::kInt8 || t.dtype == ir::DType::kUInt8))
+      return "int8";
+  return "fp32";
+}
+
 Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
+  const std::string precision = model_precision(graph);
+  if (precision != bundle.precision) {
+    const std::string model = graph.meta.source_path.empty() ? std::string("model") : graph.meta.source_path;
+    throw Error(ErrorKind::kInvalidArgument, model, "precision",
+                "is an " + precision + " model and the predictor bundle was profiled for " + bundle.precision +
+                    " kernels (profile --precision " + precision + " makes a bundle for it)");
+  }
   Prediction p;
   p.kernels = split_kernels(graph, bundle.rules);
   p.per_kernel.resize(p.kernels.size());
@@ -399,6 +419,7 @@ PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph,
   PredictionRecord r;
   r.runtime = bundle.runtime;
   r.runtime_version = bundle.runtime_version;
+  r.precision = bundle.precision;
   r.threads = bundle.threads;
   r.ms = p.ms;
   r.lo_ms = p.lo_ms;
@@ -462,6 +483,7 @@ nlohmann::json prediction_json(const PredictionRecord& r) {
   doc["runtime"] = r.runtime;
   doc["runtime_version"] = r.runtime_version;
   doc["threads"] = r.threads;
+  doc["precision"] = r.precision;
   doc["latency_ms"] = r.ms;
   doc["interval_ms"] = pair(r.lo_ms, r.hi_ms);
   doc["estimated_kernels"] = r.estimated;

@@ -8,6 +8,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
 #include "infercast/bench/synthetic.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/measure/stats.hpp"
 
 namespace infercast::predict {
@@ -55,12 +56,28 @@ measure::Protocol network_protocol() {
   return p;
 }
 
-std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules) {
-  const ir::Graph graph = bench::build_kernel_graph(bench::kernel_spec_from_json(spec));
+std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules,
+                                              const std::string& runtime) {
+  const bench::KernelSpec kernel_spec = bench::kernel_spec_from_json(spec);
+  const bool int8 = kernel_spec.dtype == ir::DType::kInt8;
+  // An int8 kernel is split in the form its runtime timed (int8 TFLite, QDQ ONNX), so its
+  // features are those of the same op inside a quantized model; the graph's boundary
+  // layers (the float interface's Quantize/Dequantize, layout Transposes, the TFLite
+  // writer's explicit Pad), which its label leaves out, are left out here too.
+  const ir::Graph graph =
+      int8 ? bench::int8_kernel_form(runtime, kernel_spec).graph : bench::build_kernel_graph(kernel_spec);
+  auto boundary = [&](const Kernel& k) {
+    if (!int8) return false;
+    for (int n : k.nodes) {
+      const ir::Node& node = graph.nodes[static_cast<std::size_t>(n)];
+      if (!bench::boundary_layer(kernel_spec.type, std::string(ir::op_name(node.op)))) return false;
+    }
+    return true;
+  };
   std::vector<Kernel> kernels = split_kernels(graph, rules);
   std::optional<TrainingKernel> found;
   for (Kernel& k : kernels) {
-    if (k.removed) continue;
+    if (k.removed || boundary(k)) continue;
     if (found) return std::nullopt;
     found = TrainingKernel{std::move(k), latency_ms};
     found->graph_io_bytes = graph_io_bytes(graph);
@@ -114,7 +131,7 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
     const double label = t.label_ms(options.median_labels);
     if (!(label > 0)) continue;
     try {
-      if (auto k = training_kernel(t.spec, label, rules)) {
+      if (auto k = training_kernel(t.spec, label, rules, options.runtime)) {
         k->cold_ms = t.kernel_ms > 0 ? t.cold_ms : 0;
         // An excluded family's graphs inform nothing, the run overhead included (train drops the rest).
         const bool excluded = options.exclude_families.count(k->kernel.family) > 0;
@@ -159,6 +176,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
   p.runtime = context.value("runtime", "");
   p.runtime_version = context.value("runtime_version", "");
   p.threads = context.value("threads", 0);
+  p.precision = context.value("precision", "fp32");
   p.device = context.value("device", "");
   p.machine_id = context.value("machine_id", "");
   p.hostname = context.value("hostname", "");
@@ -186,6 +204,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"runtime", profile->runtime},
              {"runtime_version", profile->runtime_version},
              {"threads", profile->threads},
+             {"precision", profile->precision},
              {"device", profile->device},
              {"machine_id", profile->machine_id},
              {"hostname", profile->hostname},

@@ -123,9 +123,15 @@ TEST(BenchKernel, RefusesBadSpecsNamingTheParameter) {
   s = example("se");
   s.params["r"] = 64;
   expect_invalid(s, "'r'");
-  s = example("conv");
+  // int8 only for the types with an int8 form (bench::int8_kernel_types); no other integers.
+  s = example("se");
   s.dtype = ir::DType::kInt8;
   expect_invalid(s, "dtype");
+  s = example("conv");
+  s.dtype = ir::DType::kInt32;
+  expect_invalid(s, "dtype");
+  s.dtype = ir::DType::kInt8;
+  EXPECT_NO_THROW(validate(s));
 }
 
 // What ONNX Runtime gets: each kernel written by the exporter passes onnx.checker

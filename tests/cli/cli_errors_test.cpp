@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../test_files.hpp"
+#include "infercast/predict/predictor.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -281,6 +282,21 @@ TEST_F(CliErrors, UnknownCommandIsNamed) {
   const CliRun far = run({"frobnicate"});
   EXPECT_TRUE(failed_cleanly(far, {"unknown command 'frobnicate'", "commands: analyze"}));
   EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+// A float model on an int8 predictor bundle, and an unknown precision: one line, exit 2.
+TEST_F(CliErrors, PrecisionMismatchIsOneLine) {
+  if (!have_testdata()) GTEST_SKIP() << kConvModel << " is not installed";
+  infercast::predict::Bundle bundle;
+  bundle.runtime = "xnnpack";
+  bundle.precision = "int8";
+  const fs::path path = dir_ / "int8.bundle";
+  infercast::predict::save_bundle(bundle, path);
+  EXPECT_TRUE(failed_cleanly(run({"predict", kConvModel, "--predictor", path.string()}),
+                             {kConvModel, "precision", "fp32 model", "int8 kernels"}));
+  EXPECT_TRUE(failed_cleanly(
+      run({"bench", "--runtime", "xnnpack", "--precision", "int4", "--db", (dir_ / "k.db").string(), "--count", "1"}),
+      {"--precision", "int4"}));
 }
 
 // The positive case ---------------------------------------------------------------

@@ -77,6 +77,10 @@ void register_bench(CLI::App& app, Action& action) {
       ->required();
   cmd->add_option("--profile", o->bench.profile, "profile name (default RUNTIME-<threads>t)");
   cmd->add_option("--kernels", o->kernels, "comma-separated kernel types (default: all; see docs/bench.md)");
+  cmd->add_option(
+         "--precision", o->bench.precision,
+         "fp32 | int8 (the int8 kernel types, quantized as quantize --mode full; profile RUNTIME-<threads>t-int8)")
+      ->capture_default_str();
   cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
   cmd->add_option("--models", o->models, "prior: model files or folders (repeatable)");
   cmd->add_option("--predictor", o->predictor, "adaptive: a predictor bundle for this runtime");

@@ -33,6 +33,7 @@ struct ProfileOptions {
   std::string db;
   double adaptive_share = 0.25;
   double network_share = 0;
+  std::string precision = "fp32";
 };
 
 int run_profile(const ProfileOptions& o) {
@@ -45,6 +46,12 @@ int run_profile(const ProfileOptions& o) {
   if (!(o.network_share >= 0 && o.network_share + o.adaptive_share < 1))
     throw Error(ErrorKind::kInvalidArgument, "--network-share", std::to_string(o.network_share),
                 "must be >= 0, and with --adaptive-share below 1");
+  if (o.precision != "fp32" && o.precision != "int8")
+    throw Error(ErrorKind::kInvalidArgument, "--precision", o.precision, "is neither fp32 nor int8");
+  const bool int8 = o.precision == "int8";
+  if (int8 && (o.network_share > 0 || !o.models.empty()))
+    throw Error(ErrorKind::kInvalidArgument, "--precision int8", "",
+                "times the int8 kernel space only (--network-share and --models build float graphs)");
   // --models is a top-up only: the space never depends on a model list.
   const auto models = bench::model_files({o.models.begin(), o.models.end()});
   auto engine = runtime::make_runtime(o.runtime);
@@ -53,13 +60,19 @@ int run_profile(const ProfileOptions& o) {
   const std::string db_path = o.db.empty() ? o.output + ".db" : o.db;
   store::Database db = store::Database::open(db_path);
   const std::string db_name = db.target();  // a URL's password never reaches the terminal
-  const std::string profile_name = o.runtime + "-" + std::to_string(threads) + "t";
+  const std::string profile_name = o.runtime + "-" + std::to_string(threads) + "t" + (int8 ? "-int8" : "");
   const measure::MachineContext machine = measure::machine_context();
-  nlohmann::json context = {{"name", profile_name},         {"runtime", o.runtime},
-                            {"runtime_version", version},   {"threads", threads},
-                            {"device", machine.cpu_model},  {"machine_id", machine.machine_id},
-                            {"hostname", machine.hostname}, {"created_utc", machine.timestamp_utc},
-                            {"l2_bytes", machine.l2_bytes}, {"llc_bytes", machine.llc_bytes},
+  nlohmann::json context = {{"name", profile_name},
+                            {"runtime", o.runtime},
+                            {"runtime_version", version},
+                            {"threads", threads},
+                            {"precision", o.precision},
+                            {"device", machine.cpu_model},
+                            {"machine_id", machine.machine_id},
+                            {"hostname", machine.hostname},
+                            {"created_utc", machine.timestamp_utc},
+                            {"l2_bytes", machine.l2_bytes},
+                            {"llc_bytes", machine.llc_bytes},
                             {"budget_s", budget_s}};
 
   // SIGINT: finish and commit the kernel in flight, then stop; a rerun continues.
@@ -72,7 +85,14 @@ int run_profile(const ProfileOptions& o) {
   // fused ab once).
   predict::FusionRules rules;
   const auto existing = db.find_profile(profile_name);
-  if (existing && existing->extra.contains("fusion_rules")) {
+  if (int8) {
+    // int8 kernels fuse by construction: a TFLite int8 op carries its activation, and ONNX
+    // Runtime runs each DequantizeLinear -> op -> QuantizeLinear group as one QLinear op
+    // (split_kernels). No probes: the float ones would measure float kernels.
+    rules = predict::default_fusion_rules();
+    rules.evidence = nlohmann::json::array(
+        {{{"note", "int8: no fusion probes; fused activations and QDQ groups are one kernel each"}}});
+  } else if (existing && existing->extra.contains("fusion_rules")) {
     rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
     std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_name
               << " (delete the database to measure them again)\n";
@@ -129,11 +149,12 @@ int run_profile(const ProfileOptions& o) {
   // candidates weighted by the cross-validated error of their family in a bundle trained
   // on what is measured so far. Every measurement is committed; a rerun skips what is
   // stored, so it continues where the last run stopped.
-  const std::vector<std::string> types = predict::single_kernel_types(rules);
+  const std::vector<std::string> types = int8 ? bench::int8_kernel_types() : predict::single_kernel_types(rules);
   std::cerr << "profile: " << types.size() << " kernel types run as one kernel on " << o.runtime << "\n";
   bench::BenchOptions bo;
   bo.runtime = o.runtime;
   bo.profile = profile_name;
+  bo.precision = o.precision;
   bo.sampler.sampler = "space";
   bo.sampler.kernel_types = types;
   bo.sampler.seed = o.seed;
@@ -175,6 +196,7 @@ int run_profile(const ProfileOptions& o) {
   predict::TrainOptions train_options;
   train_options.llc_bytes = machine.llc_bytes;
   train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
+  train_options.runtime = o.runtime;
   if (adaptive_share > 0 && !summary.interrupted && budget_s - elapsed() - network_s > 5) {
     predict::FusionRules stored_rules;
     nlohmann::json stored_context;
@@ -239,6 +261,7 @@ int run_profile(const ProfileOptions& o) {
   bundle.runtime = o.runtime;
   bundle.runtime_version = version;
   bundle.threads = threads;
+  bundle.precision = o.precision;
   bundle.profile = context;
   bundle.created_utc = machine.timestamp_utc;
   bundle.l2_bytes = machine.l2_bytes;
@@ -283,6 +306,9 @@ void register_profile(CLI::App& app, Action& action) {
                   "share of the budget for synthetic networks timed end to end (the whole-model composition)")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--precision", options->precision,
+                  "fp32 | int8 (the int8 kernels of full-integer quantized models; profile RUNTIME-<threads>t-int8)")
+      ->capture_default_str();
   cmd->add_option("--jitter", options->jitter, "jittered neighbours per real configuration")->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of the kernel space and the jitter")->capture_default_str();
   cmd->add_option(

@@ -44,11 +44,13 @@ int run_train(const TrainOptions& o) {
   options.llc_bytes = p.value("llc_bytes", std::size_t{0});
   options.exclude_families.insert(o.exclude_families.begin(), o.exclude_families.end());
   options.layer_excess_ms = p.value("layer_excess_ms", 0.0);
+  options.runtime = p.value("runtime", "");
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);
   bundle.runtime = p.value("runtime", "");
   bundle.runtime_version = p.value("runtime_version", "");
   bundle.threads = p.value("threads", 0);
+  bundle.precision = p.value("precision", "fp32");
   bundle.profile = p;
   bundle.created_utc = p.value("created_utc", "");
   bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});

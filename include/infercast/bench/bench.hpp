@@ -26,7 +26,10 @@ namespace infercast::bench {
 
 struct BenchOptions {
   std::string runtime = "xnnpack";
-  std::string profile;  // empty: "<runtime>-<threads>t"
+  std::string profile;  // empty: "<runtime>-<threads>t", "<runtime>-<threads>t-int8" for int8
+  // fp32, or int8: the sampler's int8 kernel types, each timed in its int8 form
+  // (timing.hpp). The profile records it; a profile of the other precision is refused.
+  std::string precision = "fp32";
   SamplerOptions sampler;
   // The plan: the first `count` kernels of the sampler's seeded sequence (0 = all of it).
   // Kernels of the plan already measured are skipped, so a rerun completes the plan and a
@@ -116,7 +119,7 @@ void clear_stop() noexcept;
 bool stop_requested() noexcept;
 
 // Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
-// bytes read/written and arithmetic intensity of its graph.
+// bytes read/written and arithmetic intensity of its graph (an int8 kernel's int8 graph).
 nlohmann::json kernel_features(const KernelSpec& spec);
 
 }  // namespace infercast::bench

@@ -26,6 +26,11 @@
 //   se                 n h w c r                                (GAP -> FC c/r -> ReLU -> FC c -> sigmoid -> Mul)
 //   channel_shuffle    n h w c groups
 // `pad` is the symmetric padding on every spatial side.
+//
+// Precision: a spec's dtype is float32 (the default) or int8. An int8 kernel is the op as
+// it runs inside a full-integer quantized model (int8 activations, per-channel int8
+// weights, int32 biases); only int8_kernel_types() have one. Its graph is the float
+// kernel graph quantized by transform::quantize (bench/timing.hpp: int8_kernel_form).
 #pragma once
 
 #include <cstdint>
@@ -55,10 +60,16 @@ struct KernelSpec {
 
 // Every known kernel type, in the order above.
 const std::vector<std::string>& kernel_types();
+// The kernel types with an int8 form: the ops `quantize --mode full` makes int8 that a
+// CNN spends its time in (convolutions and depthwise convolutions with their fused
+// ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
+// global average pooling, concat, pad).
+const std::vector<std::string>& int8_kernel_types();
 // The parameter names of `type`; throws Error(kInvalidArgument) for an unknown type.
 const std::vector<std::string>& kernel_parameters(const std::string& type);
 // Throws Error(kInvalidArgument) naming the type and parameter when a parameter is
-// missing, unknown, or out of range (sizes < 1, a kernel larger than the padded input, ...).
+// missing, unknown, or out of range (sizes < 1, a kernel larger than the padded input, ...),
+// or when the dtype is neither floating nor int8 of an int8_kernel_types() type.
 void validate(const KernelSpec& spec);
 
 nlohmann::json to_json(const KernelSpec& spec);
@@ -71,7 +82,11 @@ ir::Graph build_relu_chain(int length, std::int64_t channels);
 
 // A runnable one-kernel model: NCHW (ONNX conventions, canonical attributes), static
 // shapes, weights filled from a fixed-seed generator and owned by the graph, finalized.
+// Float specs only (Error(kUnsupported) otherwise): an int8 spec's graph is its float
+// twin's (float_twin) quantized, bench::int8_kernel_form.
 ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed = 1);
+// The same spec in float32.
+KernelSpec float_twin(const KernelSpec& spec);
 
 // The kernel that `nodes` (indices into graph.nodes, in execution order: a fused
 // group, anchor op first) form in a real model, in this vocabulary; nullopt when

@@ -54,6 +54,9 @@ struct SamplerOptions {
   double max_macs = 2e9;         // grid/random/adaptive: skip kernels heavier than this
   ErrorFn error_fn;              // adaptive: required
   int adaptive_candidates = 20;  // adaptive: random candidates per kept kernel
+  // float32, or int8: the same sequence restricted to int8_kernel_types() (the default
+  // types then), every spec int8. A type without an int8 form is Error(kInvalidArgument).
+  ir::DType dtype = ir::DType::kFloat32;
 };
 
 // The types `bench` measures when none are named: every type in the vocabulary.

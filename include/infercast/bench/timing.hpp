@@ -13,6 +13,14 @@
 // - cold_ms: own_ms again with the caches flushed before every run (cold_protocol(),
 //   cold_flush_bytes() of scratch): the kernel inside a model too large for the caches.
 //
+// int8 kernels (spec.dtype int8): the float twin's graph quantized as `quantize --mode full`
+// quantizes a model (transform::quantize, random calibration), timed as int8 TFLite on
+// XNNPACK and as QDQ ONNX on other runtimes. The QUANTIZE / DEQUANTIZE at the graph's
+// float interface (QuantizeLinear / DequantizeLinear on ONNX Runtime), the layout
+// Transposes and the TFLite writer's explicit Pad are boundary layers, so own_ms is what
+// the op costs between int8 neighbours inside a quantized model. No feeders: the kernel
+// already reads a tensor the QuantizeLinear before it has just written.
+//
 // Materialization: on XNNPACK a spatial kernel runs as NHWC (a .tflite round trip) so
 // its per-layer time does not include the NCHW re-layout a real model does not pay per
 // layer; elementwise kernels run as they are (a TFLite round trip could lower them
@@ -23,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "infercast/bench/kernel.hpp"
@@ -59,8 +68,19 @@ struct KernelTiming {
 // BatchNormalization, Pad; see timing.cpp for the measurements behind each).
 ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec);
 
-// Builds (timed_kernel_graph), prepares and times `spec` on `engine`. Throws what building, exporting or the
-// runtime throws. No further attempt starts once stop_requested() (bench.hpp).
+// The int8 form of an int8 `spec` as runtime `runtime_name` loads it: `bytes` is the int8
+// TFLite file (xnnpack) or the QDQ ONNX file (other runtimes) and `graph` that file
+// imported (it views `bytes`, which it retains). Throws Error(kInvalidArgument) for a spec
+// that is not int8, and what transform::quantize throws.
+struct Int8KernelForm {
+  std::shared_ptr<const std::string> bytes;
+  ir::Graph graph;
+  bool onnx = false;
+};
+Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpec& spec);
+
+// Builds (timed_kernel_graph, or int8_kernel_form), prepares and times `spec` on `engine`. Throws what building,
+// exporting or the runtime throws. No further attempt starts once stop_requested() (bench.hpp).
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& options);
 
 // Times a whole model end to end (unprofiled runs, `protocol`) at `threads`, as `run` does:

@@ -58,6 +58,9 @@ struct Bundle {
   std::string runtime;  // "xnnpack", "ort"
   std::string runtime_version;
   int threads = 0;
+  // The kernels' precision: "fp32", or "int8" (profile --precision int8: the int8 kernels of
+  // full-integer quantized models). predict refuses a model of the other precision.
+  std::string precision = "fp32";
   nlohmann::json profile = nlohmann::json::object();  // the profile's context (name, device, machine, ...)
   FusionRules rules;
   std::map<std::string, FamilyModel> families;
@@ -108,6 +111,9 @@ struct TrainOptions {
   std::set<std::string> exclude_families;
   // Restrict the candidates (the baselines use {kRoofline} or one kind).
   std::vector<ModelKind> kinds = {ModelKind::kGbm, ModelKind::kForest, ModelKind::kRoofline};
+  // The runtime the kernels were timed on: int8 kernels are split in the form it ran
+  // (bench::int8_kernel_form). Float kernels do not depend on it.
+  std::string runtime = "xnnpack";
 };
 
 // One measured kernel as training data: the kernel detected in a one-kernel graph.
@@ -153,8 +159,12 @@ struct Prediction {
   int extrapolated = 0;          // kernels with a feature outside their family's trained range
 };
 
+// "int8" when `graph` computes on quantized activations (int8 TFLite, QDQ ONNX), else "fp32".
+std::string model_precision(const ir::Graph& graph);
+
 // Splits `graph` under the bundle's rules and predicts each kernel; the model latency
-// is the sum. The interval is ±1.645σ in log space per kernel (a 90% band), summed as
+// is the sum. Throws Error(kInvalidArgument) naming the model when its precision
+// (model_precision) is not the bundle's. The interval is ±1.645σ in log space per kernel (a 90% band), summed as
 // if kernel errors were fully correlated (the conservative bound).
 Prediction predict(const Bundle& bundle, const ir::Graph& graph);
 
@@ -170,7 +180,7 @@ struct PredictionRecord {
     std::vector<std::string> outside;
     double flops = 0, bytes = 0;
   };
-  std::string runtime, runtime_version;
+  std::string runtime, runtime_version, precision;
   int threads = 0;
   double ms = 0, lo_ms = 0, hi_ms = 0;
   int estimated = 0, extrapolated = 0;

@@ -57,8 +57,11 @@ struct TimedSpec {
 };
 
 // The training row of a timed spec: its graph split under `rules` must be exactly one
-// kernel that is not removed; nullopt otherwise (the time mixes several kernels).
-std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules);
+// kernel that is not removed; nullopt otherwise (the time mixes several kernels). An int8
+// spec's graph is its int8 form on `runtime` (bench::int8_kernel_form), whose boundary
+// layers (bench::boundary_layer) are not counted as kernels.
+std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double latency_ms, const FusionRules& rules,
+                                              const std::string& runtime = "xnnpack");
 
 // Training rows of every timed spec with a positive label (see training_kernel), then train().
 // `unusable` counts the specs that gave no single kernel.
@@ -72,8 +75,8 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 // since it was measured) is left out. Returns the networks used.
 int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 
-// The profile's context and fusion rules as stored in a profile's `extra`
-// ({"fusion_rules": ...}), and back.
+// The profile's context (its precision included) and fusion rules as stored in a profile's
+// `extra` ({"fusion_rules": ...}), and back.
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules);
 
 // Every successful measurement of profile `name` in `db` as timed specs; the profile's

@@ -1,0 +1,158 @@
+// int8 kernels: specs, their quantized forms (bench::int8_kernel_form) and their timing on
+// both runtimes (bench::time_kernel), small shapes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
+#include "infercast/bench/sampler.hpp"
+#include "infercast/bench/timing.hpp"
+
+namespace infercast::bench {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = INFERCAST_SOURCE_DIR;
+
+KernelSpec int8_spec(const std::string& type, std::map<std::string, std::int64_t> params) {
+  return KernelSpec{type, std::move(params), ir::DType::kInt8};
+}
+
+// One small spec of every int8 kernel type.
+std::vector<KernelSpec> small_int8_specs() {
+  const std::map<std::string, std::int64_t> conv = {{"n", 1},     {"h", 12},    {"w", 12},     {"cin", 8},
+                                                    {"cout", 16}, {"k", 3},     {"stride", 1}, {"dilation", 1},
+                                                    {"pad", 1},   {"groups", 1}};
+  const std::map<std::string, std::int64_t> dw = {{"n", 1}, {"h", 12},     {"w", 12},       {"c", 16},
+                                                  {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}};
+  const std::map<std::string, std::int64_t> nhwc = {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}};
+  std::vector<KernelSpec> specs;
+  for (const std::string& t : int8_kernel_types()) {
+    if (t.rfind("conv", 0) == 0) {
+      specs.push_back(int8_spec(t, conv));
+    } else if (t.rfind("dwconv", 0) == 0) {
+      specs.push_back(int8_spec(t, dw));
+    } else if (t.rfind("fc", 0) == 0) {
+      specs.push_back(int8_spec(t, {{"n", 1}, {"cin", 64}, {"cout", 32}}));
+    } else if (t == "maxpool") {
+      specs.push_back(int8_spec(t, {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}, {"k", 2}, {"stride", 2}, {"pad", 0}}));
+    } else if (t == "concat") {
+      auto p = nhwc;
+      p["inputs"] = 2;
+      specs.push_back(int8_spec(t, p));
+    } else if (t == "pad") {
+      auto p = nhwc;
+      p["pad"] = 1;
+      specs.push_back(int8_spec(t, p));
+    } else {
+      specs.push_back(int8_spec(t, nhwc));
+    }
+  }
+  return specs;
+}
+
+TimingOptions quick() {
+  TimingOptions o;
+  o.protocol = BenchOptions::default_protocol();
+  o.protocol.min_time_s = 0;
+  o.protocol.min_repeats = 3;
+  o.protocol.max_remeasure = 0;
+  o.cold_pass = false;
+  return o;
+}
+
+TEST(BenchInt8, SpecsValidateAndRoundTripThroughJson) {
+  for (const KernelSpec& s : small_int8_specs()) {
+    EXPECT_NO_THROW(validate(s)) << s.key();
+    EXPECT_NE(s.key().find("dtype=int8"), std::string::npos);
+    EXPECT_EQ(kernel_spec_from_json(to_json(s)), s) << s.key();
+    EXPECT_EQ(float_twin(s).dtype, ir::DType::kFloat32);
+  }
+  // A type without an int8 form is refused, naming the dtype.
+  KernelSpec softmax{"softmax", {{"n", 1}, {"c", 10}}, ir::DType::kInt8};
+  EXPECT_THROW(validate(softmax), Error);
+  // The float graph builder builds float kernels only; int8 goes through the quantizer.
+  EXPECT_THROW(build_kernel_graph(small_int8_specs().front()), Error);
+}
+
+TEST(BenchInt8, SamplerGivesInt8SpecsOfTheInt8TypesOnly) {
+  SamplerOptions o;
+  o.sampler = "space";
+  o.dtype = ir::DType::kInt8;
+  o.max_macs = 1e7;
+  const std::vector<KernelSpec> specs = sample_kernels(o, 30);
+  ASSERT_EQ(specs.size(), 30u);
+  const auto& int8 = int8_kernel_types();
+  for (const KernelSpec& s : specs) {
+    EXPECT_EQ(s.dtype, ir::DType::kInt8);
+    EXPECT_NE(std::find(int8.begin(), int8.end(), s.type), int8.end()) << s.type;
+  }
+  o.kernel_types = {"softmax"};
+  EXPECT_THROW(sample_kernels(o, 1), Error);
+}
+
+// The int8 TFLite form: int8 activations between the interface QUANTIZE / DEQUANTIZE,
+// int8 weights with one scale per output channel, int32 biases.
+TEST(BenchInt8, TfliteFormIsQuantizedAsQuantizeFullMakesIt) {
+  const KernelSpec conv = small_int8_specs().front();
+  const Int8KernelForm form = int8_kernel_form("xnnpack", conv);
+  EXPECT_FALSE(form.onnx);
+  ASSERT_NE(form.bytes, nullptr);
+  int quantize = 0, dequantize = 0, convs = 0;
+  for (const ir::Node& n : form.graph.nodes) {
+    quantize += n.op == ir::Op::Quantize;
+    dequantize += n.op == ir::Op::Dequantize;
+    if (n.op != ir::Op::Conv) continue;
+    ++convs;
+    const ir::Tensor& x = form.graph.tensors[static_cast<std::size_t>(n.inputs[0])];
+    const ir::Tensor& w = form.graph.tensors[static_cast<std::size_t>(n.inputs[1])];
+    const ir::Tensor& b = form.graph.tensors[static_cast<std::size_t>(n.inputs[2])];
+    EXPECT_EQ(x.dtype, ir::DType::kInt8);
+    EXPECT_EQ(w.dtype, ir::DType::kInt8);
+    EXPECT_EQ(b.dtype, ir::DType::kInt32);
+    EXPECT_EQ(w.quant.scales.size(), 16u) << "one scale per output channel";
+  }
+  EXPECT_EQ(convs, 1);
+  EXPECT_EQ(quantize, 1);
+  EXPECT_EQ(dequantize, 1);
+  // The float spec is not an int8 kernel.
+  EXPECT_THROW(int8_kernel_form("xnnpack", float_twin(conv)), Error);
+}
+
+// Every int8 type builds, quantizes and runs on XNNPACK's int8 operators; the kernel's own
+// time is one layer: the interface QUANTIZE / DEQUANTIZE (and the TFLite writer's explicit
+// pads) are left out.
+TEST(BenchInt8, EveryTypeRunsOnXnnpackAsOneOwnLayer) {
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  for (const KernelSpec& s : small_int8_specs()) {
+    SCOPED_TRACE(s.key());
+    const KernelTiming t = time_kernel(*xnnpack, s, quick());
+    EXPECT_EQ(t.own_layers, 1);
+    EXPECT_GE(t.layer_count, 3) << "QUANTIZE, the op, DEQUANTIZE";
+    EXPECT_GT(t.own_ms, 0.0);
+    EXPECT_LT(t.own_ms, t.layers_ms);
+  }
+}
+
+// The same on ONNX Runtime with the QDQ ONNX form: ONNX Runtime's own QDQ fusion runs each
+// DequantizeLinear -> op -> QuantizeLinear as one layer (QLinearConv, QLinearAdd, ...), which
+// is what kernel detection assumes for QDQ models (predict/kernels.cpp).
+TEST(BenchInt8, EveryTypeRunsOnOnnxRuntimeAsOneOwnLayer) {
+  if (!fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node")) GTEST_SKIP() << "needs runners/ort";
+  auto ort = runtime::make_runtime("ort");
+  for (const KernelSpec& s : small_int8_specs()) {
+    SCOPED_TRACE(s.key());
+    const Int8KernelForm form = int8_kernel_form("ort", s);
+    EXPECT_TRUE(form.onnx);
+    const KernelTiming t = time_kernel(*ort, s, quick());
+    EXPECT_GE(t.own_layers, 1);
+    EXPECT_GT(t.own_ms, 0.0);
+    EXPECT_LT(t.own_ms, t.layers_ms);
+    if (s.type.rfind("conv", 0) == 0 || s.type.rfind("dwconv", 0) == 0 || s.type.rfind("add", 0) == 0)
+      EXPECT_EQ(t.own_layers, 1) << "ONNX Runtime fuses the QDQ group into one QLinear op";
+  }
+}
+
+}  // namespace
+}  // namespace infercast::bench

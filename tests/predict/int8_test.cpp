@@ -1,0 +1,107 @@
+// int8 prediction: kernel detection of quantized forms (QDQ ONNX, int8 TFLite), the
+// training rows of int8 kernels, and the precision check between bundle and model.
+#include <gtest/gtest.h>
+
+#include "infercast/base/error.hpp"
+#include "infercast/bench/kernel.hpp"
+#include "infercast/bench/timing.hpp"
+#include "infercast/predict/predictor.hpp"
+#include "infercast/predict/profile.hpp"
+
+namespace infercast::predict {
+namespace {
+
+bench::KernelSpec int8_conv(const std::string& type = "conv+relu") {
+  return {type,
+          {{"n", 1},
+           {"h", 12},
+           {"w", 12},
+           {"cin", 8},
+           {"cout", 16},
+           {"k", 3},
+           {"stride", 1},
+           {"dilation", 1},
+           {"pad", 1},
+           {"groups", 1}},
+          ir::DType::kInt8};
+}
+
+// The kernels that are neither removed nor the float interface (quantize / dequantize /
+// transposes at the graph's edges).
+std::vector<Kernel> compute_kernels(const ir::Graph& g) {
+  std::vector<Kernel> out;
+  for (Kernel& k : split_kernels(g, default_fusion_rules())) {
+    if (k.removed || k.family == "datamove") continue;
+    const std::string& anchor = k.type;
+    if (anchor == "quantize" || anchor == "dequantize" || anchor == "quantizelinear" || anchor == "dequantizelinear")
+      continue;
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+// QDQ ONNX, as ONNX Runtime's quantizer lays it out: DequantizeLinear -> Conv ->
+// QuantizeLinear is one conv kernel; the activation's DequantizeLinear is folded into it,
+// the weights' and bias's are prepared once. It reads and writes what the int8 TFLite conv
+// reads and writes (int8 activations and weights, int32 bias): the same bytes.
+TEST(PredictInt8, QdqConvIsOneInt8ConvKernel) {
+  const bench::Int8KernelForm qdq = bench::int8_kernel_form("ort", int8_conv());
+  const bench::Int8KernelForm tflite = bench::int8_kernel_form("xnnpack", int8_conv());
+  const std::vector<Kernel> q = compute_kernels(qdq.graph);
+  const std::vector<Kernel> t = compute_kernels(tflite.graph);
+  ASSERT_EQ(q.size(), 1u);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(q[0].family, "conv");
+  ASSERT_EQ(q[0].nodes.size(), 2u);
+  EXPECT_EQ(qdq.graph.nodes[static_cast<std::size_t>(q[0].nodes[0])].op, ir::Op::Conv);
+  EXPECT_EQ(qdq.graph.nodes[static_cast<std::size_t>(q[0].nodes[1])].op, ir::Op::QuantizeLinear);
+  // The TFLite conv carries its ReLU; QDQ drops it (QuantizeLinear saturates at the same 0).
+  EXPECT_EQ(t[0].type, "conv+relu");
+  EXPECT_EQ(t[0].family, "conv");
+  const double bytes = 8 * 12 * 12 + 16 * 8 * 9 + 16 * 4 + 16 * 12 * 12;
+  EXPECT_EQ(t[0].cost.bytes, bytes);
+  // The QDQ kernel also reads its QuantizeLinear's scale and zero point (5 bytes, 2 values),
+  // which TFLite keeps on the tensor.
+  EXPECT_NEAR(q[0].cost.bytes, bytes, 5);
+  EXPECT_NEAR(q[0].cost.params, t[0].cost.params, 2);
+  // Every activation DequantizeLinear of the QDQ graph that feeds the conv is removed.
+  int folded = 0;
+  for (const Kernel& k : split_kernels(qdq.graph, default_fusion_rules()))
+    folded += k.removed && qdq.graph.nodes[static_cast<std::size_t>(k.nodes[0])].op == ir::Op::DequantizeLinear;
+  EXPECT_GE(folded, 3) << "the activation's, the weights' and the bias's";
+}
+
+TEST(PredictInt8, TrainingRowOfAnInt8SpecIsItsOneKernel) {
+  for (const std::string runtime : {"xnnpack", "ort"}) {
+    SCOPED_TRACE(runtime);
+    const auto row = training_kernel(bench::to_json(int8_conv()), 0.1, default_fusion_rules(), runtime);
+    ASSERT_TRUE(row.has_value());
+    EXPECT_EQ(row->kernel.family, "conv");
+    EXPECT_GT(row->kernel.cost.flops, 2.0 * 16 * 8 * 9 * 12 * 12 - 1);
+  }
+}
+
+TEST(PredictInt8, PrecisionMismatchIsRefused) {
+  const ir::Graph int8 = bench::int8_kernel_form("xnnpack", int8_conv()).graph;
+  const ir::Graph qdq = bench::int8_kernel_form("ort", int8_conv()).graph;
+  const ir::Graph fp32 = bench::build_kernel_graph(bench::float_twin(int8_conv()));
+  EXPECT_EQ(model_precision(int8), "int8");
+  EXPECT_EQ(model_precision(qdq), "int8");
+  EXPECT_EQ(model_precision(fp32), "fp32");
+  Bundle float_bundle;
+  Bundle int8_bundle;
+  int8_bundle.precision = "int8";
+  try {
+    predict(float_bundle, int8);
+    FAIL() << "an int8 model on an fp32 bundle";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos);
+  }
+  EXPECT_THROW(predict(int8_bundle, fp32), Error);
+  EXPECT_NO_THROW(predict(int8_bundle, qdq));
+  EXPECT_NO_THROW(predict(float_bundle, fp32));
+}
+
+}  // namespace
+}  // namespace infercast::predict
