@@ -93,7 +93,8 @@ bench: build runners
 	@bench/bench_throughput.sh
 	@bench/benchmark_model_parser.sh
 	@mkdir -p .cache/demo
-	@test -s .cache/demo/xnnpack.predictor || $(BUILD)/infercast profile --runtime xnnpack --budget 40s \
+	@$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor \
+	  >/dev/null 2>&1 || $(BUILD)/infercast profile --runtime xnnpack --budget 40s \
 	  -o .cache/demo/xnnpack.predictor --models .cache/models/torchvision/resnet18.onnx \
 	  .cache/models/mediapipe/selfie_segmentation.tflite
 	@bench/predict_speed.sh .cache/demo/xnnpack.predictor

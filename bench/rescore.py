@@ -9,9 +9,13 @@ is scored on the same measured medians without timing anything again: every mode
 VALIDATE.json is predicted by `build/infercast predict --predictor BUNDLE` (a .tflite
 that validate measured as ONNX is exported the same way first), and the file is written
 again with the new predictions, in validate's JSON shape, so bench/heldout_table.py
-reads it. Models validate could not run stay failed.
+reads it. Models validate could not run stay failed. When VALIDATE.json has `validate
+--per-kernel` times, each predicted kernel is matched by name to its measured in-model time
+and the kernel rows are scored too, per family: predicted/measured and the time-weighted
+|error|.
 """
 
+import collections
 import json
 import os
 import subprocess
@@ -31,14 +35,14 @@ def find(model):
     raise SystemExit(f"rescore: {model} is in none of {FOLDERS}")
 
 
-def predict_ms(path, bundle, as_onnx, scratch):
+def predict(path, bundle, as_onnx, scratch):
     if as_onnx:
         exported = os.path.join(scratch, os.path.basename(path) + ".onnx")
         subprocess.run([CLI, "export", path, "--to", "onnx", "-o", exported], check=True, capture_output=True)
         path = exported
     out = subprocess.run([CLI, "predict", path, "--predictor", bundle, "--format", "json"], check=True,
                          capture_output=True, text=True).stdout
-    return json.loads(out)["latency_ms"]
+    return json.loads(out)
 
 
 def main(argv):
@@ -50,6 +54,8 @@ def main(argv):
     n = w5 = w10 = 0
     ape = 0.0
     seen = set()
+    measured_kernels = {m["model"]: m.get("per_kernel", []) for m in j.get("per_kernel", {}).get("models", [])}
+    families = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])  # measured, predicted, |error|, kernels
     with tempfile.TemporaryDirectory() as scratch:
         for m in j["models"]:
             if "error" in m:
@@ -61,7 +67,16 @@ def main(argv):
             if key in seen:
                 continue
             seen.add(key)
-            pred = predict_ms(find(file_name), bundle, as_onnx, scratch)
+            doc = predict(find(file_name), bundle, as_onnx, scratch)
+            pred = doc["latency_ms"]
+            predicted = {k["name"]: k["latency_ms"] for k in doc["kernels"]}
+            for k in measured_kernels.get(name, []):
+                if k["kernel"] in predicted:
+                    f = families[k["family"]]
+                    f[0] += k["measured_ms"]
+                    f[1] += predicted[k["kernel"]]
+                    f[2] += abs(predicted[k["kernel"]] - k["measured_ms"])
+                    f[3] += 1
             err = (pred - m["measured_ms"]) / m["measured_ms"]
             m["predicted_ms"] = pred
             m["error_pct"] = 100 * err
@@ -77,6 +92,12 @@ def main(argv):
     j["summary"].pop("other_stat", None)
     j.pop("per_kernel", None)
     print(f"{bundle}: {n} models, within 5% {w5 / n:.0%}, within 10% {w10 / n:.0%}, MAPE {100 * ape / n:.1f}%")
+    total = sum(f[0] for f in families.values())
+    if total > 0:
+        print(f"kernels: time-weighted |error| {100 * sum(f[2] for f in families.values()) / total:.1f}%")
+        print("family        kernels  share  predicted/measured  |error|")
+        for name, f in sorted(families.items(), key=lambda item: -item[1][0]):
+            print(f"{name:12s} {f[3]:8d} {100 * f[0] / total:5.1f}%  {f[1] / f[0]:18.3f}  {100 * f[2] / f[0]:6.1f}%")
     if len(argv) == 4:
         with open(argv[3], "w") as f:
             json.dump(j, f, indent=1)

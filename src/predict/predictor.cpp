@@ -229,7 +229,8 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
                   "bundle was trained for runtime '" + bundle.runtime + "', not '" + expected_runtime + "'");
     const auto features = manifest.at("features").get<std::vector<std::string>>();
     if (features.size() != kFeatureCount || !std::equal(features.begin(), features.end(), kFeatureNames.begin()))
-      throw Error(ErrorKind::kUnsupported, file, "features", "feature list differs from this build's; retrain it from its database (infercast train)");
+      throw Error(ErrorKind::kUnsupported, file, "features",
+                  "feature list differs from this build's; retrain it from its database (infercast train)");
     bundle.runtime_version = manifest.value("runtime_version", "");
     bundle.threads = manifest.value("threads", 0);
     // Bundles from before int8 profiles are fp32 ones.
