@@ -33,30 +33,7 @@ import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.environ.get("INFERCAST_CLI", os.path.join(ROOT, "build", "infercast"))
-FOLDERS = [".cache/models/torchvision", ".cache/models/zoo", ".cache/models/mediapipe"]
-
-
-def find(model):
-    for folder in FOLDERS:
-        path = os.path.join(ROOT, folder, model)
-        if os.path.exists(path):
-            return path
-    raise SystemExit(f"lofo_table: {model} is in none of {FOLDERS}")
-
-
-def model_file(name, out):
-    """The file validate measured for a row name ("x.tflite (as ONNX)" is exported once)."""
-    as_onnx = name.endswith(" (as ONNX)")
-    path = find(name.replace(" (as ONNX)", ""))
-    if not as_onnx:
-        return path
-    exported = os.path.join(out, "onnx", os.path.basename(path) + ".onnx")
-    if not os.path.exists(exported):
-        os.makedirs(os.path.dirname(exported), exist_ok=True)
-        subprocess.run([CLI, "export", path, "--to", "onnx", "-o", exported], check=True, capture_output=True)
-    return exported
+from rescore import CLI, model_file  # bench/rescore.py: the CLI and the file validate measured
 
 
 def predictions(bundle, models, out):

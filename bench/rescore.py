@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.path.join(ROOT, "build", "infercast")
+CLI = os.environ.get("INFERCAST_CLI", os.path.join(ROOT, "build", "infercast"))
 FOLDERS = [".cache/models/torchvision", ".cache/models/zoo", ".cache/models/mediapipe"]
 
 
@@ -32,14 +32,22 @@ def find(model):
         path = os.path.join(ROOT, folder, model)
         if os.path.exists(path):
             return path
-    raise SystemExit(f"rescore: {model} is in none of {FOLDERS}")
+    raise SystemExit(f"{model} is in none of {FOLDERS}")
 
 
-def predict(path, bundle, as_onnx, scratch):
-    if as_onnx:
-        exported = os.path.join(scratch, os.path.basename(path) + ".onnx")
+def model_file(name, scratch):
+    """The file validate measured for a row name ("x.tflite (as ONNX)" is exported once, into scratch/onnx)."""
+    path = find(name.replace(" (as ONNX)", ""))
+    if not name.endswith(" (as ONNX)"):
+        return path
+    exported = os.path.join(scratch, "onnx", os.path.basename(path) + ".onnx")
+    if not os.path.exists(exported):
+        os.makedirs(os.path.dirname(exported), exist_ok=True)
         subprocess.run([CLI, "export", path, "--to", "onnx", "-o", exported], check=True, capture_output=True)
-        path = exported
+    return exported
+
+
+def predict(path, bundle):
     out = subprocess.run([CLI, "predict", path, "--predictor", bundle, "--format", "json"], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
@@ -61,13 +69,12 @@ def main(argv):
             if "error" in m:
                 continue
             name = m["model"]
-            as_onnx = name.endswith(" (as ONNX)")
             file_name = name.replace(" (as ONNX)", "")
             key = (file_name, m["measured_ms"])
             if key in seen:
                 continue
             seen.add(key)
-            doc = predict(find(file_name), bundle, as_onnx, scratch)
+            doc = predict(model_file(name, scratch), bundle)
             pred = doc["latency_ms"]
             predicted = {k["name"]: k["latency_ms"] for k in doc["kernels"]}
             for k in measured_kernels.get(name, []):
