@@ -289,24 +289,31 @@ void XgbModel::load(std::span<const char> bytes) {
 }
 
 nlohmann::json to_json(const CvScore& s) {
-  return {{"n", s.n}, {"rmse_log", s.rmse_log}, {"rmspe", s.rmspe}, {"within10", s.within10}};
+  return {{"n", s.n},
+          {"rmse_log", s.rmse_log},
+          {"rmse_log_timed", s.rmse_log_timed},
+          {"rmspe", s.rmspe},
+          {"within10", s.within10}};
 }
 
 CvScore score(std::span<const double> predicted_ms, std::span<const double> measured_ms) {
   CvScore s;
   s.n = static_cast<int>(predicted_ms.size());
   if (s.n == 0) return s;
-  double se_log = 0, se_pct = 0;
+  double se_log = 0, se_pct = 0, se_timed = 0, total_ms = 0;
   int within = 0;
   for (std::size_t i = 0; i < predicted_ms.size(); ++i) {
     const double ratio = predicted_ms[i] / measured_ms[i];
     se_log += std::pow(std::log(ratio), 2);
+    se_timed += measured_ms[i] * std::pow(std::log(ratio), 2);
+    total_ms += measured_ms[i];
     se_pct += std::pow(ratio - 1.0, 2);
     if (std::abs(ratio - 1.0) <= 0.10) ++within;
   }
   s.rmse_log = std::sqrt(se_log / s.n);
   s.rmspe = 100.0 * std::sqrt(se_pct / s.n);
   s.within10 = static_cast<double>(within) / s.n;
+  s.rmse_log_timed = total_ms > 0 ? std::sqrt(se_timed / total_ms) : 0;
   return s;
 }
 

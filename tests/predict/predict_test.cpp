@@ -303,6 +303,17 @@ TEST(PredictRegressor, BoostingAndForestRecoverAKnownLaw) {
   EXPECT_EQ(gbm.n, static_cast<int>(conv.size()));
 }
 
+// The selection score weights each kernel's log error by its measured time: a 2x miss on a
+// 10 µs kernel barely moves it, the same miss on a 10 ms kernel dominates it.
+TEST(PredictRegressor, TimeWeightedScoreFollowsTheHeavyKernels) {
+  const std::vector<double> measured{0.01, 10.0};
+  const CvScore small_miss = score(std::vector<double>{0.02, 10.0}, measured);
+  const CvScore heavy_miss = score(std::vector<double>{0.01, 20.0}, measured);
+  EXPECT_DOUBLE_EQ(small_miss.rmse_log, heavy_miss.rmse_log);  // unweighted: the two are alike
+  EXPECT_NEAR(small_miss.rmse_log_timed, std::log(2.0) * std::sqrt(0.01 / 10.01), 1e-12);
+  EXPECT_NEAR(heavy_miss.rmse_log_timed, std::log(2.0) * std::sqrt(10.0 / 10.01), 1e-12);
+}
+
 TEST(PredictRegressor, TreesOverTheRooflineExtrapolateBeyondTheData) {
   // Kernels of 1e6..1e8 FLOPs at 2e7 FLOP/ms plus a fixed cost; asked for one 100x larger
   // than any, trees on raw log latency return their largest leaf, trees on the residual

@@ -125,8 +125,9 @@ struct TrainingKernel {
 };
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
-// (lowest rmse_log) and refits it on all samples. Throws Error(kInvalidArgument)
-// when there are no usable samples.
+// (lowest rmse_log_timed: each kernel's log error weighted by its measured time) and
+// refits it on all samples; sigma_log (the interval's width) stays the unweighted rmse_log. Throws
+// Error(kInvalidArgument) when there are no usable samples.
 Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options = {});
 
 // Writes the bundle atomically. Throws Error(kIo).

@@ -12,7 +12,8 @@
 // the residual of its nearest neighbours, instead of being capped at the largest label.
 //
 // Working in log latency makes the loss relative, so a 20 µs kernel counts as much as a
-// 20 ms one. Model selection is k-fold cross-validation on the log error.
+// 20 ms one. Model selection is k-fold cross-validation on the log error, each kernel
+// weighted by its measured time (a model's error is dominated by its heavy kernels).
 #pragma once
 
 #include <cstdint>
@@ -87,9 +88,10 @@ class XgbModel {
 // Cross-validated error of one model kind on one family.
 struct CvScore {
   int n = 0;
-  double rmse_log = 0;  // root mean squared error of ln(predicted / measured)
-  double rmspe = 0;     // root mean squared percentage error, in percent
-  double within10 = 0;  // fraction of kernels within ±10%
+  double rmse_log = 0;        // root mean squared error of ln(predicted / measured)
+  double rmspe = 0;           // root mean squared percentage error, in percent
+  double within10 = 0;        // fraction of kernels within ±10%
+  double rmse_log_timed = 0;  // the same, each kernel weighted by its measured time
 };
 nlohmann::json to_json(const CvScore& s);
 
