@@ -285,9 +285,13 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   const ir::Node& anchor = graph.nodes[static_cast<std::size_t>(kernel.nodes.front())];
   const ir::Tensor* in = tensor_at(graph, anchor, 0);
   double in_elems = 0, in_h = 0, in_w = 0, cin = 0, cout = 0;
+  // A MatMul, Gemm or FullyConnected reduces over its input's last axis whatever the rank:
+  // ConvNeXt's pixel MLPs read [1, 56, 56, 96] and Swin's attention [.., 49, 32], and read
+  // as NCHW they gave cin 56 and a 56x96 "image" no sampled FC (2-D, [rows, cin]) has.
+  const bool linear = ir::op_category(anchor.op) == ir::OpCategory::kLinear;
   if (in != nullptr) {
     if (const auto n = in->shape.numel()) in_elems = static_cast<double>(*n);
-    if (in->shape.rank() == 4) {
+    if (in->shape.rank() == 4 && !linear) {
       const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
                         (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
       const auto& d = in->shape.dims;
@@ -300,7 +304,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   }
   if (!anchor.outputs.empty() && anchor.outputs[0] >= 0) {
     const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(anchor.outputs[0])];
-    if (out.shape.rank() == 4) {
+    if (out.shape.rank() == 4 && !linear) {
       const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
                         (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
       cout = static_cast<double>(out.shape.dims[nhwc ? 3 : 1].value);

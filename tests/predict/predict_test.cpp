@@ -173,6 +173,35 @@ TEST(PredictKernels, PadAndChannelsLastTransposeFoldIntoTheConv) {
   for (const Kernel& k : split_kernels(t, rules)) EXPECT_FALSE(k.removed) << k.name;
 }
 
+// A MatMul over a rank-4 tensor (ConvNeXt's pixel MLP: [1, 56, 56, 96] x [96, 384]) is
+// described as the 2-D FC the bench times ([3136, 96] x [96, 384]): channels from the
+// last axis, no image extent. Read as NCHW it had cin 56 and a 56x96 image.
+TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
+  const std::map<std::string, std::int64_t> params{{"n", 3136}, {"cin", 96}, {"cout", 384}};
+  const ir::Graph fc = bench::build_kernel_graph({"fc", params});
+  ir::Graph pixels = bench::build_kernel_graph({"fc", params});
+  ASSERT_EQ(pixels.nodes.size(), 1u);
+  ir::Node& gemm = pixels.nodes[0];
+  gemm.op = ir::Op::MatMul;
+  gemm.source_op = "MatMul";
+  gemm.attrs = {};
+  gemm.inputs.resize(2);
+  pixels.tensors[static_cast<std::size_t>(gemm.inputs[0])].shape = ir::Shape::of({1, 56, 56, 96});
+  pixels.tensors[static_cast<std::size_t>(gemm.inputs[1])].shape = ir::Shape::of({96, 384});
+  pixels.tensors[static_cast<std::size_t>(gemm.outputs[0])].shape = ir::Shape::of({1, 56, 56, 384});
+  pixels.finalize("pixel-mlp");
+  const auto a = split_kernels(fc, default_fusion_rules());
+  const auto b = split_kernels(pixels, default_fusion_rules());
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].type, "fc");
+  for (int i = 0; i < kFeatureCount; ++i) {
+    const std::string name = kFeatureNames[static_cast<std::size_t>(i)];
+    if (name == "log2_bytes" || name == "log2_params" || name == "log2_intensity" || name == "log2_flops") continue;
+    EXPECT_EQ(a[0].features[static_cast<std::size_t>(i)], b[0].features[static_cast<std::size_t>(i)]) << name;
+  }
+}
+
 // A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
 // does): ResNet's conv→add→relu (BN folded by the export) is one kernel whose type the bench vocabulary
 // names, so it can be timed and trained on; every node still lands in exactly one kernel.
