@@ -285,10 +285,13 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   const ir::Node& anchor = graph.nodes[static_cast<std::size_t>(kernel.nodes.front())];
   const ir::Tensor* in = tensor_at(graph, anchor, 0);
   double in_elems = 0, in_h = 0, in_w = 0, cin = 0, cout = 0;
-  // A MatMul, Gemm or FullyConnected reduces over its input's last axis whatever the rank:
-  // ConvNeXt's pixel MLPs read [1, 56, 56, 96] and Swin's attention [.., 49, 32], and read
-  // as NCHW they gave cin 56 and a 56x96 "image" no sampled FC (2-D, [rows, cin]) has.
-  const bool linear = ir::op_category(anchor.op) == ir::OpCategory::kLinear;
+  // A MatMul, Gemm or FullyConnected reduces over its input's last axis whatever the rank,
+  // and a Softmax or LayerNormalization normalizes rows of it: ConvNeXt's pixel MLPs read
+  // [1, 56, 56, 96] and Swin's window attention softmaxes [64, 3, 49, 49]. Read as NCHW
+  // they gave cin 56 and a 56x96 "image", or 3 channels of 49x49, which no sampled FC
+  // ([rows, cin]) or softmax ([rows, cols]) has.
+  const bool linear = ir::op_category(anchor.op) == ir::OpCategory::kLinear || anchor.op == ir::Op::Softmax ||
+                      anchor.op == ir::Op::LogSoftmax || anchor.op == ir::Op::LayerNormalization;
   if (in != nullptr) {
     if (const auto n = in->shape.numel()) in_elems = static_cast<double>(*n);
     if (in->shape.rank() == 4 && !linear) {

@@ -175,7 +175,8 @@ TEST(PredictKernels, PadAndChannelsLastTransposeFoldIntoTheConv) {
 
 // A MatMul over a rank-4 tensor (ConvNeXt's pixel MLP: [1, 56, 56, 96] x [96, 384]) is
 // described as the 2-D FC the bench times ([3136, 96] x [96, 384]): channels from the
-// last axis, no image extent. Read as NCHW it had cin 56 and a 56x96 image.
+// last axis, no image extent. Read as NCHW it had cin 56 and a 56x96 image. The same for
+// a softmax's rows.
 TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
   const std::map<std::string, std::int64_t> params{{"n", 3136}, {"cin", 96}, {"cout", 384}};
   const ir::Graph fc = bench::build_kernel_graph({"fc", params});
@@ -200,6 +201,17 @@ TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
     if (name == "log2_bytes" || name == "log2_params" || name == "log2_intensity" || name == "log2_flops") continue;
     EXPECT_EQ(a[0].features[static_cast<std::size_t>(i)], b[0].features[static_cast<std::size_t>(i)]) << name;
   }
+  // Swin's window attention: a softmax over [64, 3, 49, 49] is 9408 rows of 49.
+  const ir::Graph rows = bench::build_kernel_graph({"softmax", {{"n", 64 * 3 * 49}, {"c", 49}}});
+  ir::Graph windows = bench::build_kernel_graph({"softmax", {{"n", 64 * 3 * 49}, {"c", 49}}});
+  for (ir::Tensor& t : windows.tensors)
+    if (!t.is_constant()) t.shape = ir::Shape::of({64, 3, 49, 49});
+  windows.finalize("window-attention");
+  const auto r = split_kernels(rows, default_fusion_rules());
+  const auto w = split_kernels(windows, default_fusion_rules());
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(r[0].features, w[0].features);
 }
 
 // A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
