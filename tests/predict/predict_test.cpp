@@ -214,6 +214,27 @@ TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
   EXPECT_EQ(r[0].features, w[0].features);
 }
 
+// A depthwise conv's alignment features are its channels' (one per group): 48 channels
+// are 16-aligned (log2 16 = 4), 58 only 2-aligned.
+TEST(PredictKernels, DepthwiseAlignmentIsThatOfItsChannels) {
+  auto align = [](std::int64_t c) {
+    const ir::Graph g = bench::build_kernel_graph(
+        {"dwconv", {{"n", 1}, {"h", 28}, {"w", 28}, {"c", c}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}}});
+    const auto kernels = split_kernels(g, default_fusion_rules());
+    EXPECT_EQ(kernels.size(), 1u);
+    std::size_t in = 0, out = 0;
+    for (std::size_t i = 0; i < kFeatureNames.size(); ++i) {
+      if (std::string(kFeatureNames[i]) == "cin_align") in = i;
+      if (std::string(kFeatureNames[i]) == "cout_align") out = i;
+    }
+    EXPECT_EQ(kernels[0].features[in], kernels[0].features[out]);
+    return kernels[0].features[in];
+  };
+  EXPECT_EQ(align(48), 4.0f);
+  EXPECT_EQ(align(58), 1.0f);
+  EXPECT_EQ(align(64), 6.0f);
+}
+
 // A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
 // does): ResNet's conv→add→relu (BN folded by the export) is one kernel whose type the bench vocabulary
 // names, so it can be timed and trained on; every node still lands in exactly one kernel.

@@ -45,9 +45,9 @@ std::string op_class(const ir::Graph& graph, int node);
 // The features of a kernel, in this order (kFeatureNames). Sizes are log2(1 + x) so
 // a tree split and a linear ceiling both see orders of magnitude. The alignments are the
 // exponent of the largest power of two (at most 64) dividing a group's input and output
-// channels: runtimes tile channels in blocks of 8 or 16 (XNNPACK's 7x16 GEMM tiles, ONNX
-// Runtime's NCHWc convolutions, used only when the channels fill whole blocks), so a
-// 136-channel layer and a 128-channel one of the same FLOPs run at different speeds.
+// channels (a depthwise conv's: its channels): runtimes tile channels in blocks of 8 or 16 (XNNPACK's 7x16 GEMM tiles,
+// ONNX Runtime's NCHWc convolutions, used only when the channels fill whole blocks), so a 136-channel layer and a
+// 128-channel one of the same FLOPs run at different speeds.
 inline constexpr int kFeatureCount = 20;
 extern const std::array<const char*, kFeatureCount> kFeatureNames;
 using Features = std::array<float, kFeatureCount>;

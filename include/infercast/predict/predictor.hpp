@@ -26,14 +26,16 @@
 
 namespace infercast::predict {
 
-// 4: channel alignment, reduction length and output positions among the features.
+// 5: a depthwise conv's alignment features are its channels'; regressors chosen by the
+// time-weighted CV error. 4: channel alignment, reduction length and output positions
+// among the features.
 // 3: trees fitted to the residual over their family's roofline (which gains a DRAM
 // ceiling), a gconv family, per-family feature ranges, median-run labels. 2: conv+sigmoid,
 // conv+hardsigmoid, conv+transpose, channel_pad, bn, pad+dwconv, layer_excess_ms,
 // feeder-timed labels. A bundle of another schema is refused both ways: an older one would
 // load its missing fields as 0 (or its trees as absolute latencies) and predict silently
 // wrong numbers.
-inline constexpr int kBundleSchemaVersion = 4;
+inline constexpr int kBundleSchemaVersion = 5;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
