@@ -10,9 +10,10 @@
 #      conv-only baselines;
 #   4. bench/heldout_table.py: summary, per-family table, per-model table (markdown).
 # Usage: bench/int8_heldout.sh RUNTIME THREADS [BUDGET]      e.g. bench/int8_heldout.sh ort 1 15m
-# Outputs .cache/int8/RUNTIME-THREADSt-int8.{bundle,bundle.db,profile.log,json,md}. An existing
+# Outputs $OUT/RUNTIME-THREADSt-int8.{bundle,bundle.db,profile.log,json,md}. An existing
 # bundle is reused (delete it to profile again; the .db resumes an interrupted profile).
-# CAL=random:N (default random:8) sets the calibration.
+# CAL=random:N (default random:8) sets the calibration; OUT=DIR (default .cache/int8) the folder of
+# the quantized models and the outputs (a new folder quantizes the models afresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtime=${1:?runtime}
@@ -20,7 +21,7 @@ threads=${2:?threads}
 budget=${3:-15m}
 BIN=${BIN:-build/infercast}
 CAL=${CAL:-random:8}
-out=.cache/int8
+out=${OUT:-.cache/int8}
 mkdir -p "$out/tflite" "$out/onnx"
 scripts/fetch_mediapipe.sh >/dev/null
 scripts/fetch_torchvision.sh >/dev/null

@@ -173,6 +173,12 @@ const std::vector<std::string>& int8_kernel_types() {
   return types;
 }
 
+const std::vector<std::string>& int8_probe_types() {
+  static const std::vector<std::string> types = {"pad+conv",       "pad+dwconv",       "conv+add",
+                                                 "conv+hardswish", "dwconv+hardswish", "conv+sigmoid"};
+  return types;
+}
+
 KernelSpec float_twin(const KernelSpec& spec) {
   KernelSpec twin = spec;
   twin.dtype = ir::DType::kFloat32;
@@ -209,7 +215,9 @@ void validate(const KernelSpec& spec) {
   }
   if (spec.dtype == ir::DType::kInt8) {
     const auto& int8 = int8_kernel_types();
-    if (std::find(int8.begin(), int8.end(), spec.type) == int8.end())
+    const auto& probes = int8_probe_types();
+    if (std::find(int8.begin(), int8.end(), spec.type) == int8.end() &&
+        std::find(probes.begin(), probes.end(), spec.type) == probes.end())
       invalid(spec, "dtype", "this kernel type has no int8 form (bench::int8_kernel_types)");
   } else if (!ir::is_floating(spec.dtype)) {
     invalid(spec, "dtype", "must be a floating type or int8, got " + std::string(ir::dtype_name(spec.dtype)));

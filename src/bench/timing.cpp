@@ -271,7 +271,13 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   transform::QuantizeOptions q;
   q.mode = transform::QuantizeMode::kFull;
   q.calibration = "random:4";
-  ir::Graph float_graph = build_kernel_graph(float_twin(spec));
+  // pad+conv's float graph pads in its own (NCHW) Pad node, which would reach the int8
+  // form in NCHW order behind a float TRANSPOSE; its int8 form is the padded convolution,
+  // which the TFLite writer writes as PAD + a VALID convolution when the padding is not
+  // SAME (a stride-2 convolution padded by 1 on an even map, as in torchvision models).
+  KernelSpec twin = float_twin(spec);
+  if (twin.type == "pad+conv" || twin.type == "pad+dwconv") twin.type = twin.type.substr(4);
+  ir::Graph float_graph = build_kernel_graph(twin);
   float_graph.meta.source_path = "kernel '" + spec.key() + "'";
   transform::QuantizedModel model = transform::quantize(float_graph, q);
   Int8KernelForm form;

@@ -130,8 +130,38 @@ const std::vector<FusionProbe>& fusion_probes() {
   return probes;
 }
 
+const std::vector<FusionProbe>& int8_fusion_probes() {
+  static const std::vector<FusionProbe> probes = [] {
+    auto int8 = [](nlohmann::json s) {
+      s["dtype"] = "int8";
+      return s;
+    };
+    // PAD then convolution: a stride-2 convolution padded by 1 on an even map, which the
+    // TFLite writer writes as PAD + a VALID CONV_2D (TFLite's SAME would pad 0 and 1), as
+    // in quantized torchvision models (bench::int8_kernel_form); the QDQ writer folds the
+    // PAD back into the convolution.
+    auto strided = [](nlohmann::json s) {
+      s["params"]["stride"] = 2;
+      return s;
+    };
+    std::vector<FusionProbe> out = {
+        {"pad+conv", int8(spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 16}, {"pad", 1}})),
+         int8(strided(conv_unpadded(58, 16))), int8(strided(conv("pad+conv", 56, 16, 3)))},
+        {"pad+dwconv", int8(spec("pad", {{"n", 1}, {"h", 56}, {"w", 56}, {"c", 32}, {"pad", 1}})),
+         int8(strided(dwconv_unpadded(58, 32))), int8(strided(dwconv("pad+dwconv", 56, 32)))}};
+    const std::vector<std::string> pairs = {"conv+add", "conv+hardswish", "dwconv+hardswish", "conv+sigmoid"};
+    for (const FusionProbe& p : fusion_probes()) {
+      if (std::find(pairs.begin(), pairs.end(), p.pair) == pairs.end()) continue;
+      out.push_back({p.pair, int8(p.a), int8(p.b), int8(p.ab)});
+    }
+    return out;
+  }();
+  return probes;
+}
+
 FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& spec)>& time_spec, double alpha,
-                          int rounds) {
+                          int rounds, const std::vector<FusionProbe>* probe_list) {
+  const std::vector<FusionProbe>& probes = probe_list != nullptr ? *probe_list : fusion_probes();
   // Each distinct spec is timed once per round (the conv shared by four probes gives all
   // four the same T(a)), rounds interleave the probes, and a spec's time is its minimum
   // over the rounds: on a shared machine a disturbance only ever adds time, and one that
@@ -139,7 +169,7 @@ FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& sp
   std::map<std::string, ProbeTime> best;      // spec -> minimum time, layers
   std::map<std::string, std::string> errors;  // spec -> why it cannot run
   for (int round = 0; round < std::max(1, rounds); ++round) {
-    for (const FusionProbe& p : fusion_probes()) {
+    for (const FusionProbe& p : probes) {
       for (const nlohmann::json* spec : {&p.a, &p.b, &p.ab}) {
         const std::string key = spec->dump();
         if (errors.count(key) != 0) break;  // the pair is decided: it cannot run
@@ -156,7 +186,7 @@ FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& sp
   }
   std::vector<PairTiming> timings;
   nlohmann::json failed = nlohmann::json::array();
-  for (const FusionProbe& p : fusion_probes()) {
+  for (const FusionProbe& p : probes) {
     // A probe the runtime cannot run says nothing about fusion: recorded, not fused.
     std::string error;
     for (const nlohmann::json* spec : {&p.a, &p.b, &p.ab})

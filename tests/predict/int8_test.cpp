@@ -2,11 +2,16 @@
 // training rows of int8 kernels, and the precision check between bundle and model.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <iostream>
+
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
 #include "infercast/bench/timing.hpp"
+#include "infercast/predict/fusion.hpp"
 #include "infercast/predict/predictor.hpp"
 #include "infercast/predict/profile.hpp"
+#include "infercast/runtime/runtime.hpp"
 
 namespace infercast::predict {
 namespace {
@@ -101,6 +106,49 @@ TEST(PredictInt8, PrecisionMismatchIsRefused) {
   EXPECT_THROW(predict(int8_bundle, fp32), Error);
   EXPECT_NO_THROW(predict(int8_bundle, qdq));
   EXPECT_NO_THROW(predict(float_bundle, fp32));
+}
+
+// int8 fusion probes on both runtimes, decided by the layers each runtime reports (the
+// reference: what the runtime itself executed). ONNX Runtime: the QDQ writer folds a
+// zero PAD into the next convolution's padding, so pad+conv and pad+dwconv run as one
+// QLinearConv; it has no QDQ fusion of hard-swish or sigmoid into QLinearConv, nor of a
+// residual QLinearAdd. XNNPACK: the int8 TFLite form keeps PAD, ADD, HARD_SWISH and
+// LOGISTIC as their own operators, one layer each.
+TEST(PredictInt8, FusionProbesDecideByTheLayersEachRuntimeRan) {
+  const std::filesystem::path source = INFERCAST_SOURCE_DIR;
+  std::vector<std::string> runtimes = {"xnnpack"};
+  if (std::filesystem::exists(source / "runners/ort/node_modules/onnxruntime-node")) runtimes.push_back("ort");
+  for (const std::string& name : runtimes) {
+    SCOPED_TRACE(name);
+    auto engine = runtime::make_runtime(name);
+    bench::TimingOptions o;
+    o.threads = 1;
+    o.protocol.warmup = 1;
+    o.protocol.min_repeats = 3;
+    o.protocol.min_time_s = 0;
+    o.protocol.max_remeasure = 0;
+    o.cold_pass = false;
+    auto time_ms = [&](const nlohmann::json& spec) {
+      const bench::KernelTiming t = bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), o);
+      return ProbeTime{t.label_ms(), t.own_layers};
+    };
+    const FusionRules rules = detect_fusion(time_ms, kFusionAlpha, 1, &int8_fusion_probes());
+    std::map<std::string, bool> fused;
+    for (const auto& e : rules.evidence) {
+      ASSERT_FALSE(e.contains("error")) << e.dump();
+      EXPECT_EQ(e.value("decided_by", ""), "layers") << e.dump();
+      fused[e.at("pair").get<std::string>()] = e.at("fused").get<bool>();
+      std::cout << name << " " << e.dump() << "\n";
+    }
+    EXPECT_EQ(fused.size(), int8_fusion_probes().size());
+    const bool ort = name == "ort";
+    EXPECT_EQ(fused["pad+conv"], ort);
+    EXPECT_EQ(fused["pad+dwconv"], ort);
+    EXPECT_FALSE(fused["conv+add"]);
+    EXPECT_FALSE(fused["conv+hardswish"]);
+    EXPECT_FALSE(fused["dwconv+hardswish"]);
+    EXPECT_FALSE(fused["conv+sigmoid"]);
+  }
 }
 
 }  // namespace

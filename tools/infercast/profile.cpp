@@ -85,14 +85,7 @@ int run_profile(const ProfileOptions& o) {
   // fused ab once).
   predict::FusionRules rules;
   const auto existing = db.find_profile(profile_name);
-  if (int8) {
-    // int8 kernels fuse by construction: a TFLite int8 op carries its activation, and ONNX
-    // Runtime runs each DequantizeLinear -> op -> QuantizeLinear group as one QLinear op
-    // (split_kernels). No probes: the float ones would measure float kernels.
-    rules = predict::default_fusion_rules();
-    rules.evidence = nlohmann::json::array(
-        {{{"note", "int8: no fusion probes; fused activations and QDQ groups are one kernel each"}}});
-  } else if (existing && existing->extra.contains("fusion_rules")) {
+  if (existing && existing->extra.contains("fusion_rules")) {
     rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
     std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_name
               << " (delete the database to measure them again)\n";
@@ -116,8 +109,13 @@ int run_profile(const ProfileOptions& o) {
         throw Error(ErrorKind::kUnsupported, "", "fusion probe " + spec.value("type", "?"), e.what());
       }
     };
-    std::cerr << "profile: detecting fusion rules on " << o.runtime << " " << version << "\n";
-    rules = predict::detect_fusion(time_ms);
+    std::cerr << "profile: detecting " << (int8 ? "int8 " : "") << "fusion rules on " << o.runtime << " " << version
+              << "\n";
+    // int8: an op's own activation is one kernel by construction (a TFLite int8 op carries
+    // it; ONNX Runtime runs a QDQ group as one QLinear op); the int8 probes time what a
+    // runtime may fold beyond that.
+    rules = int8 ? predict::detect_fusion(time_ms, predict::kFusionAlpha, 3, &predict::int8_fusion_probes())
+                 : predict::detect_fusion(time_ms);
   }
   // Synthetic networks measured by an earlier run of this profile: kept, and continued.
   context["networks"] = existing ? existing->extra.value("networks", nlohmann::json::array()) : nlohmann::json::array();

@@ -65,6 +65,13 @@ const std::vector<std::string>& kernel_types();
 // ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
 // global average pooling, concat, pad).
 const std::vector<std::string>& int8_kernel_types();
+// The pairs int8 fusion probes time as one graph (predict::int8_fusion_probes: a PAD
+// before a convolution, a residual add, hard-swish and sigmoid after a convolution):
+// int8 specs like int8_kernel_types(), never sampled into a profile's kernel space.
+// int8 pad+conv / pad+dwconv are the padded convolution as the TFLite writer writes one
+// whose padding is not TFLite's SAME or VALID: PAD, then a VALID convolution
+// (bench::int8_kernel_form).
+const std::vector<std::string>& int8_probe_types();
 // The parameter names of `type`; throws Error(kInvalidArgument) for an unknown type.
 const std::vector<std::string>& kernel_parameters(const std::string& type);
 // Throws Error(kInvalidArgument) naming the type and parameter when a parameter is

@@ -52,6 +52,14 @@ struct FusionProbe {
   nlohmann::json a, b, ab;  // bench KernelSpec JSON
 };
 const std::vector<FusionProbe>& fusion_probes();
+// The int8 probes (every spec dtype int8: the float pair quantized as `quantize --mode
+// full` does, bench::int8_kernel_form). An int8 op's own activation (CONV_2D with RELU6,
+// a QDQ group whose Relu the QuantizeLinear's range makes redundant) is one kernel by
+// construction and not probed; what is probed is what each runtime may or may not fold:
+// a PAD into the next convolution, a residual ADD into the convolution before it, and
+// the hard-swish and sigmoid after a convolution, which TFLite int8 keeps as their own
+// ops and ONNX Runtime has no QDQ fusion for.
+const std::vector<FusionProbe>& int8_fusion_probes();
 
 // One probe kernel's time on the runtime: its own milliseconds and how many layers the
 // runtime executed for it (0 = not reported).
@@ -63,7 +71,9 @@ struct ProbeTime {
 // Times every probe `rounds` times with `time_spec` (a KernelSpec JSON → its time on
 // the runtime; bench materializes and runs it), keeps each time's minimum over the
 // rounds and decides. A probe that throws is recorded as not fused with its error.
+// `probes` defaults to fusion_probes().
 FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& spec)>& time_spec,
-                          double alpha = kFusionAlpha, int rounds = 3);
+                          double alpha = kFusionAlpha, int rounds = 3,
+                          const std::vector<FusionProbe>* probes = nullptr);
 
 }  // namespace infercast::predict

@@ -18,7 +18,10 @@
 //  form ONNX Runtime's quantizer writes and its graph optimizer fuses into int8
 //  kernels: each op that computes on quantized tensors reads them through
 //  DequantizeLinear and writes its float result through QuantizeLinear with the
-//  output's parameters; quantized weights are int8 initializers behind a
+//  output's parameters; int8 activations are stored as uint8 (zero point + 128: the same
+//  real values), since ONNX Runtime's x86 kernels take uint8 activations with int8
+//  weights and it converts int8 ones only where a QuantizeLinear has a single reader
+//  (see stored_dtype); quantized weights are int8 initializers behind a
 //  DequantizeLinear (per output channel: 1-D scales with `axis` 0 of the OIHW weight),
 //  int32 biases likewise (scale = input scale × weight scale, zero point 0). A fused
 //  RELU/RELU6/RELU_N1_TO_1 is left out when the output's int8 range already saturates
@@ -624,6 +627,9 @@ class NhwcWriter : public ModelBuilder {
     opset_ = options_.opset;
     start_model(opset_);
     fold_constants();
+    interface_.insert(g_.inputs.begin(), g_.inputs.end());
+    interface_.insert(g_.outputs.begin(), g_.outputs.end());
+    fold_pads();
     for (int id : g_.inputs) {
       const ir::Tensor& t = g_.tensors[id];
       const std::string where = "input '" + t.name + "'";
@@ -808,7 +814,7 @@ class NhwcWriter : public ModelBuilder {
       auto& cache = nchw ? const_nchw_ : const_logical_;
       auto it = cache.find(id);
       if (it != cache.end()) return it->second;
-      const Value& v = value_of(id, where);
+      const Value v = stored_value(id, where);
       if (!onnx_dtype(v.dtype)) {
         fail(ErrorKind::kUnsupported, where,
              "constant '" + g_.tensors[id].name + "' has dtype " + std::string(ir::dtype_name(v.dtype)) +
@@ -841,7 +847,7 @@ class NhwcWriter : public ModelBuilder {
     if (is4(id)) return get(id, Want::kNchw, where);
     auto it = const_bcast_.find(id);
     if (it != const_bcast_.end()) return quantized(id) ? dequantized(it->second, id, {}, where) : it->second;
-    Value v = value_of(id, where);
+    Value v = stored_value(id, where);
     if (v.dims.size() > 4) fail(ErrorKind::kUnsupported, where, "broadcast operand of rank > 4");
     while (v.dims.size() < 4) v.dims.insert(v.dims.begin(), 1);
     const std::string name = fresh(names_[id] + "__nchw");
@@ -882,6 +888,50 @@ class NhwcWriter : public ModelBuilder {
     if (id < 0) return false;
     const ir::Tensor& t = g_.tensors[id];
     return !t.quant.empty() && (t.dtype == DType::kInt8 || t.dtype == DType::kUInt8 || t.dtype == DType::kInt32);
+  }
+
+  // The dtype tensor `id` is stored as in the ONNX file. An int8 activation inside the
+  // graph is stored as uint8 with its zero point + 128, which dequantizes to the same
+  // reals and rounds and saturates identically in QuantizeLinear. Why: ONNX Runtime's
+  // CPU QDQ fusions (QLinearConv, QLinearAdd, ...) take uint8 activations on x86 and
+  // require an op's input and output activations to share one dtype; it rewrites an
+  // int8 QuantizeLinear -> DequantizeLinear pair to uint8 itself only when the
+  // QuantizeLinear has exactly one reader, so every int8 tensor read by two ops (a
+  // residual branch, a tensor feeding a Pad and a conv) left its readers and its
+  // producer unfused: float Conv/Add between DequantizeLinear and QuantizeLinear.
+  // Graph inputs and outputs keep their dtype (the model's interface), and so do the
+  // weights of convolutions and fully connected layers (int8 weights with uint8
+  // activations is what the fused kernels take); other int8 constants (ADD/MUL's
+  // constant operand) are the activations' peers: QLinearAdd/QLinearMul need one dtype.
+  DType stored_dtype(int id) const {
+    const ir::Tensor& t = g_.tensors[id];
+    if (t.dtype != DType::kInt8 || t.quant.scales.size() != 1 || interface_.count(id)) return t.dtype;
+    if (is_constant(id)) {
+      for (int c : t.consumers) {
+        const ir::OpCategory cat = ir::op_category(g_.nodes[static_cast<std::size_t>(c)].op);
+        if (cat == ir::OpCategory::kConv || cat == ir::OpCategory::kLinear) return t.dtype;
+      }
+    }
+    return DType::kUInt8;
+  }
+
+  // Constant `id`'s value as stored (see stored_dtype).
+  Value stored_value(int id, const std::string& where) {
+    Value v = value_of(id, where);
+    if (v.dtype != DType::kInt8 || stored_dtype(id) != DType::kUInt8) return v;
+    for (auto& b : v.bytes) b = static_cast<std::byte>(static_cast<std::int8_t>(b) + 128);
+    v.dtype = DType::kUInt8;
+    return v;
+  }
+
+  // The parameters of tensor `id` as stored (see stored_dtype).
+  ir::Quantization stored_quant(int id) const {
+    ir::Quantization q = g_.tensors[id].quant;
+    if (stored_dtype(id) != g_.tensors[id].dtype) {
+      if (q.zero_points.empty()) q.zero_points.push_back(0);
+      for (auto& z : q.zero_points) z += 128;
+    }
+    return q;
   }
 
   // Scale and zero-point initializers of `q` for a tensor of `dtype`: scalars per
@@ -935,7 +985,8 @@ class NhwcWriter : public ModelBuilder {
                   t.shape.dims[static_cast<std::size_t>(q.axis)].value == static_cast<std::int64_t>(q.scales.size()),
               where, "tensor '" + t.name + "': per-channel scales do not match the quantized dimension");
     }
-    return dequantized_[name] = dequantize_linear(name, q, t.dtype, per_channel ? axis : -1, where);
+    return dequantized_[name] = dequantize_linear(name, per_channel ? q : stored_quant(id), stored_dtype(id),
+                                                  per_channel ? axis : -1, where);
   }
 
   // A DequantizeLinear of `name` (dtype `dtype`) with parameters `q`, per tensor
@@ -1127,8 +1178,7 @@ class NhwcWriter : public ModelBuilder {
     }
     qdq_ = false;
     for (const PendingQuantize& p : pending_q_) {
-      const ir::Tensor& t = g_.tensors[p.tensor];
-      const auto [scale, zp] = qparams(t.quant, t.dtype, false, p.to, where);
+      const auto [scale, zp] = qparams(stored_quant(p.tensor), stored_dtype(p.tensor), false, p.to, where);
       emit("QuantizeLinear", {p.from, scale, zp}, {p.to}, p.to + "/quantize");
     }
     pending_q_.clear();
@@ -1146,7 +1196,7 @@ class NhwcWriter : public ModelBuilder {
     if (quantized(x)) input = dequantized(input, x, {}, where);
     require(quantized(x) || g_.tensors[x].dtype == DType::kFloat32, where, "quantizes a non-float32 input");
     const std::string name = produce(out, want);
-    const auto [scale, zp] = qparams(t.quant, t.dtype, false, name, where);
+    const auto [scale, zp] = qparams(stored_quant(out), stored_dtype(out), false, name, where);
     emit("QuantizeLinear", {input, scale, zp}, {name}, n.name);
   }
 
@@ -1368,9 +1418,10 @@ class NhwcWriter : public ModelBuilder {
         require(t.dtype == DType::kInt8 || t.dtype == DType::kUInt8, where,
                 "dequantizes " + std::string(ir::dtype_name(t.dtype)) + " activations");
         require(t.quant.scales.size() == 1, where, "per-channel dequantization of activations");
+        const ir::Quantization q = stored_quant(x);
         Value zp;
-        zp.dtype = t.dtype;
-        zp.bytes.push_back(static_cast<std::byte>(t.quant.zero_points.empty() ? 0 : t.quant.zero_points[0]));
+        zp.dtype = stored_dtype(x);
+        zp.bytes.push_back(static_cast<std::byte>(q.zero_points.empty() ? 0 : q.zero_points[0]));
         const std::string zp_name = fresh(name + "__zero_point");
         add_initializer(zp_name, zp, where);
         emit("DequantizeLinear", {input, scalar(t.quant.scales[0], name + "__scale"), zp_name}, {name}, n.name);
@@ -1384,6 +1435,15 @@ class NhwcWriter : public ModelBuilder {
   }
 
   // pads attribute as ONNX wants it: all begins then all ends (the IR's order).
+  // What a window op reading `x` reads: the input of the PAD folded into it (its
+  // extents added to `pads`), or `x` itself.
+  int padded_source(int x, std::vector<std::int64_t>& pads) const {
+    auto it = folded_pads_.find(x);
+    if (it == folded_pads_.end()) return x;
+    for (std::size_t i = 0; i < 4; ++i) pads[i] += it->second.pads[i];
+    return it->second.source;
+  }
+
   std::vector<std::int64_t> window_pads(const ir::Node& n, const std::string& where) const {
     auto pads = n.attrs.get_ints("pads");
     require(pads.size() == 4, where, "padding is unknown (input shapes not static?)");
@@ -1418,14 +1478,16 @@ class NhwcWriter : public ModelBuilder {
       wname =
           dequantized(wname, w, layout == "OHWI" ? std::vector<int>{0, 3, 1, 2} : std::vector<int>{3, 0, 1, 2}, where);
     }
-    std::vector<std::string> inputs = {get(x, Want::kNchw, where), wname};
+    std::vector<std::int64_t> pads = window_pads(n, where);
+    const int source = padded_source(x, pads);
+    std::vector<std::string> inputs = {get(source, Want::kNchw, where), wname};
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(quantized_bias(n, x, w, where));
     const std::string name = produce(out, Want::kNchw);
     auto* node = emit_fused(n, "Conv", inputs, name, where);
     attr(node, "kernel_shape", std::vector<std::int64_t>{oihw.dims[2], oihw.dims[3]});
     attr(node, "strides", n.attrs.get_ints("strides"));
     attr(node, "dilations", n.attrs.get_ints("dilations"));
-    attr(node, "pads", window_pads(n, where));
+    attr(node, "pads", pads);
     attr(node, "group", n.attrs.get_int("group", 1));
   }
 
@@ -1472,11 +1534,13 @@ class NhwcWriter : public ModelBuilder {
     require(is4(x) && is4(out), where, "only 2-D pooling is converted");
     const auto kernel = n.attrs.get_ints("kernel_shape");
     require(kernel.size() == 2, where, "kernel size is unknown");
+    std::vector<std::int64_t> pads = window_pads(n, where);
+    const int source = padded_source(x, pads);
     const std::string name = produce(out, Want::kNchw);
-    auto* node = emit_fused(n, std::string(ir::op_name(n.op)), {get(x, Want::kNchw, where)}, name, where);
+    auto* node = emit_fused(n, std::string(ir::op_name(n.op)), {get(source, Want::kNchw, where)}, name, where);
     attr(node, "kernel_shape", kernel);
     attr(node, "strides", n.attrs.get_ints("strides"));
-    attr(node, "pads", window_pads(n, where));
+    attr(node, "pads", pads);
     // TFLite's average pooling divides by the valid (unpadded) window: ONNX's default.
     if (n.op == Op::LpPool) attr(node, "p", n.attrs.get_int("p", 2));
   }
@@ -1512,11 +1576,96 @@ class NhwcWriter : public ModelBuilder {
       pads[i] = raw[2 * src];
       pads[rank + i] = raw[2 * src + 1];
     }
-    std::vector<std::string> inputs = {get(x, nchw ? Want::kNchw : Want::kLogical, where),
-                                       ints(pads, names_[out] + "__pads")};
+    const Want want = nchw ? Want::kNchw : Want::kLogical;
+    if (qdq_ && zero_pad(n)) {
+      // A quantized Pad with its input's parameters that fills with real 0 only moves
+      // integers: written on the stored tensor, filling with its zero point (exact).
+      // ONNX Runtime has no QDQ fusion for Pad and would pad in float between a
+      // DequantizeLinear and a QuantizeLinear.
+      Form& f = forms_[out];
+      const std::string name =
+          want == Want::kNchw ? (f.nchw = fresh(names_[out] + "__nchw")) : (f.logical = names_[out]);
+      const std::string zp = qparams(stored_quant(out), stored_dtype(out), false, name, where).second;
+      attr(emit("Pad", {this->raw(x, want, where), ints(pads, names_[out] + "__pads"), zp}, {name}, n.name), "mode",
+           mode);
+      return;
+    }
+    std::vector<std::string> inputs = {get(x, want, where), ints(pads, names_[out] + "__pads")};
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) inputs.push_back(get(n.inputs[2], Want::kLogical, where));
-    const std::string name = produce(out, nchw ? Want::kNchw : Want::kLogical);
+    const std::string name = produce(out, want);
     attr(emit("Pad", inputs, {name}, n.name), "mode", mode);
+  }
+
+  // Whether PAD node `n` is a constant pad of a quantized tensor that keeps its input's
+  // parameters and fills with real 0 (the zero point): then padding the integers is
+  // exact, and so is a convolution's own zero padding.
+  bool zero_pad(const ir::Node& n) const {
+    if (n.inputs.size() < 2 || n.outputs.size() != 1 || n.inputs[0] < 0 || n.outputs[0] < 0) return false;
+    const int x = n.inputs[0];
+    const int y = n.outputs[0];
+    if (n.attrs.get_string("mode", "constant") != "constant" || !quantized(x) || !quantized(y)) return false;
+    const ir::Tensor& xt = g_.tensors[x];
+    const ir::Tensor& yt = g_.tensors[y];
+    if (xt.dtype != yt.dtype || xt.quant.scales.size() != 1 || yt.quant.scales != xt.quant.scales ||
+        yt.quant.zero_points != xt.quant.zero_points || stored_dtype(x) != stored_dtype(y))
+      return false;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      // PADV2's fill value: a constant whose real value is 0.
+      const ir::Tensor& vt = g_.tensors[n.inputs[2]];
+      if (!vt.is_constant() || vt.shape.numel().value_or(0) != 1 || vt.data.size() < ir::dtype_bits(vt.dtype) / 8)
+        return false;
+      if (vt.dtype == DType::kFloat32) {
+        float f;
+        std::memcpy(&f, vt.data.data(), 4);
+        return f == 0.0f;
+      }
+      Value val;
+      val.dtype = vt.dtype;
+      val.bytes.assign(vt.data.begin(), vt.data.end());
+      const std::optional<double> q = element(val, 0);
+      const double zp = vt.quant.zero_points.empty() ? 0.0 : static_cast<double>(vt.quant.zero_points[0]);
+      return q && *q == zp;
+    }
+    return true;
+  }
+
+  // Pads that are read only by quantized convolutions are folded into them: the
+  // convolution reads the PAD's input with the PAD's extents added to its own (its
+  // zero padding fills with real 0 as the PAD did; QLinearConv pads with the zero
+  // point). So are pads read only by max pools when real 0 is the tensor's smallest
+  // value (zero point at the bottom of the range, as after a ReLU): padding with it
+  // then never wins a max, as MaxPool's own padding never does. Removes a layer ONNX
+  // Runtime would run on its own.
+  void fold_pads() {
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const ir::Node& n = g_.nodes[i];
+      if (skip_[i] || n.op != Op::Pad || !zero_pad(n)) continue;
+      const int x = n.inputs[0];
+      const int y = n.outputs[0];
+      if (!is4(x) || !is_constant(n.inputs[1]) || interface_.count(y) || g_.tensors[y].consumers.empty()) continue;
+      const ir::Tensor& yt = g_.tensors[y];
+      const std::int64_t zp = yt.quant.zero_points.empty() ? 0 : yt.quant.zero_points[0];
+      const bool zero_is_min = zp == (yt.dtype == DType::kInt8 ? -128 : 0);
+      bool foldable = true;
+      for (int c : yt.consumers) {
+        const ir::Node& r = g_.nodes[static_cast<std::size_t>(c)];
+        const bool conv = r.op == Op::Conv && r.inputs.size() > 1 && r.inputs[0] == y && r.inputs[1] != y;
+        const bool max_pool = r.op == Op::MaxPool && zero_is_min && r.inputs.size() == 1;
+        foldable = foldable && (conv || max_pool) && r.attrs.get_ints("pads").size() == 4;
+      }
+      if (!foldable) continue;
+      std::vector<std::int64_t> raw;
+      try {
+        raw = const_ints(n.inputs[1], node_where(static_cast<int>(i), n));
+      } catch (const Error&) {
+        continue;
+      }
+      // NHWC pairs: N and C unpadded, H and W not negative.
+      if (raw.size() != 8 || raw[0] || raw[1] || raw[6] || raw[7]) continue;
+      if (std::any_of(raw.begin(), raw.end(), [](std::int64_t p) { return p < 0; })) continue;
+      folded_pads_[y] = {x, {raw[2], raw[4], raw[3], raw[5]}};  // ONNX order: top, left, bottom, right
+      skip_[i] = true;
+    }
   }
 
   void write_resize(const ir::Node& n, const std::string& where) {
@@ -1590,6 +1739,15 @@ class NhwcWriter : public ModelBuilder {
     }
     const Want want = nchw ? Want::kNchw : Want::kLogical;
     std::vector<std::string> inputs = {get(x, want, where)};
+    // A quantized mean over H and W is written as GlobalAveragePool (the same values):
+    // ONNX Runtime fuses that QDQ group into QLinearGlobalAveragePool and leaves a
+    // ReduceMean in float.
+    std::vector<std::int64_t> sorted_axes = axes;
+    std::sort(sorted_axes.begin(), sorted_axes.end());
+    if (qdq_ && nchw && n.op == Op::ReduceMean && sorted_axes == std::vector<std::int64_t>{2, 3}) {
+      emit("GlobalAveragePool", inputs, {produce(out, want)}, n.name);
+      return;
+    }
     const bool axes_input = n.op == Op::ReduceSum || opset_ >= 18;
     if (axes_input) inputs.push_back(ints(axes, names_[out] + "__axes"));
     const std::string name = produce(out, want);
@@ -1826,6 +1984,12 @@ class NhwcWriter : public ModelBuilder {
   int opset_ = 13;
   bool qdq_ = false;  // writing a quantized node (write_node)
   std::vector<PendingQuantize> pending_q_;
+  std::unordered_set<int> interface_;  // graph inputs and outputs: stored in their own dtype
+  struct FoldedPad {
+    int source = -1;                 // the PAD's input
+    std::vector<std::int64_t> pads;  // added to the convolution's: top, left, bottom, right
+  };
+  std::unordered_map<int, FoldedPad> folded_pads_;            // PAD output -> what its readers read instead
   std::unordered_map<std::string, std::string> dequantized_;  // stored name -> DequantizeLinear output
   std::vector<Form> forms_;
   std::vector<std::string> names_;
