@@ -6,14 +6,16 @@
 #      models;
 #   3. bench/heldout_table.py: summary, per-family table, per-model table (markdown).
 # Usage: bench/heldout.sh RUNTIME THREADS [BUDGET]      e.g. bench/heldout.sh xnnpack 1 15m
-# Outputs .cache/heldout/RUNTIME-THREADSt.{bundle,bundle.db,profile.log,json,md}. An existing
-# bundle is reused (delete it to profile again; the .db resumes an interrupted profile).
+# Outputs $OUT/RUNTIME-THREADSt.{bundle,bundle.db,profile.log,json,md} (OUT defaults to
+# .cache/heldout). An existing bundle is reused (delete it to profile again; the .db resumes an
+# interrupted profile). validate runs with --per-kernel: each model's kernels are also compared
+# with their in-model times (one profiled run more per model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtime=${1:?runtime}
 threads=${2:?threads}
 budget=${3:-15m}
-out=.cache/heldout
+out=${OUT:-.cache/heldout}
 mkdir -p "$out"
 scripts/fetch_mediapipe.sh >/dev/null
 scripts/fetch_torchvision.sh >/dev/null
@@ -23,6 +25,6 @@ if [[ ! -s "$base.bundle" ]]; then
   build/infercast profile --runtime "$runtime" --threads "$threads" --budget "$budget" -o "$base.bundle" \
     2> >(tee "$base.profile.log" >&2)
 fi
-build/infercast validate --predictor "$base.bundle" --runtime "$runtime" --rounds 3 --format json -o "$base.json" \
+build/infercast validate --predictor "$base.bundle" --runtime "$runtime" --rounds 3 --per-kernel --format json -o "$base.json" \
   .cache/models/torchvision .cache/models/zoo .cache/models/mediapipe
 bench/heldout_table.py "$base.json" | tee "$base.md"

@@ -42,5 +42,5 @@ if [[ ! -s "$base.bundle" ]]; then
 fi
 form=tflite
 [[ "$runtime" == xnnpack ]] || form=onnx
-"$BIN" validate --predictor "$base.bundle" --runtime "$runtime" --rounds 3 --format json -o "$base.json" "$out/$form"
+"$BIN" validate --predictor "$base.bundle" --runtime "$runtime" --rounds 3 --per-kernel --format json -o "$base.json" "$out/$form"
 bench/heldout_table.py "$base.json" | tee "$base.md"
