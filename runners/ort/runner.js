@@ -261,6 +261,17 @@ async function timeRuns(session, feeds, warmup, repeats, maxRepeats, minTimeNs, 
   return times;
 }
 
+// One flush buffer, kept between requests: allocating and faulting in up to 1 GiB for
+// every flushed pass cost more than the pass's runs.
+let flushScratch = null;
+function flushBuffer(bytes) {
+  if (flushScratch === null || flushScratch.length !== bytes) {
+    flushScratch = null;
+    flushScratch = new Uint8Array(bytes);
+  }
+  return flushScratch;
+}
+
 async function opTime(req) {
   requireSession();
   const warmup = requireInt(req.warmup === undefined ? 0 : req.warmup, 'warmup', 0);
@@ -286,7 +297,7 @@ async function opTime(req) {
       enableProfiling: true,
       profileFilePrefix: path.join(dir, 'profile'),
     }));
-    const flush = flushBytes > 0 ? new Uint8Array(flushBytes) : null;
+    const flush = flushBytes > 0 ? flushBuffer(flushBytes) : null;
     const times = await timeRuns(session, feeds, warmup, repeats, maxRepeats, minTimeNs, flush);
     session.endProfiling();
     const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));

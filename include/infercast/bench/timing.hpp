@@ -102,8 +102,9 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
 // per layer), >= 0; 0 when the runtime reports no per-node layers.
 double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options);
 
-// The flushed pass: ten runs, each after writing cold_flush_bytes() of scratch (twice
-// the last-level cache, at least 16 MiB).
+// The flushed pass: each run after writing cold_flush_bytes() of scratch (twice the
+// last-level cache, at least 16 MiB); ten runs, or as many as about 2 GiB of flushing
+// allows, at least 3.
 measure::Protocol cold_protocol();
 std::size_t cold_flush_bytes();
 

@@ -1434,7 +1434,6 @@ class NhwcWriter : public ModelBuilder {
     if (n.op == Op::Elu) attr(node, "alpha", n.attrs.get_float("alpha", 1.0));
   }
 
-  // pads attribute as ONNX wants it: all begins then all ends (the IR's order).
   // What a window op reading `x` reads: the input of the PAD folded into it (its
   // extents added to `pads`), or `x` itself.
   int padded_source(int x, std::vector<std::int64_t>& pads) const {
@@ -1444,6 +1443,7 @@ class NhwcWriter : public ModelBuilder {
     return it->second.source;
   }
 
+  // pads attribute as ONNX wants it: all begins then all ends (the IR's order).
   std::vector<std::int64_t> window_pads(const ir::Node& n, const std::string& where) const {
     auto pads = n.attrs.get_ints("pads");
     require(pads.size() == 4, where, "padding is unknown (input shapes not static?)");

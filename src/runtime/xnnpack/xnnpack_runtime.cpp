@@ -113,10 +113,11 @@ class XnnpackRuntime final : public Runtime {
   // run count and minimum time, as ONNX Runtime's profiled pass does, with at least 10
   // runs: a layer's minimum over 10 runs alone was often 2x the end-to-end minimum on a
   // shared VM (a 3-channel 192x192 Pad: 0.78 ms against 0.50 ms end to end and in the
-  // model), where memory-bound layers slow down in spells.
+  // model), where memory-bound layers slow down in spells. A flushed pass (flush_bytes >
+  // 0, whose every run first writes the flush) takes the protocol's count as it is.
   std::vector<LayerTiming> time_layers(const measure::Protocol& protocol, std::size_t flush_bytes) {
     executor_.set_profiling(true);
-    const int min_runs = std::max(protocol.min_repeats, 10);
+    const int min_runs = flush_bytes > 0 ? protocol.min_repeats : std::max(protocol.min_repeats, 10);
     const int max_runs = std::max(protocol.max_repeats, min_runs);
     for (int i = 0; i < protocol.warmup; ++i) executor_.run();
     std::vector<std::vector<double>> samples(graph_->nodes.size());
