@@ -208,15 +208,6 @@ double label_cv(const std::string& type, const runtime::RunResult& r) {
   return mean_sum > 0 ? std_sum / mean_sum : r.latency_ms.cv;
 }
 
-// Whether the median of `n` runs whose CV is `cv` is known to 1%: its standard error,
-// 1.2533 * cv / sqrt(n) for a normal spread, is at most 0.01. Then another attempt cannot
-// move the label by more than the run-to-run drift of a quiet machine (±5%), however wide
-// the single runs spread: a 0.25 ms conv whose own layer spreads by 6% over 470 runs has
-// its median to 0.35%. A heavy kernel timed 10 times needs CV ≤ 2.5%.
-bool median_settled(double cv, std::size_t n) {
-  return n > 0 && 1.2533 * cv / std::sqrt(static_cast<double>(n)) <= 0.01;
-}
-
 // Times the kernel `engine` has prepared into `out` (everything but prepare_s).
 void measure_prepared(runtime::Runtime& engine, const std::string& type, const TimingOptions& o, KernelTiming& out) {
   // The protocol's re-measure rule, attempt by attempt, so the extra attempts and every
@@ -253,6 +244,10 @@ void measure_prepared(runtime::Runtime& engine, const std::string& type, const T
 }
 
 }  // namespace
+
+bool median_settled(double cv, std::size_t n) {
+  return n > 0 && 1.2533 * cv / std::sqrt(static_cast<double>(n)) <= 0.01;
+}
 
 bool boundary_layer(const std::string& kernel_type, const std::string& op) {
   if (op == "ReorderInput" || op == "ReorderOutput") return true;

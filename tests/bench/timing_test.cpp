@@ -143,6 +143,28 @@ TEST(BenchTiming, RunnerKernelsLeaveNoFileBehind) {
 
 // What the bench loop commits carries the per-layer view, so training on a database
 // learns kernels' own times rather than one-kernel graphs' end-to-end times.
+// The re-measure rule's stop: a median known to 1% (standard error 1.2533 * CV / sqrt(n)).
+TEST(BenchTiming, MedianIsSettledWhenItsStandardErrorIsUnderOnePercent) {
+  EXPECT_TRUE(median_settled(0.06, 470));    // 0.35%
+  EXPECT_FALSE(median_settled(0.06, 10));    // 2.4%
+  EXPECT_TRUE(median_settled(0.025, 10));    // 0.99%
+  EXPECT_FALSE(median_settled(0.026, 10));   // 1.03%
+  EXPECT_FALSE(median_settled(0.80, 5000));  // 1.4%: a jittery microsecond kernel still re-measures
+  EXPECT_FALSE(median_settled(0.0, 0));
+}
+
+// The flushed pass: 3 to 10 runs, and no more than about 2 GiB of flushing unless 3 runs
+// already write more.
+TEST(BenchTiming, FlushedPassBoundsItsFlushTraffic) {
+  const measure::Protocol p = cold_protocol();
+  EXPECT_EQ(p.min_repeats, p.max_repeats);
+  EXPECT_GE(p.min_repeats, 3);
+  EXPECT_LE(p.min_repeats, 10);
+  const std::size_t traffic = static_cast<std::size_t>(p.min_repeats) * cold_flush_bytes();
+  if (p.min_repeats > 3) EXPECT_LE(traffic, std::size_t{2} << 30);
+  if (p.min_repeats < 10) EXPECT_GT(traffic + cold_flush_bytes(), std::size_t{2} << 30);
+}
+
 TEST(BenchLoop, StoresOwnAndColdTimes) {
   const fs::path dir = fs::temp_directory_path() / ("infercast_bench_own_" + std::to_string(::getpid()));
   fs::remove_all(dir);

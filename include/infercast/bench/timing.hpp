@@ -102,6 +102,14 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
 // per layer), >= 0; 0 when the runtime reports no per-node layers.
 double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options);
 
+// Whether the median of `n` runs whose CV is `cv` is known to 1%: its standard error,
+// 1.2533 * cv / sqrt(n) for a normal spread, is at most 0.01. The bench stops re-measuring
+// a kernel then, however wide its single runs spread: another attempt cannot move the label
+// by more than a quiet machine's run-to-run drift (±5%). A 0.25 ms conv whose own layer
+// spreads by 6% over 470 runs has its median to 0.35%; a heavy kernel timed 10 times needs
+// CV <= 2.5%.
+bool median_settled(double cv, std::size_t n);
+
 // The flushed pass: each run after writing cold_flush_bytes() of scratch (twice the
 // last-level cache, at least 16 MiB); ten runs, or as many as about 2 GiB of flushing
 // allows, at least 3.
