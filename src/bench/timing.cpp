@@ -195,8 +195,7 @@ struct FileGuard {
 // run's: on ONNX Runtime that includes the runner's per-run cost (the request, copying
 // the inputs), whose jitter is no part of the label — on a VM whose runs jitter by a
 // median 13% (its small kernels by up to 80%), that CV sent 84% of the kernels to two
-// more attempts and the profile measured a fifth of the kernels it measures on a steadier
-// host, while the own layers' medians were settled after the first.
+// more attempts, while their own layers spread by 5-9%.
 double label_cv(const std::string& type, const runtime::RunResult& r) {
   double std_sum = 0;
   double mean_sum = 0;
