@@ -195,7 +195,7 @@ struct FileGuard {
 // run's: on ONNX Runtime that includes the runner's per-run cost (the request, copying
 // the inputs), whose jitter is no part of the label — on a VM whose runs jitter by a
 // median 13% (its small kernels by up to 80%), that CV sent 84% of the kernels to two
-// more attempts, while their own layers spread by 5-9%.
+// more attempts, while their own layers spread mostly by 5-9% (5 convs checked).
 double label_cv(const std::string& type, const runtime::RunResult& r) {
   double std_sum = 0;
   double mean_sum = 0;
