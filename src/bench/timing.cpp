@@ -126,8 +126,9 @@ bool nchwc_follower(const std::string& type) {
 // Sigmoid over 512 KB 66 vs 46 us, over 64 KB 16 vs 12 us; a channel Pad over 43 KB 12 vs
 // 6 us, which inside a MediaPipe detector takes 5 us. XNNPACK shows no such difference
 // (its input is the caller's buffer, read in place), so it is timed without feeders.
-// The feeder is a Relu, or for nchwc_follower() types a 1x1 depthwise conv of ones.
-void add_input_feeders(ir::Graph& g, const std::string& type, const std::string& file) {
+// The feeder is a Relu, or for nchwc_follower() types a 1x1 depthwise conv of ones
+// (followed by a Relu when `rectify`: a non-negative input, as behind a CNN's ReLU).
+void add_input_feeders(ir::Graph& g, const std::string& type, const std::string& file, bool rectify = false) {
   const std::vector<int> inputs = g.inputs;
   int k = 0;
   for (const int id : inputs) {
@@ -164,6 +165,23 @@ void add_input_feeders(ir::Graph& g, const std::string& type, const std::string&
       feeder.source_op = "Conv";
       feeder.attrs.set("group", channels);
       feeder.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
+      if (rectify) {
+        ir::Tensor conv_out;
+        conv_out.name = name + "_conv";
+        conv_out.dtype = in.dtype;
+        conv_out.shape = in.shape;
+        const int conv_id = g.add_tensor(std::move(conv_out));
+        feeder.outputs = {conv_id};
+        ir::Node relu;
+        relu.name = name + "_relu";
+        relu.op = ir::Op::Relu;
+        relu.source_op = "Relu";
+        relu.inputs = {conv_id};
+        relu.outputs = {fed_id};
+        g.nodes.push_back(std::move(feeder));
+        g.nodes.push_back(std::move(relu));
+        continue;
+      }
     } else {
       feeder.op = ir::Op::Relu;
       feeder.source_op = "Relu";
@@ -314,6 +332,15 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   if (twin.type == "pad+conv" || twin.type == "pad+dwconv") twin.type = twin.type.substr(4);
   ir::Graph float_graph = build_kernel_graph(twin);
   float_graph.meta.source_path = "kernel '" + spec.key() + "'";
+  // On ONNX Runtime an int8 MaxPool runs as NhwcMaxPool only when its input comes from a
+  // QLinearConv the NHWC transformer has made channels-last, as inside a quantized CNN;
+  // behind the graph's QuantizeLinear alone it stays an NCHW uint8 MaxPool, measured 40x
+  // slower than the pools of the quantized torchvision models (googlenet: 13 pools
+  // predicted at 33.9 ms, measured at 0.36). So its float twin gets the 1x1 depthwise conv
+  // feeder of the float NCHWc followers, which quantizes to a QLinearConv, and a Relu, as
+  // CNNs pool rectified maps: the writer then folds the pool's explicit pad into it.
+  if (runtime_name != "xnnpack" && twin.type == "maxpool")
+    add_input_feeders(float_graph, twin.type, float_graph.meta.source_path, true);
   transform::QuantizedModel model = transform::quantize(float_graph, q);
   Int8KernelForm form;
   if (runtime_name == "xnnpack") {

@@ -18,8 +18,10 @@
 // XNNPACK and as QDQ ONNX on other runtimes. The QUANTIZE / DEQUANTIZE at the graph's
 // float interface (QuantizeLinear / DequantizeLinear on ONNX Runtime), the layout
 // Transposes and the TFLite writer's explicit Pad are boundary layers, so own_ms is what
-// the op costs between int8 neighbours inside a quantized model. No feeders: the kernel
-// already reads a tensor the QuantizeLinear before it has just written.
+// the op costs between int8 neighbours inside a quantized model. No feeders (the kernel
+// already reads a tensor the QuantizeLinear before it has just written), except for max
+// pools on ONNX Runtime: a rectifying 1x1 depthwise conv (a QLinearConv), without which
+// ONNX Runtime runs the pool in NCHW and slower by up to 100x than inside a quantized CNN.
 //
 // Materialization: on XNNPACK a spatial kernel runs as NHWC (a .tflite round trip) so
 // its per-layer time does not include the NCHW re-layout a real model does not pay per
