@@ -177,7 +177,16 @@ TEST(QuantizeQdq, OnnxRuntimeFusesEveryConvolutionOfQuantizedTorchvisionModels) 
     const fs::path path = write_qdq(quantize_full(model), std::string("infercast_fused_") + name + ".onnx");
     const auto written = infercast::import::load_model(path);
     std::map<std::string, int> written_ops;
-    for (const auto& n : written.nodes) ++written_ops[n.source_op];
+    int input_quantizers = 0;
+    for (const auto& n : written.nodes) {
+      ++written_ops[n.source_op];
+      if (n.source_op == "QuantizeLinear" &&
+          std::find(written.inputs.begin(), written.inputs.end(), n.inputs[0]) != written.inputs.end())
+        ++input_quantizers;
+    }
+    // The lowering's NCHW -> NHWC Transpose after the input is not written as a Transpose
+    // pair around the QuantizeLinear: it quantizes the NCHW input itself.
+    EXPECT_EQ(input_quantizers, static_cast<int>(written.inputs.size()));
     auto ort = infercast::runtime::make_runtime("ort");
     ort->prepare(written, {1});
     infercast::runtime::RunOptions options;
