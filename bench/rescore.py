@@ -24,7 +24,12 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.environ.get("INFERCAST_CLI", os.path.join(ROOT, "build", "infercast"))
-FOLDERS = [".cache/models/torchvision", ".cache/models/zoo", ".cache/models/mediapipe"]
+# RESCORE_MODELS=DIR[:DIR...] adds folders searched first (e.g. .cache/int8/q9/onnx for int8 models).
+FOLDERS = [f for f in os.environ.get("RESCORE_MODELS", "").split(":") if f] + [
+    ".cache/models/torchvision",
+    ".cache/models/zoo",
+    ".cache/models/mediapipe",
+]
 
 
 def find(model):

@@ -3,13 +3,17 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "infercast/base/error.hpp"
+#include "infercast/measure/stats.hpp"
 
 namespace infercast::measure {
 namespace {
@@ -169,6 +173,51 @@ MachineContext machine_context() {
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &utc);
   c.timestamp_utc = stamp;
   return c;
+}
+
+std::size_t effective_cache_bytes(std::size_t llc_bytes) {
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  constexpr std::size_t kBlock = 4 * kMiB;
+  constexpr int kRounds = 5;
+  const std::size_t top = std::min<std::size_t>(2 * llc_bytes, std::size_t{2048} * kMiB);
+  if (top < 8 * kMiB) return llc_bytes;
+  std::vector<std::uint64_t> block(kBlock / 8, 1);
+  std::vector<std::uint64_t> other(top / 8, 2);
+  volatile std::uint64_t sink = 0;
+  auto read = [&](const std::uint64_t* p, std::size_t words) {
+    std::uint64_t s = 0;
+    for (std::size_t i = 0; i < words; ++i) s += p[i];
+    sink = sink + s;
+  };
+  std::vector<std::size_t> distances = {0};
+  for (std::size_t x = 4 * kMiB; x <= top; x *= 2) distances.push_back(x);
+  std::vector<double> rate;  // block bytes per second on re-reading it after each distance
+  for (const std::size_t x : distances) {
+    std::vector<double> seconds;
+    for (int r = 0; r < kRounds; ++r) {
+      read(block.data(), block.size());
+      read(other.data(), x / 8);
+      const auto t0 = std::chrono::steady_clock::now();
+      read(block.data(), block.size());
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    rate.push_back(static_cast<double>(kBlock) / std::max(median(seconds), 1e-9));
+  }
+  const double warm = rate.front();
+  const double cold = rate.back();
+  if (!(warm > 1.3 * cold)) return llc_bytes;
+  const double half = cold + 0.5 * (warm - cold);
+  for (std::size_t i = 1; i < distances.size(); ++i) {
+    if (rate[i] > half) continue;
+    if (i == 1) return kBlock + distances[1];
+    // Between distances[i-1] (above half) and distances[i] (at or below), in log2.
+    const double t = (rate[i - 1] - half) / std::max(rate[i - 1] - rate[i], 1e-9);
+    const double lx =
+        std::log2(static_cast<double>(distances[i - 1])) +
+        t * (std::log2(static_cast<double>(distances[i])) - std::log2(static_cast<double>(distances[i - 1])));
+    return kBlock + static_cast<std::size_t>(std::exp2(lx));
+  }
+  return llc_bytes;
 }
 
 }  // namespace infercast::measure

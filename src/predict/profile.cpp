@@ -184,6 +184,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
   p.extra = {{"fusion_rules", to_json(rules)},
              {"l2_bytes", context.value("l2_bytes", std::size_t{0})},
              {"llc_bytes", context.value("llc_bytes", std::size_t{0})},
+             {"cache_bytes", context.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
   if (context.contains("networks")) p.extra["networks"] = context["networks"];
   return p;
@@ -211,6 +212,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"created_utc", profile->created_utc},
              {"l2_bytes", profile->extra.value("l2_bytes", std::size_t{0})},
              {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})},
+             {"cache_bytes", profile->extra.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", profile->extra.value("layer_excess_ms", 0.0)}};
   if (profile->extra.contains("networks")) context["networks"] = profile->extra["networks"];
   std::vector<TimedSpec> out;

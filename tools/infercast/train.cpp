@@ -17,6 +17,7 @@ struct TrainOptions {
   std::vector<std::string> kinds;
   std::vector<std::string> exclude_families;
   bool composition = false;
+  std::size_t cache_bytes = 0;  // 0: the profile's measured cache, else its last-level cache
 };
 
 // Checked before the database is read: a typo must not cost a training run.
@@ -41,7 +42,13 @@ int run_train(const TrainOptions& o) {
     options.kinds.clear();
     for (const auto& k : o.kinds) options.kinds.push_back(predict::model_kind_from_name(k));
   }
-  options.llc_bytes = p.value("llc_bytes", std::size_t{0});
+  // The cache a model's weights stay in between runs: --cache-bytes, else what the
+  // profile measured (measure::effective_cache_bytes), else (profiles stored before it
+  // was measured) the last-level cache's reported size.
+  std::size_t cache_bytes = o.cache_bytes;
+  if (cache_bytes == 0) cache_bytes = p.value("cache_bytes", std::size_t{0});
+  if (cache_bytes == 0) cache_bytes = p.value("llc_bytes", std::size_t{0});
+  options.llc_bytes = cache_bytes;
   options.exclude_families.insert(o.exclude_families.begin(), o.exclude_families.end());
   options.layer_excess_ms = p.value("layer_excess_ms", 0.0);
   options.runtime = p.value("runtime", "");
@@ -54,7 +61,7 @@ int run_train(const TrainOptions& o) {
   bundle.profile = p;
   bundle.created_utc = p.value("created_utc", "");
   bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});
-  bundle.llc_bytes = p.value("llc_bytes", std::size_t{0});
+  bundle.llc_bytes = cache_bytes;
   if (o.composition && p.contains("networks")) predict::calibrate_composition(bundle, p["networks"]);
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
@@ -98,6 +105,9 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_option("-o,--output", options->output, "predictor bundle to write")->required();
   cmd->add_option("--model", options->kinds, "candidate models (gbm, forest, roofline; repeatable; default all)");
   cmd->add_option("--format", options->format, "table | json")->capture_default_str();
+  cmd->add_option("--cache-bytes", options->cache_bytes,
+                  "bytes of data that stay cached between two runs of a model (default: what profile measured, or "
+                  "the profile's last-level cache)");
   cmd->add_option("--exclude-family", options->exclude_families,
                   "leave these families' samples out (comma-separated: conv, dwconv, ...): their kernels are "
                   "predicted by the fallback roofline, as in leave-one-family-out validation")

@@ -89,7 +89,9 @@ struct Bundle {
   // run, as a one-kernel graph does: warm. From twice that size on, each kernel finds
   // its data evicted by the layers before it: cold. Between, the cold excess is scaled
   // by log2(set / LLC). Kernels moving more than half the LLC get no excess: their
-  // flushed and warm times agree.
+  // flushed and warm times agree. `llc_bytes` is the cache the profile measured data to
+  // stay in between runs (measure::effective_cache_bytes), the sysfs size for profiles
+  // that did not measure it: on a VM the two differ (32-64 MiB of a reported 504 MiB).
   std::size_t l2_bytes = 0;
   std::size_t llc_bytes = 0;
   // Whole-model composition over the kernels, fitted on synthetic networks the profile
@@ -102,7 +104,7 @@ struct TrainOptions {
   int folds = 5;
   std::uint64_t seed = 1;
   int min_samples = 8;         // a family with fewer samples gets the roofline only
-  std::size_t llc_bytes = 0;   // the profiled machine's last-level cache (cold-excess fit), 0 = unknown
+  std::size_t llc_bytes = 0;   // the cache data stays in between runs (Bundle::llc_bytes), 0 = unknown
   double layer_excess_ms = 0;  // the profile's bench::layer_span_excess_ms, copied into the bundle
   // Label kernels with their median run's own time (what a user's typical run pays) rather
   // than their fastest: a model's median run is what `validate` compares with by default.
