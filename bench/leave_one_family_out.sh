@@ -11,11 +11,13 @@
 # time) with each bundle and writes the table (OUTDIR/lofo.md, OUTDIR/lofo.json).
 # Nothing is timed: the measurements are VALIDATE.json's. FAMILY ... restricts the
 # families left out. A bundle already in OUTDIR is reused (delete OUTDIR to retrain).
-# INFERCAST_CLI names the CLI (default build/infercast).
+# INFERCAST_CLI names the CLI (default build/infercast); TRAIN_ARGS adds options to every
+# `train` (e.g. TRAIN_ARGS="--cache-bytes 50331648" for a profile stored before profile
+# measured the cache).
 set -euo pipefail
 
 if [[ $# -lt 4 ]]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +34,8 @@ train() {  # train NAME [--exclude-family F]
   local name=$1
   shift
   [[ -s $out/$name.bundle && -s $out/$name.train.json ]] && return 0
-  "$cli" train --db "$db" --profile "$profile" -o "$out/$name.bundle" --format json "$@" >"$out/$name.train.json.tmp"
+  # shellcheck disable=SC2086 # TRAIN_ARGS is a list of options
+  "$cli" train --db "$db" --profile "$profile" -o "$out/$name.bundle" --format json ${TRAIN_ARGS:-} "$@" >"$out/$name.train.json.tmp"
   mv "$out/$name.train.json.tmp" "$out/$name.train.json"
 }
 

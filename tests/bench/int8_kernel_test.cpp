@@ -157,6 +157,42 @@ TEST(BenchInt8, EveryTypeRunsOnOnnxRuntimeAsOneOwnLayer) {
   }
 }
 
+// On XNNPACK the int8 per-channel gate, concat and pad compute on channels-last tensors,
+// as inside a quantized model (the TFLite writer left them in NCHW order, where the gate
+// broadcast along H and W and ran the int8 MUL's index walk, 8x slower per element).
+TEST(BenchInt8, XnnpackFormsOfLayoutFreeKernelsAreChannelsLast) {
+  const std::int64_t c = 16, h = 8, w = 6;
+  const std::map<std::string, std::int64_t> nhwc = {{"n", 1}, {"h", h}, {"w", w}, {"c", c}};
+  auto dims = [](const ir::Graph& g, int id) { return g.tensors[static_cast<std::size_t>(id)].shape.extents(); };
+  auto op = [](const ir::Graph& g, ir::Op o) -> const ir::Node& {
+    for (const ir::Node& n : g.nodes)
+      if (n.op == o) return n;
+    throw std::runtime_error("no such node");
+  };
+  {
+    const ir::Graph g = int8_kernel_form("xnnpack", int8_spec("channel_mul", nhwc)).graph;
+    const ir::Node& mul = op(g, ir::Op::Mul);
+    EXPECT_EQ(dims(g, mul.inputs[0]), (std::vector<std::int64_t>{1, h, w, c}));
+    EXPECT_EQ(dims(g, mul.inputs[1]), (std::vector<std::int64_t>{1, 1, 1, c}));
+  }
+  {
+    auto p = nhwc;
+    p["inputs"] = 2;
+    const ir::Graph g = int8_kernel_form("xnnpack", int8_spec("concat", p)).graph;
+    EXPECT_EQ(dims(g, op(g, ir::Op::Concat).outputs[0]), (std::vector<std::int64_t>{1, h, w, 2 * c}));
+  }
+  {
+    auto p = nhwc;
+    p["pad"] = 1;
+    const ir::Graph g = int8_kernel_form("xnnpack", int8_spec("pad", p)).graph;
+    EXPECT_EQ(dims(g, op(g, ir::Op::Pad).outputs[0]), (std::vector<std::int64_t>{1, h + 2, w + 2, c}));
+  }
+  // ONNX Runtime's QDQ form stays NCHW, as ONNX models are.
+  const ir::Graph qdq = int8_kernel_form("ort", int8_spec("channel_mul", nhwc)).graph;
+  for (const ir::Node& n : qdq.nodes)
+    if (n.op == ir::Op::Mul) EXPECT_EQ(dims(qdq, n.inputs[1]), (std::vector<std::int64_t>{1, c, 1, 1}));
+}
+
 // An int8 max pool runs on ONNX Runtime as inside a quantized CNN: behind a QLinearConv of
 // a rectified map, its explicit pad (torchvision's 3x3 stride-2 pool padded by 1 on an even
 // map, not SAME in TFLite's terms) folded into it, as an NhwcMaxPool. Behind the graph's

@@ -2,6 +2,7 @@
 // rule and validation. No test here depends on how fast anything runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -157,6 +158,20 @@ TEST(MachineContext, ReadsTheRunningMachine) {
   bool has_model_name = false;
   while (std::getline(cpuinfo, line)) has_model_name |= line.rfind("model name", 0) == 0;
   if (has_model_name) EXPECT_FALSE(c.cpu_model.empty());
+}
+
+// The measured cache is the 4 MiB block plus a re-read distance the probe swept (4 MiB up
+// to twice the reported LLC), or the reported size itself when no cache effect shows; a
+// machine whose sysfs reports nothing, or too little to sweep, gets its report back.
+TEST(MachineContext, EffectiveCacheIsWithinTheSweptDistances) {
+  EXPECT_EQ(effective_cache_bytes(0), 0u);
+  EXPECT_EQ(effective_cache_bytes(std::size_t{2} << 20), std::size_t{2} << 20);
+  const std::size_t llc = machine_context().llc_bytes;
+  if (llc < (std::size_t{4} << 20)) GTEST_SKIP() << "sysfs reports no last-level cache of 4 MiB or more";
+  const std::size_t cache = effective_cache_bytes(llc);
+  if (cache == llc) return;
+  EXPECT_GE(cache, std::size_t{8} << 20);
+  EXPECT_LE(cache, (std::size_t{4} << 20) + std::min<std::size_t>(2 * llc, std::size_t{2048} << 20));
 }
 
 }  // namespace

@@ -21,7 +21,9 @@
 // the op costs between int8 neighbours inside a quantized model. No feeders (the kernel
 // already reads a tensor the QuantizeLinear before it has just written), except for max
 // pools on ONNX Runtime: a rectifying 1x1 depthwise conv (a QLinearConv), without which
-// ONNX Runtime runs the pool in NCHW, 40-120x slower than inside a quantized CNN.
+// ONNX Runtime runs the pool in NCHW, 40-120x slower than inside a quantized CNN. On
+// XNNPACK the per-channel gate, concat and pad kernels compute channels-last, as in
+// quantized models (the float twin permuted before quantizing).
 //
 // Materialization: on XNNPACK a spatial kernel runs as NHWC (a .tflite round trip) so
 // its per-layer time does not include the NCHW re-layout a real model does not pay per
