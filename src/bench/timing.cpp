@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -42,6 +43,32 @@ bool layout_sensitive(const std::string& type) {
   return conv_kernel(type) || spatial.count(type) != 0;
 }
 
+// make_channels_last and permute_to_channels_last: every Pad's 8 constant int64 pads
+// (ONNX order: begins then ends of N, C, H, W) rewritten as `order` picks them (as
+// TFLite's [4, 2] paddings when `tflite_pads`), then every 4-D activation's dims
+// N, C, H, W made N, H, W, C.
+void permute_dims_and_pads(ir::Graph& g, const std::array<int, 8>& order, bool tflite_pads) {
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::Pad || n.inputs.size() < 2 || n.inputs[1] < 0) continue;
+    ir::Tensor& pads = g.tensors[static_cast<std::size_t>(n.inputs[1])];
+    if (!pads.is_constant() || pads.dtype != ir::DType::kInt64 || pads.data.size() != 8 * sizeof(std::int64_t))
+      throw Error(ErrorKind::kInvalidArgument, "", "kernel node " + n.name, "pads are not 8 constant int64 values");
+    std::int64_t onnx[8];
+    std::memcpy(onnx, pads.data.data(), sizeof onnx);
+    std::int64_t permuted[8];
+    for (std::size_t i = 0; i < 8; ++i) permuted[i] = onnx[static_cast<std::size_t>(order[i])];
+    std::vector<std::byte> bytes(sizeof permuted);
+    std::memcpy(bytes.data(), permuted, sizeof permuted);
+    pads.data = g.own(std::move(bytes));
+    if (tflite_pads) pads.shape = ir::Shape::of({4, 2});
+  }
+  for (ir::Tensor& t : g.tensors) {
+    if (t.is_constant()) continue;
+    const auto d = t.shape.extents();
+    if (d.size() == 4) t.shape = ir::Shape::of({d[0], d[2], d[3], d[1]});
+  }
+}
+
 // Turns a kernel graph's activations channels-last, as XNNPACK runs the kernel inside a
 // model, and times it without a TFLite round trip (time_graph leaves an NHWC graph as
 // it is). ONNX-order pads of a Pad ([begins..., ends...] over N, C, H, W) become
@@ -55,24 +82,7 @@ bool layout_sensitive(const std::string& type) {
 //   3-channel 192x192 input pad of face_detection_full_range_sparse took 0.025 ms as a
 //   kernel and 0.50 ms in the model (about 13 ns a pixel whatever the channel count).
 void make_channels_last(ir::Graph& g) {
-  for (ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::Pad || n.inputs.size() < 2 || n.inputs[1] < 0) continue;
-    ir::Tensor& pads = g.tensors[static_cast<std::size_t>(n.inputs[1])];
-    if (!pads.is_constant() || pads.dtype != ir::DType::kInt64 || pads.data.size() != 8 * sizeof(std::int64_t))
-      throw Error(ErrorKind::kInvalidArgument, "", "kernel node " + n.name, "pads are not 8 constant int64 values");
-    std::int64_t onnx[8];
-    std::memcpy(onnx, pads.data.data(), sizeof onnx);
-    const std::int64_t tflite[8] = {onnx[0], onnx[4], onnx[2], onnx[6], onnx[3], onnx[7], onnx[1], onnx[5]};
-    std::vector<std::byte> bytes(sizeof tflite);
-    std::memcpy(bytes.data(), tflite, sizeof tflite);
-    pads.data = g.own(std::move(bytes));
-    pads.shape = ir::Shape::of({4, 2});
-  }
-  for (ir::Tensor& t : g.tensors) {
-    if (t.is_constant()) continue;
-    const auto d = t.shape.extents();
-    if (d.size() == 4) t.shape = ir::Shape::of({d[0], d[2], d[3], d[1]});
-  }
+  permute_dims_and_pads(g, {0, 4, 2, 6, 3, 7, 1, 5}, true);
   for (ir::Node& n : g.nodes) n.layout = ir::Layout::kNHWC;
   g.meta.layout = ir::Layout::kNHWC;
 }
@@ -82,24 +92,9 @@ void make_channels_last(ir::Graph& g) {
 // every 4-D activation's dims N, C, H, W become N, H, W, C, a Pad's ONNX-order pads
 // follow their axes and a concat along C joins along the last axis.
 void permute_to_channels_last(ir::Graph& g) {
-  for (ir::Node& n : g.nodes) {
+  for (ir::Node& n : g.nodes)
     if (n.op == ir::Op::Concat && n.attrs.get_int("axis", 1) == 1) n.attrs.set("axis", std::int64_t{3});
-    if (n.op != ir::Op::Pad || n.inputs.size() < 2 || n.inputs[1] < 0) continue;
-    ir::Tensor& pads = g.tensors[static_cast<std::size_t>(n.inputs[1])];
-    if (!pads.is_constant() || pads.dtype != ir::DType::kInt64 || pads.data.size() != 8 * sizeof(std::int64_t))
-      throw Error(ErrorKind::kInvalidArgument, "", "kernel node " + n.name, "pads are not 8 constant int64 values");
-    std::int64_t nchw[8];
-    std::memcpy(nchw, pads.data.data(), sizeof nchw);
-    const std::int64_t nhwc[8] = {nchw[0], nchw[2], nchw[3], nchw[1], nchw[4], nchw[6], nchw[7], nchw[5]};
-    std::vector<std::byte> bytes(sizeof nhwc);
-    std::memcpy(bytes.data(), nhwc, sizeof nhwc);
-    pads.data = g.own(std::move(bytes));
-  }
-  for (ir::Tensor& t : g.tensors) {
-    if (t.is_constant()) continue;
-    const auto d = t.shape.extents();
-    if (d.size() == 4) t.shape = ir::Shape::of({d[0], d[2], d[3], d[1]});
-  }
+  permute_dims_and_pads(g, {0, 2, 3, 1, 4, 6, 7, 5}, false);
 }
 
 bool per_channel(const std::string& type) {
