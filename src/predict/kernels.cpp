@@ -284,6 +284,17 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
 
   const ir::Node& anchor = graph.nodes[static_cast<std::size_t>(kernel.nodes.front())];
   const ir::Tensor* in = tensor_at(graph, anchor, 0);
+  // A broadcasting binary op is described by its larger operand: torchvision's
+  // squeeze-excitation computes scale * x, so its first input is the [1, C, 1, 1] scale,
+  // while the timed channel_mul kernel and TFLite models put x first.
+  const bool binary =
+      anchor.op == ir::Op::Add || anchor.op == ir::Op::Sub || anchor.op == ir::Op::Mul || anchor.op == ir::Op::Div;
+  if (binary && in != nullptr) {
+    const ir::Tensor* other = tensor_at(graph, anchor, 1);
+    const auto a = in->shape.numel();
+    const auto b = other != nullptr ? other->shape.numel() : std::nullopt;
+    if (a && b && *b > *a) in = other;
+  }
   double in_elems = 0, in_h = 0, in_w = 0, cin = 0, cout = 0;
   // A MatMul, Gemm or FullyConnected reduces over its input's last axis whatever the rank,
   // and a Softmax or LayerNormalization normalizes rows of it: ConvNeXt's pixel MLPs read

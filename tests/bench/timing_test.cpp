@@ -44,14 +44,15 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_GT(t.cold_ms, 0.0);
   EXPECT_EQ(t.label_ms(), t.own_ms);
   EXPECT_GT(t.stats.n, 0u);
-  // An elementwise kernel runs as it is: one layer, all of it counted.
+  // An elementwise kernel runs as it is behind a feeder Relu: two layers, one counted.
   KernelSpec sigmoid;
   sigmoid.type = "sigmoid";
   sigmoid.params = {{"n", 1}, {"h", 16}, {"w", 16}, {"c", 8}};
   TimingOptions warm = quick();
   warm.cold_pass = false;
   const KernelTiming e = time_kernel(*xnnpack, sigmoid, warm);
-  EXPECT_EQ(e.layer_count, 1);
+  EXPECT_EQ(e.layer_count, 2);
+  EXPECT_EQ(e.own_layers, 1);
   EXPECT_GT(e.own_ms, 0.0);
   EXPECT_EQ(e.cold_ms, 0.0) << "no cold pass asked for";
   // XNNPACK clamps inside its convolution operator: conv->relu executes as one layer,
@@ -112,7 +113,46 @@ TEST(BenchTiming, XnnpackTimesPadsChannelsLast) {
     TimingOptions warm = quick();
     warm.cold_pass = false;
     const KernelTiming t = time_kernel(*a, spec, warm);
-    EXPECT_EQ(t.layer_count, 1) << spec.type << ": the Pad alone, no Transpose around it";
+    EXPECT_EQ(t.layer_count, 2) << spec.type << ": the Pad and its feeder, no Transpose around it";
+    EXPECT_EQ(t.own_layers, 1) << spec.type;
+  }
+}
+
+// XNNPACK times a concat along C and a squeeze-excitation's channel scaling on
+// channels-last tensors, as an NHWC model holds them (the TFLite round trip kept both
+// NCHW), with no re-layout, and every kernel that skips the round trip reads its inputs
+// from feeders of the same run: the layers are the kernel's own plus one Relu per input.
+TEST(BenchTiming, XnnpackTimesConcatAndChannelScalingChannelsLastBehindFeeders) {
+  KernelSpec concat;
+  concat.type = "concat";
+  concat.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}, {"inputs", 2}};
+  KernelSpec scale;
+  scale.type = "channel_mul";
+  scale.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}};
+  KernelSpec add;
+  add.type = "add";
+  add.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}};
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  auto engine = runtime::make_runtime("xnnpack");
+  for (const KernelSpec& spec : {concat, scale, add}) {
+    const ir::Graph nchw = build_kernel_graph(spec);
+    const ir::Graph timed = timed_kernel_graph("xnnpack", spec);
+    ASSERT_EQ(timed.inputs.size(), nchw.inputs.size()) << spec.type;
+    for (std::size_t i = 0; i < nchw.inputs.size(); ++i) {
+      const auto d = nchw.tensors[static_cast<std::size_t>(nchw.inputs[i])].shape.extents();
+      const auto t = timed.tensors[static_cast<std::size_t>(timed.inputs[i])].shape.extents();
+      ASSERT_EQ(d.size(), 4u) << spec.type;
+      const std::vector<std::int64_t> expected =
+          spec.type == "add" ? d : std::vector<std::int64_t>{d[0], d[2], d[3], d[1]};
+      EXPECT_EQ(t, expected) << spec.type << " input " << i;
+    }
+    for (const ir::Node& n : timed.nodes)
+      if (n.op == ir::Op::Concat) EXPECT_EQ(n.attrs.get_int("axis", 1), 3) << "joined along the last axis";
+    const KernelTiming t = time_kernel(*engine, spec, warm);
+    EXPECT_EQ(t.own_layers, 1) << spec.type;
+    EXPECT_EQ(t.layer_count, 1 + static_cast<int>(nchw.inputs.size())) << spec.type << ": one feeder per input";
+    EXPECT_GT(t.own_median_ms, 0) << spec.type;
   }
 }
 

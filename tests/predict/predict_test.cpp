@@ -235,6 +235,25 @@ TEST(PredictKernels, DepthwiseAlignmentIsThatOfItsChannels) {
   EXPECT_EQ(align(64), 6.0f);
 }
 
+// A squeeze-excitation's scaling is described by the scaled map whichever operand comes
+// first: torchvision computes scale * x, the timed channel_mul kernel x * scale.
+TEST(PredictKernels, BroadcastingMulIsDescribedByItsLargerOperand) {
+  const bench::KernelSpec spec{"channel_mul", {{"n", 1}, {"h", 14}, {"w", 12}, {"c", 32}}};
+  const ir::Graph x_first = bench::build_kernel_graph(spec);
+  ir::Graph scale_first = bench::build_kernel_graph(spec);
+  for (ir::Node& n : scale_first.nodes)
+    if (n.op == ir::Op::Mul) std::swap(n.inputs[0], n.inputs[1]);
+  const auto a = split_kernels(x_first, default_fusion_rules());
+  const auto b = split_kernels(scale_first, default_fusion_rules());
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].features, b[0].features);
+  for (std::size_t i = 0; i < kFeatureNames.size(); ++i) {
+    if (std::string(kFeatureNames[i]) == "in_h") EXPECT_EQ(b[0].features[i], 14.0f);
+    if (std::string(kFeatureNames[i]) == "in_w") EXPECT_EQ(b[0].features[i], 12.0f);
+  }
+}
+
 // A runtime that sums a residual into its conv (conv+add, as ONNX Runtime's NCHWc conv
 // does): ResNet's conv→add→relu (BN folded by the export) is one kernel whose type the bench vocabulary
 // names, so it can be timed and trained on; every node still lands in exactly one kernel.
