@@ -474,7 +474,7 @@ PYBIND11_MODULE(infercast, m) {
       .def_property_readonly(
           "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"], true); },
           "list of dicts, one per fused kernel: name, type, family, nodes, latency_ms, interval_ms, source, "
-          "outside_sampled_range, flops, bytes")
+          "outside_sampled_range, flops, bytes, cold_excess_ms")
       .def(
           "to_dict", [](const Prediction& p) { return to_python(p.doc(), true); },
           "The canonical JSON document as a new dict.")

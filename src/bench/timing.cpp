@@ -410,11 +410,12 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
   if (spec.dtype != ir::DType::kInt8) {
     ir::Graph graph = timed_kernel_graph(engine.name(), spec);
     // On XNNPACK, a kernel timed without the TFLite round trip (whose boundary Transposes
-    // write its input; time_graph skips it for a graph already channels-last) reads a tensor a Relu of the same run
-    // wrote, as inside a model. Measured here: an Add of two [1,64,48,48] tensors 20.7 us reading the caller's
-    // buffers, 28.5 us behind Relus (31.9 us at 2 threads), while a Sigmoid takes the same
-    // either way; selfie_segmentation_landscape's adds of that size take 24 us in the model
-    // at 1 thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
+    // write its input; time_graph skips it for a graph already channels-last) reads a
+    // tensor a Relu of the same run wrote, as inside a model. Measured here: an Add of two
+    // [1,64,48,48] tensors 20.7 us reading the caller's buffers, 28.5 us behind Relus
+    // (31.9 us at 2 threads), while a Sigmoid takes the same either way;
+    // selfie_segmentation_landscape's adds of that size take 24 us in the model at 1
+    // thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
     if (engine.name() == "xnnpack" && (!layout_sensitive(spec.type) || graph.meta.layout == ir::Layout::kNHWC))
       add_input_feeders(graph, spec.type, graph.meta.source_path, false, true);
     return time_graph(engine, graph, spec.type, o);

@@ -349,16 +349,14 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       out.source = model_kind_name(f.kind);
     }
   }
-  // The model's working set decides how warm its kernels find the caches.
-  double weights = 0, largest_io = 0;
-  for (const Kernel& k : p.kernels) {
-    if (k.removed) continue;
-    weights += weight_bytes(k.cost);
-    largest_io = std::max(largest_io, io_bytes(k.cost));
-  }
-  p.working_set_bytes = weights + largest_io;
+  // What a run moves decides how warm its kernels find the caches: between two runs of
+  // a kernel, every other kernel reads its weights and activations and writes its
+  // output, and that traffic is what evicts the kernel's weights, as in the measurement
+  // of Bundle::llc_bytes (a block re-read after X bytes of other reads).
+  for (const Kernel& k : p.kernels)
+    if (!k.removed) p.moved_bytes += k.cost.bytes;
   const double llc = static_cast<double>(bundle.llc_bytes);
-  if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.working_set_bytes, 1.0) / llc), 0.0, 1.0);
+  if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.moved_bytes, 1.0) / llc), 0.0, 1.0);
   // Identical kernels (a ResNet repeats its bottleneck convs: 53 convs, 23 distinct)
   // are predicted once: tree traversal is most of predict's time.
   std::vector<Features> rows;
@@ -387,7 +385,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // caches, which the flushed one-kernel runs behind ms_per_io_byte never saw
       // (measured: with the activation part too, the held-out CNNs on XNNPACK were
       // over-predicted by up to 20% where their weights outgrow the last-level cache).
-      if (k.cost.bytes <= 0.5 * llc) out.ms += p.cold_fraction * f.ms_per_weight_byte * weight_bytes(k.cost);
+      if (k.cost.bytes <= 0.5 * llc) out.cold_excess_ms = f.ms_per_weight_byte * weight_bytes(k.cost);
+      out.ms += p.cold_fraction * out.cold_excess_ms;
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
       // Inside a whole model (composition.hpp): the group's scale and the per-kernel cost.
@@ -430,6 +429,8 @@ PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph,
   r.hi_ms = p.hi_ms;
   r.estimated = p.estimated;
   r.extrapolated = p.extrapolated;
+  r.moved_bytes = p.moved_bytes;
+  r.cold_fraction = p.cold_fraction;
   r.kernels.resize(p.kernels.size());
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
@@ -447,6 +448,7 @@ PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph,
     row.outside = kp.outside;
     row.flops = k.cost.flops;
     row.bytes = k.cost.bytes;
+    row.cold_excess_ms = kp.cold_excess_ms;
   }
   return r;
 }
@@ -481,6 +483,7 @@ nlohmann::json prediction_json(const PredictionRecord& r) {
     kernel["outside_sampled_range"] = std::move(outside);
     kernel["flops"] = k.flops;
     kernel["bytes"] = k.bytes;
+    kernel["cold_excess_ms"] = k.cold_excess_ms;
     kernels.push_back(std::move(kernel));
   }
   json doc = json::object();
@@ -492,6 +495,8 @@ nlohmann::json prediction_json(const PredictionRecord& r) {
   doc["interval_ms"] = pair(r.lo_ms, r.hi_ms);
   doc["estimated_kernels"] = r.estimated;
   doc["extrapolated_kernels"] = r.extrapolated;
+  doc["moved_bytes"] = r.moved_bytes;
+  doc["cold_fraction"] = r.cold_fraction;
   doc["kernels"] = std::move(kernels);
   return doc;
 }

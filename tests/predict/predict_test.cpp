@@ -582,8 +582,8 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
   EXPECT_EQ(loaded.run_ms_per_io_byte, 1e-6);
   EXPECT_EQ(loaded.families.at("conv").ms_per_weight_byte, b.families.at("conv").ms_per_weight_byte);
   const Prediction p = predict::predict(loaded, g);
-  // resnet18's 47 MB of weights are more than twice the last-level cache: fully cold.
-  EXPECT_GT(p.working_set_bytes, 4.0e7);
+  // resnet18's 47 MB of weights alone are more than twice the last-level cache: fully cold.
+  EXPECT_GT(p.moved_bytes, 4.0e7);
   EXPECT_EQ(p.cold_fraction, 1.0);
   double excess = 0;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
@@ -594,8 +594,24 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
     // the model only the weights are cold: the activations were just written.
     const double e = k.cost.bytes > 8.0 * 1024 * 1024 ? 0.0 : f.ms_per_weight_byte * weight(k.cost);
     EXPECT_NEAR(p.per_kernel[i].ms, warm.per_kernel[i].ms + e, 1e-9 + 1e-9 * p.per_kernel[i].ms) << k.name;
+    EXPECT_NEAR(p.per_kernel[i].cold_excess_ms, e, 1e-12) << k.name;
     excess += e;
   }
+  const nlohmann::json doc = prediction_json(loaded, g, p);
+  EXPECT_EQ(doc.at("cold_fraction").get<double>(), 1.0);
+  EXPECT_EQ(doc.at("moved_bytes").get<double>(), p.moved_bytes);
+  double listed = 0;
+  for (const nlohmann::json& k : doc.at("kernels")) listed += k.at("cold_excess_ms").get<double>();
+  EXPECT_NEAR(listed, excess, 1e-9);
+  // What a run moves, not its weights, decides: resnet18's 47 MB of weights fit a
+  // 50 MiB cache, but a run reads and writes about 75 MiB, so its weights are partly
+  // evicted between two runs of a kernel.
+  Bundle mid = load_bundle(path);
+  mid.llc_bytes = std::size_t{50} << 20;
+  const Prediction partly = predict::predict(mid, g);
+  EXPECT_GT(partly.moved_bytes, 1.4 * static_cast<double>(mid.llc_bytes));
+  EXPECT_GT(partly.cold_fraction, 0.3);
+  EXPECT_LT(partly.cold_fraction, 0.9);
   // resnet18 reads a 1x3x224x224 float image and writes 1000 logits.
   EXPECT_EQ(graph_io_bytes(g), 4.0 * (3 * 224 * 224 + 1000));
   EXPECT_NEAR(p.ms, warm.ms + excess + 0.25 + 1e-6 * graph_io_bytes(g), 1e-9 * p.ms);

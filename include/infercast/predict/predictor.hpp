@@ -84,11 +84,14 @@ struct Bundle {
   // run does not, so it comes off every executed kernel's prediction (at most down to
   // a tenth of it).
   double layer_excess_ms = 0;
-  // Cache sizes of the profiled machine. A model whose working set (weights plus its
-  // largest kernel's activations) fits the last-level cache keeps it there from run to
-  // run, as a one-kernel graph does: warm. From twice that size on, each kernel finds
-  // its data evicted by the layers before it: cold. Between, the cold excess is scaled
-  // by log2(set / LLC). Kernels moving more than half the LLC get no excess: their
+  // Cache sizes of the profiled machine. A model whose run moves less than the
+  // last-level cache (every executed kernel's weights and activations: the traffic
+  // between two runs of a kernel) keeps its weights there from run to run, as a
+  // one-kernel graph does: warm. From twice that size on, each kernel finds its weights
+  // evicted: cold. Between, the cold excess is scaled by log2(moved / LLC). (With the
+  // weights plus the largest kernel's activations in place of what a run moves, the
+  // held-out models on XNNPACK at 2 threads were 47% within ±10%, 65% with it; results.md.)
+  // Kernels moving more than half the LLC get no excess: their
   // flushed and warm times agree. `llc_bytes` is the cache the profile measured data to
   // stay in between runs (measure::effective_cache_bytes), the sysfs size for profiles
   // that did not measure it: on a VM the two differ (32-64 MiB of a reported 504 MiB).
@@ -152,16 +155,20 @@ struct KernelPrediction {
   // The features (kFeatureNames) outside the range the family was trained on: the
   // prediction extrapolates along them. Empty inside the sampled space.
   std::vector<std::string> outside;
+  // What reading the kernel's weights from memory adds with fully cold caches (the
+  // family's ms_per_weight_byte times its weight bytes; 0 for kernels that move more
+  // than half the cache, measured cold already). `ms` holds Prediction::cold_fraction of it.
+  double cold_excess_ms = 0;
 };
 
 struct Prediction {
   std::vector<Kernel> kernels;
   std::vector<KernelPrediction> per_kernel;  // parallel to kernels
   double ms = 0, lo_ms = 0, hi_ms = 0;
-  double working_set_bytes = 0;  // weights + the largest kernel's activation bytes
-  double cold_fraction = 0;      // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
-  int estimated = 0;             // kernels predicted by the fallback roofline (kEstimateSource)
-  int extrapolated = 0;          // kernels with a feature outside their family's trained range
+  double moved_bytes = 0;    // what one run reads and writes: every executed kernel's bytes
+  double cold_fraction = 0;  // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
+  int estimated = 0;         // kernels predicted by the fallback roofline (kEstimateSource)
+  int extrapolated = 0;      // kernels with a feature outside their family's trained range
 };
 
 // "int8" when `graph` computes on quantized activations (int8 TFLite, QDQ ONNX), else "fp32".
@@ -184,10 +191,12 @@ struct PredictionRecord {
     std::string source;
     std::vector<std::string> outside;
     double flops = 0, bytes = 0;
+    double cold_excess_ms = 0;
   };
   std::string runtime, runtime_version, precision;
   int threads = 0;
   double ms = 0, lo_ms = 0, hi_ms = 0;
+  double moved_bytes = 0, cold_fraction = 0;
   int estimated = 0, extrapolated = 0;
   std::vector<KernelRow> kernels;
 };
@@ -196,9 +205,9 @@ PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph,
 
 // The canonical JSON of a prediction (what `predict --format json` prints, less the
 // model and predictor paths): runtime, runtime_version, threads, latency_ms,
-// interval_ms [lo, hi], estimated_kernels, extrapolated_kernels, and per kernel name,
-// type, family, nodes (the graph's node names), latency_ms, interval_ms, source,
-// outside_sampled_range, flops, bytes.
+// interval_ms [lo, hi], estimated_kernels, extrapolated_kernels, moved_bytes,
+// cold_fraction, and per kernel name, type, family, nodes (the graph's node names),
+// latency_ms, interval_ms, source, outside_sampled_range, flops, bytes, cold_excess_ms.
 nlohmann::json prediction_json(const PredictionRecord& record);
 nlohmann::json prediction_json(const Bundle& bundle, const ir::Graph& graph, const Prediction& prediction);
 
