@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "infercast/bench/bench.hpp"
@@ -65,7 +66,7 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
 // XNNPACK times pads channels-last, as a model runs them: the kernel graph's pads are
 // carried over to TFLite's [rank, 2] order, so it computes the NCHW kernel's output in
 // NHWC (checked against XNNPACK running the NCHW graph, which re-lays it out itself),
-// and it runs as one layer with no re-layout around it.
+// and it runs as one layer with no re-layout around it (behind its feeder).
 TEST(BenchTiming, XnnpackTimesPadsChannelsLast) {
   KernelSpec pad;
   pad.type = "pad";
@@ -123,15 +124,12 @@ TEST(BenchTiming, XnnpackTimesPadsChannelsLast) {
 // NCHW), with no re-layout, and every kernel that skips the round trip reads its inputs
 // from feeders of the same run: the layers are the kernel's own plus one Relu per input.
 TEST(BenchTiming, XnnpackTimesConcatAndChannelScalingChannelsLastBehindFeeders) {
-  KernelSpec concat;
-  concat.type = "concat";
-  concat.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}, {"inputs", 2}};
-  KernelSpec scale;
-  scale.type = "channel_mul";
-  scale.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}};
-  KernelSpec add;
-  add.type = "add";
-  add.params = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}};
+  const std::map<std::string, std::int64_t> shape = {{"n", 1}, {"h", 6}, {"w", 5}, {"c", 8}};
+  std::map<std::string, std::int64_t> two_inputs = shape;
+  two_inputs["inputs"] = 2;
+  const KernelSpec concat{"concat", two_inputs};
+  const KernelSpec scale{"channel_mul", shape};
+  const KernelSpec add{"add", shape};
   TimingOptions warm = quick();
   warm.cold_pass = false;
   auto engine = runtime::make_runtime("xnnpack");
