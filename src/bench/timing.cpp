@@ -108,6 +108,14 @@ bool channels_last_on_xnnpack(const std::string& type) {
   return per_channel(type) || type == "pad" || type == "channel_pad";
 }
 
+// Whether XNNPACK times `graph` through a TFLite round trip (time_graph): an NCHW graph
+// of a layout_sensitive() type the TFLite writer can write. Its boundary Transposes then
+// write the kernel's input; other kernels get feeders (time_kernel).
+bool tflite_round_trip(const ir::Graph& graph, const std::string& type) {
+  return layout_sensitive(type) && graph.meta.layout != ir::Layout::kNHWC &&
+         exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty();
+}
+
 // Layout-free kernel types whose tensors XNNPACK holds channels-last inside a model, so
 // they are timed on permuted dims (permute_to_channels_last): a concat along C joins
 // rows of pixels, not whole planes, and a squeeze-excitation's scale varies along the
@@ -388,7 +396,7 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   // MUL's slow index walk: 5.5 ns an element against 0.7 inside mobilenet_v3 and
   // densenet), a concat copies whole planes and a pad pads the last two axes. So their
   // float twins are made channels-last first.
-  if (runtime_name == "xnnpack" && (twin.type == "channel_mul" || twin.type == "concat" || twin.type == "pad"))
+  if (runtime_name == "xnnpack" && (permuted_on_xnnpack(twin.type) || twin.type == "pad"))
     permute_to_channels_last(float_graph);
   transform::QuantizedModel model = transform::quantize(float_graph, q);
   Int8KernelForm form;
@@ -410,13 +418,12 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
   if (spec.dtype != ir::DType::kInt8) {
     ir::Graph graph = timed_kernel_graph(engine.name(), spec);
     // On XNNPACK, a kernel timed without the TFLite round trip (whose boundary Transposes
-    // write its input; time_graph skips it for a graph already channels-last) reads a
-    // tensor a Relu of the same run wrote, as inside a model. Measured here: an Add of two
+    // write its input) reads a tensor a Relu of the same run wrote, as inside a model. Measured here: an Add of two
     // [1,64,48,48] tensors 20.7 us reading the caller's buffers, 28.5 us behind Relus
     // (31.9 us at 2 threads), while a Sigmoid takes the same either way;
     // selfie_segmentation_landscape's adds of that size take 24 us in the model at 1
     // thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
-    if (engine.name() == "xnnpack" && (!layout_sensitive(spec.type) || graph.meta.layout == ir::Layout::kNHWC))
+    if (engine.name() == "xnnpack" && !tflite_round_trip(graph, spec.type))
       add_input_feeders(graph, spec.type, graph.meta.source_path, false, true);
     return time_graph(engine, graph, spec.type, o);
   }
@@ -474,8 +481,7 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   const ir::Graph* timed_graph = &graph;
   FileGuard runner_file;  // an external runner reads its file again for the profiled passes
   if (engine.name() == "xnnpack") {
-    if (layout_sensitive(type) && graph.meta.layout != ir::Layout::kNHWC &&
-        exporter::unsupported_nodes(graph, exporter::Format::kTflite).empty()) {
+    if (tflite_round_trip(graph, type)) {
       // XNNPACK computes spatial ops in NHWC; an NCHW kernel graph's per-layer time
       // includes the re-layout of its input and output (3x the conv itself for a 1x1
       // conv), which a real NHWC model, or an NCHW one after the layout pass, does not

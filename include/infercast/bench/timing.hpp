@@ -28,7 +28,9 @@
 // Materialization: on XNNPACK a spatial kernel runs as NHWC (a .tflite round trip) so
 // its per-layer time does not include the NCHW re-layout a real model does not pay per
 // layer; elementwise kernels run as they are (a TFLite round trip could lower them
-// differently). External runners get a one-kernel .onnx in `scratch_dir`, imported back
+// differently), concat and channel scaling on channels-last dims, and every kernel the
+// round trip does not feed reads its inputs from a Relu of the same run, as ONNX Runtime's
+// kernels read theirs from feeders. External runners get a one-kernel .onnx in `scratch_dir`, imported back
 // so the runner and the graph agree, and removed afterwards.
 #pragma once
 
