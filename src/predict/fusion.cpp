@@ -120,6 +120,9 @@ const std::vector<FusionProbe>& fusion_probes() {
       {"dwconv+relu6", dwconv("dwconv", 56, 32), eltwise("relu6", 1, 56, 32), dwconv("dwconv+relu6", 56, 32)},
       {"dwconv+hardswish", dwconv("dwconv", 56, 32), eltwise("hardswish", 1, 56, 32),
        dwconv("dwconv+hardswish", 56, 32)},
+      // swish as x * sigmoid(x): fused when the runtime runs the pair as one operator
+      // (ONNX Runtime's QuickGelu); the kernel split then calls the pair a `swish`.
+      {"sigmoid+mul", eltwise("sigmoid", 1, 56, 32), eltwise("mul", 1, 56, 32), eltwise("swish", 1, 56, 32)},
       {"add+relu", eltwise("add", 1, 56, 32), eltwise("relu", 1, 56, 32), eltwise("add+relu", 1, 56, 32)},
       // A standalone BatchNormalization then ReLU (DenseNet's pre-activation): ONNX Runtime
       // runs the BN as an NCHWc 1x1 depthwise conv that takes the ReLU in.

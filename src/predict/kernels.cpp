@@ -378,6 +378,19 @@ bool is_graph_output(const ir::Graph& graph, int tensor) {
   return std::find(graph.outputs.begin(), graph.outputs.end(), tensor) != graph.outputs.end();
 }
 
+// `mul` multiplies `gate`'s output by `gate`'s own input, element by element (the same
+// shape: no broadcast), and nothing else: x * gate(x).
+bool self_gate(const ir::Graph& graph, const ir::Node& gate, const ir::Node& mul) {
+  if (gate.inputs.empty() || gate.inputs[0] < 0 || gate.outputs.size() != 1 || mul.inputs.size() != 2) return false;
+  const int x = gate.inputs[0], y = gate.outputs[0];
+  const bool uses_both = (mul.inputs[0] == x && mul.inputs[1] == y) || (mul.inputs[0] == y && mul.inputs[1] == x);
+  if (!uses_both) return false;
+  const ir::Tensor& in = graph.tensors[static_cast<std::size_t>(x)];
+  const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(y)];
+  const std::string act = mul.attrs.get_string("fused_activation", "");
+  return (act.empty() || act == "none") && in.shape.rank() > 0 && in.shape.extents() == out.shape.extents();
+}
+
 // A zero-valued constant Pad of the spatial axes only (batch and channels unchanged),
 // whose one consumer is a convolution: what a runtime that fuses pad+conv (pad+dwconv for
 // a depthwise consumer) folds into the convolution's own padding (ONNX Runtime's pad
@@ -535,6 +548,15 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       // a kernel.
       if (anchor == "pad" || follower == "transpose" || rules.fused_pairs.count(anchor + "+" + follower) == 0) break;
       const ir::Node& next_node = graph.nodes[static_cast<std::size_t>(next)];
+      // swish, x * sigmoid(x): the Mul reads the Sigmoid's output and its input. A runtime
+      // that fuses sigmoid+mul runs the pair as one operator (ONNX Runtime's QuickGelu:
+      // efficientnet_b0's 49 swishes are 49 layers), which the bench times as `swish`.
+      if (anchor == "sigmoid" && follower == "mul" && kernel.nodes.size() == 1 && self_gate(graph, node, next_node)) {
+        assigned[static_cast<std::size_t>(next)] = 1;
+        kernel.nodes.push_back(next);
+        kernel.type = "swish";
+        break;
+      }
       // A follower reads only the kernel's output, except a residual add (conv+add),
       // which sums in one other activation; one per kernel, and only before an activation.
       const bool residual = follower == "add" && !has_add;

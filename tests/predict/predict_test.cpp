@@ -122,6 +122,37 @@ TEST(PredictKernels, FusionRulesDecideTheGrouping) {
   EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, default_fusion_rules()).has_value());
 }
 
+// swish: where the runtime fuses sigmoid+mul, x * sigmoid(x) is one kernel; a
+// squeeze-excitation's sigmoid, whose Mul scales another tensor, is not.
+TEST(PredictKernels, SwishIsOneKernelWhereSigmoidMulFuses) {
+  const fs::path b0 = kModels / "torchvision/efficientnet_b0.onnx";
+  if (!fs::exists(b0)) GTEST_SKIP() << "needs efficientnet_b0 (make test fetches it)";
+  const ir::Graph g = import::load_model(b0);
+  FusionRules swish = rich_rules();
+  swish.fused_pairs.insert("sigmoid+mul");
+  std::map<std::string, int> with, without;
+  for (const Kernel& k : split_kernels(g, swish)) {
+    ++with[k.type];
+    if (k.type == "swish") {
+      EXPECT_EQ(k.nodes.size(), 2u) << k.name;
+      EXPECT_EQ(k.family, "activation") << k.name;
+      EXPECT_EQ(k.features[15], 1.0f) << k.name;  // x is read once
+    }
+  }
+  for (const Kernel& k : split_kernels(g, rich_rules())) ++without[k.type];
+  // torchvision's EfficientNet-B0: 49 SiLUs, 16 squeeze-excitation gates.
+  EXPECT_EQ(with["swish"], 49);
+  EXPECT_EQ(with["sigmoid"], 16);
+  EXPECT_EQ(with["mul"], 16);
+  EXPECT_EQ(without["swish"], 0);
+  EXPECT_EQ(without["sigmoid"], 65);
+  EXPECT_EQ(without["mul"], 65);
+  // The bench's swish graph is one training row exactly where the pair fuses.
+  const bench::KernelSpec spec{"swish", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}};
+  EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, swish).has_value());
+  EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
+}
+
 // Folds: a runtime that fuses pad+conv runs the zero spatial Pad inside the conv, and
 // one that fuses conv+transpose writes the conv's output channels-last as it leaves the
 // conv. Either way the folded node is a removed kernel, the conv keeps its own type, and
