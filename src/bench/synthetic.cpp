@@ -347,4 +347,66 @@ SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs) {
   }
 }
 
+ir::Graph weight_chain(const KernelSpec& spec, int copies) {
+  validate(spec);
+  auto invalid = [&](const std::string& reason) {
+    throw Error(ErrorKind::kInvalidArgument, "kernel '" + spec.type + "'", "weight chain", reason);
+  };
+  if (copies < 1) invalid("needs at least one copy");
+  const auto p = [&](const char* n) { return spec.params.at(n); };
+  GraphBuilder b("weight chain '" + spec.key() + "' x" + std::to_string(copies), 1);
+  b.graph().meta.graph_name = "chain-" + spec.type;
+  if (spec.type == "conv") {
+    const std::int64_t n = p("n"), h = p("h"), w = p("w"), c = p("cin"), k = p("k");
+    if (p("cout") != c || p("stride") != 1 || p("dilation") != 1 || p("groups") != 1 || 2 * p("pad") != k - 1)
+      invalid("needs cin == cout, stride 1, dilation 1, one group and same padding");
+    const float a = std::sqrt(3.0f / static_cast<float>(c * k * k));
+    int x = b.input("x", {n, c, h, w});
+    for (int i = 0; i < copies; ++i) {
+      const std::string name = "conv" + std::to_string(i);
+      const int y = b.activation(name, {n, c, h, w});
+      ir::Node& conv =
+          b.node(O::Conv, name,
+                 {x, b.weights(name + "_w", {c, c, k, k}, -a, a), b.weights(name + "_b", {c}, -0.1f, 0.1f)}, {y});
+      detail::set_window(conv, k, 1, 1, p("pad"));
+      conv.attrs.set("group", std::int64_t{1});
+      x = y;
+    }
+    return b.finish(x);
+  }
+  if (spec.type == "fc") {
+    const std::int64_t n = p("n"), c = p("cin");
+    if (p("cout") != c) invalid("needs cin == cout");
+    const float a = std::sqrt(3.0f / static_cast<float>(c));
+    int x = b.input("x", {n, c});
+    for (int i = 0; i < copies; ++i) {
+      const std::string name = "fc" + std::to_string(i);
+      const int y = b.activation(name, {n, c});
+      b.node(O::Gemm, name, {x, b.weights(name + "_w", {c, c}, -a, a), b.weights(name + "_b", {c}, -0.1f, 0.1f)}, {y})
+          .attrs.set("transB", std::int64_t{1});
+      x = y;
+    }
+    return b.finish(x);
+  }
+  invalid("only conv and fc kernels chain");
+}
+
+std::vector<KernelSpec> cold_chain_specs() {
+  auto conv = [](std::int64_t h, std::int64_t c, std::int64_t k) {
+    return KernelSpec{"conv",
+                      {{"n", 1},
+                       {"h", h},
+                       {"w", h},
+                       {"cin", c},
+                       {"cout", c},
+                       {"k", k},
+                       {"stride", 1},
+                       {"dilation", 1},
+                       {"pad", k / 2},
+                       {"groups", 1}}};
+  };
+  auto fc = [](std::int64_t rows, std::int64_t c) { return KernelSpec{"fc", {{"n", rows}, {"cin", c}, {"cout", c}}}; };
+  return {conv(7, 512, 3), conv(14, 1024, 1), fc(1, 2048), fc(50, 768)};
+}
+
 }  // namespace infercast::bench

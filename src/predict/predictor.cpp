@@ -58,6 +58,26 @@ std::pair<double, double> nonnegative_fit(const std::vector<std::array<double, 3
 
 }  // namespace
 
+double cold_scale_at(const FamilyModel& family, double x) {
+  const auto& pts = family.cold_scale;
+  if (pts.empty()) return 1.0;
+  if (x <= pts.front()[0]) return pts.front()[1];
+  if (x >= pts.back()[0]) return pts.back()[1];
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    if (x <= pts[i][0]) {
+      const double t = (x - pts[i - 1][0]) / (pts[i][0] - pts[i - 1][0]);
+      return pts[i - 1][1] + t * (pts[i][1] - pts[i - 1][1]);
+    }
+  }
+  return pts.back()[1];
+}
+
+double weight_reuse_x(const Kernel& k) {
+  // Output positions: out_elems / cout (features[19] is log2(1 + positions)).
+  const double positions = std::max(1.0, std::exp2(static_cast<double>(k.features[19])) - 1.0);
+  return std::log2(std::max(weight_bytes(k.cost), 1.0) / positions);
+}
+
 Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options) {
   for (const std::string& family : options.exclude_families) {
     const auto& known = family_names();
@@ -142,6 +162,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
                       {"samples", f.samples},
                       {"ms_per_weight_byte", f.ms_per_weight_byte},
                       {"ms_per_io_byte", f.ms_per_io_byte},
+                      {"cold_scale", f.cold_scale},
                       {"sigma_log", f.sigma_log},
                       {"roofline", f.roofline.to_json()},
                       {"feature_lo", f.feature_lo},
@@ -262,9 +283,16 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
       model.sigma_log = f.at("sigma_log").get<double>();
       model.ms_per_weight_byte = f.value("ms_per_weight_byte", 0.0);
       model.ms_per_io_byte = f.value("ms_per_io_byte", 0.0);
+      model.cold_scale = f.value("cold_scale", std::vector<std::array<double, 2>>{});
       for (double v : {model.ms_per_weight_byte, model.ms_per_io_byte}) {
         if (!(v >= 0) || !std::isfinite(v))
           throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "cold-cache rates must be finite and >= 0");
+      }
+      for (std::size_t i = 0; i < model.cold_scale.size(); ++i) {
+        const auto& [x, scale] = model.cold_scale[i];
+        if (!std::isfinite(x) || !(scale >= 0) || !std::isfinite(scale) || (i > 0 && !(x > model.cold_scale[i - 1][0])))
+          throw Error(ErrorKind::kBadModel, file, "family '" + name + "'",
+                      "cold_scale must be [x, scale] points with finite, increasing x and scale >= 0");
       }
       model.roofline = Roofline::from_json(f.at("roofline"));
       model.feature_lo = f.at("feature_lo").get<Features>();
@@ -385,7 +413,10 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // caches, which the flushed one-kernel runs behind ms_per_io_byte never saw
       // (measured: with the activation part too, the held-out CNNs on XNNPACK were
       // over-predicted by up to 20% where their weights outgrow the last-level cache).
-      if (k.cost.bytes <= 0.5 * llc) out.cold_excess_ms = f.ms_per_weight_byte * weight_bytes(k.cost);
+      if (k.cost.bytes <= 0.5 * llc) {
+        const double w = weight_bytes(k.cost);
+        out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * f.ms_per_weight_byte * w;
+      }
       out.ms += p.cold_fraction * out.cold_excess_ms;
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);

@@ -2,10 +2,13 @@
 #include "infercast/predict/profile.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 
 #include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
 #include "infercast/bench/kernel.hpp"
 #include "infercast/bench/synthetic.hpp"
 #include "infercast/bench/timing.hpp"
@@ -170,6 +173,87 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks) {
   return bundle.composition.networks;
 }
 
+int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
+  auto group_of = [](const std::string& family) { return family == "fc" || family == "matmul" ? "gemm" : "conv"; };
+  for (auto& [name, f] : bundle.families) f.cold_scale.clear();
+  std::map<std::string, std::map<double, std::vector<double>>> points;  // group -> x -> scales
+  int used = 0;
+  for (const nlohmann::json& c : chains) {
+    const double single = c.value("single_ms", 0.0), chain = c.value("chain_ms", 0.0);
+    const int copies = c.value("copies", 0);
+    if (!(single > 0) || !(chain > 0) || copies < 2 || !c.contains("spec")) continue;
+    ir::Graph graph;
+    try {
+      graph = bench::weight_chain(bench::kernel_spec_from_json(c["spec"]), copies);
+    } catch (const std::exception&) {
+      continue;  // a record this build cannot rebuild
+    }
+    const Prediction p = predict(bundle, graph);
+    double predicted = 0, x = 0;
+    std::string group;
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      if (p.kernels[i].removed) continue;
+      // At full cold: a chain's weights are at least three times the cache (capped at 32
+      // copies), and where the log2 ramp calls a chain part-warm its measured excess is
+      // still all of what cold weights cost it.
+      predicted += p.per_kernel[i].cold_excess_ms;
+      group = group_of(p.kernels[i].family);
+      x = weight_reuse_x(p.kernels[i]);
+    }
+    if (group.empty() || !(predicted > 0)) continue;
+    const double measured = chain - copies * single + (copies - 1) * bundle.run_overhead_ms;
+    points[group][x].push_back(std::clamp(measured / predicted, 0.0, 4.0));
+    ++used;
+  }
+  for (auto& [name, f] : bundle.families) {
+    const auto it = points.find(group_of(name));
+    if (it == points.end()) continue;
+    for (const auto& [x, scales] : it->second)
+      f.cold_scale.push_back(
+          {x, std::accumulate(scales.begin(), scales.end(), 0.0) / static_cast<double>(scales.size())});
+  }
+  return used;
+}
+
+nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes,
+                                   std::ostream* progress) {
+  constexpr int kRounds = 3;
+  nlohmann::json out = nlohmann::json::array();
+  for (const bench::KernelSpec& spec : bench::cold_chain_specs()) {
+    if (bench::stop_requested()) break;
+    const ir::Graph single = bench::weight_chain(spec, 1);
+    double weights = 0;
+    for (const ir::Tensor& t : single.tensors)
+      if (t.is_constant()) weights += static_cast<double>(t.bytes().value_or(0));
+    const int copies = static_cast<int>(
+        std::clamp(std::ceil(3.0 * static_cast<double>(cache_bytes) / std::max(weights, 1.0)), 4.0, 32.0));
+    nlohmann::json row = {{"spec", bench::to_json(spec)}, {"copies", copies}, {"weight_bytes", weights * copies}};
+    try {
+      const ir::Graph chain = bench::weight_chain(spec, copies);
+      std::vector<double> alone, chained;
+      for (int round = 0; round < kRounds && !bench::stop_requested(); ++round) {
+        alone.push_back(bench::time_network(engine, single, threads, network_protocol()).median);
+        chained.push_back(bench::time_network(engine, chain, threads, network_protocol()).median);
+      }
+      if (alone.empty()) break;
+      row["single_ms"] = measure::median(alone);
+      row["chain_ms"] = measure::median(chained);
+    } catch (const std::exception& e) {
+      row["error"] = e.what();
+    }
+    if (progress != nullptr) {
+      *progress << "profile: cold weights: " << spec.key() << " x" << copies;
+      if (row.contains("error"))
+        *progress << ": " << row["error"].get<std::string>() << "\n";
+      else
+        *progress << ": " << row["single_ms"].get<double>() << " ms alone, " << row["chain_ms"].get<double>() / copies
+                  << " ms per copy chained\n";
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules) {
   store::Profile p;
   p.name = context.value("name", "");
@@ -187,6 +271,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
              {"cache_bytes", context.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
   if (context.contains("networks")) p.extra["networks"] = context["networks"];
+  if (context.contains("cold_chains")) p.extra["cold_chains"] = context["cold_chains"];
   return p;
 }
 
@@ -215,6 +300,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"cache_bytes", profile->extra.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", profile->extra.value("layer_excess_ms", 0.0)}};
   if (profile->extra.contains("networks")) context["networks"] = profile->extra["networks"];
+  if (profile->extra.contains("cold_chains")) context["cold_chains"] = profile->extra["cold_chains"];
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {
     TimedSpec t;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "../test_files.hpp"
+#include "infercast/base/error.hpp"
 #include "infercast/bench/synthetic.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/export/export.hpp"
@@ -59,6 +60,56 @@ TEST(BenchSynthetic, NetworksAgreeOnXnnpackAndOnnxRuntime) {
     }
     std::filesystem::remove(path);
   }
+}
+
+// Weight chains: copies of one kernel, each with weights of its own, that keep the
+// activation's shape and scale (the same result on ONNX Runtime), and refuse a kernel
+// that would change the shape along the chain.
+TEST(BenchSynthetic, WeightChainsRepeatOneKernelWithWeightsOfItsOwn) {
+  const KernelSpec conv{"conv",
+                        {{"n", 1},
+                         {"h", 7},
+                         {"w", 7},
+                         {"cin", 32},
+                         {"cout", 32},
+                         {"k", 3},
+                         {"stride", 1},
+                         {"dilation", 1},
+                         {"pad", 1},
+                         {"groups", 1}}};
+  const ir::Graph g = weight_chain(conv, 4);
+  ASSERT_EQ(g.nodes.size(), 4u);
+  std::set<std::string> first_values;
+  for (const ir::Node& n : g.nodes) {
+    EXPECT_EQ(n.op, ir::Op::Conv);
+    const ir::Tensor& w = g.tensors[static_cast<std::size_t>(n.inputs[1])];
+    ASSERT_EQ(w.data.size(), 32u * 32 * 9 * sizeof(float));
+    first_values.insert(std::string(reinterpret_cast<const char*>(w.data.data()), 64));
+  }
+  EXPECT_EQ(first_values.size(), 4u);  // no two copies share weights
+  EXPECT_EQ(g.tensors[static_cast<std::size_t>(g.outputs[0])].shape.extents(),
+            (std::vector<std::int64_t>{1, 32, 7, 7}));
+  EXPECT_EQ(weight_chain(KernelSpec{"fc", {{"n", 50}, {"cin", 64}, {"cout", 64}}}, 3).nodes.size(), 3u);
+  KernelSpec strided = conv;
+  strided.params["stride"] = 2;
+  EXPECT_THROW(weight_chain(strided, 4), Error);
+  EXPECT_THROW(weight_chain(KernelSpec{"fc", {{"n", 1}, {"cin", 64}, {"cout", 32}}}, 2), Error);
+  EXPECT_THROW(weight_chain(conv, 0), Error);
+  for (const KernelSpec& spec : cold_chain_specs()) EXPECT_NO_THROW(validate(spec)) << spec.key();
+
+  if (!std::filesystem::exists(std::filesystem::path(INFERCAST_SOURCE_DIR) /
+                               "runners/ort/node_modules/onnxruntime-node/package.json"))
+    GTEST_SKIP() << "runners/ort/node_modules is absent: run scripts/install_runners.sh (make test does)";
+  const auto path = infercast::testing::temp_path("infercast_weight_chain.onnx");
+  exporter::save(weight_chain(conv, 8), path, exporter::Format::kOnnx);
+  runtime::VerifyOptions o;
+  o.runtime = "xnnpack";
+  o.reference = "ort";
+  o.threads = 1;
+  for (const runtime::VerifiedSet& set : runtime::verify_model(import::load_model(path), o)) {
+    for (const runtime::OutputComparison& c : set.outputs) EXPECT_TRUE(c.pass) << c.max_rel_error << " " << c.note;
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

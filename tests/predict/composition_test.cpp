@@ -121,4 +121,79 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
   std::filesystem::remove(path);
 }
 
+// Cold weights inside a model: a conv chain whose measured excess is twice what the
+// flushed one-kernel fit adds gives the conv families scale 2 at its weight reuse, a
+// 1x1 chain that paid exactly the fit scale 1 at its own, and kernels between get a scale
+// between; fc chains that ran no slower than their copies alone give fc and matmul 0;
+// unusable records are skipped; the points reach predict and survive a save and load.
+TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
+  Bundle b = roofline_bundle();
+  b.llc_bytes = 32u << 20;
+  b.run_overhead_ms = 0.01;
+  for (auto& [name, f] : b.families) f.ms_per_weight_byte = 1e-7;  // 0.1 ms per MB
+  auto conv = [](std::int64_t h, std::int64_t c, std::int64_t k) {
+    return bench::KernelSpec{"conv",
+                             {{"n", 1},
+                              {"h", h},
+                              {"w", h},
+                              {"cin", c},
+                              {"cout", c},
+                              {"k", k},
+                              {"stride", 1},
+                              {"dilation", 1},
+                              {"pad", k / 2},
+                              {"groups", 1}}};
+  };
+  const bench::KernelSpec heavy = conv(7, 256, 3), light = conv(14, 512, 1), middle = conv(14, 256, 3);
+  const bench::KernelSpec fc{"fc", {{"n", 1}, {"cin", 1024}, {"cout", 1024}}};
+  auto excess = [&](const bench::KernelSpec& spec, int copies) {
+    const Prediction p = predict::predict(b, bench::weight_chain(spec, copies));
+    double sum = 0;
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) sum += p.cold_fraction * p.per_kernel[i].cold_excess_ms;
+    return sum;
+  };
+  const double heavy_excess = excess(heavy, 24), light_excess = excess(light, 24), middle_excess = excess(middle, 24);
+  ASSERT_GT(heavy_excess, 0);
+  ASSERT_GT(light_excess, 0);
+  ASSERT_GT(excess(fc, 24), 0);
+  const double single = 1.0;  // ms, one copy alone (with its run overhead)
+  auto chain_ms = [&](double measured_excess) { return 24 * single - 23 * b.run_overhead_ms + measured_excess; };
+  auto record = [&](const bench::KernelSpec& spec, double measured_excess) {
+    return nlohmann::json{
+        {"spec", bench::to_json(spec)}, {"copies", 24}, {"single_ms", single}, {"chain_ms", chain_ms(measured_excess)}};
+  };
+  const nlohmann::json chains = {
+      record(heavy, 2 * heavy_excess),
+      record(light, light_excess),
+      record(fc, -0.5),
+      {{"spec", bench::to_json(fc)}, {"copies", 24}, {"error", "cannot run"}},
+      {{"spec", {{"type", "maxpool"}}}, {"copies", 24}, {"single_ms", 1.0}, {"chain_ms", 30.0}}};
+  EXPECT_EQ(calibrate_cold(b, chains), 3);
+  const FamilyModel& c = b.families.at("conv");
+  ASSERT_EQ(c.cold_scale.size(), 2u);
+  EXPECT_LT(c.cold_scale[0][0], c.cold_scale[1][0]);  // the 1x1 reuses each weight byte more
+  EXPECT_NEAR(c.cold_scale[0][1], 1.0, 1e-9);
+  EXPECT_NEAR(c.cold_scale[1][1], 2.0, 1e-9);
+  EXPECT_EQ(b.families.at("dwconv").cold_scale, c.cold_scale);
+  EXPECT_EQ(cold_scale_at(b.families.at("fc"), 10.0), 0.0);
+  EXPECT_EQ(cold_scale_at(b.families.at("matmul"), 30.0), 0.0);
+  // predict applies them: the heavy chain's excess doubles, the light one's stays, the
+  // 3x3 on 14x14 (a quarter of the heavy one's weights per pixel) lands between.
+  EXPECT_NEAR(excess(heavy, 24), 2 * heavy_excess, 1e-9 * heavy_excess);
+  EXPECT_NEAR(excess(light, 24), light_excess, 1e-9 * light_excess);
+  EXPECT_GT(excess(middle, 24), 1.05 * middle_excess);
+  EXPECT_LT(excess(middle, 24), 1.95 * middle_excess);
+  EXPECT_EQ(excess(fc, 24), 0.0);
+  const auto path = infercast::testing::temp_path("infercast_cold_scale_test.bundle");
+  save_bundle(b, path);
+  const Bundle loaded = load_bundle(path);
+  EXPECT_EQ(loaded.families.at("conv").cold_scale, c.cold_scale);
+  EXPECT_EQ(cold_scale_at(loaded.families.at("fc"), 10.0), 0.0);
+  std::filesystem::remove(path);
+  // No chains: every family keeps the flushed excess as it is.
+  EXPECT_EQ(calibrate_cold(b, nlohmann::json::array()), 0);
+  EXPECT_TRUE(b.families.at("conv").cold_scale.empty());
+  EXPECT_EQ(cold_scale_at(b.families.at("conv"), 12.0), 1.0);
+}
+
 }  // namespace

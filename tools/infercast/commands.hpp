@@ -41,6 +41,8 @@ void write_output(const std::string& path, const std::string& text);
 // One line on a bundle's whole-model composition: its scales and per-kernel cost and how
 // it fits the synthetic networks (before, and leave-one-out after), or that it has none.
 std::string composition_line(const predict::Composition& c);
+// The measured in-model scales of the cold-weight excess (predict::calibrate_cold), one line.
+std::string cold_scale_line(const predict::Bundle& bundle);
 
 // "90", "90s", "10m", "1h", "1.5m" -> seconds (empty -> 0). Throws
 // Error(kInvalidArgument) naming `option` for anything else or a negative value.

@@ -1,11 +1,13 @@
 // infercast: what a neural network costs to run.
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,22 @@ std::string composition_line(const predict::Composition& c) {
   return "composition (" + std::to_string(c.networks) + " synthetic networks):" + scales + ", +" +
          fmt_fixed(1000 * c.per_kernel_ms, 2) + " us per kernel; networks " + quality("before") +
          " from kernels alone, " + quality("after_loo") + " composed (leave-one-out)\n";
+}
+
+std::string cold_scale_line(const predict::Bundle& bundle) {
+  if (!bundle.profile.contains("cold_chains")) return "cold weights inside a model: not measured (profile again)\n";
+  std::string text =
+      "cold weights inside a model (weight chains), scale of the flushed excess at KB of weights per output position:";
+  for (const char* family : {"conv", "fc"}) {
+    const auto it = bundle.families.find(family);
+    if (it == bundle.families.end() || it->second.cold_scale.empty()) continue;
+    text += std::string(" ") + family;
+    for (const auto& [x, scale] : it->second.cold_scale)
+      text += " x" + fmt_fixed(scale, 2) + " at " + fmt_fixed(std::exp2(x) / 1024, 0) + ",";
+    text.pop_back();
+    text += ";";
+  }
+  return text + "\n";
 }
 
 double parse_duration_s(const std::string& text, const std::string& option) {

@@ -74,9 +74,13 @@ int run_profile(const ProfileOptions& o) {
                             {"l2_bytes", machine.l2_bytes},
                             {"llc_bytes", machine.llc_bytes},
                             {"budget_s", budget_s}};
+  const auto existing = db.find_profile(profile_name);
   // What stays cached between two runs of a model (docs/predict.md, the cold weights):
-  // measured, since a VM may report its host's whole last-level cache.
-  const std::size_t cache_bytes = measure::effective_cache_bytes(machine.llc_bytes);
+  // measured, since a VM may report its host's whole last-level cache. A resumed profile
+  // keeps the size it stored, as it keeps its rules: measured again, the same VM gave
+  // 55 to 88 MiB, and the cold-weight rules of one bundle must read one size.
+  const std::size_t stored_cache = existing ? existing->extra.value("cache_bytes", std::size_t{0}) : 0;
+  const std::size_t cache_bytes = stored_cache > 0 ? stored_cache : measure::effective_cache_bytes(machine.llc_bytes);
   context["cache_bytes"] = cache_bytes;
   std::cerr << "profile: data stays cached between runs up to " << (cache_bytes >> 20) << " MiB (the last-level cache "
             << (machine.llc_bytes >> 20) << " MiB)\n";
@@ -90,7 +94,6 @@ int run_profile(const ProfileOptions& o) {
   // the per-run overhead and the boundary re-layouts that a+b would count twice and a
   // fused ab once).
   predict::FusionRules rules;
-  const auto existing = db.find_profile(profile_name);
   if (existing && existing->extra.contains("fusion_rules")) {
     rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
     std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_name
@@ -144,6 +147,22 @@ int run_profile(const ProfileOptions& o) {
   if (bench::stop_requested()) {
     std::cerr << "profile: interrupted\n";
     return 130;
+  }
+
+  // Cold weights inside a model (predict::calibrate_cold): chains of large-weight kernels
+  // whose weights outgrow the cache, each timed end to end against one copy alone, in
+  // interleaved rounds (medians). Stored with the profile like the rules: a rerun reuses them.
+  if (!int8) {
+    if (existing && existing->extra.contains("cold_chains")) {
+      context["cold_chains"] = existing->extra["cold_chains"];
+    } else {
+      context["cold_chains"] = predict::measure_cold_chains(*engine, threads, cache_bytes, &std::cerr);
+      db.set_profile_extra(db.find_profile(profile_name)->id, predict::store_profile(context, rules).extra);
+    }
+    if (bench::stop_requested()) {
+      std::cerr << "profile: interrupted\n";
+      return 130;
+    }
   }
 
   // The kernels: the model-agnostic space (bench sampler "space") restricted to the types
@@ -273,6 +292,7 @@ int run_profile(const ProfileOptions& o) {
   // The composition is opt-in (docs/predict.md): networks an earlier --network-share run
   // stored stay in the profile, but only a run that asks for them fits them.
   if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
+  if (context.contains("cold_chains")) predict::calibrate_cold(bundle, context["cold_chains"]);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {
@@ -288,6 +308,7 @@ int run_profile(const ProfileOptions& o) {
     table += line;
   }
   table += composition_line(bundle.composition);
+  table += cold_scale_line(bundle);
   write_output("-", table + "wrote " + o.output + " (" + std::to_string(unusable) + " measured kernels unusable)\n");
   return 0;
 }

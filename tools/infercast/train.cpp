@@ -63,6 +63,7 @@ int run_train(const TrainOptions& o) {
   bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});
   bundle.llc_bytes = cache_bytes;
   if (o.composition && p.contains("networks")) predict::calibrate_composition(bundle, p["networks"]);
+  if (p.contains("cold_chains")) predict::calibrate_cold(bundle, p["cold_chains"]);
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
     write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");
@@ -84,6 +85,7 @@ int run_train(const TrainOptions& o) {
     table += row;
   }
   table += composition_line(bundle.composition);
+  table += cold_scale_line(bundle);
   for (const auto& [family, samples] : bundle.excluded_families)
     table += "excluded          " + family + " (" + std::to_string(samples) +
              " samples left out; its kernels get the fallback roofline estimate)\n";

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "infercast/bench/kernel.hpp"
 #include "infercast/ir/graph.hpp"
 
 namespace infercast::bench {
@@ -43,5 +44,23 @@ struct SyntheticNetwork {
 
 // The network of `seed`: the same seed gives the same graph on every build and machine.
 SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs = 1.5e9);
+
+// Cold weights inside a model: `copies` copies of one `conv` or `fc` kernel in sequence,
+// each with its own weights (uniform, variance 1/fan-in, so activations stay O(1)).
+// Between two runs of a copy the other copies read theirs, so a chain whose weights
+// outgrow the caches runs every copy on weights fetched from memory while the previous
+// copy's output is warm, as a large model does. The spec must keep its shape: a conv with
+// cin == cout, stride 1 and same padding, or an fc with cin == cout. Throws
+// Error(kInvalidArgument) otherwise, or for copies < 1.
+ir::Graph weight_chain(const KernelSpec& spec, int copies);
+
+// The chains `profile` times to measure what cold weights cost inside a model
+// (predict::calibrate_cold): layer shapes that hold most of the weights of large CNNs
+// and of transformers and classifier heads.
+//   conv 3x3 512->512 on 7x7      (ResNet's last stage, 9.4 MB of weights)
+//   conv 1x1 1024->1024 on 14x14  (a bottleneck's expansion width, 4.2 MB)
+//   fc 2048->2048, 1 row          (a classifier head's GEMV, 16.8 MB)
+//   fc 768->768, 50 rows          (a ViT-B/32 token projection, 2.4 MB)
+std::vector<KernelSpec> cold_chain_specs();
 
 }  // namespace infercast::bench

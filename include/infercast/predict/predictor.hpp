@@ -9,6 +9,7 @@
 // Loading reads the file once and hands each blob to XGBoost; no parsing of trees as text.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -50,6 +51,17 @@ struct FamilyModel {
   // written by its neighbours and are warm; ms_per_io_byte is kept as measured.
   double ms_per_weight_byte = 0;
   double ms_per_io_byte = 0;
+  // What of that weight excess a kernel pays inside a model, measured by the profile on
+  // chains of large-weight kernels (calibrate_cold in profile.hpp): points {x, scale},
+  // x = log2 of the kernel's weight bytes per output position (how little each weight
+  // byte is reused), sorted by x; a kernel's scale is interpolated linearly in x and held
+  // at the end points (cold_scale_at). Empty: scale 1. Why: a flushed one-kernel run also
+  // starts on cold code, page tables and (with threads) a sleeping pool, while inside a
+  // model the runtime streams weights under the compute, so ONNX Runtime at 2 threads
+  // paid half the flushed excess; and how much is hidden depends on reuse: on XNNPACK at
+  // 2 threads a 3x3 512->512 conv on 7x7 (193 KB of weights per output pixel) ran 2.7x
+  // its warm time when its weights came from memory, a 1x1 1024->1024 on 14x14 (21 KB) 1.08x.
+  std::vector<std::array<double, 2>> cold_scale;
   // The range of every feature over the family's training kernels: a kernel outside it
   // is an extrapolation (predict names the features).
   Features feature_lo{};
@@ -130,6 +142,12 @@ struct TrainingKernel {
   double cold_ms = 0;         // with flushed caches; 0 when not measured
   double graph_io_bytes = 0;  // the one-kernel graph's inputs and outputs (graph_io_bytes)
 };
+
+// FamilyModel::cold_scale at `x` (log2 weight bytes per output position): 1 without points.
+double cold_scale_at(const FamilyModel& family, double x);
+// A kernel's x for cold_scale_at: log2 of its weight bytes per output position (output
+// elements over output channels: pixels of a conv, rows of an fc).
+double weight_reuse_x(const Kernel& kernel);
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
 // (lowest rmse_log_timed: each kernel's log error weighted by its measured time) and

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "infercast/bench/sampler.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/predictor.hpp"
+#include "infercast/runtime/runtime.hpp"
 #include "infercast/store/store.hpp"
 
 namespace infercast::predict {
@@ -74,6 +76,26 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 // bundle without composition; an entry whose rebuilt name differs (a generator changed
 // since it was measured) is left out. Returns the networks used.
 int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
+
+// Cold weights inside a model, measured: sets FamilyModel::cold_scale from the weight
+// chains a profile timed end to end (bench::weight_chain; `chains` is the profile's
+// extra.cold_chains, [{"spec", "copies", "single_ms", "chain_ms"}]). A chain's measured
+// excess is chain_ms - copies * single_ms + (copies - 1) * the bundle's run overhead (each
+// one-kernel run pays the overhead, the chain pays it once); its predicted excess is what
+// the bundle adds for cold weights over the chain's kernels without a scale (cold_fraction
+// times cold_excess_ms). Their ratio, clamped to [0, 4], is a point {x, scale} at the
+// chain kernel's weight_reuse_x: the fc chains give the points of fc and matmul, the conv
+// chains those of every other family. A family without a chain keeps no points (scale
+// 1). Returns the chains used.
+int calibrate_cold(Bundle& bundle, const nlohmann::json& chains);
+
+// Times bench::cold_chain_specs() on `engine`: each spec alone and as a chain of copies
+// whose weights are at least three times `cache_bytes` (4 to 32 copies), end to end, in 3
+// interleaved rounds (median of each). Returns the records calibrate_cold reads, one per
+// spec; a chain the runtime cannot run gets {"error"}. Reports each chain on `progress`
+// when given; stops early once bench::stop_requested().
+nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes,
+                                   std::ostream* progress = nullptr);
 
 // The profile's context (its precision included) and fusion rules as stored in a profile's
 // `extra` ({"fusion_rules": ...}), and back.
