@@ -82,8 +82,8 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 // extra.cold_chains, [{"spec", "copies", "single_ms", "chain_ms"}]). A chain's measured
 // excess is chain_ms - copies * single_ms + (copies - 1) * the bundle's run overhead (each
 // one-kernel run pays the overhead, the chain pays it once); its predicted excess is what
-// the bundle adds for cold weights over the chain's kernels without a scale (cold_fraction
-// times cold_excess_ms). Their ratio, clamped to [0, 4], is a point {x, scale} at the
+// the bundle adds for fully cold weights over the chain's kernels without a scale (their
+// cold_excess_ms). Their ratio, clamped to [0, 4], is a point {x, scale} at the
 // chain kernel's weight_reuse_x: the fc chains give the points of fc and matmul, the conv
 // chains those of every other family. A family without a chain keeps no points (scale
 // 1). Returns the chains used.
