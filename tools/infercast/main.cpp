@@ -59,7 +59,8 @@ std::string composition_line(const predict::Composition& c) {
 }
 
 std::string cold_scale_line(const predict::Bundle& bundle) {
-  if (!bundle.profile.contains("cold_chains")) return "cold weights inside a model: not measured (profile again)\n";
+  if (!bundle.profile.contains("cold_chains"))
+    return "cold weights inside a model: not measured (profile --budget 10m or more measures them)\n";
   std::string text =
       "cold weights inside a model (weight chains), scale of the flushed excess at KB of weights per output position:";
   for (const char* family : {"conv", "fc"}) {
