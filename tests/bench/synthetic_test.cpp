@@ -95,6 +95,7 @@ TEST(BenchSynthetic, WeightChainsRepeatOneKernelWithWeightsOfItsOwn) {
   EXPECT_THROW(weight_chain(strided, 4), Error);
   EXPECT_THROW(weight_chain(KernelSpec{"fc", {{"n", 1}, {"cin", 64}, {"cout", 32}}}, 2), Error);
   EXPECT_THROW(weight_chain(conv, 0), Error);
+  EXPECT_THROW(weight_chain(conv, 1 << 20), Error);  // a stored record asking for gigabytes
   for (const KernelSpec& spec : cold_chain_specs()) EXPECT_NO_THROW(validate(spec)) << spec.key();
 
   if (!std::filesystem::exists(std::filesystem::path(INFERCAST_SOURCE_DIR) /

@@ -51,7 +51,7 @@ SyntheticNetwork synthetic_network(std::uint64_t seed, double max_macs = 1.5e9);
 // outgrow the caches runs every copy on weights fetched from memory while the previous
 // copy's output is warm, as a large model does. The spec must keep its shape: a conv with
 // cin == cout, stride 1 and same padding, or an fc with cin == cout. Throws
-// Error(kInvalidArgument) otherwise, or for copies < 1.
+// Error(kInvalidArgument) otherwise, or for copies outside 1..64.
 ir::Graph weight_chain(const KernelSpec& spec, int copies);
 
 // The chains `profile` times to measure what cold weights cost inside a model
