@@ -179,6 +179,20 @@ const std::vector<std::string>& int8_probe_types() {
   return types;
 }
 
+KernelSpec same_conv_spec(std::int64_t h, std::int64_t c, std::int64_t k) {
+  return KernelSpec{"conv",
+                    {{"n", 1},
+                     {"h", h},
+                     {"w", h},
+                     {"cin", c},
+                     {"cout", c},
+                     {"k", k},
+                     {"stride", 1},
+                     {"dilation", 1},
+                     {"pad", k / 2},
+                     {"groups", 1}}};
+}
+
 KernelSpec float_twin(const KernelSpec& spec) {
   KernelSpec twin = spec;
   twin.dtype = ir::DType::kFloat32;

@@ -395,21 +395,8 @@ ir::Graph weight_chain(const KernelSpec& spec, int copies) {
 }
 
 std::vector<KernelSpec> cold_chain_specs() {
-  auto conv = [](std::int64_t h, std::int64_t c, std::int64_t k) {
-    return KernelSpec{"conv",
-                      {{"n", 1},
-                       {"h", h},
-                       {"w", h},
-                       {"cin", c},
-                       {"cout", c},
-                       {"k", k},
-                       {"stride", 1},
-                       {"dilation", 1},
-                       {"pad", k / 2},
-                       {"groups", 1}}};
-  };
   auto fc = [](std::int64_t rows, std::int64_t c) { return KernelSpec{"fc", {{"n", rows}, {"cin", c}, {"cout", c}}}; };
-  return {conv(7, 512, 3), conv(14, 1024, 1), fc(1, 2048), fc(50, 768)};
+  return {same_conv_spec(7, 512, 3), same_conv_spec(14, 1024, 1), fc(1, 2048), fc(50, 768)};
 }
 
 }  // namespace infercast::bench

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "infercast/base/error.hpp"
+#include "infercast/bench/kernel.hpp"
 
 namespace infercast::predict {
 
@@ -59,16 +60,9 @@ nlohmann::json spec(const std::string& type, nlohmann::json params) {
 }
 
 nlohmann::json conv(const std::string& type, int h, int c, int k) {
-  return spec(type, {{"n", 1},
-                     {"h", h},
-                     {"w", h},
-                     {"cin", c},
-                     {"cout", c},
-                     {"k", k},
-                     {"stride", 1},
-                     {"dilation", 1},
-                     {"pad", k / 2},
-                     {"groups", 1}});
+  nlohmann::json s = bench::to_json(bench::same_conv_spec(h, c, k));
+  s["type"] = type;
+  return s;
 }
 
 nlohmann::json conv_unpadded(int h, int c) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "../test_files.hpp"
+#include "infercast/bench/kernel.hpp"
 #include "infercast/bench/synthetic.hpp"
 #include "infercast/predict/composition.hpp"
 #include "infercast/predict/predictor.hpp"
@@ -131,20 +132,8 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   b.llc_bytes = 32u << 20;
   b.run_overhead_ms = 0.01;
   for (auto& [name, f] : b.families) f.ms_per_weight_byte = 1e-7;  // 0.1 ms per MB
-  auto conv = [](std::int64_t h, std::int64_t c, std::int64_t k) {
-    return bench::KernelSpec{"conv",
-                             {{"n", 1},
-                              {"h", h},
-                              {"w", h},
-                              {"cin", c},
-                              {"cout", c},
-                              {"k", k},
-                              {"stride", 1},
-                              {"dilation", 1},
-                              {"pad", k / 2},
-                              {"groups", 1}}};
-  };
-  const bench::KernelSpec heavy = conv(7, 256, 3), light = conv(14, 512, 1), middle = conv(14, 256, 3);
+  const bench::KernelSpec heavy = bench::same_conv_spec(7, 256, 3), light = bench::same_conv_spec(14, 512, 1),
+                          middle = bench::same_conv_spec(14, 256, 3);
   const bench::KernelSpec fc{"fc", {{"n", 1}, {"cin", 1024}, {"cout", 1024}}};
   auto excess = [&](const bench::KernelSpec& spec, int copies) {
     const Prediction p = predict::predict(b, bench::weight_chain(spec, copies));

@@ -95,6 +95,10 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed = 1);
 // The same spec in float32.
 KernelSpec float_twin(const KernelSpec& spec);
 
+// A float `conv` that keeps its input's shape: batch 1, h x h, c -> c channels, a k x k
+// window (k odd), stride 1, same padding, one group (fusion probes, weight chains).
+KernelSpec same_conv_spec(std::int64_t h, std::int64_t c, std::int64_t k);
+
 // The kernel that `nodes` (indices into graph.nodes, in execution order: a fused
 // group, anchor op first) form in a real model, in this vocabulary; nullopt when
 // they match no kernel type or a shape is not static. Works on NCHW and NHWC graphs.
