@@ -69,6 +69,32 @@ std::optional<double> constant_scalar(const ir::Graph& graph, const ir::Node& no
   return static_cast<double>(v);
 }
 
+// Whether a Mul scales a 4-D activation by one value per channel (a squeeze-excitation's
+// gate: [N, C, H, W] x [N, C, 1, 1], or [N, H, W, C] x [N, 1, 1, C] channels-last) over
+// more than one pixel. ONNX Runtime runs it in NCHW between blocked convolutions, with
+// a layout conversion on each side (bench: nchwc_reordered), which no other Mul pays.
+bool channel_gate(const ir::Graph& graph, const ir::Node& node) {
+  if (node.op != ir::Op::Mul || node.inputs.size() != 2 || node.outputs.empty()) return false;
+  const ir::Tensor* a = tensor_at(graph, node, 0);
+  const ir::Tensor* b = tensor_at(graph, node, 1);
+  const ir::Tensor& y = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
+  if (a == nullptr || b == nullptr || y.shape.rank() != 4 || !y.shape.is_static()) return false;
+  const bool nhwc = node.layout == ir::Layout::kNHWC ||
+                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const std::size_t c_axis = nhwc ? 3 : 1;
+  auto gate_of = [&](const ir::Tensor& x, const ir::Tensor& g) {
+    if (x.shape != y.shape || g.shape.rank() != 4 || !g.shape.is_static()) return false;
+    std::int64_t pixels = 1;
+    for (std::size_t i = 0; i < 4; ++i) {
+      const std::int64_t want = i == c_axis ? y.shape.dims[i].value : (i == 0 ? y.shape.dims[0].value : 1);
+      if (g.shape.dims[i].value != want) return false;
+      if (i != 0 && i != c_axis) pixels *= y.shape.dims[i].value;
+    }
+    return pixels > 1 && y.shape.dims[c_axis].value > 1;
+  };
+  return gate_of(*a, *b) || gate_of(*b, *a);
+}
+
 std::string activation_class(const std::string& fused) {
   if (fused == "relu6") return "relu6";
   if (fused == "relu") return "relu";
@@ -112,7 +138,7 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::Erf: return "erf";
     case Op::Add:
     case Op::Sub: return "add";
-    case Op::Mul:
+    case Op::Mul: return channel_gate(graph, node) ? "channel_mul" : "mul";
     case Op::Div: return "mul";
     case Op::MaxPool: return "maxpool";
     case Op::AveragePool: return "avgpool";
@@ -161,6 +187,9 @@ const std::map<std::string, std::string>& families_by_class() {
       {"globalavgpool", "globalpool"},
       {"add", "eltwise"},
       {"mul", "eltwise"},
+      // Its own family: on ONNX Runtime a channel gate carries two layout conversions
+      // (channel_gate), which an eltwise regressor would spread over every broadcast Mul.
+      {"channel_mul", "gate"},
       {"relu", "activation"},
       {"relu6", "activation"},
       {"clip", "activation"},

@@ -63,6 +63,32 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_EQ(time_kernel(*xnnpack, conv_relu, warm).own_layers, 1);
 }
 
+// On ONNX Runtime a channel gate runs in NCHW between blocked (NCHWc) layers, as in a
+// squeeze-excitation: behind a 1x1 depthwise feeder and drained into another, its own
+// layers are the ReorderOutput of the scaled tensor and of the gate, the Mul and the
+// ReorderInput after it; the harness's own conversions (each graph input's ReorderInput
+// before its feeder, the drained output's ReorderOutput) are not counted.
+TEST(BenchTiming, OrtChannelGateOwnsItsLayoutConversions) {
+  auto ort = runtime::make_runtime("ort");
+  KernelSpec gate;
+  gate.type = "channel_mul";
+  gate.params = {{"n", 1}, {"h", 28}, {"w", 28}, {"c", 32}};
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  const KernelTiming t = time_kernel(*ort, gate, warm);
+  EXPECT_EQ(t.layer_count, 11) << "2 x (ReorderInput, feeder), 2 ReorderOutput, Mul, ReorderInput, drain conv, "
+                                  "pool, ReorderOutput";
+  EXPECT_EQ(t.own_layers, 4);
+  EXPECT_GT(t.own_ms, 0.0);
+  EXPECT_LT(t.own_ms, t.layers_ms);
+  // A Mul of equal shapes has a Relu feeder per input and no conversion.
+  KernelSpec mul = gate;
+  mul.type = "mul";
+  const KernelTiming m = time_kernel(*ort, mul, warm);
+  EXPECT_EQ(m.layer_count, 3);
+  EXPECT_EQ(m.own_layers, 1);
+}
+
 // XNNPACK times pads channels-last, as a model runs them: the kernel graph's pads are
 // carried over to TFLite's [rank, 2] order, so it computes the NCHW kernel's output in
 // NHWC (checked against XNNPACK running the NCHW graph, which re-lays it out itself),

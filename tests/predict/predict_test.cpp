@@ -140,17 +140,61 @@ TEST(PredictKernels, SwishIsOneKernelWhereSigmoidMulFuses) {
     }
   }
   for (const Kernel& k : split_kernels(g, rich_rules())) ++without[k.type];
-  // torchvision's EfficientNet-B0: 49 SiLUs, 16 squeeze-excitation gates.
+  // torchvision's EfficientNet-B0: 49 SiLUs, 16 squeeze-excitation gates (a Mul by one
+  // value per channel: channel_mul, the gate family).
   EXPECT_EQ(with["swish"], 49);
   EXPECT_EQ(with["sigmoid"], 16);
-  EXPECT_EQ(with["mul"], 16);
+  EXPECT_EQ(with["channel_mul"], 16);
+  EXPECT_EQ(with["mul"], 0);
   EXPECT_EQ(without["swish"], 0);
   EXPECT_EQ(without["sigmoid"], 65);
-  EXPECT_EQ(without["mul"], 65);
+  EXPECT_EQ(without["mul"], 49);
+  EXPECT_EQ(without["channel_mul"], 16);
   // The bench's swish graph is one training row exactly where the pair fuses.
   const bench::KernelSpec spec{"swish", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}};
   EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, swish).has_value());
   EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
+}
+
+// A Mul by one value per channel is a channel gate in either layout; a Mul of equal
+// shapes, by a scalar, or over a single pixel is not. The bench's channel_mul graph
+// trains the gate family.
+TEST(PredictKernels, ChannelGateIsItsOwnFamily) {
+  auto family_of_mul = [](ir::Layout layout, std::vector<std::int64_t> x, std::vector<std::int64_t> g) {
+    ir::Graph graph;
+    graph.meta.layout = layout;
+    auto tensor = [&](const char* name, const std::vector<std::int64_t>& dims, ir::TensorKind kind) {
+      ir::Tensor t;
+      t.name = name;
+      t.kind = kind;
+      t.dtype = ir::DType::kFloat32;
+      t.shape = ir::Shape::of(dims);
+      return graph.add_tensor(std::move(t));
+    };
+    const int a = tensor("x", x, ir::TensorKind::kInput), b = tensor("g", g, ir::TensorKind::kInput),
+              y = tensor("y", x, ir::TensorKind::kOutput);
+    graph.inputs = {a, b};
+    graph.outputs = {y};
+    ir::Node mul;
+    mul.name = "scale";
+    mul.op = ir::Op::Mul;
+    mul.source_op = "Mul";
+    mul.inputs = {a, b};
+    mul.outputs = {y};
+    graph.nodes.push_back(std::move(mul));
+    graph.finalize("gate.onnx");
+    const std::vector<Kernel> kernels = split_kernels(graph, rich_rules());
+    return kernels.size() == 1 ? kernels[0].type + "/" + kernels[0].family : std::string("?");
+  };
+  EXPECT_EQ(family_of_mul(ir::Layout::kNCHW, {1, 32, 14, 14}, {1, 32, 1, 1}), "channel_mul/gate");
+  EXPECT_EQ(family_of_mul(ir::Layout::kNHWC, {1, 14, 14, 32}, {1, 1, 1, 32}), "channel_mul/gate");
+  EXPECT_EQ(family_of_mul(ir::Layout::kNCHW, {1, 32, 14, 14}, {1, 32, 14, 14}), "mul/eltwise");
+  EXPECT_EQ(family_of_mul(ir::Layout::kNCHW, {1, 32, 14, 14}, {1, 1, 1, 1}), "mul/eltwise");
+  EXPECT_EQ(family_of_mul(ir::Layout::kNCHW, {1, 32, 1, 1}, {1, 32, 1, 1}), "mul/eltwise");
+  const bench::KernelSpec spec{"channel_mul", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}};
+  const auto row = training_kernel(bench::to_json(spec), 1.0, rich_rules());
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->kernel.family, "gate");
 }
 
 // Folds: a runtime that fuses pad+conv runs the zero spatial Pad inside the conv, and
