@@ -190,6 +190,26 @@ bool nchwc_follower(const std::string& type) {
   return conv_kernel(type) || per_channel(type) || nchwc_reordered(type) || types.count(type) != 0;
 }
 
+// Makes `node` (named, its input set) a 1x1 depthwise conv of ones over `channels`: the
+// blocked layer ONNX Runtime runs before and after the kernels that read or feed NCHWc
+// data. Its weight is added to `g` as "<node name>_weight".
+void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
+  ir::Tensor ones;
+  ones.name = node.name + "_weight";
+  ones.dtype = ir::DType::kFloat32;
+  ones.shape = ir::Shape::of({channels, 1, 1, 1});
+  ones.kind = ir::TensorKind::kConstant;
+  std::vector<std::byte> bytes(static_cast<std::size_t>(channels) * sizeof(float));
+  const float one = 1.0f;
+  for (std::size_t i = 0; i < bytes.size(); i += sizeof(float)) std::memcpy(bytes.data() + i, &one, sizeof one);
+  ones.data = g.own(std::move(bytes));
+  node.inputs.push_back(g.add_tensor(std::move(ones)));
+  node.op = ir::Op::Conv;
+  node.source_op = "Conv";
+  node.attrs.set("group", channels);
+  node.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
+}
+
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an
 // earlier layer of the same run has just written, as nearly every layer of a model does.
 // Measured on ONNX Runtime 1.30 (1 thread, this VM's profiler spans, fastest of 300): a
@@ -224,20 +244,7 @@ void add_input_feeders(ir::Graph& g, const std::string& type, const std::string&
     feeder.outputs = {fed_id};
     const std::int64_t channels = in.shape.rank() == 4 ? in.shape.dims[1].value : 0;
     if (!relu_only && nchwc_follower(type) && channels > 0) {
-      ir::Tensor ones;
-      ones.name = name + "_weight";
-      ones.dtype = ir::DType::kFloat32;
-      ones.shape = ir::Shape::of({channels, 1, 1, 1});
-      ones.kind = ir::TensorKind::kConstant;
-      std::vector<std::byte> bytes(static_cast<std::size_t>(channels) * sizeof(float));
-      const float one = 1.0f;
-      for (std::size_t i = 0; i < bytes.size(); i += sizeof(float)) std::memcpy(bytes.data() + i, &one, sizeof one);
-      ones.data = g.own(std::move(bytes));
-      feeder.inputs.push_back(g.add_tensor(std::move(ones)));
-      feeder.op = ir::Op::Conv;
-      feeder.source_op = "Conv";
-      feeder.attrs.set("group", channels);
-      feeder.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
+      make_ones_depthwise(g, feeder, channels);
       if (rectify) {
         ir::Tensor conv_out;
         conv_out.name = name + "_conv";
@@ -281,16 +288,6 @@ void add_output_drain(ir::Graph& g, const std::string& file) {
     }
     const std::int64_t channels = out.shape.dims[1].value;
     const std::string name = std::string(kFeederPrefix) + "drain" + std::to_string(k++);
-    ir::Tensor ones;
-    ones.name = name + "_weight";
-    ones.dtype = ir::DType::kFloat32;
-    ones.shape = ir::Shape::of({channels, 1, 1, 1});
-    ones.kind = ir::TensorKind::kConstant;
-    std::vector<std::byte> bytes(static_cast<std::size_t>(channels) * sizeof(float));
-    const float one = 1.0f;
-    for (std::size_t i = 0; i < bytes.size(); i += sizeof(float)) std::memcpy(bytes.data() + i, &one, sizeof one);
-    ones.data = g.own(std::move(bytes));
-    const int weight = g.add_tensor(std::move(ones));
     ir::Tensor conv_out;
     conv_out.name = name + "_out";
     conv_out.dtype = out.dtype;
@@ -303,12 +300,9 @@ void add_output_drain(ir::Graph& g, const std::string& file) {
     const int pool_id = g.add_tensor(std::move(pooled));
     ir::Node conv;
     conv.name = name;
-    conv.op = ir::Op::Conv;
-    conv.source_op = "Conv";
-    conv.inputs = {id, weight};
+    conv.inputs = {id};
     conv.outputs = {conv_id};
-    conv.attrs.set("group", channels);
-    conv.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
+    make_ones_depthwise(g, conv, channels);
     g.nodes.push_back(std::move(conv));
     ir::Node pool;
     pool.name = name + "_pool";
