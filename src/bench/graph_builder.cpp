@@ -129,6 +129,15 @@ int append_activation(GraphBuilder& b, const std::string& act, int x, const std:
     ir::Node& hs = b.node(ir::Op::HardSigmoid, prefix + "hardsigmoid", {x}, {y});
     hs.attrs.set("alpha", 1.0 / 6.0);
     hs.attrs.set("beta", 0.5);
+  } else if (act == "hsigmoid_mul") {
+    // hard swish as x * HardSigmoid(x), the form torchvision's exports before opset 14
+    // write (mobilenet_v3): a runtime may fuse the pair, with or without the conv before
+    // it, where it would not fuse a HardSwish op
+    const int s = b.activation(prefix + "hsigmoid_mul_gate", dims);
+    ir::Node& hs = b.node(ir::Op::HardSigmoid, prefix + "hsigmoid_mul_gate", {x}, {s});
+    hs.attrs.set("alpha", 1.0 / 6.0);
+    hs.attrs.set("beta", 0.5);
+    b.node(ir::Op::Mul, prefix + "hsigmoid_mul", {x, s}, {y});
   } else if (act == "sigmoid") {
     b.node(ir::Op::Sigmoid, prefix + "sigmoid", {x}, {y});
   } else if (act == "erf") {

@@ -48,6 +48,10 @@ const std::vector<TypeInfo>& type_table() {
       // h_swish gate).
       {"conv+sigmoid", &kConvParams},
       {"conv+hardsigmoid", &kConvParams},
+      // Hard swish written as x * HardSigmoid(x) (torchvision before opset 14), after the
+      // conv: ONNX Runtime's NCHWc conv runs the three nodes as one layer, while it runs a
+      // HardSwish op apart.
+      {"conv+hsigmoid_mul", &kConvParams},
       // A zero Pad of `pad` on each spatial side, then the convolution without padding:
       // the fusion probe for runtimes that fold the pad into the convolution.
       {"pad+conv", &kConvParams},
@@ -69,6 +73,7 @@ const std::vector<TypeInfo>& type_table() {
       {"dwconv+relu6", &kDwParams},
       {"dwconv+bn+relu", &kDwParams},
       {"dwconv+hardswish", &kDwParams},
+      {"dwconv+hsigmoid_mul", &kDwParams},
       {"convtranspose", &kConvTParams},
       {"fc", &kFcParams},
       {"fc+relu", &kFcParams},
@@ -87,6 +92,7 @@ const std::vector<TypeInfo>& type_table() {
       {"hardswish", &kNhwc},
       {"hardsigmoid", &kNhwc},
       {"swish", &kNhwc},
+      {"hsigmoid_mul", &kNhwc},
       {"tanh", &kNhwc},
       // The Gauss error function of GELU (ViT, ConvNeXt): runtimes without a vector erf run it
       // an order of magnitude slower per element than the other activations.
@@ -514,7 +520,7 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     return b.finish(y);
   }
   if (t == "relu" || t == "relu6" || t == "sigmoid" || t == "hardswish" || t == "hardsigmoid" || t == "swish" ||
-      t == "tanh" || t == "erf") {
+      t == "hsigmoid_mul" || t == "tanh" || t == "erf") {
     const int x = b.input("x", {n, c, h, w});
     return b.finish(detail::append_activation(b, t, x, {n, c, h, w}));
   }

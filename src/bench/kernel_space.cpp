@@ -19,8 +19,9 @@
 //                   resolution (48 at 224, ~170 at 56, ~1100 at 7; stage_channels)
 //   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
 //                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
-//   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (powers of two)
-//                   of group width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
+//   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (a power of two in
+//                   half the draws, else log-uniform: RegNet's 6, 13, 26, 55) of group
+//                   width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
 //   depthwise k     3 (58%), 5 (29%), 7 (10%), 9 (3%)
 //   fc              in 16-25088, out 10-4096, snapping in 30% of draws to the widths
 //                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000);
@@ -132,7 +133,11 @@ Params conv_params(Rng& rng, bool padded_conv) {
   const std::int64_t hw = spatial(rng, 1, 320);
   std::int64_t cin = 0, cout = 0, groups = 1;
   if (uniform(rng) < 0.30) {
-    groups = choice(rng, {2, 4, 8, 16, 32, 64}, {0.15, 0.2, 0.2, 0.2, 0.15, 0.1});
+    // Powers of two (ResNeXt's 32, ShuffleNet) in half the draws; otherwise any count
+    // (RegNet fixes the group width, so its stages have 6, 13, 26, 55 or 3, 7, 17, 38
+    // groups), log-uniform so each octave gets the same share.
+    groups = uniform(rng) < 0.5 ? choice(rng, {2, 4, 8, 16, 32, 64}, {0.15, 0.2, 0.2, 0.2, 0.15, 0.1})
+                                : log_uniform(rng, 2, 64);
     const std::int64_t width = choice(rng, {2, 4, 8, 16, 24, 32, 48, 64, 128}, {1, 2, 3, 3, 2, 2, 2, 2, 1});
     cin = groups * width;
     cout = groups * width * choice(rng, {1, 2}, {0.7, 0.3});

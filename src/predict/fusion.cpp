@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
@@ -117,6 +118,15 @@ const std::vector<FusionProbe>& fusion_probes() {
       // swish as x * sigmoid(x): fused when the runtime runs the pair as one operator
       // (ONNX Runtime's QuickGelu); the kernel split then calls the pair a `swish`.
       {"sigmoid+mul", eltwise("sigmoid", 1, 56, 32), eltwise("mul", 1, 56, 32), eltwise("swish", 1, 56, 32)},
+      // hard swish as x * HardSigmoid(x) (torchvision's mobilenet_v3 before opset 14): the
+      // pair alone, and after a conv, which ONNX Runtime's NCHWc conv runs as one layer
+      // (it runs a HardSwish op apart: conv+hardswish).
+      {"hardsigmoid+mul", eltwise("hardsigmoid", 1, 56, 32), eltwise("mul", 1, 56, 32),
+       eltwise("hsigmoid_mul", 1, 56, 32)},
+      {"conv+hsigmoid_mul", conv("conv", 56, 16, 1), eltwise("hsigmoid_mul", 1, 56, 16),
+       conv("conv+hsigmoid_mul", 56, 16, 1)},
+      {"dwconv+hsigmoid_mul", dwconv("dwconv", 56, 32), eltwise("hsigmoid_mul", 1, 56, 32),
+       dwconv("dwconv+hsigmoid_mul", 56, 32)},
       {"add+relu", eltwise("add", 1, 56, 32), eltwise("relu", 1, 56, 32), eltwise("add+relu", 1, 56, 32)},
       // A standalone BatchNormalization then ReLU (DenseNet's pre-activation): ONNX Runtime
       // runs the BN as an NCHWc 1x1 depthwise conv that takes the ReLU in.
@@ -200,6 +210,36 @@ FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& sp
   // conv+bn also means "BN after a depthwise conv folds": the same weight rewrite.
   if (rules.fused_pairs.count("conv+bn") != 0) rules.fused_pairs.insert("dwconv+bn");
   return rules;
+}
+
+namespace {
+// The pairs `rules` holds evidence for.
+std::set<std::string> decided_pairs(const FusionRules& rules) {
+  std::set<std::string> decided;
+  for (const nlohmann::json& e : rules.evidence)
+    if (e.is_object() && e.contains("pair") && e["pair"].is_string()) decided.insert(e["pair"].get<std::string>());
+  return decided;
+}
+}  // namespace
+
+std::vector<FusionProbe> missing_probes(const FusionRules& stored, const std::vector<FusionProbe>* probes) {
+  const std::set<std::string> decided = decided_pairs(stored);
+  std::vector<FusionProbe> out;
+  for (const FusionProbe& p : probes != nullptr ? *probes : fusion_probes())
+    if (decided.count(p.pair) == 0) out.push_back(p);
+  return out;
+}
+
+FusionRules merge_fusion(FusionRules stored, const FusionRules& measured) {
+  const std::set<std::string> decided = decided_pairs(stored);
+  for (const nlohmann::json& e : measured.evidence) {
+    if (!e.is_object() || !e.contains("pair") || !e["pair"].is_string()) continue;
+    const std::string pair = e["pair"].get<std::string>();
+    if (decided.count(pair) != 0) continue;
+    stored.evidence.push_back(e);
+    if (e.value("fused", false)) stored.fused_pairs.insert(pair);
+  }
+  return stored;
 }
 
 }  // namespace infercast::predict

@@ -420,6 +420,58 @@ bool self_gate(const ir::Graph& graph, const ir::Node& gate, const ir::Node& mul
   return (act.empty() || act == "none") && in.shape.rank() > 0 && in.shape.extents() == out.shape.extents();
 }
 
+// The two readers of `tensor` when they are x * HardSigmoid(x) over it (hard swish as
+// torchvision writes it before opset 14): {HardSigmoid, Mul}, the HardSigmoid's output
+// read by the Mul alone. nullopt otherwise.
+std::optional<std::pair<int, int>> hsigmoid_mul_readers(const ir::Graph& graph, int tensor) {
+  const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(tensor)];
+  if (t.consumers.size() != 2 || is_graph_output(graph, tensor)) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    const int h = t.consumers[static_cast<std::size_t>(k)], m = t.consumers[static_cast<std::size_t>(1 - k)];
+    if (h < 0 || m < 0) continue;
+    const ir::Node& gate = graph.nodes[static_cast<std::size_t>(h)];
+    if (gate.op != ir::Op::HardSigmoid || gate.outputs.size() != 1 || gate.outputs[0] < 0) continue;
+    const ir::Tensor& g = graph.tensors[static_cast<std::size_t>(gate.outputs[0])];
+    if (g.consumers.size() != 1 || g.consumers[0] != m || is_graph_output(graph, gate.outputs[0])) continue;
+    if (self_gate(graph, gate, graph.nodes[static_cast<std::size_t>(m)])) return std::pair{h, m};
+  }
+  return std::nullopt;
+}
+
+// ShuffleNet's channel shuffle starting at Reshape `index`: [N, C, H, W] reshaped to
+// [N, g, C/g, H, W], transposed (0, 2, 1, 3, 4), reshaped back to [N, C, H, W], each read
+// by the next alone. Returns the Transpose and the second Reshape. Where a runtime holds
+// the tensor channels-last (XNNPACK here), the reshapes are copies, not views, so the
+// three are one kernel, timed as the bench's channel_shuffle; shufflenet_v2_x0_5 was
+// predicted 33% short on XNNPACK with the reshapes as removed views.
+std::optional<std::pair<int, int>> channel_shuffle_at(const ir::Graph& graph, int index) {
+  auto only_reader = [&](const ir::Node& n) {
+    if (n.outputs.size() != 1 || n.outputs[0] < 0 || is_graph_output(graph, n.outputs[0])) return -1;
+    const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(n.outputs[0])];
+    return t.consumers.size() == 1 ? t.consumers[0] : -1;
+  };
+  const ir::Node& split = graph.nodes[static_cast<std::size_t>(index)];
+  if (split.op != ir::Op::Reshape || split.inputs.empty() || split.inputs[0] < 0) return std::nullopt;
+  const int t = only_reader(split);
+  if (t < 0) return std::nullopt;
+  const ir::Node& transpose = graph.nodes[static_cast<std::size_t>(t)];
+  if (transpose.op != ir::Op::Transpose || transpose.attrs.get_ints("perm") != std::vector<std::int64_t>{0, 2, 1, 3, 4})
+    return std::nullopt;
+  const int r = only_reader(transpose);
+  if (r < 0) return std::nullopt;
+  const ir::Node& merge = graph.nodes[static_cast<std::size_t>(r)];
+  if (merge.op != ir::Op::Reshape || merge.outputs.size() != 1 || merge.outputs[0] < 0) return std::nullopt;
+  const ir::Tensor& in = graph.tensors[static_cast<std::size_t>(split.inputs[0])];
+  const ir::Tensor& grouped = graph.tensors[static_cast<std::size_t>(split.outputs[0])];
+  const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(merge.outputs[0])];
+  if (in.shape.rank() != 4 || grouped.shape.rank() != 5 || in.shape.extents() != out.shape.extents())
+    return std::nullopt;
+  const auto d = in.shape.extents();
+  const auto g = grouped.shape.extents();
+  if (g[0] != d[0] || g[1] * g[2] != d[1] || g[1] < 2 || g[3] != d[2] || g[4] != d[3]) return std::nullopt;
+  return std::pair{t, r};
+}
+
 // A zero-valued constant Pad of the spatial axes only (batch and channels unchanged),
 // whose one consumer is a convolution: what a runtime that fuses pad+conv (pad+dwconv for
 // a depthwise consumer) folds into the convolution's own padding (ONNX Runtime's pad
@@ -539,6 +591,21 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     const bool folded = (anchor == "pad" && foldable_pad(graph, static_cast<int>(i), classes, rules)) ||
                         (anchor == "transpose" && rules.fused_pairs.count("conv+transpose") != 0 &&
                          foldable_transpose(graph, static_cast<int>(i), anchor_of));
+    if (anchor == "reshape") {
+      if (const auto shuffle = channel_shuffle_at(graph, static_cast<int>(i));
+          shuffle && !assigned[static_cast<std::size_t>(shuffle->first)] &&
+          !assigned[static_cast<std::size_t>(shuffle->second)]) {
+        assigned[static_cast<std::size_t>(shuffle->first)] = 1;
+        assigned[static_cast<std::size_t>(shuffle->second)] = 1;
+        kernel.nodes.push_back(shuffle->first);
+        kernel.nodes.push_back(shuffle->second);
+        kernel.type = "channel_shuffle";
+        kernel.family = "datamove";
+        for (int n : kernel.nodes) anchor_of[static_cast<std::size_t>(n)] = anchor;
+        kernels.push_back(std::move(kernel));
+        continue;
+      }
+    }
     if (folded || qdq.folded[i] || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;
       kernel.family = "removed";
@@ -569,6 +636,23 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
       if (last.outputs.size() != 1 || last.outputs[0] < 0) break;
       const int out = last.outputs[0];
       const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(out)];
+      // A conv or depthwise conv, then x * HardSigmoid(x) of its output: one layer where
+      // the runtime fuses the three (ONNX Runtime's NCHWc conv: mobilenet_v3_large's 20
+      // hard swishes after convs leave no layer of their own).
+      if ((anchor == "conv" || anchor == "dwconv") && kernel.nodes.size() == 1 &&
+          rules.fused_pairs.count(anchor + "+hsigmoid_mul") != 0) {
+        if (const auto pair = hsigmoid_mul_readers(graph, out); pair &&
+                                                                !assigned[static_cast<std::size_t>(pair->first)] &&
+                                                                !assigned[static_cast<std::size_t>(pair->second)]) {
+          assigned[static_cast<std::size_t>(pair->first)] = 1;
+          assigned[static_cast<std::size_t>(pair->second)] = 1;
+          kernel.nodes.push_back(pair->first);
+          kernel.nodes.push_back(pair->second);
+          kernel.type += "+hsigmoid_mul";
+          trailing_act = "hsigmoid_mul";
+          continue;
+        }
+      }
       if (t.consumers.size() != 1 || is_graph_output(graph, out)) break;
       const int next = t.consumers[0];
       if (next < 0 || assigned[static_cast<std::size_t>(next)]) break;
@@ -584,6 +668,14 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
         assigned[static_cast<std::size_t>(next)] = 1;
         kernel.nodes.push_back(next);
         kernel.type = "swish";
+        break;
+      }
+      // The same with a HardSigmoid: hard swish as torchvision writes it before opset 14.
+      if (anchor == "hardsigmoid" && follower == "mul" && kernel.nodes.size() == 1 &&
+          self_gate(graph, node, next_node)) {
+        assigned[static_cast<std::size_t>(next)] = 1;
+        kernel.nodes.push_back(next);
+        kernel.type = "hsigmoid_mul";
         break;
       }
       // A follower reads only the kernel's output, except a residual add (conv+add),

@@ -89,6 +89,29 @@ TEST(BenchTiming, OrtChannelGateOwnsItsLayoutConversions) {
   EXPECT_EQ(m.own_layers, 1);
 }
 
+// On ONNX Runtime a conv ending in hard swish, written either way (a HardSwish op, or
+// x * HardSigmoid(x)), is drained into a blocked layer as inside mobilenet_v3: its NCHWc
+// conv then takes the hard swish in and runs as one layer of its own, which is what
+// fusion detection reads. Into a graph output the same graph runs as three.
+TEST(BenchTiming, OrtConvTakesHardSwishInWhenABlockedLayerReadsIt) {
+  auto ort = runtime::make_runtime("ort");
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  for (const char* type : {"conv+hsigmoid_mul", "conv+hardswish"}) {
+    KernelSpec conv = strided_conv();
+    conv.type = type;
+    const KernelTiming t = time_kernel(*ort, conv, warm);
+    EXPECT_EQ(t.own_layers, 1) << type;
+    EXPECT_GT(t.own_ms, 0.0) << type;
+  }
+  // The pair alone, behind its feeder Relu, is two layers: ONNX Runtime does not run it
+  // as one operator (hardsigmoid+mul is not fused), unlike swish's sigmoid+mul.
+  KernelSpec pair;
+  pair.type = "hsigmoid_mul";
+  pair.params = {{"n", 1}, {"h", 16}, {"w", 16}, {"c", 8}};
+  EXPECT_EQ(time_kernel(*ort, pair, warm).own_layers, 2);
+}
+
 // XNNPACK times pads channels-last, as a model runs them: the kernel graph's pads are
 // carried over to TFLite's [rank, 2] order, so it computes the NCHW kernel's output in
 // NHWC (checked against XNNPACK running the NCHW graph, which re-lays it out itself),

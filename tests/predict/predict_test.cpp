@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include "../test_files.hpp"
@@ -154,6 +155,84 @@ TEST(PredictKernels, SwishIsOneKernelWhereSigmoidMulFuses) {
   const bench::KernelSpec spec{"swish", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}};
   EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, swish).has_value());
   EXPECT_FALSE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
+}
+
+// Hard swish as torchvision writes it before opset 14, x * HardSigmoid(x): where the
+// runtime fuses it into the conv or depthwise conv before it (ONNX Runtime's NCHWc conv),
+// the three nodes are one kernel; elsewhere the HardSigmoid and the Mul stay apart, and
+// a squeeze-excitation's HardSigmoid, whose Mul scales another tensor, is no part of one.
+TEST(PredictKernels, HardSwishAsHardSigmoidTimesXJoinsTheConvWhereFused) {
+  const fs::path mv3 = kModels / "torchvision/mobilenet_v3_large.onnx";
+  if (!fs::exists(mv3)) GTEST_SKIP() << "needs mobilenet_v3_large (make test fetches it)";
+  const ir::Graph g = import::load_model(mv3);
+  FusionRules fused = rich_rules();
+  fused.fused_pairs.insert({"conv+hsigmoid_mul", "dwconv+hsigmoid_mul", "conv+hardsigmoid"});
+  std::map<std::string, int> with, without;
+  for (const Kernel& k : split_kernels(g, fused)) {
+    ++with[k.type];
+    if (k.type.find("hsigmoid_mul") != std::string::npos) {
+      ASSERT_EQ(k.nodes.size(), 3u) << k.name;
+      EXPECT_EQ(g.nodes[static_cast<std::size_t>(k.nodes[1])].op, ir::Op::HardSigmoid) << k.name;
+      EXPECT_EQ(g.nodes[static_cast<std::size_t>(k.nodes[2])].op, ir::Op::Mul) << k.name;
+    }
+  }
+  for (const Kernel& k : split_kernels(g, rich_rules())) ++without[k.type];
+  // torchvision's MobileNetV3-Large: 21 hard swishes (11 after a 1x1 conv, 9 after a
+  // depthwise conv, 1 after the classifier's first FC) and 8 squeeze-excitation gates
+  // (conv -> HardSigmoid -> channel Mul).
+  EXPECT_EQ(with["conv+hsigmoid_mul"], 11);
+  EXPECT_EQ(with["dwconv+hsigmoid_mul"], 9);
+  EXPECT_EQ(with["conv+hardsigmoid"], 8);
+  EXPECT_EQ(with["hardsigmoid"], 1);
+  EXPECT_EQ(with["mul"], 1);
+  EXPECT_EQ(with["channel_mul"], 8);
+  EXPECT_EQ(without["hardsigmoid"], 29);
+  EXPECT_EQ(without["mul"], 21);
+  EXPECT_EQ(without["conv+hsigmoid_mul"], 0);
+  // The bench's graphs are one training row exactly where the runtime fuses them.
+  const bench::KernelSpec conv{"conv+hsigmoid_mul",
+                               {{"n", 1},
+                                {"h", 8},
+                                {"w", 8},
+                                {"cin", 16},
+                                {"cout", 16},
+                                {"k", 1},
+                                {"stride", 1},
+                                {"dilation", 1},
+                                {"pad", 0},
+                                {"groups", 1}}};
+  EXPECT_TRUE(training_kernel(bench::to_json(conv), 1.0, fused).has_value());
+  EXPECT_FALSE(training_kernel(bench::to_json(conv), 1.0, rich_rules()).has_value());
+  FusionRules pair = rich_rules();
+  pair.fused_pairs.insert("hardsigmoid+mul");
+  const bench::KernelSpec alone{"hsigmoid_mul", {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}};
+  EXPECT_TRUE(training_kernel(bench::to_json(alone), 1.0, pair).has_value());
+  EXPECT_FALSE(training_kernel(bench::to_json(alone), 1.0, rich_rules()).has_value());
+}
+
+// ShuffleNet's channel shuffle (Reshape to groups, Transpose of the two channel axes,
+// Reshape back) is one kernel, the bench's channel_shuffle, whatever the rules: where a
+// runtime holds tensors channels-last the reshapes are copies. Another permutation leaves
+// a plain transpose between removed reshapes.
+TEST(PredictKernels, ChannelShuffleIsOneKernel) {
+  const bench::KernelSpec spec{"channel_shuffle", {{"n", 1}, {"h", 7}, {"w", 7}, {"c", 32}, {"groups", 2}}};
+  ir::Graph g = bench::build_kernel_graph(spec);
+  std::vector<Kernel> live;
+  for (Kernel& k : split_kernels(g, rich_rules()))
+    if (!k.removed) live.push_back(std::move(k));
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].type, "channel_shuffle");
+  EXPECT_EQ(live[0].family, "datamove");
+  EXPECT_EQ(live[0].nodes.size(), 3u);
+  // Reads and writes the tensor once (and the two reshapes' shape constants, 72 bytes).
+  EXPECT_NEAR(live[0].cost.bytes, 2.0 * 32 * 7 * 7 * 4, 100.0);
+  EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value());
+  for (ir::Node& n : g.nodes)
+    if (n.op == ir::Op::Transpose) n.attrs.set("perm", std::vector<std::int64_t>{0, 1, 2, 4, 3});
+  std::map<std::string, int> types;
+  for (const Kernel& k : split_kernels(g, rich_rules())) ++types[k.removed ? "removed" : k.type];
+  EXPECT_EQ(types["transpose"], 1);
+  EXPECT_EQ(types["channel_shuffle"], 0);
 }
 
 // A Mul by one value per channel is a channel gate in either layout; a Mul of equal
@@ -409,6 +488,45 @@ TEST(PredictFusion, DetectionTakesMinimaOverInterleavedRounds) {
   bool fc_recorded = false;
   for (const auto& e : r.evidence) fc_recorded |= e.value("pair", "") == "fc+relu" && e.contains("error");
   EXPECT_TRUE(fc_recorded);
+}
+
+// A profile stored before a probe existed measures only that probe, and its stored
+// verdicts stand: a pair it decided keeps its verdict whatever a new measurement says.
+TEST(PredictFusion, StoredRulesGainOnlyTheProbesTheyLack) {
+  auto time_ms = [](const nlohmann::json& spec) -> ProbeTime {
+    const std::string type = spec.at("type");
+    return {type.size() > 0 ? 1.0 : 0.0, 1};  // every pair fuses: 1 < 1 + 1 layers
+  };
+  const FusionRules all = detect_fusion(time_ms, kFusionAlpha, 1);
+  ASSERT_TRUE(all.fused_pairs.count("conv+hsigmoid_mul"));
+  FusionRules stored = all;
+  // An older profile: no evidence for the hard-swish probes, and conv+relu decided unfused.
+  nlohmann::json kept = nlohmann::json::array();
+  for (const nlohmann::json& e : stored.evidence) {
+    const std::string pair = e.value("pair", "");
+    if (pair.find("hsigmoid_mul") == std::string::npos && pair != "hardsigmoid+mul") kept.push_back(e);
+  }
+  stored.evidence = kept;
+  for (const char* p : {"conv+hsigmoid_mul", "dwconv+hsigmoid_mul", "hardsigmoid+mul", "conv+relu"})
+    stored.fused_pairs.erase(p);
+  for (auto& e : stored.evidence)
+    if (e.value("pair", "") == "conv+relu") e["fused"] = false;
+  const std::vector<FusionProbe> missing = missing_probes(stored);
+  std::set<std::string> names;
+  for (const FusionProbe& p : missing) names.insert(p.pair);
+  EXPECT_EQ(names, (std::set<std::string>{"hardsigmoid+mul", "conv+hsigmoid_mul", "dwconv+hsigmoid_mul"}));
+  int calls = 0;
+  auto counted = [&](const nlohmann::json& spec) {
+    ++calls;
+    return time_ms(spec);
+  };
+  const FusionRules grown = merge_fusion(stored, detect_fusion(counted, kFusionAlpha, 1, &missing));
+  EXPECT_LE(calls, 9) << "only the missing probes are timed";
+  EXPECT_TRUE(grown.fused_pairs.count("conv+hsigmoid_mul"));
+  EXPECT_TRUE(grown.fused_pairs.count("hardsigmoid+mul"));
+  EXPECT_FALSE(grown.fused_pairs.count("conv+relu")) << "a stored verdict stands";
+  EXPECT_TRUE(missing_probes(grown).empty());
+  EXPECT_EQ(grown.evidence.size(), all.evidence.size());
 }
 
 // Kernels of a real model labelled by law_ms: every regressor must recover the law.

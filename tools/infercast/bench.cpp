@@ -81,7 +81,9 @@ void register_bench(CLI::App& app, Action& action) {
          "--precision", o->bench.precision,
          "fp32 | int8 (the int8 kernel types, quantized as quantize --mode full; profile RUNTIME-<threads>t-int8)")
       ->capture_default_str();
-  cmd->add_option("--sampler", o->bench.sampler.sampler, "grid | prior | random | adaptive")->capture_default_str();
+  cmd->add_option("--sampler", o->bench.sampler.sampler,
+                  "grid | space (the model-agnostic space profile samples) | prior | random | adaptive")
+      ->capture_default_str();
   cmd->add_option("--models", o->models, "prior: model files or folders (repeatable)");
   cmd->add_option("--predictor", o->predictor, "adaptive: a predictor bundle for this runtime");
   cmd->add_option("--count", o->bench.count,

@@ -93,38 +93,48 @@ int run_profile(const ProfileOptions& o) {
   // so they get longer runs, and they compare the kernels' own times (per-layer, without
   // the per-run overhead and the boundary re-layouts that a+b would count twice and a
   // fused ab once).
+  bench::TimingOptions probe;
+  probe.threads = threads;
+  // Each probe graph is timed in every round and keeps its fastest: 0.1 s per pass and
+  // no re-measure (XNNPACK's profiled pass runs for the minimum time too, and 0.3 s
+  // with a re-measure took 4.5 of the 15 budget minutes).
+  probe.protocol = predict::kernel_protocol();
+  probe.protocol.min_repeats = 20;
+  probe.protocol.min_time_s = 0.1;
+  probe.protocol.max_repeats = 2000;
+  probe.protocol.max_remeasure = 0;
+  probe.cold_pass = false;
+  auto time_ms = [&](const nlohmann::json& spec) {
+    try {
+      const bench::KernelTiming t = bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), probe);
+      return predict::ProbeTime{t.label_ms(), t.own_layers};
+    } catch (const std::exception& e) {
+      throw Error(ErrorKind::kUnsupported, "", "fusion probe " + spec.value("type", "?"), e.what());
+    }
+  };
+  const std::vector<predict::FusionProbe>* probes = int8 ? &predict::int8_fusion_probes() : nullptr;
   predict::FusionRules rules;
+  bool rules_grew = false;
   if (existing && existing->extra.contains("fusion_rules")) {
     rules = predict::fusion_rules_from_json(existing->extra["fusion_rules"]);
     std::cerr << "profile: fusion rules of profile " << profile_name << " in " << db_name
               << " (delete the database to measure them again)\n";
+    // Probes added since those rules were stored are measured now and join them; the
+    // stored verdicts stand, so the kernels sampled before keep their meaning.
+    const std::vector<predict::FusionProbe> missing = predict::missing_probes(rules, probes);
+    if (!missing.empty()) {
+      std::cerr << "profile: measuring " << missing.size() << " fusion probes the stored rules lack\n";
+      rules =
+          predict::merge_fusion(std::move(rules), predict::detect_fusion(time_ms, predict::kFusionAlpha, 3, &missing));
+      rules_grew = true;
+    }
   } else {
-    bench::TimingOptions probe;
-    probe.threads = threads;
-    // Each probe graph is timed in every round and keeps its fastest: 0.1 s per pass and
-    // no re-measure (XNNPACK's profiled pass runs for the minimum time too, and 0.3 s
-    // with a re-measure took 4.5 of the 15 budget minutes).
-    probe.protocol = predict::kernel_protocol();
-    probe.protocol.min_repeats = 20;
-    probe.protocol.min_time_s = 0.1;
-    probe.protocol.max_repeats = 2000;
-    probe.protocol.max_remeasure = 0;
-    probe.cold_pass = false;
-    auto time_ms = [&](const nlohmann::json& spec) {
-      try {
-        const bench::KernelTiming t = bench::time_kernel(*engine, bench::kernel_spec_from_json(spec), probe);
-        return predict::ProbeTime{t.label_ms(), t.own_layers};
-      } catch (const std::exception& e) {
-        throw Error(ErrorKind::kUnsupported, "", "fusion probe " + spec.value("type", "?"), e.what());
-      }
-    };
     std::cerr << "profile: detecting " << (int8 ? "int8 " : "") << "fusion rules on " << o.runtime << " " << version
               << "\n";
     // int8: an op's own activation is one kernel by construction (a TFLite int8 op carries
     // it; ONNX Runtime runs a QDQ group as one QLinear op); the int8 probes time what a
     // runtime may fold beyond that.
-    rules = int8 ? predict::detect_fusion(time_ms, predict::kFusionAlpha, 3, &predict::int8_fusion_probes())
-                 : predict::detect_fusion(time_ms);
+    rules = predict::detect_fusion(time_ms, predict::kFusionAlpha, 3, probes);
   }
   // Synthetic networks measured by an earlier run of this profile: kept, and continued.
   context["networks"] = existing ? existing->extra.value("networks", nlohmann::json::array()) : nlohmann::json::array();
@@ -143,7 +153,13 @@ int run_profile(const ProfileOptions& o) {
   for (const auto& p : rules.fused_pairs) std::cerr << " " << p;
   std::cerr << "\n";
   // Stored now, so a run killed outright resumes with the same rules.
-  if (!existing) db.upsert_profile(predict::store_profile(context, rules));
+  if (!existing) {
+    db.upsert_profile(predict::store_profile(context, rules));
+  } else if (rules_grew) {
+    nlohmann::json extra = existing->extra;
+    extra["fusion_rules"] = predict::to_json(rules);
+    db.set_profile_extra(existing->id, extra);
+  }
   if (bench::stop_requested()) {
     std::cerr << "profile: interrupted\n";
     return 130;

@@ -76,4 +76,13 @@ FusionRules detect_fusion(const std::function<ProbeTime(const nlohmann::json& sp
                           double alpha = kFusionAlpha, int rounds = 3,
                           const std::vector<FusionProbe>* probes = nullptr);
 
+// The probes of `probes` (default fusion_probes()) whose pair `stored` holds no evidence
+// for: those added to the probe list after a profile stored its rules.
+std::vector<FusionProbe> missing_probes(const FusionRules& stored, const std::vector<FusionProbe>* probes = nullptr);
+
+// `stored` with the verdicts of `measured` (detect_fusion over missing_probes) added:
+// their evidence appended and their fused pairs inserted. A pair `stored` decided keeps
+// its verdict.
+FusionRules merge_fusion(FusionRules stored, const FusionRules& measured);
+
 }  // namespace infercast::predict
