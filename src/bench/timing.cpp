@@ -126,6 +126,15 @@ bool permuted_on_xnnpack(const std::string& type) {
   return type == "concat" || type == "channel_mul";
 }
 
+// Kernel types XNNPACK reads channels-last inside a model where the bench's NCHW graph
+// would not: the channel shuffle's first Reshape (to [N, g, C/g, H, W]) is a view of NCHW
+// data but a layout conversion of the channels-last output of the conv before it
+// (shufflenet_v2_x0_5 at 1 thread: 12.3 us per Reshape layer, 3.5 us per Transpose). Their
+// feeder is a 1x1 depthwise conv, which XNNPACK runs channels-last.
+bool channels_last_input_on_xnnpack(const std::string& type) {
+  return type == "channel_shuffle";
+}
+
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
 constexpr std::string_view kFeederPrefix = "infercast_feed_";
 
@@ -221,6 +230,10 @@ void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
   node.source_op = "Conv";
   node.attrs.set("group", channels);
   node.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
+  // Spelled out: XNNPACK's lowering takes no defaults.
+  node.attrs.set("strides", std::vector<std::int64_t>{1, 1});
+  node.attrs.set("dilations", std::vector<std::int64_t>{1, 1});
+  node.attrs.set("pads", std::vector<std::int64_t>{0, 0, 0, 0});
 }
 
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an
@@ -230,11 +243,9 @@ void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
 // Sigmoid over 512 KB 66 vs 46 us, over 64 KB 16 vs 12 us; a channel Pad over 43 KB 12 vs
 // 6 us, which inside a MediaPipe detector takes 5 us. On XNNPACK a Sigmoid or a Pad
 // takes the same either way, but an Add does not (time_kernel).
-// The feeder is a Relu, or for nchwc_follower() types a 1x1 depthwise conv of ones
-// (followed by a Relu when `rectify`: a non-negative input, as behind a CNN's ReLU);
-// always a Relu when `relu_only`.
-void add_input_feeders(ir::Graph& g, const std::string& type, const std::string& file, bool rectify = false,
-                       bool relu_only = false) {
+// The feeder is a Relu, or where `depthwise` a 1x1 depthwise conv of ones (followed by a
+// Relu when `rectify`: a non-negative input, as behind a CNN's ReLU).
+void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bool rectify = false) {
   const std::vector<int> inputs = g.inputs;
   int k = 0;
   for (const int id : inputs) {
@@ -256,7 +267,7 @@ void add_input_feeders(ir::Graph& g, const std::string& type, const std::string&
     feeder.inputs = {id};
     feeder.outputs = {fed_id};
     const std::int64_t channels = in.shape.rank() == 4 ? in.shape.dims[1].value : 0;
-    if (!relu_only && nchwc_follower(type) && channels > 0) {
+    if (depthwise && channels > 0) {
       make_ones_depthwise(g, feeder, channels);
       if (rectify) {
         ir::Tensor conv_out;
@@ -487,7 +498,7 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   // feeder of the float NCHWc followers, which quantizes to a QLinearConv, and a Relu, as
   // CNNs pool rectified maps: the writer then folds the pool's explicit pad into it.
   if (runtime_name != "xnnpack" && twin.type == "maxpool")
-    add_input_feeders(float_graph, twin.type, float_graph.meta.source_path, true);
+    add_input_feeders(float_graph, float_graph.meta.source_path, true, true);
   // On XNNPACK a quantized model's tensors are channels-last. The TFLite writer keeps an
   // elementwise or data-movement kernel in its graph's NCHW order, where a per-channel
   // gate broadcasts along H and W instead of repeating along the leading axes (the int8
@@ -522,7 +533,7 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
     // selfie_segmentation_landscape's adds of that size take 24 us in the model at 1
     // thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
     if (engine.name() == "xnnpack" && !tflite_round_trip(graph, spec.type))
-      add_input_feeders(graph, spec.type, graph.meta.source_path, false, true);
+      add_input_feeders(graph, graph.meta.source_path, channels_last_input_on_xnnpack(spec.type));
     return time_graph(engine, graph, spec.type, o);
   }
   // int8: the runtime gets the file `quantize` would write, as it is (no layout round trip,
@@ -602,7 +613,7 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
       plain.path = dir / (stem + "-plain.onnx");
       exporter::save(graph, plain.path, exporter::Format::kOnnx, eo);
       ir::Graph fed = import::load_model(plain.path);
-      add_input_feeders(fed, type, plain.path.string());
+      add_input_feeders(fed, plain.path.string(), nchwc_follower(type));
       if (nchwc_drained(type)) add_output_drain(fed, plain.path.string());
       exporter::save(fed, runner_file.path, exporter::Format::kOnnx, eo);
     } else {
