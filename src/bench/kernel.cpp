@@ -98,6 +98,12 @@ const std::vector<TypeInfo>& type_table() {
       // an order of magnitude slower per element than the other activations.
       {"erf", &kNhwc},
       {"softmax", &kRowParams},
+      // GELU and LayerNormalization as opset-13 exports write them, op by op over rows of
+      // c: x * 0.5 * (1 + erf(x / sqrt 2)) (5 nodes), and mean, centre, square, mean,
+      // + eps, sqrt, divide, scale, shift (9 nodes). ONNX Runtime fuses each into one
+      // layer (Gelu, LayerNormalization); XNNPACK runs the parts. Timed whole either way.
+      {"gelu", &kRowParams},
+      {"layernorm_ops", &kRowParams},
       {"resize_nearest", &kResizeParams},
       {"resize_bilinear", &kResizeParams},
       {"pad", &kPadParams},
@@ -286,7 +292,7 @@ void validate(const KernelSpec& spec) {
   } else if (t == "maxpool" || t == "avgpool") {
     window(p("k"), 1, p("pad"), p("stride"));
     checked_product(spec, {p("n"), p("c"), p("h") + 2 * p("pad"), p("w") + 2 * p("pad")});
-  } else if (t == "softmax" || t == "layernorm") {
+  } else if (t == "softmax" || t == "layernorm" || t == "gelu" || t == "layernorm_ops") {
     checked_product(spec, {p("n"), p("c")});
   } else if (t == "concat") {
     checked_product(spec, {p("n"), p("c"), p("h"), p("w"), p("inputs")});
@@ -472,6 +478,49 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     } else {
       pool.attrs.set("count_include_pad", std::int64_t{0});
     }
+    return b.finish(y);
+  }
+  if (t == "gelu") {
+    const std::int64_t n = p("n"), c = p("c");
+    const int x = b.input("x", {n, c});
+    const int d = b.activation("gelu_div", {n, c});
+    b.node(O::Div, "gelu_div", {x, b.scalar("sqrt2", 1.4142135f)}, {d});
+    const int e = b.activation("gelu_erf", {n, c});
+    b.node(O::Erf, "gelu_erf", {d}, {e});
+    const int a = b.activation("gelu_add", {n, c});
+    b.node(O::Add, "gelu_add", {e, b.scalar("one", 1.0f)}, {a});
+    const int m = b.activation("gelu_mul", {n, c});
+    b.node(O::Mul, "gelu_mul", {x, a}, {m});
+    const int y = b.activation("y", {n, c});
+    b.node(O::Mul, "gelu_half", {m, b.scalar("half", 0.5f)}, {y});
+    return b.finish(y);
+  }
+  if (t == "layernorm_ops") {
+    const std::int64_t n = p("n"), c = p("c");
+    auto mean = [&](const std::string& name, int in) {
+      const int out = b.activation(name, {n, 1});
+      ir::Node& r = b.node(O::ReduceMean, name, {in}, {out});
+      r.attrs.set("axes", std::vector<std::int64_t>{-1});
+      r.attrs.set("keepdims", std::int64_t{1});
+      return out;
+    };
+    const int x = b.input("x", {n, c});
+    const int m1 = mean("ln_mean", x);
+    const int d = b.activation("ln_centred", {n, c});
+    b.node(O::Sub, "ln_centred", {x, m1}, {d});
+    const int sq = b.activation("ln_square", {n, c});
+    b.node(O::Pow, "ln_square", {d, b.scalar("two", 2.0f)}, {sq});
+    const int var = mean("ln_var", sq);
+    const int ve = b.activation("ln_var_eps", {n, 1});
+    b.node(O::Add, "ln_var_eps", {var, b.scalar("eps", 1e-5f)}, {ve});
+    const int sd = b.activation("ln_std", {n, 1});
+    b.node(O::Sqrt, "ln_std", {ve}, {sd});
+    const int z = b.activation("ln_normed", {n, c});
+    b.node(O::Div, "ln_normed", {d, sd}, {z});
+    const int sc = b.activation("ln_scaled", {n, c});
+    b.node(O::Mul, "ln_scaled", {z, b.weights("gamma", {c}, 0.5f, 1.5f)}, {sc});
+    const int y = b.activation("y", {n, c});
+    b.node(O::Add, "ln_shifted", {sc, b.weights("beta", {c})}, {y});
     return b.finish(y);
   }
   if (t == "softmax" || t == "layernorm") {

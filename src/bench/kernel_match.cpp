@@ -207,6 +207,16 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
       last_out = n.outputs[0];
       continue;
     }
+    // x * HardSigmoid(x) of the output (hard swish before opset 14): the kernel's last two nodes.
+    if (n.op == O::HardSigmoid && act.empty() && i + 2 == nodes.size() && !n.inputs.empty() && !n.outputs.empty()) {
+      const ir::Node& mul = c.g.nodes[nodes[i + 1]];
+      const bool uses_both = mul.op == O::Mul && mul.inputs.size() == 2 &&
+                             ((mul.inputs[0] == n.inputs[0] && mul.inputs[1] == n.outputs[0]) ||
+                              (mul.inputs[1] == n.inputs[0] && mul.inputs[0] == n.outputs[0]));
+      if (!uses_both) return std::nullopt;
+      act = "hsigmoid_mul";
+      break;
+    }
     const std::string a = activation_name(c.g, n);
     if (a.empty() || !act.empty() || i + 1 != nodes.size()) return std::nullopt;
     act = a;
@@ -393,12 +403,13 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
   }
   const auto x = as_elementwise(c, n.inputs.empty() ? -1 : n.inputs[0]);
   if (!x) return std::nullopt;
-  if (n.op == O::Sigmoid && nodes.size() == 2) {
+  if ((n.op == O::Sigmoid || n.op == O::HardSigmoid) && nodes.size() == 2) {
     const ir::Node& mul = c.g.nodes[nodes[1]];
     if (mul.op != O::Mul || mul.inputs.size() != 2) return std::nullopt;
     const bool uses_both = (mul.inputs[0] == n.inputs[0] && mul.inputs[1] == n.outputs[0]) ||
                            (mul.inputs[1] == n.inputs[0] && mul.inputs[0] == n.outputs[0]);
-    return uses_both ? make("swish", nhwc_params(*x), dtype) : std::nullopt;
+    if (!uses_both) return std::nullopt;
+    return make(n.op == O::Sigmoid ? "swish" : "hsigmoid_mul", nhwc_params(*x), dtype);
   }
   if (nodes.size() != 1) return std::nullopt;
   const std::string act = activation_name(c.g, n);
@@ -434,6 +445,9 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
   }
   const ir::Node& anchor = graph.nodes[nodes[0]];
   const Ctx c{graph, is_nhwc(graph, anchor)};
+  // A GELU written op by op, from its Div (predict::split_kernels groups its 5 nodes).
+  if (anchor.op == O::Div && nodes.size() == 5 && graph.nodes[nodes[1]].op == O::Erf)
+    return match_rows(c, anchor, "gelu");
   switch (anchor.op) {
     case O::Conv: return match_conv(c, nodes);
     case O::ConvTranspose: return match_conv_transpose(c, nodes);
@@ -445,6 +459,8 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
     case O::GlobalAveragePool:
     case O::ReduceMean: {
       if (nodes.size() == 6) return match_se(c, nodes);
+      // A LayerNormalization written op by op (predict::split_kernels groups its 9 nodes).
+      if (anchor.op == O::ReduceMean && nodes.size() == 9) return match_rows(c, anchor, "layernorm_ops");
       if (nodes.size() != 1 || (anchor.op == O::ReduceMean && !is_spatial_mean(c, anchor))) return std::nullopt;
       const auto x = as_nhwc(c, anchor.inputs[0]);
       if (!x) return std::nullopt;

@@ -27,10 +27,12 @@
 //                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000);
 //                   1 row in 40% of draws, else 2-3136 rows (transformer and ConvNeXt MLPs)
 //   matmul          transformer attention and MLP shapes: heads x batch 1-16, sequence
-//                   16-3136, head or hidden width 16-1024
+//                   16-3136, head or hidden width 16-1024; in 30% of draws window
+//                   attention: windows x heads 16-256, 16-196 tokens, head width 16-64
 //   pooling         k 2 (30%) or 3, stride 2 (80%) or 1
 //   elementwise     up to kMaxElementwise elements (32 MiB of float32)
-//   rows            softmax/layernorm: 1-3136 rows of 10-4096
+//   rows            layernorm, gelu: 1-3136 rows of 10-4096; softmax 1-16384 rows (every
+//                   query of every head and window)
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -200,6 +202,21 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
                   {"cout", snapped(rng, 10, 4096, {1000, 1000, 4096})}};
   }
   if (type == "matmul") {
+    // Window attention in 30% of draws: windows x heads 16-256 pairs of small matrices,
+    // a window's tokens (4x4 to 14x14) against a head's width (16-64), as Q K^T or as the
+    // attention times V. Swin-T multiplies 64 windows x 3 heads = 192 pairs of 49x32 and
+    // 32x49 at once; with the batch at most 16, its matmuls were predicted at 0.13 of
+    // their time on ONNX Runtime.
+    if (uniform(rng) < 0.3) {
+      const std::int64_t tokens = choice(rng, {16, 36, 49, 64, 144, 196}, {1, 1, 3, 2, 1, 1});
+      const std::int64_t width = choice(rng, {16, 32, 64}, {1, 2, 1});
+      const bool scores = uniform(rng) < 0.5;  // Q K^T, else attention x V
+      return Params{{"b", log_uniform(rng, 16, 256)},
+                    {"m", tokens},
+                    {"k", scores ? width : tokens},
+                    {"n", scores ? tokens : width}};
+    }
+    // Heads of one sequence (ViT-B: 12 heads of 197 tokens) and MLPs over tokens.
     return Params{{"b", choice(rng, {1, 2, 3, 4, 6, 8, 12, 16}, {3, 1, 1, 1, 1, 1, 2, 1})},
                   {"m", log_uniform(rng, 16, 3136)},
                   {"k", channels(rng, 16, 1024)},
@@ -214,7 +231,10 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     return p;
   }
   if (type == "globalavgpool") return tensor(16, 2048, 1, 56);
-  if (type == "softmax" || type == "layernorm")
+  // A softmax's rows are every query of every head (and window): Swin-T's first stage
+  // softmaxes 64 x 3 x 49 = 9408 rows of 49.
+  if (type == "softmax") return Params{{"n", log_uniform(rng, 1, 16384)}, {"c", channels(rng, 10, 4096)}};
+  if (type == "layernorm" || type == "gelu" || type == "layernorm_ops")
     return Params{{"n", log_uniform(rng, 1, 3136)}, {"c", channels(rng, 10, 4096)}};
   if (type == "concat") {
     Params p = tensor(8, 1024, 1, 160);

@@ -64,7 +64,8 @@ Space space_of(const std::string& type) {
     return {{"k", {2, 3}}, {"stride", {1, 2}}, {"c", {16, 32, 64, 128, 256}}, {"hw", kHwSmall}};
   }
   if (type == "globalavgpool") return {{"c", {16, 64, 256, 512, 1024, 2048}}, {"hw", {1, 7, 14, 28, 56}}};
-  if (type == "softmax" || type == "layernorm") return {{"n", {1, 16, 197, 1024}}, {"c", {10, 100, 768, 1000, 4096}}};
+  if (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops")
+    return {{"n", {1, 16, 197, 1024}}, {"c", {10, 100, 768, 1000, 4096}}};
   if (type == "concat") return {{"c", kChannels}, {"hw", kHwSmall}, {"inputs", {2, 3, 4}}};
   if (starts_with(type, "resize")) return {{"c", {16, 32, 64, 128, 256}}, {"hw", {8, 16, 32, 56}}, {"scale", {2, 4}}};
   if (type == "pad") return {{"c", kChannels}, {"hw", kHwSmall}, {"pad", {1, 2, 3}}};
@@ -200,7 +201,7 @@ std::vector<KernelSpec> grid_of(const std::string& type, double max_macs) {
 bool is_size(const std::string& type, const std::string& name) {
   if (name == "hw" || name == "c" || name == "cin" || name == "cout" || name == "m") return true;
   if (type == "matmul" && (name == "k" || name == "n" || name == "b")) return true;
-  return (type == "softmax" || type == "layernorm") && name == "n";
+  return (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops") && name == "n";
 }
 
 // One random spec of `type`: sizes log-uniform between the grid's extremes (channel

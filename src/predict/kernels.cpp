@@ -206,6 +206,10 @@ const std::map<std::string, std::string>& families_by_class() {
       {"resize", "resize"},
       {"pad", "datamove"},
       {"transpose", "datamove"},
+      // Multi-node kernels split_kernels recognises (their first node's class is another).
+      {"channel_shuffle", "datamove"},
+      {"gelu", "gelu"},
+      {"layernorm_ops", "layernorm"},
       {"bn", "norm"},
       {"layernorm", "norm"},
   };
@@ -331,7 +335,8 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   // they gave cin 56 and a 56x96 "image", or 3 channels of 49x49, which no sampled FC
   // ([rows, cin]) or softmax ([rows, cols]) has.
   const bool linear = ir::op_category(anchor.op) == ir::OpCategory::kLinear || anchor.op == ir::Op::Softmax ||
-                      anchor.op == ir::Op::LogSoftmax || anchor.op == ir::Op::LayerNormalization;
+                      anchor.op == ir::Op::LogSoftmax || anchor.op == ir::Op::LayerNormalization ||
+                      kernel.type == "gelu" || kernel.type == "layernorm_ops";
   if (in != nullptr) {
     if (const auto n = in->shape.numel()) in_elems = static_cast<double>(*n);
     if (in->shape.rank() == 4 && !linear) {
@@ -420,6 +425,20 @@ bool self_gate(const ir::Graph& graph, const ir::Node& gate, const ir::Node& mul
   return (act.empty() || act == "none") && in.shape.rank() > 0 && in.shape.extents() == out.shape.extents();
 }
 
+// The one node reading `node`'s one output (not a graph output), or -1.
+int only_reader(const ir::Graph& graph, const ir::Node& node) {
+  if (node.outputs.size() != 1 || node.outputs[0] < 0 || is_graph_output(graph, node.outputs[0])) return -1;
+  const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
+  return t.consumers.size() == 1 ? t.consumers[0] : -1;
+}
+
+// Whether `node` is a binary op of `op` reading `x` and a constant.
+bool with_constant(const ir::Graph& graph, const ir::Node& node, ir::Op op, int x) {
+  if (node.op != op || node.inputs.size() != 2) return false;
+  const int other = node.inputs[0] == x ? node.inputs[1] : node.inputs[1] == x ? node.inputs[0] : -1;
+  return other >= 0 && graph.tensors[static_cast<std::size_t>(other)].is_constant();
+}
+
 // The two readers of `tensor` when they are x * HardSigmoid(x) over it (hard swish as
 // torchvision writes it before opset 14): {HardSigmoid, Mul}, the HardSigmoid's output
 // read by the Mul alone. nullopt otherwise.
@@ -445,19 +464,14 @@ std::optional<std::pair<int, int>> hsigmoid_mul_readers(const ir::Graph& graph, 
 // three are one kernel, timed as the bench's channel_shuffle; shufflenet_v2_x0_5 was
 // predicted 33% short on XNNPACK with the reshapes as removed views.
 std::optional<std::pair<int, int>> channel_shuffle_at(const ir::Graph& graph, int index) {
-  auto only_reader = [&](const ir::Node& n) {
-    if (n.outputs.size() != 1 || n.outputs[0] < 0 || is_graph_output(graph, n.outputs[0])) return -1;
-    const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(n.outputs[0])];
-    return t.consumers.size() == 1 ? t.consumers[0] : -1;
-  };
   const ir::Node& split = graph.nodes[static_cast<std::size_t>(index)];
   if (split.op != ir::Op::Reshape || split.inputs.empty() || split.inputs[0] < 0) return std::nullopt;
-  const int t = only_reader(split);
+  const int t = only_reader(graph, split);
   if (t < 0) return std::nullopt;
   const ir::Node& transpose = graph.nodes[static_cast<std::size_t>(t)];
   if (transpose.op != ir::Op::Transpose || transpose.attrs.get_ints("perm") != std::vector<std::int64_t>{0, 2, 1, 3, 4})
     return std::nullopt;
-  const int r = only_reader(transpose);
+  const int r = only_reader(graph, transpose);
   if (r < 0) return std::nullopt;
   const ir::Node& merge = graph.nodes[static_cast<std::size_t>(r)];
   if (merge.op != ir::Op::Reshape || merge.outputs.size() != 1 || merge.outputs[0] < 0) return std::nullopt;
@@ -470,6 +484,74 @@ std::optional<std::pair<int, int>> channel_shuffle_at(const ir::Graph& graph, in
   const auto g = grouped.shape.extents();
   if (g[0] != d[0] || g[1] * g[2] != d[1] || g[1] < 2 || g[3] != d[2] || g[4] != d[3]) return std::nullopt;
   return std::pair{t, r};
+}
+
+// GELU as opset-13 exports write it, from the Div at `index`: Div(x, c), Erf, Add(., c),
+// Mul(x, .), Mul(., c), each read by the next alone. Returns the four nodes after the
+// Div. ONNX Runtime runs them as one Gelu layer (vit_b_16 at 1 thread: 12 layers,
+// 4.6 ms, where the parts were predicted at 9 ms); the bench times the same five nodes
+// as `gelu`.
+std::optional<std::vector<int>> gelu_at(const ir::Graph& graph, int index) {
+  const ir::Node& div = graph.nodes[static_cast<std::size_t>(index)];
+  if (div.inputs.empty() || div.inputs[0] < 0 || !with_constant(graph, div, ir::Op::Div, div.inputs[0]))
+    return std::nullopt;
+  const int x = div.inputs[0];
+  const int erf = only_reader(graph, div);
+  if (erf < 0 || graph.nodes[static_cast<std::size_t>(erf)].op != ir::Op::Erf) return std::nullopt;
+  const int add = only_reader(graph, graph.nodes[static_cast<std::size_t>(erf)]);
+  if (add < 0 || !with_constant(graph, graph.nodes[static_cast<std::size_t>(add)], ir::Op::Add,
+                                graph.nodes[static_cast<std::size_t>(erf)].outputs[0]))
+    return std::nullopt;
+  const int mul = only_reader(graph, graph.nodes[static_cast<std::size_t>(add)]);
+  if (mul < 0) return std::nullopt;
+  const ir::Node& m = graph.nodes[static_cast<std::size_t>(mul)];
+  const int added = graph.nodes[static_cast<std::size_t>(add)].outputs[0];
+  if (m.op != ir::Op::Mul || m.inputs.size() != 2 ||
+      !((m.inputs[0] == x && m.inputs[1] == added) || (m.inputs[1] == x && m.inputs[0] == added)))
+    return std::nullopt;
+  const int half = only_reader(graph, m);
+  if (half < 0 || !with_constant(graph, graph.nodes[static_cast<std::size_t>(half)], ir::Op::Mul, m.outputs[0]))
+    return std::nullopt;
+  return std::vector<int>{erf, add, mul, half};
+}
+
+// LayerNormalization as opset-13 exports write it, from the ReduceMean at `index` over
+// the last axis: Sub(x, mean), Pow(., c), ReduceMean, Add(., eps), Sqrt, Div(centred,
+// .), Mul(., gamma), Add(., beta). Returns the eight nodes after the first ReduceMean.
+// ONNX Runtime runs them as one LayerNormalization layer (vit_b_16: 22 such layers,
+// 1.6 ms); the bench times the same nine nodes as `layernorm_ops`.
+std::optional<std::vector<int>> layernorm_at(const ir::Graph& graph, int index) {
+  auto last_axis_mean = [&](const ir::Node& n) {
+    return n.op == ir::Op::ReduceMean && n.attrs.get_ints("axes") == std::vector<std::int64_t>{-1} &&
+           n.attrs.get_int("keepdims", 1) == 1 && n.inputs.size() == 1;
+  };
+  auto node = [&](int i) -> const ir::Node& { return graph.nodes[static_cast<std::size_t>(i)]; };
+  const ir::Node& mean = node(index);
+  if (!last_axis_mean(mean) || mean.inputs[0] < 0) return std::nullopt;
+  const int x = mean.inputs[0];
+  const int sub = only_reader(graph, mean);
+  if (sub < 0 || node(sub).op != ir::Op::Sub || node(sub).inputs.size() != 2 || node(sub).inputs[0] != x ||
+      node(sub).outputs.size() != 1 || node(sub).outputs[0] < 0)
+    return std::nullopt;
+  const int centred = node(sub).outputs[0];
+  const ir::Tensor& c = graph.tensors[static_cast<std::size_t>(centred)];
+  if (c.consumers.size() != 2 || is_graph_output(graph, centred)) return std::nullopt;
+  const int pow = node(c.consumers[0]).op == ir::Op::Pow ? c.consumers[0] : c.consumers[1];
+  const int div = pow == c.consumers[0] ? c.consumers[1] : c.consumers[0];
+  if (!with_constant(graph, node(pow), ir::Op::Pow, centred) || node(div).op != ir::Op::Div ||
+      node(div).inputs.size() != 2 || node(div).inputs[0] != centred)
+    return std::nullopt;
+  const int var = only_reader(graph, node(pow));
+  if (var < 0 || !last_axis_mean(node(var))) return std::nullopt;
+  const int eps = only_reader(graph, node(var));
+  if (eps < 0 || !with_constant(graph, node(eps), ir::Op::Add, node(var).outputs[0])) return std::nullopt;
+  const int sqrt = only_reader(graph, node(eps));
+  if (sqrt < 0 || node(sqrt).op != ir::Op::Sqrt || only_reader(graph, node(sqrt)) != div) return std::nullopt;
+  const int scale = only_reader(graph, node(div));
+  if (scale < 0 || !with_constant(graph, node(scale), ir::Op::Mul, node(div).outputs[0])) return std::nullopt;
+  const int shift = only_reader(graph, node(scale));
+  if (shift < 0 || !with_constant(graph, node(shift), ir::Op::Add, node(scale).outputs[0])) return std::nullopt;
+  return std::vector<int>{sub, pow, var, eps, sqrt, div, scale, shift};
 }
 
 // A zero-valued constant Pad of the spatial axes only (batch and channels unchanged),
@@ -591,20 +673,34 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     const bool folded = (anchor == "pad" && foldable_pad(graph, static_cast<int>(i), classes, rules)) ||
                         (anchor == "transpose" && rules.fused_pairs.count("conv+transpose") != 0 &&
                          foldable_transpose(graph, static_cast<int>(i), anchor_of));
-    if (anchor == "reshape") {
-      if (const auto shuffle = channel_shuffle_at(graph, static_cast<int>(i));
-          shuffle && !assigned[static_cast<std::size_t>(shuffle->first)] &&
-          !assigned[static_cast<std::size_t>(shuffle->second)]) {
-        assigned[static_cast<std::size_t>(shuffle->first)] = 1;
-        assigned[static_cast<std::size_t>(shuffle->second)] = 1;
-        kernel.nodes.push_back(shuffle->first);
-        kernel.nodes.push_back(shuffle->second);
-        kernel.type = "channel_shuffle";
-        kernel.family = "datamove";
-        for (int n : kernel.nodes) anchor_of[static_cast<std::size_t>(n)] = anchor;
-        kernels.push_back(std::move(kernel));
-        continue;
+    // Multi-node patterns timed whole as one bench kernel on every runtime: what a
+    // runtime fuses (ONNX Runtime's Gelu and LayerNormalization) and what it does not
+    // (XNNPACK's parts) are both in the label.
+    std::optional<std::vector<int>> pattern;
+    std::string pattern_type;
+    if (node.op == ir::Op::Reshape) {
+      if (const auto shuffle = channel_shuffle_at(graph, static_cast<int>(i))) {
+        pattern = std::vector<int>{shuffle->first, shuffle->second};
+        pattern_type = "channel_shuffle";
       }
+    } else if (node.op == ir::Op::Div) {
+      pattern = gelu_at(graph, static_cast<int>(i));
+      pattern_type = "gelu";
+    } else if (node.op == ir::Op::ReduceMean) {
+      pattern = layernorm_at(graph, static_cast<int>(i));
+      pattern_type = "layernorm_ops";
+    }
+    if (pattern && std::none_of(pattern->begin(), pattern->end(),
+                                [&](int n) { return assigned[static_cast<std::size_t>(n)] != 0; })) {
+      for (int n : *pattern) {
+        assigned[static_cast<std::size_t>(n)] = 1;
+        kernel.nodes.push_back(n);
+      }
+      kernel.type = pattern_type;
+      kernel.family = family_of(pattern_type);
+      for (int n : kernel.nodes) anchor_of[static_cast<std::size_t>(n)] = pattern_type;
+      kernels.push_back(std::move(kernel));
+      continue;
     }
     if (folded || qdq.folded[i] || rules.removed_ops.count(anchor) != 0 || anchor == "shape" || anchor == "weights") {
       kernel.removed = true;

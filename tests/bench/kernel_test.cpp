@@ -34,7 +34,7 @@ KernelSpec example(const std::string& type) {
   }
   if (type == "matmul") p["k"] = 6, p["n"] = 4;
   if (type.starts_with("fc")) p["n"] = 3;
-  if (type == "softmax" || type == "layernorm") p["n"] = 4;
+  if (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops") p["n"] = 4;
   return {type, p, ir::DType::kFloat32};
 }
 
@@ -45,7 +45,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 52u);
+  ASSERT_EQ(kernel_types().size(), 57u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);

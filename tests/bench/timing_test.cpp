@@ -129,6 +129,26 @@ TEST(BenchTiming, XnnpackShufflesChannelsLastData) {
   EXPECT_GT(t.own_ms, 0.0);
 }
 
+// GELU and LayerNormalization written op by op: ONNX Runtime fuses each into one layer
+// (Gelu, LayerNormalization), XNNPACK runs the parts; the label is all of them either way.
+TEST(BenchTiming, OpByOpGeluAndLayerNormAreOneLayerOnOrtAndTheirPartsOnXnnpack) {
+  auto ort = runtime::make_runtime("ort");
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  for (const char* type : {"gelu", "layernorm_ops"}) {
+    KernelSpec spec;
+    spec.type = type;
+    spec.params = {{"n", 50}, {"c", 256}};
+    const KernelTiming o = time_kernel(*ort, spec, warm);
+    EXPECT_EQ(o.own_layers, 1) << type;
+    const KernelTiming x = time_kernel(*xnnpack, spec, warm);
+    EXPECT_GT(x.own_layers, 3) << type;
+    EXPECT_GT(o.own_ms, 0.0) << type;
+    EXPECT_GT(x.own_ms, 0.0) << type;
+  }
+}
+
 // XNNPACK times pads channels-last, as a model runs them: the kernel graph's pads are
 // carried over to TFLite's [rank, 2] order, so it computes the NCHW kernel's output in
 // NHWC (checked against XNNPACK running the NCHW graph, which re-lays it out itself),

@@ -174,6 +174,10 @@ TEST(PredictKernels, HardSwishAsHardSigmoidTimesXJoinsTheConvWhereFused) {
       ASSERT_EQ(k.nodes.size(), 3u) << k.name;
       EXPECT_EQ(g.nodes[static_cast<std::size_t>(k.nodes[1])].op, ir::Op::HardSigmoid) << k.name;
       EXPECT_EQ(g.nodes[static_cast<std::size_t>(k.nodes[2])].op, ir::Op::Mul) << k.name;
+      // The bench names the same group (a --models top-up samples what the model runs).
+      const auto spec = bench::kernel_spec_of(g, k.nodes);
+      ASSERT_TRUE(spec) << k.name;
+      EXPECT_EQ(spec->type, k.type) << k.name;
     }
   }
   for (const Kernel& k : split_kernels(g, rich_rules())) ++without[k.type];
@@ -233,6 +237,39 @@ TEST(PredictKernels, ChannelShuffleIsOneKernel) {
   for (const Kernel& k : split_kernels(g, rich_rules())) ++types[k.removed ? "removed" : k.type];
   EXPECT_EQ(types["transpose"], 1);
   EXPECT_EQ(types["channel_shuffle"], 0);
+}
+
+// GELU and LayerNormalization written op by op (the opset-13 exports of vit_b_16) are
+// one kernel each, `gelu` and `layernorm_ops`, of the rows their last axis makes: the
+// bench times the same nodes whole, fused or not, and names the model's groups so.
+TEST(PredictKernels, OpByOpGeluAndLayerNormAreOneKernelEach) {
+  const fs::path vit = kModels / "torchvision/vit_b_16.onnx";
+  if (!fs::exists(vit)) GTEST_SKIP() << "needs vit_b_16 (make test fetches it)";
+  const ir::Graph g = import::load_model(vit);
+  std::map<std::string, int> types;
+  for (const Kernel& k : split_kernels(g, rich_rules())) {
+    ++types[k.removed ? "removed" : k.type];
+    if (k.type != "gelu" && k.type != "layernorm_ops") continue;
+    EXPECT_EQ(k.nodes.size(), k.type == "gelu" ? 5u : 9u) << k.name;
+    EXPECT_EQ(k.family, k.type == "gelu" ? "gelu" : "layernorm") << k.name;
+    const auto spec = bench::kernel_spec_of(g, k.nodes);
+    ASSERT_TRUE(spec) << k.name;
+    EXPECT_EQ(spec->type, k.type) << k.name;
+    EXPECT_EQ(spec->get("n"), 197) << k.name;  // 196 patches and the class token
+    EXPECT_EQ(spec->get("c"), k.type == "gelu" ? 3072 : 768) << k.name;
+    EXPECT_EQ(k.features[8], static_cast<float>(spec->get("c"))) << "cin is the row width: " << k.name;
+  }
+  // ViT-B/16: 12 encoder blocks of two LayerNorms and one MLP GELU, and the final LayerNorm.
+  EXPECT_EQ(types["gelu"], 12);
+  EXPECT_EQ(types["layernorm_ops"], 25);
+  EXPECT_EQ(types["erf"], 0);
+  EXPECT_EQ(types["reducemean"], 0);
+  EXPECT_EQ(types["pow"], 0);
+  EXPECT_EQ(types["sqrt"], 0);
+  for (const char* type : {"gelu", "layernorm_ops"}) {
+    const bench::KernelSpec spec{type, {{"n", 50}, {"c", 768}}};
+    EXPECT_TRUE(training_kernel(bench::to_json(spec), 1.0, rich_rules()).has_value()) << type;
+  }
 }
 
 // A Mul by one value per channel is a channel gate in either layout; a Mul of equal
