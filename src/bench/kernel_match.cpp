@@ -168,6 +168,14 @@ ir::DType activation_dtype(const ir::Graph& g, const ir::Node& n) {
   return g.tensors[n.inputs[0]].dtype;
 }
 
+// Whether `mul` multiplies `gate`'s output by `gate`'s own input: x * gate(x) (swish,
+// hard swish as x * HardSigmoid(x)).
+bool gates_its_input(const ir::Node& gate, const ir::Node& mul) {
+  if (mul.op != O::Mul || mul.inputs.size() != 2 || gate.inputs.empty() || gate.outputs.empty()) return false;
+  return (mul.inputs[0] == gate.inputs[0] && mul.inputs[1] == gate.outputs[0]) ||
+         (mul.inputs[1] == gate.inputs[0] && mul.inputs[0] == gate.outputs[0]);
+}
+
 std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
   const ir::Node& conv = c.g.nodes[nodes[0]];
   if (conv.inputs.size() < 2 || conv.outputs.empty()) return std::nullopt;
@@ -208,12 +216,8 @@ std::optional<KernelSpec> match_conv(const Ctx& c, std::span<const int> nodes) {
       continue;
     }
     // x * HardSigmoid(x) of the output (hard swish before opset 14): the kernel's last two nodes.
-    if (n.op == O::HardSigmoid && act.empty() && i + 2 == nodes.size() && !n.inputs.empty() && !n.outputs.empty()) {
-      const ir::Node& mul = c.g.nodes[nodes[i + 1]];
-      const bool uses_both = mul.op == O::Mul && mul.inputs.size() == 2 &&
-                             ((mul.inputs[0] == n.inputs[0] && mul.inputs[1] == n.outputs[0]) ||
-                              (mul.inputs[1] == n.inputs[0] && mul.inputs[0] == n.outputs[0]));
-      if (!uses_both) return std::nullopt;
+    if (n.op == O::HardSigmoid && act.empty() && i + 2 == nodes.size()) {
+      if (!gates_its_input(n, c.g.nodes[nodes[i + 1]])) return std::nullopt;
       act = "hsigmoid_mul";
       break;
     }
@@ -404,11 +408,7 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
   const auto x = as_elementwise(c, n.inputs.empty() ? -1 : n.inputs[0]);
   if (!x) return std::nullopt;
   if ((n.op == O::Sigmoid || n.op == O::HardSigmoid) && nodes.size() == 2) {
-    const ir::Node& mul = c.g.nodes[nodes[1]];
-    if (mul.op != O::Mul || mul.inputs.size() != 2) return std::nullopt;
-    const bool uses_both = (mul.inputs[0] == n.inputs[0] && mul.inputs[1] == n.outputs[0]) ||
-                           (mul.inputs[1] == n.inputs[0] && mul.inputs[0] == n.outputs[0]);
-    if (!uses_both) return std::nullopt;
+    if (!gates_its_input(n, c.g.nodes[nodes[1]])) return std::nullopt;
     return make(n.op == O::Sigmoid ? "swish" : "hsigmoid_mul", nhwc_params(*x), dtype);
   }
   if (nodes.size() != 1) return std::nullopt;

@@ -154,10 +154,8 @@ bool nchwc_reordered(const std::string& type) {
 // mobilenet_v3 (measured, 1 thread: conv+hsigmoid_mul over 16x56x56 runs as 3 layers
 // into a graph output, as 1 into a 1x1 depthwise conv).
 bool nchwc_drained(const std::string& type) {
-  auto ends_with = [&](std::string_view tail) {
-    return type.size() >= tail.size() && type.compare(type.size() - tail.size(), tail.size(), tail) == 0;
-  };
-  return nchwc_reordered(type) || (conv_kernel(type) && (ends_with("+hardswish") || ends_with("+hsigmoid_mul")));
+  return nchwc_reordered(type) ||
+         (conv_kernel(type) && (type.ends_with("+hardswish") || type.ends_with("+hsigmoid_mul")));
 }
 
 bool feeder_layer(const runtime::LayerTiming& l) {
