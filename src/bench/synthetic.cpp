@@ -354,7 +354,6 @@ ir::Graph weight_chain(const KernelSpec& spec, int copies) {
   };
   // At most kMaxChainCopies: a stored record read back (a profile's extra) must not ask for
   // gigabytes of weights.
-  constexpr int kMaxChainCopies = 64;
   if (copies < 1 || copies > kMaxChainCopies) invalid("needs 1 to " + std::to_string(kMaxChainCopies) + " copies");
   const auto p = [&](const char* n) { return spec.params.at(n); };
   GraphBuilder b("weight chain '" + spec.key() + "' x" + std::to_string(copies), 1);
