@@ -395,7 +395,7 @@ ir::Graph weight_chain(const KernelSpec& spec, int copies) {
 
 std::vector<KernelSpec> cold_chain_specs() {
   auto fc = [](std::int64_t rows, std::int64_t c) { return KernelSpec{"fc", {{"n", rows}, {"cin", c}, {"cout", c}}}; };
-  return {same_conv_spec(7, 512, 3), same_conv_spec(14, 1024, 1), fc(1, 2048), fc(50, 768)};
+  return {same_conv_spec(7, 512, 3), same_conv_spec(14, 1024, 1), fc(1, 2048), fc(50, 768), fc(197, 768)};
 }
 
 }  // namespace infercast::bench

@@ -193,8 +193,8 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
     std::string group;
     for (std::size_t i = 0; i < p.kernels.size(); ++i) {
       if (p.kernels[i].removed) continue;
-      // At full cold: a chain's weights are at least three times the cache, and where the log2 ramp calls a chain part-warm its measured excess is
-      // still all of what cold weights cost it.
+      // At full cold: a chain's weights are at least three times the cache, and where the log2 ramp calls a chain
+      // part-warm its measured excess is still all of what cold weights cost it.
       predicted += p.per_kernel[i].cold_excess_ms;
       group = group_of(p.kernels[i].family);
       x = weight_reuse_x(p.kernels[i]);
@@ -224,9 +224,9 @@ nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::s
     double weights = 0;
     for (const ir::Tensor& t : single.tensors)
       if (t.is_constant()) weights += static_cast<double>(t.bytes().value_or(0));
-    const int copies = static_cast<int>(
-        std::clamp(std::ceil(3.0 * static_cast<double>(cache_bytes) / std::max(weights, 1.0)), 4.0,
-                   static_cast<double>(bench::kMaxChainCopies)));
+    const int copies =
+        static_cast<int>(std::clamp(std::ceil(3.0 * static_cast<double>(cache_bytes) / std::max(weights, 1.0)), 4.0,
+                                    static_cast<double>(bench::kMaxChainCopies)));
     nlohmann::json row = {{"spec", bench::to_json(spec)}, {"copies", copies}, {"weight_bytes", weights * copies}};
     try {
       const ir::Graph chain = bench::weight_chain(spec, copies);

@@ -64,6 +64,7 @@ ir::Graph weight_chain(const KernelSpec& spec, int copies);
 //   conv 1x1 1024->1024 on 14x14  (a bottleneck's expansion width, 4.2 MB)
 //   fc 2048->2048, 1 row          (a classifier head's GEMV, 16.8 MB)
 //   fc 768->768, 50 rows          (a ViT-B/32 token projection, 2.4 MB)
+//   fc 768->768, 197 rows         (a ViT-B/16 token projection)
 std::vector<KernelSpec> cold_chain_specs();
 
 }  // namespace infercast::bench

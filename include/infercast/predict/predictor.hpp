@@ -27,6 +27,7 @@
 
 namespace infercast::predict {
 
+// 6: fc and matmul cold_scale points at log2 rows (were log2 weight bytes per row).
 // 5: a depthwise conv's alignment features are its channels'; regressors chosen by the
 // time-weighted CV error. 4: channel alignment, reduction length and output positions
 // among the features.
@@ -36,7 +37,7 @@ namespace infercast::predict {
 // feeder-timed labels. A bundle of another schema is refused both ways: an older one would
 // load its missing fields as 0 (or its trees as absolute latencies) and predict silently
 // wrong numbers.
-inline constexpr int kBundleSchemaVersion = 5;
+inline constexpr int kBundleSchemaVersion = 6;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
@@ -53,14 +54,12 @@ struct FamilyModel {
   double ms_per_io_byte = 0;
   // What of that weight excess a kernel pays inside a model, measured by the profile on
   // chains of large-weight kernels (calibrate_cold in profile.hpp): points {x, scale},
-  // x = log2 of the kernel's weight bytes per output position (how little each weight
-  // byte is reused), sorted by x; a kernel's scale is interpolated linearly in x and held
-  // at the end points (cold_scale_at). Empty: scale 1. Why: a flushed one-kernel run also
-  // starts on cold code, page tables and (with threads) a sleeping pool, while inside a
-  // model the runtime streams weights under the compute, so ONNX Runtime at 2 threads
-  // paid half the flushed excess; and how much is hidden depends on reuse: on XNNPACK at
-  // 2 threads a 3x3 512->512 conv on 7x7 (193 KB of weights per output pixel) ran 2.7x
-  // its warm time when its weights came from memory, a 1x1 1024->1024 on 14x14 (21 KB) 1.08x.
+  // x = weight_reuse_x (how much compute hides a weight's fetch), sorted by x; a kernel's scale is interpolated
+  // linearly in x and held at the end points (cold_scale_at). Empty: scale 1. Why: a flushed one-kernel run also starts
+  // on cold code, page tables and (with threads) a sleeping pool, while inside a model the runtime streams weights
+  // under the compute, so ONNX Runtime at 2 threads paid half the flushed excess; and how much is hidden depends on
+  // reuse: on XNNPACK at 2 threads a 3x3 512->512 conv on 7x7 (193 KB of weights per pixel) ran 2.7x its warm time when
+  // its weights came from memory, a 1x1 1024->1024 on 14x14 (21 KB) 1.08x.
   std::vector<std::array<double, 2>> cold_scale;
   // The range of every feature over the family's training kernels: a kernel outside it
   // is an extrapolation (predict names the features).
@@ -143,10 +142,18 @@ struct TrainingKernel {
   double graph_io_bytes = 0;  // the one-kernel graph's inputs and outputs (graph_io_bytes)
 };
 
-// FamilyModel::cold_scale at `x` (log2 weight bytes per output position): 1 without points.
+// FamilyModel::cold_scale at `x` (weight_reuse_x): 1 without points.
 double cold_scale_at(const FamilyModel& family, double x);
-// A kernel's x for cold_scale_at: log2 of its weight bytes per output position (output
-// elements over output channels: pixels of a conv, rows of an fc).
+// A kernel's x for cold_scale_at, read along what separated the chains of its group
+// (output positions: output elements over output channels, pixels of a conv, rows of an
+// fc):
+//   fc, matmul   log2 rows, the times each weight is used: ViT-B/32's 768->3072 FC on 50
+//                rows paid 0.3 ms for its cold 9.4 MB on ONNX Runtime, ViT-B/16's on 197
+//                rows almost nothing, and both have 47 KB of weights per row;
+//   the others   log2 weight bytes per position: on XNNPACK at 2 threads a 3x3 512->512
+//                conv on 7x7 (193 KB per pixel) paid 2.7x its warm time cold, while
+//                EfficientNet's 1x1 convs on the same 49 pixels (33 KB) paid little (read
+//                by positions alone, they were over-predicted by 14-17%).
 double weight_reuse_x(const Kernel& kernel);
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best

@@ -90,7 +90,7 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 int calibrate_cold(Bundle& bundle, const nlohmann::json& chains);
 
 // Times bench::cold_chain_specs() on `engine`: each spec alone and as a chain of copies
-// whose weights are at least three times `cache_bytes` (4 to 32 copies), end to end, in 3
+// whose weights are at least three times `cache_bytes` (4 to bench::kMaxChainCopies copies), end to end, in 3
 // interleaved rounds (median of each). Returns the records calibrate_cold reads, one per
 // spec; a chain the runtime cannot run gets {"error"}. Reports each chain on `progress`
 // when given; stops early once bench::stop_requested().
