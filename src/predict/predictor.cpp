@@ -75,7 +75,7 @@ double cold_scale_at(const FamilyModel& family, double x) {
 double weight_reuse_x(const Kernel& k) {
   // Output positions: out_elems / cout (features[19] is log2(1 + positions)).
   const double positions = std::max(1.0, std::exp2(static_cast<double>(k.features[19])) - 1.0);
-  if (k.family == "fc" || k.family == "matmul") return std::log2(positions);
+  if (composition_group(k.family) == "gemm") return std::log2(positions);
   return std::log2(std::max(weight_bytes(k.cost), 1.0) / positions);
 }
 

@@ -174,7 +174,7 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks) {
 }
 
 int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
-  auto group_of = [](const std::string& family) { return family == "fc" || family == "matmul" ? "gemm" : "conv"; };
+  auto group_of = [](const std::string& family) { return composition_group(family) == "gemm" ? "gemm" : "conv"; };
   for (auto& [name, f] : bundle.families) f.cold_scale.clear();
   std::map<std::string, std::map<double, std::vector<double>>> points;  // group -> x -> scales
   int used = 0;
