@@ -38,10 +38,17 @@ class ModelBuilder {
     for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
     return *this;
   }
-  ModelBuilder& output(const std::string& name) {
+  ModelBuilder& opset(std::int64_t version) {
+    model_.mutable_opset_import(0)->set_version(version);
+    return *this;
+  }
+  // `dims` declares the output's shape, for ops the ONNX shape inference here does not know.
+  ModelBuilder& output(const std::string& name, std::vector<std::int64_t> dims = {}) {
     auto* v = model_.mutable_graph()->add_output();
     v->set_name(name);
-    v->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
     return *this;
   }
   ModelBuilder& floats(const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& values) {
@@ -232,6 +239,28 @@ TEST(XnnpackExecutor, XnnpackBilinearResizeAgreesWithTheCustomKernel) {
   EXPECT_EQ(xa.node_plans()[0].role, XnnpackNodeRole::kXnnpack);
   EXPECT_EQ(xb.node_plans()[0].role, XnnpackNodeRole::kCustom);
   expect_near(ya, yb);
+}
+
+// Erf runs a branch-free kernel (its time must not depend on the data); its values are
+// checked against glibc's double-precision erf, from tiny arguments (relative error) to
+// the saturated tails, and the same for Gelu (opset 20), which is built on it.
+TEST(XnnpackExecutor, ErfAndGeluAgreeWithDoublePrecisionErfOverTheWholeRange) {
+  std::vector<float> x;
+  for (float v = -9.0f; v <= 9.0f; v += 0.00037f) x.push_back(v);
+  for (float v = 1e-30f; v < 1.0f; v *= 1.07f) x.push_back(-v);
+  const std::int64_t n = static_cast<std::int64_t>(x.size());
+  for (const char* op : {"Erf", "Gelu"}) {
+    ModelBuilder m;
+    if (std::string(op) == "Gelu") m.opset(20);
+    m.input("x", {n}).output("y", {n}).node(op, {"x"}, {"y"});
+    const auto y = run(m.load(), x);
+    ASSERT_EQ(y.size(), x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double xd = x[i];
+      const double want = std::string(op) == "Erf" ? std::erf(xd) : 0.5 * xd * (1.0 + std::erf(xd / std::sqrt(2.0)));
+      ASSERT_NEAR(y[i], want, 4e-7 + 1e-6 * std::fabs(want)) << op << "(" << x[i] << ")";
+    }
+  }
 }
 
 TEST(XnnpackExecutor, ConvBatchNormReluFuseIntoOneOperator) {
