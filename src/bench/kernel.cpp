@@ -30,6 +30,8 @@ const Names kPadParams{"n", "h", "w", "c", "pad"};
 const Names kChannelPadParams{"n", "h", "w", "c", "cpad"};
 const Names kSeParams{"n", "h", "w", "c", "r"};
 const Names kShuffleParams{"n", "h", "w", "c", "groups"};
+const Names kSliceParams{"n", "h", "w", "c", "parts"};
+const Names kRowSliceParams{"n", "c", "parts"};
 
 struct TypeInfo {
   std::string type;
@@ -119,6 +121,12 @@ const std::vector<TypeInfo>& type_table() {
       {"bn+relu", &kNhwc},
       {"se", &kSeParams},
       {"channel_shuffle", &kShuffleParams},
+      // The first c/parts channels of an NCHW tensor (ShuffleNet's channel split): one
+      // contiguous block per image in NCHW, a strided copy in NHWC.
+      {"slice", &kSliceParams},
+      // The first c/parts columns of [n, c] rows (a transformer's packed q/k/v split along
+      // the last axis): a strided copy in every layout.
+      {"slice_rows", &kRowSliceParams},
   };
   return table;
 }
@@ -308,6 +316,13 @@ void validate(const KernelSpec& spec) {
   } else if (t == "channel_shuffle") {
     if (p("c") % p("groups") != 0) invalid(spec, "parameter 'groups'", "does not divide c");
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+  } else if (t == "slice" || t == "slice_rows") {
+    if (p("parts") < 2) invalid(spec, "parameter 'parts'", "must be at least 2 (parts == 1 copies nothing away)");
+    if (p("c") % p("parts") != 0) invalid(spec, "parameter 'parts'", "does not divide c");
+    if (t == "slice")
+      checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+    else
+      checked_product(spec, {p("n"), p("c")});
   } else {
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
   }
@@ -523,6 +538,13 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     b.node(O::Add, "ln_shifted", {sc, b.weights("beta", {c})}, {y});
     return b.finish(y);
   }
+  if (t == "slice_rows") {
+    const std::int64_t n = p("n"), c = p("c"), part = c / p("parts");
+    const int x = b.input("x", {n, c});
+    const int y = b.activation("y", {n, part});
+    b.node(O::Slice, "slice", {x, b.ints("starts", {0}), b.ints("ends", {part}), b.ints("axes", {1})}, {y});
+    return b.finish(y);
+  }
   if (t == "softmax" || t == "layernorm") {
     const std::int64_t n = p("n"), c = p("c");
     const int x = b.input("x", {n, c});
@@ -620,6 +642,13 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int x = b.input("x", {n, c, h, w});
     const int y = b.activation("y", {n, c, h * w});
     b.node(O::Reshape, "reshape", {x, b.ints("shape", {n, c, h * w})}, {y});
+    return b.finish(y);
+  }
+  if (t == "slice") {
+    const std::int64_t part = c / p("parts");
+    const int x = b.input("x", {n, c, h, w});
+    const int y = b.activation("y", {n, part, h, w});
+    b.node(O::Slice, "slice", {x, b.ints("starts", {0}), b.ints("ends", {part}), b.ints("axes", {1})}, {y});
     return b.finish(y);
   }
   if (t == "transpose") {

@@ -489,6 +489,33 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
       params["inputs"] = static_cast<std::int64_t>(anchor.inputs.size());
       return make("concat", params, activation_dtype(graph, anchor));
     }
+    case O::Slice: {
+      // Read from the shapes alone (ONNX's starts/ends/axes and TFLite's begin/size say the
+      // same): one axis shrinks to a whole fraction, the channels of an image or the last
+      // axis of rows.
+      if (nodes.size() != 1 || anchor.inputs.empty() || anchor.outputs.empty()) return std::nullopt;
+      const auto in = dims_of(graph, anchor.inputs[0]);
+      const auto out = dims_of(graph, anchor.outputs[0]);
+      if (!in || !out || in->size() != out->size() || in->empty()) return std::nullopt;
+      int shrunk = -1;
+      for (std::size_t i = 0; i < in->size(); ++i) {
+        if ((*in)[i] == (*out)[i]) continue;
+        if (shrunk >= 0 || (*out)[i] < 1 || (*in)[i] % (*out)[i] != 0) return std::nullopt;
+        shrunk = static_cast<int>(i);
+      }
+      if (shrunk < 0) return std::nullopt;
+      const std::int64_t parts = (*in)[static_cast<std::size_t>(shrunk)] / (*out)[static_cast<std::size_t>(shrunk)];
+      const int rank = static_cast<int>(in->size());
+      if (rank == 4 && shrunk == (c.nhwc ? 3 : 1)) {
+        auto params = nhwc_params(*as_nhwc(c, anchor.inputs[0]));
+        params["parts"] = parts;
+        return make("slice", params, activation_dtype(graph, anchor));
+      }
+      if (rank == 4 || shrunk != rank - 1) return std::nullopt;
+      std::int64_t rows = 1;
+      for (int i = 0; i + 1 < rank; ++i) rows *= (*in)[static_cast<std::size_t>(i)];
+      return make("slice_rows", {{"n", rows}, {"c", in->back()}, {"parts", parts}}, activation_dtype(graph, anchor));
+    }
     case O::Softmax: return nodes.size() == 1 ? match_rows(c, anchor, "softmax") : std::nullopt;
     case O::LayerNormalization: return nodes.size() == 1 ? match_rows(c, anchor, "layernorm") : std::nullopt;
     case O::Resize: {

@@ -33,6 +33,8 @@
 //   elementwise     up to kMaxElementwise elements (32 MiB of float32)
 //   rows            layernorm, gelu: 1-3136 rows of 10-4096; softmax 1-16384 rows (every
 //                   query of every head and window)
+//   slices          the first of 2 (60%), 3 or 4 equal channel parts of an NCHW tensor; the
+//                   first of 2, 3 (50%) or 4 column parts of 1-3136 rows of 16-1024 per part
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -267,6 +269,19 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     p["c"] *= groups;
     p["groups"] = groups;
     return p;
+  }
+  // A channel split into 2 (ShuffleNet's halves), 3 or 4 parts, the first part kept.
+  if (type == "slice") {
+    const std::int64_t parts = choice(rng, {2, 3, 4}, {0.6, 0.25, 0.15});
+    Params p = tensor(8, 1024, 1, 160);
+    p["c"] *= parts;
+    p["parts"] = parts;
+    return p;
+  }
+  // Rows of packed columns: a transformer's q/k/v (3 x 768 for ViT-B) over its tokens.
+  if (type == "slice_rows") {
+    const std::int64_t parts = choice(rng, {2, 3, 4}, {0.3, 0.5, 0.2});
+    return Params{{"n", log_uniform(rng, 1, 3136)}, {"c", channels(rng, 16, 1024) * parts}, {"parts", parts}};
   }
   return tensor(3, 2048, 1, 320);  // elementwise, activations, bn, reshape, transpose
 }

@@ -29,12 +29,13 @@ KernelSpec example(const std::string& type) {
     static const std::map<std::string, std::int64_t> defaults{
         {"n", 1}, {"h", 9},      {"w", 7},        {"c", 8},   {"cin", 8},    {"cout", 12},
         {"k", 3}, {"stride", 2}, {"dilation", 1}, {"pad", 1}, {"groups", 2}, {"b", 2},
-        {"m", 5}, {"inputs", 3}, {"scale", 2},    {"r", 4},   {"cpad", 4}};
+        {"m", 5}, {"inputs", 3}, {"scale", 2},    {"r", 4},   {"cpad", 4},   {"parts", 2}};
     p[name] = defaults.at(name);
   }
   if (type == "matmul") p["k"] = 6, p["n"] = 4;
   if (type.starts_with("fc")) p["n"] = 3;
   if (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops") p["n"] = 4;
+  if (type == "slice_rows") p["n"] = 5, p["c"] = 12, p["parts"] = 3;
   return {type, p, ir::DType::kFloat32};
 }
 
@@ -45,7 +46,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 57u);
+  ASSERT_EQ(kernel_types().size(), 59u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);
