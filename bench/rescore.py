@@ -12,7 +12,8 @@ again with the new predictions, in validate's JSON shape, so bench/heldout_table
 reads it. Models validate could not run stay failed. When VALIDATE.json has `validate
 --per-kernel` times, each predicted kernel is matched by name to its measured in-model time
 and the kernel rows are scored too, per family: predicted/measured and the time-weighted
-|error|.
+|error|; the per-kernel section is written back with the new predictions, its MAPE and
+time-weighted error recomputed.
 """
 
 import collections
@@ -84,6 +85,7 @@ def main(argv):
             predicted = {k["name"]: k["latency_ms"] for k in doc["kernels"]}
             for k in measured_kernels.get(name, []):
                 if k["kernel"] in predicted:
+                    k["predicted_ms"] = predicted[k["kernel"]]
                     f = families[k["family"]]
                     f[0] += k["measured_ms"]
                     f[1] += predicted[k["kernel"]]
@@ -102,11 +104,16 @@ def main(argv):
     j["summary"]["within10"] = w10 / n
     j["summary"]["mape"] = 100 * ape / n
     j["summary"].pop("other_stat", None)
-    j.pop("per_kernel", None)
     print(f"{bundle}: {n} models, within 5% {w5 / n:.0%}, within 10% {w10 / n:.0%}, MAPE {100 * ape / n:.1f}%")
     total = sum(f[0] for f in families.values())
     if total > 0:
-        print(f"kernels: time-weighted |error| {100 * sum(f[2] for f in families.values()) / total:.1f}%")
+        # The per-kernel section keeps validate's shape, with the new predictions in it.
+        kernels = [k for ks in measured_kernels.values() for k in ks]
+        pk = j["per_kernel"]
+        pk["kernels"] = len(kernels)
+        pk["mape"] = 100 * sum(abs(k["predicted_ms"] - k["measured_ms"]) / k["measured_ms"] for k in kernels) / len(kernels)
+        pk["time_weighted_error"] = sum(f[2] for f in families.values()) / total
+        print(f"kernels: MAPE {pk['mape']:.1f}%, time-weighted |error| {100 * pk['time_weighted_error']:.1f}%")
         print("family        kernels  share  predicted/measured  |error|")
         for name, f in sorted(families.items(), key=lambda item: -item[1][0]):
             print(f"{name:12s} {f[3]:8d} {100 * f[0] / total:5.1f}%  {f[1] / f[0]:18.3f}  {100 * f[2] / f[0]:6.1f}%")

@@ -3,8 +3,53 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string_view>
+
+#include "infercast/bench/timing.hpp"
 
 namespace infercast::predict {
+
+namespace {
+
+int kernel_of_layer(std::string layer, const std::map<std::string, int>& kernel_of_node) {
+  constexpr std::string_view kFused = "fused ";
+  if (layer.starts_with(kFused)) layer.erase(0, kFused.size());
+  if (const auto it = kernel_of_node.find(layer); it != kernel_of_node.end()) return it->second;
+  auto it = kernel_of_node.upper_bound(layer);
+  while (it != kernel_of_node.begin()) {
+    --it;
+    if (layer.rfind(it->first, 0) == 0 && !it->first.empty()) return it->second;
+    if (it->first.empty() || it->first[0] != layer[0]) break;
+  }
+  return -1;
+}
+
+}  // namespace
+
+KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers) {
+  std::map<std::string, int> kernel_of_node;
+  for (std::size_t k = 0; k < p.kernels.size(); ++k)
+    for (int node : p.kernels[k].nodes)
+      kernel_of_node[graph.nodes[static_cast<std::size_t>(node)].name] = static_cast<int>(k);
+  std::vector<int> owner(layers.size(), -1);
+  for (std::size_t i = 0; i < layers.size(); ++i) owner[i] = kernel_of_layer(layers[i].name, kernel_of_node);
+  const auto reordered = [&](int k) {
+    return k >= 0 && bench::nchwc_reordered(p.kernels[static_cast<std::size_t>(k)].type);
+  };
+  // Backwards for the ReorderOutputs: a gate's scaled tensor and its [1, C, 1, 1] scale
+  // are converted one after the other (mobilenet_v3_small).
+  for (std::size_t i = layers.size(); i-- > 0;)
+    if (owner[i] < 0 && layers[i].op == "ReorderOutput" && i + 1 < layers.size() && reordered(owner[i + 1]))
+      owner[i] = owner[i + 1];
+  for (std::size_t i = 1; i < layers.size(); ++i)
+    if (owner[i] < 0 && layers[i].op == "ReorderInput" && reordered(owner[i - 1])) owner[i] = owner[i - 1];
+  KernelTimes t;
+  t.ms.assign(p.kernels.size(), 0.0);
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    (owner[i] < 0 ? t.unmapped_ms : t.ms[static_cast<std::size_t>(owner[i])]) += layers[i].ms.median;
+  return t;
+}
 
 double conv_only_ms(const Prediction& p) {
   double sum = 0;

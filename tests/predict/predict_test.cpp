@@ -953,3 +953,44 @@ TEST(PredictValidate, SummaryAndBaselines) {
 }
 
 }  // namespace
+
+namespace {
+
+runtime::LayerTiming layer(const std::string& name, const std::string& op, double ms) {
+  runtime::LayerTiming l{name, op, {}};
+  l.ms.median = ms;
+  return l;
+}
+
+}  // namespace
+
+// Layer names as ONNX Runtime 1.30 reports them for torchvision's squeeze-excitation and
+// classifier (measured: mobilenet_v3_small, vgg11 at 1 thread).
+TEST(PredictValidate, KernelTimesClaimRenamedFusedAndGateConversionLayers) {
+  ir::Graph g;
+  for (const char* name : {"/se/fc2/Conv", "/se/HardSigmoid", "/block/Mul", "/next/Conv", "/classifier.0/Gemm"}) {
+    g.nodes.emplace_back();
+    g.nodes.back().name = name;
+  }
+  Prediction p;
+  p.kernels = {Kernel{"/se/fc2/Conv", "conv+hardsigmoid", "conv", {0, 1}},
+               Kernel{"/block/Mul", "channel_mul", "gate", {2}}, Kernel{"/next/Conv", "conv", "conv", {3}},
+               Kernel{"/classifier.0/Gemm", "fc+relu", "fc", {4}}};
+  const std::vector<runtime::LayerTiming> layers = {
+      layer("/se/HardSigmoid_output_0_nchwc", "Conv", 1.0),
+      layer("ReorderOutput_token_153", "ReorderOutput", 0.5),  // the scale [1, C, 1, 1]
+      layer("ReorderOutput_token_152", "ReorderOutput", 2.0),  // the scaled tensor
+      layer("/block/Mul", "Mul", 3.0),
+      layer("ReorderInput_token_52", "ReorderInput", 4.0),
+      layer("/next/Conv_output_0_nchwc", "Conv", 5.0),
+      layer("ReorderOutput", "ReorderOutput", 6.0),  // before a kernel whose label has none
+      layer("fused /classifier.0/Gemm", "FusedGemm", 7.0),
+  };
+  const KernelTimes t = kernel_times(g, p, layers);
+  ASSERT_EQ(t.ms.size(), 4u);
+  EXPECT_DOUBLE_EQ(t.ms[0], 1.0);
+  EXPECT_DOUBLE_EQ(t.ms[1], 0.5 + 2.0 + 3.0 + 4.0);
+  EXPECT_DOUBLE_EQ(t.ms[2], 5.0);
+  EXPECT_DOUBLE_EQ(t.ms[3], 7.0);
+  EXPECT_DOUBLE_EQ(t.unmapped_ms, 6.0);
+}

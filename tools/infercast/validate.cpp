@@ -33,19 +33,6 @@ struct ValidateOptions {
   bool per_kernel = false;
 };
 
-// A measured layer's kernel: the kernel one of whose nodes the runtime names the layer
-// after (exactly, or as a prefix: ONNX Runtime suffixes the nodes it rewrites, "..._nchwc").
-int kernel_of_layer(const std::string& layer, const std::map<std::string, int>& kernel_of_node) {
-  if (const auto it = kernel_of_node.find(layer); it != kernel_of_node.end()) return it->second;
-  auto it = kernel_of_node.upper_bound(layer);
-  while (it != kernel_of_node.begin()) {
-    --it;
-    if (layer.rfind(it->first, 0) == 0 && !it->first.empty()) return it->second;
-    if (it->first.empty() || it->first[0] != layer[0]) break;
-  }
-  return -1;
-}
-
 int run_validate(const ValidateOptions& o) {
   if (o.format != "table" && o.format != "json" && o.format != "html" && o.format != "netron")
     throw Error(ErrorKind::kInvalidArgument, "", "--format", "'" + o.format + "' (table, json, html, netron)");
@@ -161,8 +148,8 @@ int run_validate(const ValidateOptions& o) {
   j["statistic"] = o.stat;
   if (o.per_kernel) {
     // Per kernel: one profiled run per model (median per layer), each layer summed into
-    // the kernel whose node it is named after; layers no kernel claims (re-layouts the
-    // runtime inserted) are counted apart.
+    // its kernel (predict::kernel_times); layers no kernel claims (re-layouts the runtime
+    // inserted) are counted apart.
     double abs_err = 0, measured_sum = 0, unmapped = 0, ape = 0;
     int n = 0;
     nlohmann::json per_model = nlohmann::json::array();
@@ -173,16 +160,9 @@ int run_validate(const ValidateOptions& o) {
         engine->prepare(e.graph, {bundle.threads});
         const runtime::RunResult r = engine->run({o.protocol, true, 42});
         e.profiled = r;
-        std::map<std::string, int> kernel_of_node;
-        for (std::size_t k = 0; k < e.prediction.kernels.size(); ++k)
-          for (int node : e.prediction.kernels[k].nodes)
-            kernel_of_node[e.graph.nodes[static_cast<std::size_t>(node)].name] = static_cast<int>(k);
-        std::vector<double> measured(e.prediction.kernels.size(), 0.0);
-        double model_unmapped = 0;
-        for (const runtime::LayerTiming& l : r.layers) {
-          const int k = kernel_of_layer(l.name, kernel_of_node);
-          (k < 0 ? model_unmapped : measured[static_cast<std::size_t>(k)]) += l.ms.median;
-        }
+        const predict::KernelTimes times = predict::kernel_times(e.graph, e.prediction, r.layers);
+        const std::vector<double>& measured = times.ms;
+        const double model_unmapped = times.unmapped_ms;
         double model_err = 0, model_sum = 0;
         int model_n = 0;
         nlohmann::json detail = nlohmann::json::array();

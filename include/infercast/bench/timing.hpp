@@ -126,4 +126,11 @@ std::size_t cold_flush_bytes();
 // of the one-kernel graph (see own_ms above).
 bool boundary_layer(const std::string& kernel_type, const std::string& op);
 
+// Kernel types whose output a model's next convolution reads in ONNX Runtime's blocked
+// NCHWc layout while the kernel itself runs in NCHW: a squeeze-excitation's channel
+// scaling (efficientnet, regnet_y, mobilenet_v3). Inside those models ONNX Runtime puts a
+// ReorderOutput of the scaled tensor before the Mul and a ReorderInput after it, and both
+// are the kernel's own layers (its label includes them).
+bool nchwc_reordered(const std::string& kernel_type);
+
 }  // namespace infercast::bench

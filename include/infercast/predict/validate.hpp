@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "infercast/predict/predictor.hpp"
+#include "infercast/runtime/runtime.hpp"
 
 namespace infercast::predict {
 
@@ -34,6 +35,19 @@ struct ValidationRow {
 
 // The conv-only baseline of a prediction.
 double conv_only_ms(const Prediction& p);
+
+// A prediction's kernels timed inside the model, from one profiled run (`layers`, in
+// execution order): each layer is summed into the kernel one of whose nodes (`graph`'s)
+// the runtime names it after, exactly or as a prefix (ONNX Runtime suffixes the nodes it
+// rewrites, "..._nchwc", and prefixes the ones it fuses, "fused "). The layout conversions
+// ONNX Runtime inserts around a kernel whose label holds them (bench::nchwc_reordered: a
+// ReorderOutputs just before the kernel's first layer, a ReorderInput just after its last)
+// are that kernel's; every other layer no kernel claims is summed into `unmapped_ms`.
+struct KernelTimes {
+  std::vector<double> ms;  // per kernel of the prediction; 0 where no layer was claimed
+  double unmapped_ms = 0;
+};
+KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers);
 
 // One JSON object: {"predictor","runtime","models":[rows...],"summary":{n, within5, within10, rmse_ms, mape,
 // median_cv, median_spread, other_stat:{within5, within10, mape} (against the statistic measured_ms is not:
