@@ -222,6 +222,52 @@ const std::map<std::string, std::string>& families_by_class() {
 
 }  // namespace
 
+std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<Kernel>& kernels, double cache_bytes) {
+  std::vector<double> stale(kernels.size(), 0.0);
+  if (!(cache_bytes > 0)) return stale;
+  std::vector<int> kernel_of_node(graph.nodes.size(), -1);
+  for (std::size_t k = 0; k < kernels.size(); ++k)
+    for (int n : kernels[k].nodes) kernel_of_node[static_cast<std::size_t>(n)] = static_cast<int>(k);
+  // The tensor whose memory `tensor` is: through views, the tensor a kernel wrote.
+  const auto root = [&](int tensor) {
+    for (int hops = 0; hops < 64; ++hops) {
+      const int producer = graph.tensors[static_cast<std::size_t>(tensor)].producer;
+      if (producer < 0) return tensor;
+      const int k = kernel_of_node[static_cast<std::size_t>(producer)];
+      const ir::Node& node = graph.nodes[static_cast<std::size_t>(producer)];
+      if (k < 0 || !kernels[static_cast<std::size_t>(k)].removed || node.inputs.empty() || node.inputs[0] < 0)
+        return tensor;
+      tensor = node.inputs[0];
+    }
+    return tensor;
+  };
+  // Bytes moved by every kernel executed so far, when each root was last touched.
+  double moved = 0;
+  std::vector<double> touched(graph.tensors.size(), -1.0);
+  for (std::size_t i = 0; i < kernels.size(); ++i) {
+    if (kernels[i].removed) continue;
+    std::vector<int> roots;
+    for (int n : kernels[i].nodes) {
+      for (int t : graph.nodes[static_cast<std::size_t>(n)].inputs) {
+        if (t < 0 || graph.tensors[static_cast<std::size_t>(t)].is_constant()) continue;
+        const int r = root(t);
+        if (std::find(roots.begin(), roots.end(), r) != roots.end()) continue;
+        roots.push_back(r);
+        const double last = touched[static_cast<std::size_t>(r)];
+        if (last < 0 || moved - last <= cache_bytes) continue;  // a graph input, the kernel's own, or still cached
+        if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) stale[i] += static_cast<double>(*b);
+      }
+    }
+    moved += kernels[i].cost.bytes;
+    for (int r : roots)
+      if (graph.tensors[static_cast<std::size_t>(r)].producer >= 0) touched[static_cast<std::size_t>(r)] = moved;
+    for (int n : kernels[i].nodes)
+      for (int t : graph.nodes[static_cast<std::size_t>(n)].outputs)
+        if (t >= 0) touched[static_cast<std::size_t>(t)] = moved;
+  }
+  return stale;
+}
+
 std::string family_of(const std::string& anchor_class) {
   const auto it = families_by_class().find(anchor_class);
   return it == families_by_class().end() ? "other" : it->second;

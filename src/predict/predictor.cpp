@@ -403,6 +403,7 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     const std::vector<double> ms = family->xgb.predict_ms(rows);
     for (std::size_t j = 0; j < indices.size(); ++j) p.per_kernel[indices[j]].ms = ms[slot[j]];
   }
+  const std::vector<double> stale = stale_input_bytes(graph, p.kernels, static_cast<double>(bundle.l2_bytes));
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];
     const Kernel& k = p.kernels[i];
@@ -419,6 +420,10 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
         out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * f.ms_per_weight_byte * w;
       }
       out.ms += p.cold_fraction * out.cold_excess_ms;
+      // Inputs that left the core's cache since they were written pay the family's flushed
+      // rate per activation byte (stale_input_bytes; measured at 1 thread on an EPYC host,
+      // XNNPACK's concats inside the held-out models went from 0.45 to 0.66 of their times).
+      out.ms += f.ms_per_io_byte * stale[i];
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
       // Inside a whole model (composition.hpp): the group's scale and the per-kernel cost.

@@ -78,6 +78,16 @@ struct Kernel {
 // a graph output). TFLite fused activations are part of the node's own type.
 std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules);
 
+// Per kernel of `kernels` (split_kernels of `graph`, in execution order): the bytes of its
+// activation inputs that left a core's private cache of `cache_bytes` since a kernel last
+// wrote or read them, i.e. more than that many bytes (KernelCost::bytes of the kernels in
+// between) were moved since: a residual branch, DenseNet's earlier layers, a transformer's
+// skip connection. The bench times a kernel behind a feeder that has just written its
+// inputs, so they are in that cache; such an input comes from beyond it, as in the bench's
+// flushed run. A view (a removed kernel) is the tensor it views; graph inputs count as just
+// written (a runner copies them in before every run). All zeros when `cache_bytes` <= 0.
+std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<Kernel>& kernels, double cache_bytes);
+
 // The regressor family of a kernel type's anchor class.
 std::string family_of(const std::string& anchor_class);
 // Every family split_kernels can assign (sorted), "removed" aside: what train
