@@ -27,7 +27,8 @@ int kernel_of_layer(std::string layer, const std::map<std::string, int>& kernel_
 
 }  // namespace
 
-KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers) {
+KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers,
+                         double layer_excess_ms) {
   std::map<std::string, int> kernel_of_node;
   for (std::size_t k = 0; k < p.kernels.size(); ++k)
     for (int node : p.kernels[k].nodes)
@@ -46,8 +47,16 @@ KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std:
     if (owner[i] < 0 && layers[i].op == "ReorderInput" && reordered(owner[i - 1])) owner[i] = owner[i - 1];
   KernelTimes t;
   t.ms.assign(p.kernels.size(), 0.0);
-  for (std::size_t i = 0; i < layers.size(); ++i)
-    (owner[i] < 0 ? t.unmapped_ms : t.ms[static_cast<std::size_t>(owner[i])]) += layers[i].ms.median;
+  t.layers.assign(p.kernels.size(), 0);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const double ms = std::max(layers[i].ms.median - layer_excess_ms, 0.1 * layers[i].ms.median);
+    if (owner[i] < 0) {
+      t.unmapped_ms += ms;
+    } else {
+      t.ms[static_cast<std::size_t>(owner[i])] += ms;
+      ++t.layers[static_cast<std::size_t>(owner[i])];
+    }
+  }
   return t;
 }
 

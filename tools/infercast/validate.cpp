@@ -160,7 +160,8 @@ int run_validate(const ValidateOptions& o) {
         engine->prepare(e.graph, {bundle.threads});
         const runtime::RunResult r = engine->run({o.protocol, true, 42});
         e.profiled = r;
-        const predict::KernelTimes times = predict::kernel_times(e.graph, e.prediction, r.layers);
+        const predict::KernelTimes times =
+            predict::kernel_times(e.graph, e.prediction, r.layers, bundle.layer_excess_ms);
         const std::vector<double>& measured = times.ms;
         const double model_unmapped = times.unmapped_ms;
         double model_err = 0, model_sum = 0;
@@ -174,7 +175,8 @@ int run_validate(const ValidateOptions& o) {
                             {"type", kernel.type},
                             {"family", kernel.family},
                             {"predicted_ms", pred},
-                            {"measured_ms", measured[k]}});
+                            {"measured_ms", measured[k]},
+                            {"layers", times.layers[k]}});
           model_err += std::abs(pred - measured[k]);
           model_sum += measured[k];
           ape += std::abs(pred - measured[k]) / measured[k];

@@ -43,11 +43,16 @@ double conv_only_ms(const Prediction& p);
 // ONNX Runtime inserts around a kernel whose label holds them (bench::nchwc_reordered: a
 // ReorderOutputs just before the kernel's first layer, a ReorderInput just after its last)
 // are that kernel's; every other layer no kernel claims is summed into `unmapped_ms`.
+// `layer_excess_ms` is the profiler's share of every layer's span (Bundle::layer_excess_ms),
+// taken off each claimed layer (down to a tenth of it, as predict does), so a kernel's time
+// is what it takes in an unprofiled run, the time its prediction stands for.
 struct KernelTimes {
-  std::vector<double> ms;  // per kernel of the prediction; 0 where no layer was claimed
+  std::vector<double> ms;   // per kernel of the prediction; 0 where no layer was claimed
+  std::vector<int> layers;  // the layers each kernel claimed
   double unmapped_ms = 0;
 };
-KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers);
+KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std::vector<runtime::LayerTiming>& layers,
+                         double layer_excess_ms = 0);
 
 // One JSON object: {"predictor","runtime","models":[rows...],"summary":{n, within5, within10, rmse_ms, mape,
 // median_cv, median_spread, other_stat:{within5, within10, mape} (against the statistic measured_ms is not:
