@@ -40,7 +40,7 @@ double conv_only_ms(const Prediction& p);
 // execution order): each layer is summed into the kernel one of whose nodes (`graph`'s)
 // the runtime names it after, exactly or as a prefix (ONNX Runtime suffixes the nodes it
 // rewrites, "..._nchwc", and prefixes the ones it fuses, "fused "). The layout conversions
-// ONNX Runtime inserts around a kernel whose label holds them (bench::nchwc_reordered: a
+// ONNX Runtime inserts around a kernel whose label holds them (bench::nchwc_reordered: the
 // ReorderOutputs just before the kernel's first layer, a ReorderInput just after its last)
 // are that kernel's; every other layer no kernel claims is summed into `unmapped_ms`.
 // `layer_excess_ms` is the profiler's share of every layer's span (Bundle::layer_excess_ms),
