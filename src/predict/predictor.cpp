@@ -72,6 +72,11 @@ double cold_scale_at(const FamilyModel& family, double x) {
   return pts.back()[1];
 }
 
+double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& k) {
+  const auto it = bundle.families.find(k.family);
+  return it == bundle.families.end() ? 0.0 : it->second.ms_per_weight_byte * weight_bytes(k.cost);
+}
+
 double weight_reuse_x(const Kernel& k) {
   // Output positions: out_elems / cout (features[19] is log2(1 + positions)).
   const double positions = std::max(1.0, std::exp2(static_cast<double>(k.features[19])) - 1.0);
@@ -415,10 +420,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // caches, which the flushed one-kernel runs behind ms_per_io_byte never saw
       // (measured: with the activation part too, the held-out CNNs on XNNPACK were
       // over-predicted by up to 20% where their weights outgrow the last-level cache).
-      if (k.cost.bytes <= 0.5 * llc) {
-        const double w = weight_bytes(k.cost);
-        out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * f.ms_per_weight_byte * w;
-      }
+      if (k.cost.bytes <= 0.5 * llc)
+        out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * flushed_weight_excess_ms(bundle, k);
       out.ms += p.cold_fraction * out.cold_excess_ms;
       // Inputs that left the core's cache since they were written pay the family's flushed
       // rate per activation byte (stale_input_bytes; measured at 1 thread on an EPYC host,

@@ -185,4 +185,40 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   EXPECT_EQ(cold_scale_at(b.families.at("conv"), 12.0), 1.0);
 }
 
+// A chain whose copy moves more than half the cache still gives its point: predict adds no
+// excess to such a kernel (its label was timed cold), but the chain runs cold whatever a
+// copy's size, so the point divides by the flushed fit's excess. The one-row 2048->2048 FC
+// chain is 16.8 MB a copy, just above half of a 32 MiB cache; without its point the
+// classifiers of CNNs took the 50-row chain's scale.
+TEST(PredictComposition, ColdScaleKeepsTheChainOfACopyAboveHalfTheCache) {
+  Bundle b = roofline_bundle();
+  b.llc_bytes = 32u << 20;
+  b.run_overhead_ms = 0.01;
+  for (auto& [name, f] : b.families) f.ms_per_weight_byte = 1e-7;
+  const bench::KernelSpec big{"fc", {{"n", 1}, {"cin", 2048}, {"cout", 2048}}};
+  const Prediction p = predict::predict(b, bench::weight_chain(big, 6));
+  double flushed = 0;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    if (p.kernels[i].removed) continue;
+    EXPECT_EQ(p.per_kernel[i].cold_excess_ms, 0.0);
+    flushed += flushed_weight_excess_ms(b, p.kernels[i]);
+  }
+  ASSERT_NEAR(flushed, 6 * 1e-7 * 4.0 * (2048.0 * 2048 + 2048), 1e-6);
+  const double single = 1.0;
+  const nlohmann::json chains = {{{"spec", bench::to_json(big)},
+                                  {"copies", 6},
+                                  {"single_ms", single},
+                                  {"chain_ms", 6 * single - 5 * b.run_overhead_ms + 1.5 * flushed}}};
+  EXPECT_EQ(calibrate_cold(b, chains), 1);
+  const FamilyModel& fc = b.families.at("fc");
+  ASSERT_EQ(fc.cold_scale.size(), 1u);
+  EXPECT_NEAR(fc.cold_scale[0][0], 0.0, 1e-9);  // one row
+  EXPECT_NEAR(fc.cold_scale[0][1], 1.5, 1e-9);
+  // A classifier below half the cache pays the chain's scale.
+  const bench::KernelSpec classifier{"fc", {{"n", 1}, {"cin", 1024}, {"cout", 1024}}};
+  const Prediction q = predict::predict(b, bench::weight_chain(classifier, 1));
+  ASSERT_FALSE(q.kernels.empty());
+  EXPECT_NEAR(q.per_kernel[0].cold_excess_ms, 1.5 * flushed_weight_excess_ms(b, q.kernels[0]), 1e-12);
+}
+
 }  // namespace

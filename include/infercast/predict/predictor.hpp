@@ -155,6 +155,11 @@ double cold_scale_at(const FamilyModel& family, double x);
 //                EfficientNet's 1x1 convs on the same 49 pixels (33 KB) paid little (read
 //                by positions alone, they were over-predicted by 14-17%).
 double weight_reuse_x(const Kernel& kernel);
+// What the flushed fit adds for a kernel's weights at full cold, before any scale:
+// FamilyModel::ms_per_weight_byte times its weight bytes (0 for a family without a
+// regressor). predict applies it only to kernels that move at most half the cache, whose
+// labels were timed warm; the weight chains (calibrate_cold) divide by it whatever a copy's size.
+double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& kernel);
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
 // (lowest rmse_log_timed: each kernel's log error weighted by its measured time) and

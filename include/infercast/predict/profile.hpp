@@ -81,9 +81,9 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 // chains a profile timed end to end (bench::weight_chain; `chains` is the profile's
 // extra.cold_chains, [{"spec", "copies", "single_ms", "chain_ms"}]). A chain's measured
 // excess is chain_ms - copies * single_ms + (copies - 1) * the bundle's run overhead (each
-// one-kernel run pays the overhead, the chain pays it once); its predicted excess is what
-// the bundle adds for fully cold weights over the chain's kernels without a scale (their
-// cold_excess_ms). Their ratio, clamped to [0, 4], is a point {x, scale} at the
+// one-kernel run pays the overhead, the chain pays it once); its predicted excess is the
+// flushed fit's over the chain's kernels (flushed_weight_excess_ms, whatever a copy's
+// size: a chain runs cold either way). Their ratio, clamped to [0, 4], is a point {x, scale} at the
 // chain kernel's weight_reuse_x: the fc chains give the points of fc and matmul, the conv
 // chains those of every other family. A family without a chain keeps no points (scale
 // 1). Returns the chains used.
