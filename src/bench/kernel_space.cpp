@@ -19,6 +19,7 @@
 //                   resolution (48 at 224, ~170 at 56, ~1100 at 7; stage_channels)
 //   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
 //                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
+//   conv stem       8% of conv draws: 3 channels in at 64-320 (stem_params)
 //   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (a power of two in
 //                   half the draws, else log-uniform: RegNet's 6, 13, 26, 55) of group
 //                   width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
@@ -129,8 +130,39 @@ std::int64_t stride_for(Rng& rng, std::int64_t k) {
   return uniform(rng) < (k == 1 ? 0.10 : 0.22) ? 2 : 1;
 }
 
-// A conv-anchored kernel (conv, conv+..., pad+conv), grouped in 30% of draws.
+// The first layer of a network, which reads the image: 3 channels at an input resolution
+// (224 most often; MediaPipe's 128-256; 96-320). A strided conv (3x3 in 60%, 7x7 as
+// ResNet's 25%, 5x5 15%; stride 2 in 85%) to 8-64 channels, or in 20% a patchify conv
+// (k = stride = 4 as ConvNeXt and Swin, 16 or 32 as the ViTs) to 48-1024. Drawn from the
+// general marginals, a 3-channel conv at 96-320 with a stride came up about once in a
+// thousand conv draws, and XNNPACK's stems were predicted at 0.35-0.72 of their in-model
+// times (its 3-channel convolutions run slower per FLOP than any it had been shown).
+Params stem_params(Rng& rng, bool padded_conv) {
+  const std::int64_t hw = uniform(rng) < 0.6
+                              ? choice(rng, {96, 128, 160, 192, 224, 256, 299, 320}, {1, 2, 1, 2, 6, 2, 1, 1})
+                              : log_uniform(rng, 64, 320);
+  if (!padded_conv && uniform(rng) < 0.2) {
+    const std::int64_t k = choice(rng, {4, 16, 32}, {0.6, 0.25, 0.15});
+    return {{"n", 1}, {"h", hw},     {"w", hw},       {"cin", 3}, {"cout", channels(rng, 48, 1024)},
+            {"k", k}, {"stride", k}, {"dilation", 1}, {"pad", 0}, {"groups", 1}};
+  }
+  const std::int64_t k = choice(rng, {3, 5, 7}, {0.60, 0.15, 0.25});
+  return {{"n", 1},
+          {"h", hw},
+          {"w", hw},
+          {"cin", 3},
+          {"cout", channels(rng, 8, 64)},
+          {"k", k},
+          {"stride", uniform(rng) < 0.85 ? 2 : 1},
+          {"dilation", 1},
+          {"pad", k / 2},
+          {"groups", 1}};
+}
+
+// A conv-anchored kernel (conv, conv+..., pad+conv): a network's stem in 8% of draws,
+// grouped in 30% of the others.
 Params conv_params(Rng& rng, bool padded_conv) {
+  if (uniform(rng) < 0.08) return stem_params(rng, padded_conv);
   Params p;
   std::int64_t k = choice(rng, {1, 3, 5, 7, 9}, {0.45, 0.38, 0.07, 0.07, 0.03});
   if (padded_conv && k == 1) k = 3;  // pad+conv pads by k / 2
@@ -146,7 +178,7 @@ Params conv_params(Rng& rng, bool padded_conv) {
     cin = groups * width;
     cout = groups * width * choice(rng, {1, 2}, {0.7, 0.3});
   } else {
-    cin = uniform(rng) < 0.05 ? 3 : stage_channels(rng, hw, 3, 2048);
+    cin = stage_channels(rng, hw, 3, 2048);
     cout = stage_channels(rng, hw, 8, 2048);
   }
   const std::int64_t dilation = (k == 3 && uniform(rng) < 0.05) ? 2 : 1;

@@ -120,6 +120,15 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   for (std::int64_t kk : {1, 3, 5, 7, 9}) EXPECT_EQ(k.count(kk), 1u) << kk;
   EXPECT_EQ(values(conv, "stride").count(2), 1u);
   EXPECT_EQ(values(conv, "dilation").count(2), 1u);
+  // Stems, the layer that reads the image: 3 channels at an input resolution, strided or
+  // patchifying (k = stride, as ConvNeXt, Swin and the ViTs).
+  std::size_t stems = 0, patchify = 0;
+  for (const auto& s : conv) {
+    if (s.get("cin") == 3 && s.get("h") >= 64 && s.get("stride") >= 2) ++stems;
+    if (s.get("cin") == 3 && s.get("k") >= 4 && s.get("k") == s.get("stride") && s.get("pad") == 0) ++patchify;
+  }
+  EXPECT_GT(stems, conv.size() / 20);
+  EXPECT_GT(patchify, 0u);
   int grouped = 0, odd_groups = 0;
   for (const auto& s : conv) {
     // Channels and resolution trade against each other as in real networks.
