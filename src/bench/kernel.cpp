@@ -393,6 +393,30 @@ ir::Graph build_relu_chain(int length, std::int64_t channels) {
   return b.finish(x);
 }
 
+ir::Graph build_gate_chain(int length, std::int64_t channels, std::int64_t stream_side) {
+  if (length < 1 || channels < 1 || stream_side < 0)
+    throw Error(ErrorKind::kInvalidArgument, "gate chain", "length",
+                "needs at least one node and one channel, and a stream side >= 0");
+  detail::GraphBuilder b("gate_chain_" + std::to_string(length), 0);
+  int x = b.input("x", {1, channels, 1, 1});
+  int s = stream_side > 0 ? b.input("s", {1, 64, stream_side, stream_side}) : -1;
+  for (int i = 0; i < length; ++i) {
+    if (s >= 0) {
+      const int t = b.activation("t" + std::to_string(i), {1, 64, stream_side, stream_side});
+      b.node(ir::Op::Relu, "stream" + std::to_string(i), {s}, {t});
+      s = t;
+    }
+    const int y = b.activation("y" + std::to_string(i), {1, channels, 1, 1});
+    b.node(ir::Op::Sigmoid, "gate" + std::to_string(i), {x}, {y});
+    x = y;
+  }
+  if (s >= 0) {
+    b.graph().tensors[static_cast<std::size_t>(s)].kind = ir::TensorKind::kOutput;
+    b.graph().outputs.push_back(s);
+  }
+  return b.finish(x);
+}
+
 ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
   validate(spec);
   if (spec.dtype != ir::DType::kFloat32) {

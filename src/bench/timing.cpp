@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -403,6 +404,7 @@ void measure_prepared(runtime::Runtime& engine, const std::string& type, const T
     const runtime::RunResult cold = engine.run({cold_protocol(), true, o.input_seed, cold_flush_bytes()});
     out.cold_ms = own_time_ms(type, cold);
   }
+  out.layers = std::move(best.layers);
 }
 
 }  // namespace
@@ -647,6 +649,47 @@ double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& optio
     if (b.own_layers != kLong || a.own_layers != kShort) return 0;  // layers not reported one per node
     const double step = (b.stats.min - a.stats.min) / (kLong - kShort);
     rounds.push_back(b.own_ms / kLong - step);
+  }
+  if (rounds.empty()) return 0;
+  return std::max(0.0, measure::median(rounds));
+}
+
+double kernel_start_ms(runtime::Runtime& engine, const TimingOptions& options, std::size_t l2_bytes) {
+  TimingOptions o = options;
+  o.cold_pass = false;
+  o.protocol.warmup = 10;
+  o.protocol.min_repeats = 50;
+  o.protocol.min_time_s = 0.1;
+  o.protocol.max_repeats = 2000;
+  o.protocol.max_remeasure = 0;
+  constexpr int kGates = 16, kRounds = 5;
+  constexpr std::int64_t kChannels = 256;
+  // The stream: at least 4 MiB and four private caches, as the megabytes a model's other
+  // layers move between two of its squeeze-excitation gates.
+  const double stream_bytes = std::max(4.0 * (1 << 20), 4.0 * static_cast<double>(l2_bytes));
+  const auto side = static_cast<std::int64_t>(std::ceil(std::sqrt(stream_bytes / 4.0 / 64.0)));
+  const ir::Graph alone = build_gate_chain(kGates, kChannels, 0);
+  const ir::Graph streamed = build_gate_chain(kGates, kChannels, side);
+  // The gates' median layer times, when every gate was reported once and, with the
+  // stream, each after its own stream layer; empty otherwise.
+  auto gates = [](const KernelTiming& t, bool stream) {
+    std::vector<double> ms;
+    int streams_before = 0;
+    for (const runtime::LayerTiming& l : t.layers) {
+      if (l.name.rfind("stream", 0) == 0) ++streams_before;
+      if (l.name.rfind("gate", 0) != 0) continue;
+      if (stream && streams_before != static_cast<int>(ms.size()) + 1) return std::vector<double>{};
+      ms.push_back(l.ms.median);
+    }
+    if (ms.size() != static_cast<std::size_t>(kGates)) return std::vector<double>{};
+    return ms;
+  };
+  std::vector<double> rounds;
+  for (int round = 0; round < kRounds && !stop_requested(); ++round) {
+    const std::vector<double> a = gates(time_graph(engine, alone, "sigmoid", o), false);
+    const std::vector<double> b = gates(time_graph(engine, streamed, "sigmoid", o), true);
+    if (a.empty() || b.empty()) return 0;
+    rounds.push_back(measure::median(b) - measure::median(a));
   }
   if (rounds.empty()) return 0;
   return std::max(0.0, measure::median(rounds));

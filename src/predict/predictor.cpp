@@ -188,6 +188,7 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
           {"run_overhead_ms", bundle.run_overhead_ms},
           {"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
           {"layer_excess_ms", bundle.layer_excess_ms},
+          {"kernel_start_ms", bundle.kernel_start_ms},
           {"l2_bytes", bundle.l2_bytes},
           {"llc_bytes", bundle.llc_bytes},
           {"composition", bundle.composition.to_json()},
@@ -272,13 +273,15 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
     bundle.run_overhead_ms = manifest.value("run_overhead_ms", 0.0);
     bundle.run_ms_per_io_byte = manifest.value("run_ms_per_io_byte", 0.0);
     bundle.layer_excess_ms = manifest.value("layer_excess_ms", 0.0);
+    bundle.kernel_start_ms = manifest.value("kernel_start_ms", 0.0);
     bundle.l2_bytes = manifest.value("l2_bytes", std::size_t{0});
     bundle.llc_bytes = manifest.value("llc_bytes", std::size_t{0});
     if (manifest.contains("composition")) bundle.composition = Composition::from_json(manifest["composition"], file);
     bundle.excluded_families = manifest.value("excluded_families", std::map<std::string, int>{});
-    for (const auto& [field, v] : {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
-                                   std::pair{"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
-                                   std::pair{"layer_excess_ms", bundle.layer_excess_ms}}) {
+    for (const auto& [field, v] :
+         {std::pair{"run_overhead_ms", bundle.run_overhead_ms},
+          std::pair{"run_ms_per_io_byte", bundle.run_ms_per_io_byte},
+          std::pair{"layer_excess_ms", bundle.layer_excess_ms}, std::pair{"kernel_start_ms", bundle.kernel_start_ms}}) {
       if (!(v >= 0) || !std::isfinite(v))
         throw Error(ErrorKind::kBadModel, file, field, "must be a finite number >= 0");
     }
@@ -429,6 +432,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       out.ms += f.ms_per_io_byte * stale[i];
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
+      // Its code and operator state come from beyond the private caches (Bundle::kernel_start_ms).
+      out.ms += bundle.kernel_start_ms;
       // Inside a whole model (composition.hpp): the group's scale and the per-kernel cost.
       out.ms = bundle.composition.factor(composition_group(k.family)) * out.ms + bundle.composition.per_kernel_ms;
       const double sigma = f.sigma_log;

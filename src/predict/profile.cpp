@@ -152,6 +152,7 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   if (unusable != nullptr) *unusable = bad;
   Bundle bundle = train(data, rules, options);
   bundle.layer_excess_ms = options.layer_excess_ms;
+  bundle.kernel_start_ms = options.kernel_start_ms;
   fit_overheads(std::move(overheads), bundle);
   return bundle;
 }
@@ -273,6 +274,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
              {"llc_bytes", context.value("llc_bytes", std::size_t{0})},
              {"cache_bytes", context.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
+  if (context.contains("kernel_start_ms")) p.extra["kernel_start_ms"] = context["kernel_start_ms"];
   if (context.contains("networks")) p.extra["networks"] = context["networks"];
   if (context.contains("cold_chains")) p.extra["cold_chains"] = context["cold_chains"];
   return p;
@@ -302,6 +304,7 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
              {"llc_bytes", profile->extra.value("llc_bytes", std::size_t{0})},
              {"cache_bytes", profile->extra.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", profile->extra.value("layer_excess_ms", 0.0)}};
+  if (profile->extra.contains("kernel_start_ms")) context["kernel_start_ms"] = profile->extra["kernel_start_ms"];
   if (profile->extra.contains("networks")) context["networks"] = profile->extra["networks"];
   if (profile->extra.contains("cold_chains")) context["cold_chains"] = profile->extra["cold_chains"];
   std::vector<TimedSpec> out;

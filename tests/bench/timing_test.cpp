@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <sstream>
 
+#include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
 
 namespace infercast::bench {
@@ -127,6 +129,28 @@ TEST(BenchTiming, XnnpackShufflesChannelsLastData) {
   EXPECT_EQ(t.layer_count, 3) << "the feeder conv, the Reshape's conversion, the Transpose";
   EXPECT_EQ(t.own_layers, 2);
   EXPECT_GT(t.own_ms, 0.0);
+}
+
+// The calibration of kernel_start_ms: the gates run one by one, each after its own stream
+// layer, and every layer is reported under its node's name; the measurement is a
+// duration (its size is a timing, checked in bench/, not here).
+TEST(BenchTiming, GateChainInterleavesTheStreamAndKernelStartIsADuration) {
+  const ir::Graph g = build_gate_chain(4, 256, 32);
+  EXPECT_EQ(g.outputs.size(), 2u);
+  EXPECT_EQ(g.nodes.size(), 8u);
+  EXPECT_THROW(build_gate_chain(0, 256, 0), Error);
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  TimingOptions warm = quick();
+  warm.cold_pass = false;
+  const KernelTiming t = time_graph(*xnnpack, g, "sigmoid", warm);
+  std::vector<std::string> names;
+  for (const runtime::LayerTiming& l : t.layers) names.push_back(l.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"stream0", "gate0", "stream1", "gate1", "stream2", "gate2", "stream3", "gate3"}));
+  const double start = kernel_start_ms(*xnnpack, warm, 1 << 20);
+  EXPECT_TRUE(std::isfinite(start));
+  EXPECT_GE(start, 0.0);
+  EXPECT_LT(start, 1.0);  // a millisecond per kernel would be a broken measurement, not a cache miss
 }
 
 // GELU and LayerNormalization written op by op: ONNX Runtime fuses each into one layer

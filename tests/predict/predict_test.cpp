@@ -886,6 +886,40 @@ TEST(PredictBundle, RunOverheadIsALineThroughTheGraphsIoBytes) {
   EXPECT_EQ(b.layer_excess_ms, 0.004);
 }
 
+// Bundle::kernel_start_ms: every executed kernel pays it once, removed ones do not; it
+// survives a save and load, and a negative one is a corrupt bundle.
+TEST(PredictBundle, KernelStartIsPaidOncePerExecutedKernel) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  Bundle b = train(law_data({model}, rich_rules()), rich_rules());
+  const ir::Graph g = import::load_model(model);
+  const Prediction before = predict::predict(b, g);
+  b.kernel_start_ms = 0.0003;
+  const fs::path path = infercast::testing::temp_path("infercast_kernel_start_test.bundle");
+  save_bundle(b, path);
+  const Bundle loaded = load_bundle(path);
+  EXPECT_EQ(loaded.kernel_start_ms, 0.0003);
+  const Prediction after = predict::predict(loaded, g);
+  int executed = 0;
+  for (std::size_t i = 0; i < after.kernels.size(); ++i) {
+    if (after.kernels[i].removed) {
+      EXPECT_EQ(after.per_kernel[i].ms, 0.0);
+      continue;
+    }
+    ++executed;
+    EXPECT_NEAR(after.per_kernel[i].ms, before.per_kernel[i].ms + 0.0003, 1e-12);
+  }
+  EXPECT_GT(executed, 20);
+  EXPECT_NEAR(after.ms, before.ms + executed * 0.0003, 1e-9);
+  std::string bytes = infercast::testing::read_file(path);
+  const auto at = bytes.find("\"kernel_start_ms\":0.0003");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 24, "\"kernel_start_ms\":-.0003");
+  infercast::testing::write_file(path, bytes);
+  EXPECT_THROW(load_bundle(path), Error);
+  std::filesystem::remove(path);
+}
+
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
   const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " > " + out + " 2>" + err).c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -149,6 +149,18 @@ int run_profile(const ProfileOptions& o) {
   }
   std::cerr << "profile: the per-layer profiler adds " << 1000 * context["layer_excess_ms"].get<double>()
             << " us to each layer's span\n";
+  // What a kernel pays inside a model however small it is: stored with the profile at the
+  // end of the run; a profile stored before it was measured gets it when resumed.
+  if (existing && existing->extra.contains("kernel_start_ms")) {
+    context["kernel_start_ms"] = existing->extra["kernel_start_ms"];
+  } else {
+    bench::TimingOptions calibration;
+    calibration.threads = threads;
+    calibration.protocol = predict::kernel_protocol();
+    context["kernel_start_ms"] = bench::kernel_start_ms(*engine, calibration, machine.l2_bytes);
+  }
+  std::cerr << "profile: a kernel inside a model starts " << 1000 * context["kernel_start_ms"].get<double>()
+            << " us later than back to back (its code and state from beyond the private caches)\n";
   std::cerr << "profile: fused pairs:";
   for (const auto& p : rules.fused_pairs) std::cerr << " " << p;
   std::cerr << "\n";
@@ -240,6 +252,7 @@ int run_profile(const ProfileOptions& o) {
   predict::TrainOptions train_options;
   train_options.llc_bytes = cache_bytes;
   train_options.layer_excess_ms = context["layer_excess_ms"].get<double>();
+  train_options.kernel_start_ms = context["kernel_start_ms"].get<double>();
   train_options.runtime = o.runtime;
   if (adaptive_share > 0 && !summary.interrupted && budget_s - elapsed() - network_s > 5) {
     predict::FusionRules stored_rules;

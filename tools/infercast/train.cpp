@@ -51,6 +51,7 @@ int run_train(const TrainOptions& o) {
   options.llc_bytes = cache_bytes;
   options.exclude_families.insert(o.exclude_families.begin(), o.exclude_families.end());
   options.layer_excess_ms = p.value("layer_excess_ms", 0.0);
+  options.kernel_start_ms = p.value("kernel_start_ms", 0.0);
   options.runtime = p.value("runtime", "");
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, options, &unusable);

@@ -87,6 +87,13 @@ KernelSpec kernel_spec_from_json(const nlohmann::json& j);
 // layer_span_excess_ms (timing.hpp).
 ir::Graph build_relu_chain(int length, std::int64_t channels);
 
+// `length` Sigmoids in a row over a [1, channels, 1, 1] tensor (a squeeze-excitation's
+// gate), named gate0, gate1, ...; with `stream_side` > 0 each gate comes after a Relu over
+// [1, 64, stream_side, stream_side] (stream0, ...: a chain of its own, the graph's second
+// output), whose traffic flushes the core's private caches between two gates as a model's
+// other layers do. The calibration graphs of kernel_start_ms (timing.hpp).
+ir::Graph build_gate_chain(int length, std::int64_t channels, std::int64_t stream_side);
+
 // A runnable one-kernel model: NCHW (ONNX conventions, canonical attributes), static
 // shapes, weights filled from a fixed-seed generator and owned by the graph, finalized.
 // Float specs only (Error(kUnsupported) otherwise): an int8 spec's graph is its float

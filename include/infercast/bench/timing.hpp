@@ -63,8 +63,9 @@ struct KernelTiming {
   int own_layers = 0;        // the layers own_ms sums (the kernel's, boundary layers left out)
   double layers_ms = 0;
   int layer_count = 0;
-  double cold_ms = 0;    // 0 without the cold pass or layers
-  double prepare_s = 0;  // building, converting and preparing the graph
+  double cold_ms = 0;                        // 0 without the cold pass or layers
+  double prepare_s = 0;                      // building, converting and preparing the graph
+  std::vector<runtime::LayerTiming> layers;  // the kept attempt's layers, in execution order
   // What a model pays for this kernel: own_ms when measured, else the end-to-end median.
   double label_ms() const { return own_ms > 0 ? own_ms : stats.median; }
 };
@@ -107,6 +108,15 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
 // Measured on chains of empty Relus (per-layer span minus the unprofiled end-to-end step
 // per layer), >= 0; 0 when the runtime reports no per-node layers.
 double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options);
+
+// What a kernel pays inside a model however small it is, milliseconds: a Sigmoid over 256
+// values timed between Relus over a stream of at least 4 MiB and four times `l2_bytes`
+// (build_gate_chain), minus the same Sigmoid timed back to back, per layer (the gates'
+// median layer times; the profiler's share is in both). Inside a model every layer's code
+// and the runtime's state for it were last touched a few megabytes of traffic ago; the
+// bench's runs back to back find them in the core's private caches. Median of five rounds,
+// >= 0; 0 when the runtime reports no per-node layers or runs the gates out of order.
+double kernel_start_ms(runtime::Runtime& engine, const TimingOptions& options, std::size_t l2_bytes);
 
 // Whether the median of `n` runs whose CV is `cv` is known to 1%: its standard error,
 // 1.2533 * cv / sqrt(n) for a normal spread, is at most 0.01. The bench stops re-measuring

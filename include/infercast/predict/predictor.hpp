@@ -95,6 +95,13 @@ struct Bundle {
   // run does not, so it comes off every executed kernel's prediction (at most down to
   // a tenth of it).
   double layer_excess_ms = 0;
+  // What a kernel pays inside a model beyond its label, however small it is: its code and
+  // the runtime's operator state come from beyond the core's private caches, which the
+  // other layers' traffic has flushed since it last ran, while the bench's runs back to
+  // back find them warm (bench::kernel_start_ms; XNNPACK at 1 thread here: a Sigmoid over
+  // 256 values 0.05 us back to back, 0.2-0.4 us between Relus over 4 MiB, as a
+  // squeeze-excitation's gates take inside efficientnet). Added to every executed kernel.
+  double kernel_start_ms = 0;
   // Cache sizes of the profiled machine. A model whose run moves less than the
   // last-level cache (every executed kernel's weights and activations: the traffic
   // between two runs of a kernel) keeps its weights there from run to run, as a
@@ -120,6 +127,7 @@ struct TrainOptions {
   int min_samples = 8;         // a family with fewer samples gets the roofline only
   std::size_t llc_bytes = 0;   // the cache data stays in between runs (Bundle::llc_bytes), 0 = unknown
   double layer_excess_ms = 0;  // the profile's bench::layer_span_excess_ms, copied into the bundle
+  double kernel_start_ms = 0;  // the profile's bench::kernel_start_ms, copied into the bundle
   // Label kernels with their median run's own time (what a user's typical run pays) rather
   // than their fastest: a model's median run is what `validate` compares with by default.
   bool median_labels = true;
