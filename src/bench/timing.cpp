@@ -625,18 +625,28 @@ KernelTiming time_graph(runtime::Runtime& engine, const ir::Graph& graph, const 
   return out;
 }
 
+namespace {
+
+// The options of a calibration graph: warm, one attempt, at least 0.1 s of runs.
+TimingOptions calibration_options(const TimingOptions& options, int warmup, int min_repeats, int max_repeats) {
+  TimingOptions o = options;
+  o.cold_pass = false;
+  o.protocol.warmup = warmup;
+  o.protocol.min_repeats = min_repeats;
+  o.protocol.min_time_s = 0.1;
+  o.protocol.max_repeats = max_repeats;
+  o.protocol.max_remeasure = 0;
+  return o;
+}
+
+}  // namespace
+
 double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& options) {
   // Chains of 2 and 34 Relus over 8 elements: nothing to compute, so a layer's profiled
   // span is the runtime's dispatch plus its profiler's own work, and the end-to-end
   // step per added layer (unprofiled) is the dispatch alone. Minima on both sides (a
   // shared machine only adds time); the median of seven rounds.
-  TimingOptions o = options;
-  o.cold_pass = false;
-  o.protocol.warmup = 20;
-  o.protocol.min_repeats = 200;
-  o.protocol.min_time_s = 0.1;
-  o.protocol.max_repeats = 4000;
-  o.protocol.max_remeasure = 0;
+  const TimingOptions o = calibration_options(options, 20, 200, 4000);
   // Seven rounds: with three, four profiles of ONNX Runtime on this VM gave 1.72, 1.81,
   // 1.86 and 3.35 us, and every executed kernel of a model carries the error.
   constexpr int kShort = 2, kLong = 34, kRounds = 7;
@@ -655,13 +665,7 @@ double layer_span_excess_ms(runtime::Runtime& engine, const TimingOptions& optio
 }
 
 double kernel_start_ms(runtime::Runtime& engine, const TimingOptions& options, std::size_t l2_bytes) {
-  TimingOptions o = options;
-  o.cold_pass = false;
-  o.protocol.warmup = 10;
-  o.protocol.min_repeats = 50;
-  o.protocol.min_time_s = 0.1;
-  o.protocol.max_repeats = 2000;
-  o.protocol.max_remeasure = 0;
+  const TimingOptions o = calibration_options(options, 10, 50, 2000);
   constexpr int kGates = 16, kRounds = 5;
   constexpr std::int64_t kChannels = 256;
   // The stream: at least 4 MiB and four private caches, as the megabytes a model's other
