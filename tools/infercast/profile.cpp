@@ -138,27 +138,20 @@ int run_profile(const ProfileOptions& o) {
   }
   // Synthetic networks measured by an earlier run of this profile: kept, and continued.
   context["networks"] = existing ? existing->extra.value("networks", nlohmann::json::array()) : nlohmann::json::array();
-  // The profiler's share of every layer time: stored with the profile like the rules.
-  if (existing && existing->extra.contains("layer_excess_ms")) {
-    context["layer_excess_ms"] = existing->extra["layer_excess_ms"];
-  } else {
-    bench::TimingOptions calibration;
-    calibration.threads = threads;
-    calibration.protocol = predict::kernel_protocol();
-    context["layer_excess_ms"] = bench::layer_span_excess_ms(*engine, calibration);
-  }
+  // Calibrations stored with the profile like the rules: a resumed profile keeps what it
+  // stored and measures what it lacks (a profile stored before one existed gets it).
+  bench::TimingOptions calibration;
+  calibration.threads = threads;
+  calibration.protocol = predict::kernel_protocol();
+  auto stored_or_measured = [&](const char* key, const auto& measure) {
+    context[key] = existing && existing->extra.contains(key) ? existing->extra[key] : nlohmann::json(measure());
+  };
+  // The profiler's share of every layer time.
+  stored_or_measured("layer_excess_ms", [&] { return bench::layer_span_excess_ms(*engine, calibration); });
   std::cerr << "profile: the per-layer profiler adds " << 1000 * context["layer_excess_ms"].get<double>()
             << " us to each layer's span\n";
-  // What a kernel pays inside a model however small it is: stored with the profile at the
-  // end of the run; a profile stored before it was measured gets it when resumed.
-  if (existing && existing->extra.contains("kernel_start_ms")) {
-    context["kernel_start_ms"] = existing->extra["kernel_start_ms"];
-  } else {
-    bench::TimingOptions calibration;
-    calibration.threads = threads;
-    calibration.protocol = predict::kernel_protocol();
-    context["kernel_start_ms"] = bench::kernel_start_ms(*engine, calibration, machine.l2_bytes);
-  }
+  // What a kernel pays inside a model however small it is.
+  stored_or_measured("kernel_start_ms", [&] { return bench::kernel_start_ms(*engine, calibration, machine.l2_bytes); });
   std::cerr << "profile: a kernel inside a model starts " << 1000 * context["kernel_start_ms"].get<double>()
             << " us later than back to back (its code and state from beyond the private caches)\n";
   std::cerr << "profile: fused pairs:";
