@@ -32,6 +32,7 @@ const Names kSeParams{"n", "h", "w", "c", "r"};
 const Names kShuffleParams{"n", "h", "w", "c", "groups"};
 const Names kSliceParams{"n", "h", "w", "c", "parts"};
 const Names kRowSliceParams{"n", "c", "parts"};
+const Names kConstParams{"n", "h", "w", "c", "scalar"};
 
 struct TypeInfo {
   std::string type;
@@ -127,6 +128,15 @@ const std::vector<TypeInfo>& type_table() {
       // The first c/parts columns of [n, c] rows (a transformer's packed q/k/v split along
       // the last axis): a strided copy in every layout.
       {"slice_rows", &kRowSliceParams},
+      // An activation times a constant with one value per channel (`scalar` 0) or one value
+      // (`scalar` 1), and relu(x + constant): an inference BatchNormalization no convolution
+      // absorbs, quantized (DenseNet's norm1 after each concat: int8 MUL, then ADD with
+      // RELU), and hard swish's x + 3 and x / 6. XNNPACK runs the int8 forms as a lookup
+      // table per channel, not as the arithmetic of an int8 MUL or ADD of two tensors
+      // (measured at 1 thread: densenet121's int8 scales took 1.7x their prediction from
+      // two-tensor muls). int8 kernel types; not in the default float space.
+      {"scale", &kConstParams},
+      {"shift+relu", &kConstParams},
   };
   return table;
 }
@@ -189,7 +199,15 @@ const std::vector<std::string>& int8_kernel_types() {
                                                  "globalavgpool", "concat", "pad",
                                                  // Elementwise ops of quantized mobile nets: hard-swish's and SE's
                                                  // multiplies, the SE gate's sigmoid, MediaPipe's HARD_SWISH.
-                                                 "mul", "channel_mul", "sigmoid", "hardswish"};
+                                                 "mul", "channel_mul", "sigmoid", "hardswish",
+                                                 // Per-channel and scalar constants: a standalone
+                                                 // BatchNormalization, hard swish's x + 3 and x / 6.
+                                                 "scale", "shift+relu"};
+  return types;
+}
+
+const std::vector<std::string>& int8_float_kernel_types() {
+  static const std::vector<std::string> types = {"transpose"};
   return types;
 }
 
@@ -235,7 +253,7 @@ void validate(const KernelSpec& spec) {
     const auto it = spec.params.find(name);
     if (it == spec.params.end()) invalid(spec, "parameter '" + name + "'", "is missing");
     const std::int64_t v = it->second;
-    const std::int64_t lowest = name == "pad" ? 0 : 1;
+    const std::int64_t lowest = name == "pad" || name == "scalar" ? 0 : 1;
     if (v < lowest || v > kMaxExtent) {
       invalid(
           spec, "parameter '" + name + "'",
@@ -323,6 +341,9 @@ void validate(const KernelSpec& spec) {
       checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
     else
       checked_product(spec, {p("n"), p("c")});
+  } else if (t == "scale" || t == "shift+relu") {
+    if (p("scalar") > 1) invalid(spec, "parameter 'scalar'", "must be 0 (one value per channel) or 1 (one value)");
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
   } else {
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
   }
@@ -598,6 +619,14 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int y = b.activation("y", {n, c, h, w});
     b.node(t == "mul" ? O::Mul : O::Add, t == "mul" ? "mul" : "add", {x0, x1}, {y});
     return b.finish(detail::append_activation(b, act, y, {n, c, h, w}));
+  }
+  if (t == "scale" || t == "shift+relu") {
+    const int x = b.input("x", {n, c, h, w});
+    const std::int64_t kc = p("scalar") == 1 ? 1 : c;
+    const int k = t == "scale" ? b.weights("k", {1, kc, 1, 1}, 0.5f, 1.5f) : b.weights("k", {1, kc, 1, 1});
+    const int y = b.activation("y", {n, c, h, w});
+    b.node(t == "scale" ? O::Mul : O::Add, t == "scale" ? "scale" : "shift", {x, k}, {y});
+    return b.finish(t == "scale" ? y : detail::append_activation(b, "relu", y, {n, c, h, w}));
   }
   if (t == "channel_mul") {
     const int x = b.input("x", {n, c, h, w});

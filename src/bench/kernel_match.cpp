@@ -379,8 +379,24 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
     if (n.inputs.size() != 2) return std::nullopt;
     const auto a = dims_of(c.g, n.inputs[0]);
     const auto b = dims_of(c.g, n.inputs[1]);
-    if (!a || !b || c.g.tensors[n.inputs[0]].is_constant() || c.g.tensors[n.inputs[1]].is_constant())
-      return std::nullopt;
+    if (!a || !b || c.g.tensors[n.inputs[0]].is_constant()) return std::nullopt;
+    if (c.g.tensors[n.inputs[1]].is_constant()) {
+      // x * k or relu(x + k), k one value or one per channel: scale, shift+relu.
+      const auto x = as_nhwc(c, n.inputs[0]);
+      const auto k = c.g.tensors[n.inputs[1]].shape.numel();
+      if (!x || !k || (*k != 1 && *k != x->c)) return std::nullopt;
+      if (*k != 1) {
+        const Dims& kd = *b;
+        const std::size_t axis = c.nhwc ? 3 : 1;
+        if (kd.size() != 4 || kd[axis] != x->c) return std::nullopt;
+      }
+      std::string act = fused_activation(n);
+      if (nodes.size() == 2 && act.empty()) act = activation_name(c.g, c.g.nodes[nodes[1]]);
+      if (nodes.size() > 2 || (n.op == O::Mul ? !act.empty() : act != "relu")) return std::nullopt;
+      auto params = nhwc_params(*x);
+      params["scalar"] = *k == 1 ? 1 : 0;
+      return make(n.op == O::Mul ? "scale" : "shift+relu", params, dtype);
+    }
     if (*a != *b) {
       // x * s with s one value per (image, channel): a squeeze-excitation's scaling.
       if (n.op != O::Mul || nodes.size() != 1 || a->size() != 4 || b->size() != 4) return std::nullopt;

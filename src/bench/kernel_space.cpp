@@ -20,6 +20,7 @@
 //   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
 //                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
 //   conv stem       8% of conv draws: 3 channels in at 64-320 (stem_params)
+//   input image     10% of pad and transpose draws: 1 or 3 channels at 64-320 (image_params)
 //   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (a power of two in
 //                   half the draws, else log-uniform: RegNet's 6, 13, 26, 55) of group
 //                   width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
@@ -31,7 +32,8 @@
 //                   16-3136, head or hidden width 16-1024; in 30% of draws window
 //                   attention: windows x heads 16-256, 16-196 tokens, head width 16-64
 //   pooling         k 2 (30%) or 3, stride 2 (80%) or 1
-//   elementwise     up to kMaxElementwise elements (32 MiB of float32)
+//   elementwise     up to kMaxElementwise elements (32 MiB of float32); scale and
+//                   shift+relu: one constant per channel, or one in 25% of draws
 //   rows            layernorm, gelu: 1-3136 rows of 10-4096; softmax 1-16384 rows (every
 //                   query of every head and window)
 //   slices          the first of 2 (60%), 3 or 4 equal channel parts of an NCHW tensor; the
@@ -159,6 +161,19 @@ Params stem_params(Rng& rng, bool padded_conv) {
           {"groups", 1}};
 }
 
+// A network's input image (1 or 3 channels at a stem's resolution), for the data movers
+// that meet it: the TFLite writer pads it before a stride-2 stem (PAD, then a VALID conv)
+// and a quantized model turns it channels-last (its input_nhwc transpose). With the
+// general marginals, a 3-channel tensor of 200 pixels or more a side came up in about one
+// pad draw in 400, and XNNPACK's int8 stem pads and input transposes were predicted at
+// 0.35-0.5 of their in-model times (mobilenet_v3_small: 0.27 against 0.52 ms).
+Params image_params(Rng& rng) {
+  const std::int64_t hw = uniform(rng) < 0.6
+                              ? choice(rng, {96, 128, 160, 192, 224, 256, 299, 320}, {1, 2, 1, 2, 6, 2, 1, 1})
+                              : log_uniform(rng, 64, 320);
+  return {{"n", 1}, {"h", hw}, {"w", hw}, {"c", choice(rng, {1, 3}, {0.15, 0.85})}};
+}
+
 // A conv-anchored kernel (conv, conv+..., pad+conv): a network's stem in 8% of draws,
 // grouped in 30% of the others.
 Params conv_params(Rng& rng, bool padded_conv) {
@@ -281,7 +296,7 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     return p;
   }
   if (type == "pad") {
-    Params p = tensor(3, 512, 4, 256);
+    Params p = uniform(rng) < 0.10 ? image_params(rng) : tensor(3, 512, 4, 256);
     p["pad"] = choice(rng, {1, 2, 3}, {0.6, 0.25, 0.15});
     return p;
   }
@@ -315,6 +330,14 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     const std::int64_t parts = choice(rng, {2, 3, 4}, {0.3, 0.5, 0.2});
     return Params{{"n", log_uniform(rng, 1, 3136)}, {"c", channels(rng, 16, 1024) * parts}, {"parts", parts}};
   }
+  // One value for every channel in 3 of 4 draws (a BatchNormalization), else one value
+  // (hard swish's x + 3 and x / 6).
+  if (type == "scale" || type == "shift+relu") {
+    Params p = tensor(3, 2048, 1, 320);
+    p["scalar"] = uniform(rng) < 0.25 ? 1 : 0;
+    return p;
+  }
+  if (type == "transpose" && uniform(rng) < 0.10) return image_params(rng);
   return tensor(3, 2048, 1, 320);  // elementwise, activations, bn, reshape, transpose
 }
 

@@ -281,11 +281,13 @@ std::vector<fs::path> model_files(const std::vector<fs::path>& models) {
 
 const std::vector<std::string>& default_kernel_types() {
   // conv+transpose is a fusion probe: a runtime either folds the transpose into the conv
-  // (then a model's kernel is the plain conv) or runs it as a transpose kernel.
+  // (then a model's kernel is the plain conv) or runs it as a transpose kernel. scale and
+  // shift+relu are int8 kernel types (bench::int8_kernel_types): a float model's
+  // BatchNormalization is the bn kernel.
   static const std::vector<std::string> types = [] {
     std::vector<std::string> v;
     for (const std::string& t : kernel_types())
-      if (t != "conv+transpose") v.push_back(t);
+      if (t != "conv+transpose" && t != "scale" && t != "shift+relu") v.push_back(t);
     return v;
   }();
   return types;
@@ -353,21 +355,31 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
                 "kernels are sampled in float32 or int8, not " + std::string(ir::dtype_name(o.dtype)));
   // int8: the float sequence of the int8 types, each spec as int8 (the same shapes, so an
   // int8 and a float profile of one seed time the same layers).
+  // Types a quantized model runs in float (int8_float_kernel_types) stay float32.
   const std::vector<std::string>& int8 = int8_kernel_types();
+  const std::vector<std::string>& as_float = int8_float_kernel_types();
+  const auto runs_in_float = [&](const std::string& t) {
+    return std::find(as_float.begin(), as_float.end(), t) != as_float.end();
+  };
   SamplerOptions float_options = o;
   float_options.dtype = ir::DType::kFloat32;
-  if (float_options.kernel_types.empty()) float_options.kernel_types = int8;
+  if (float_options.kernel_types.empty()) {
+    float_options.kernel_types = int8;
+    float_options.kernel_types.insert(float_options.kernel_types.end(), as_float.begin(), as_float.end());
+  }
   for (const std::string& t : float_options.kernel_types) {
     kernel_parameters(t);  // an unknown type is named as such
-    if (std::find(int8.begin(), int8.end(), t) == int8.end()) {
+    if (std::find(int8.begin(), int8.end(), t) == int8.end() && !runs_in_float(t)) {
       std::string known;
       for (const auto& k : int8) known += (known.empty() ? "" : ", ") + k;
+      for (const auto& k : as_float) known += ", " + k + " (float)";
       throw Error(ErrorKind::kInvalidArgument, "kernel '" + t + "'", "--precision int8",
                   "has no int8 form (int8 kernel types: " + known + ")");
     }
   }
   std::vector<KernelSpec> specs = sample_float_kernels(float_options, count);
-  for (KernelSpec& s : specs) s.dtype = ir::DType::kInt8;
+  for (KernelSpec& s : specs)
+    if (!runs_in_float(s.type)) s.dtype = ir::DType::kInt8;
   return specs;
 }
 

@@ -66,9 +66,12 @@ void permute_dims_and_pads(ir::Graph& g, const std::array<int, 8>& order, bool t
     if (tflite_pads) pads.shape = ir::Shape::of({4, 2});
   }
   for (ir::Tensor& t : g.tensors) {
-    if (t.is_constant()) continue;
     const auto d = t.shape.extents();
-    if (d.size() == 4) t.shape = ir::Shape::of({d[0], d[2], d[3], d[1]});
+    if (d.size() != 4) continue;
+    // A constant keeps its bytes, so only one whose order they do not fix is permuted: at
+    // most one extent above 1 (scale's [1, C, 1, 1] becomes [1, 1, 1, C]).
+    if (t.is_constant() && std::count_if(d.begin(), d.end(), [](std::int64_t e) { return e > 1; }) > 1) continue;
+    t.shape = ir::Shape::of({d[0], d[2], d[3], d[1]});
   }
 }
 
@@ -124,7 +127,7 @@ bool tflite_round_trip(const ir::Graph& graph, const std::string& type) {
 // form [1,16,36,64] x [1,16,1,1] 3.0 us; selfie_segmentation_landscape's first such Mul
 // 10.6 us in the model, predicted 3.8 us from the NCHW kernels.
 bool permuted_on_xnnpack(const std::string& type) {
-  return type == "concat" || type == "channel_mul";
+  return type == "concat" || type == "channel_mul" || type == "scale" || type == "shift+relu";
 }
 
 // Kernel types XNNPACK reads channels-last inside a model where the bench's NCHW graph

@@ -48,6 +48,10 @@ std::vector<KernelSpec> small_int8_specs() {
       auto p = nhwc;
       p["pad"] = 1;
       specs.push_back(int8_spec(t, p));
+    } else if (t == "scale" || t == "shift+relu") {
+      auto p = nhwc;
+      p["scalar"] = 0;
+      specs.push_back(int8_spec(t, p));
     } else {
       specs.push_back(int8_spec(t, nhwc));
     }
@@ -86,11 +90,18 @@ TEST(BenchInt8, SamplerGivesInt8SpecsOfTheInt8TypesOnly) {
   o.max_macs = 1e7;
   const std::vector<KernelSpec> specs = sample_kernels(o, 30);
   ASSERT_EQ(specs.size(), 30u);
+  // Each is an int8 spec of an int8 type, or a float spec of a type quantized models run
+  // in float (their input's transpose).
   const auto& int8 = int8_kernel_types();
+  const auto& as_float = int8_float_kernel_types();
   for (const KernelSpec& s : specs) {
-    EXPECT_EQ(s.dtype, ir::DType::kInt8);
-    EXPECT_NE(std::find(int8.begin(), int8.end(), s.type), int8.end()) << s.type;
+    const bool float_type = std::find(as_float.begin(), as_float.end(), s.type) != as_float.end();
+    EXPECT_EQ(s.dtype, float_type ? ir::DType::kFloat32 : ir::DType::kInt8) << s.type;
+    EXPECT_TRUE(float_type || std::find(int8.begin(), int8.end(), s.type) != int8.end()) << s.type;
   }
+  o.kernel_types = {"transpose", "scale"};
+  for (const KernelSpec& s : sample_kernels(o, 4))
+    EXPECT_EQ(s.dtype, s.type == "transpose" ? ir::DType::kFloat32 : ir::DType::kInt8) << s.type;
   o.kernel_types = {"softmax"};
   EXPECT_THROW(sample_kernels(o, 1), Error);
 }
@@ -174,6 +185,17 @@ TEST(BenchInt8, XnnpackFormsOfLayoutFreeKernelsAreChannelsLast) {
     const ir::Node& mul = op(g, ir::Op::Mul);
     EXPECT_EQ(dims(g, mul.inputs[0]), (std::vector<std::int64_t>{1, h, w, c}));
     EXPECT_EQ(dims(g, mul.inputs[1]), (std::vector<std::int64_t>{1, 1, 1, c}));
+  }
+  // A per-channel constant lies along the last axis, as XNNPACK's per-channel lookup
+  // tables read it inside a quantized model (ops_quant.cpp), for the multiply and the add.
+  for (const char* type : {"scale", "shift+relu"}) {
+    auto p = nhwc;
+    p["scalar"] = 0;
+    const ir::Graph g = int8_kernel_form("xnnpack", int8_spec(type, p)).graph;
+    const ir::Node& n = op(g, std::string(type) == "scale" ? ir::Op::Mul : ir::Op::Add);
+    EXPECT_EQ(dims(g, n.inputs[0]), (std::vector<std::int64_t>{1, h, w, c})) << type;
+    EXPECT_EQ(dims(g, n.inputs[1]), (std::vector<std::int64_t>{1, 1, 1, c})) << type;
+    EXPECT_TRUE(g.tensors[static_cast<std::size_t>(n.inputs[1])].is_constant()) << type;
   }
   {
     auto p = nhwc;

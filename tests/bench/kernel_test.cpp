@@ -27,9 +27,9 @@ KernelSpec example(const std::string& type) {
   std::map<std::string, std::int64_t> p;
   for (const auto& name : kernel_parameters(type)) {
     static const std::map<std::string, std::int64_t> defaults{
-        {"n", 1}, {"h", 9},      {"w", 7},        {"c", 8},   {"cin", 8},    {"cout", 12},
-        {"k", 3}, {"stride", 2}, {"dilation", 1}, {"pad", 1}, {"groups", 2}, {"b", 2},
-        {"m", 5}, {"inputs", 3}, {"scale", 2},    {"r", 4},   {"cpad", 4},   {"parts", 2}};
+        {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},   {"cout", 12}, {"k", 3},
+        {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},     {"m", 5},     {"inputs", 3},
+        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}};
     p[name] = defaults.at(name);
   }
   if (type == "matmul") p["k"] = 6, p["n"] = 4;
@@ -46,7 +46,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 59u);
+  ASSERT_EQ(kernel_types().size(), 61u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);

@@ -198,7 +198,8 @@ int run_profile(const ProfileOptions& o) {
   // candidates weighted by the cross-validated error of their family in a bundle trained
   // on what is measured so far. Every measurement is committed; a rerun skips what is
   // stored, so it continues where the last run stopped.
-  const std::vector<std::string> types = int8 ? bench::int8_kernel_types() : predict::single_kernel_types(rules);
+  std::vector<std::string> types = int8 ? bench::int8_kernel_types() : predict::single_kernel_types(rules);
+  if (int8) types.insert(types.end(), bench::int8_float_kernel_types().begin(), bench::int8_float_kernel_types().end());
   std::cerr << "profile: " << types.size() << " kernel types run as one kernel on " << o.runtime << "\n";
   bench::BenchOptions bo;
   bo.runtime = o.runtime;

@@ -65,6 +65,10 @@ const std::vector<std::string>& kernel_types();
 // ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
 // global average pooling, concat, pad).
 const std::vector<std::string>& int8_kernel_types();
+// Kernel types a quantized model runs in float: the transpose of its float NCHW input to
+// channels-last before its QUANTIZE (the TFLite form `quantize` writes). An int8 profile
+// samples them beside int8_kernel_types(), as float32 specs.
+const std::vector<std::string>& int8_float_kernel_types();
 // The pairs int8 fusion probes time as one graph (predict::int8_fusion_probes: a PAD
 // before a convolution, a residual add, hard-swish and sigmoid after a convolution):
 // int8 specs like int8_kernel_types(), never sampled into a profile's kernel space.
