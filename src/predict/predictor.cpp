@@ -7,9 +7,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <tuple>
 
 #include "infercast/base/error.hpp"
+#include "infercast/bench/kernel.hpp"
 
 namespace infercast::predict {
 
@@ -23,6 +25,37 @@ constexpr double kZ90 = 1.645;
 }  // namespace
 
 namespace {
+
+// What XNNPACK pays to turn an NCHW model's 4-D input channels-last: it holds a CNN's
+// activations so, and converts the input inside the first layer that reads it
+// (runtime::xnnpack Builder::as_order, a gather into a new tensor), which the bench's
+// kernel labels never include (their inputs are channels-last already). Priced as the
+// bench's `transpose` kernel of the input's shape (NCHW to NHWC, the same gather) by the
+// datamove regressor; 0 for other runtimes, channels-last (TFLite) models and bundles
+// without that regressor. Measured at 1 thread: the first conv of every torchvision model
+// with a small stem (3x3 stride 2 on a 224x224 image) was predicted 0.14-0.18 ms short,
+// 4-10% of mobilenet_v3_small's, mnasnet0_5's and shufflenet_v2_x0_5's latency.
+double input_conversion_ms(const Bundle& bundle, const ir::Graph& graph, const ir::Tensor& input) {
+  if (bundle.runtime != "xnnpack" || graph.meta.layout == ir::Layout::kNHWC || input.shape.rank() != 4 ||
+      !input.shape.is_static() || !ir::is_floating(input.dtype))
+    return 0;
+  const auto family = bundle.families.find("datamove");
+  if (family == bundle.families.end() || family->second.kind == ModelKind::kRoofline) return 0;
+  const auto d = input.shape.extents();
+  bench::KernelSpec spec{"transpose", {{"n", d[0]}, {"c", d[1]}, {"h", d[2]}, {"w", d[3]}}, ir::DType::kFloat32};
+  try {
+    bench::validate(spec);
+  } catch (const Error&) {
+    return 0;  // beyond the bench's tensor limits: no label could say
+  }
+  const ir::Graph transpose = bench::build_kernel_graph(spec);
+  for (const Kernel& k : split_kernels(transpose, bundle.rules))
+    if (!k.removed && k.family == "datamove") {
+      const std::vector<Features> row{k.features};
+      return family->second.xgb.predict_ms(row).front();
+    }
+  return 0;
+}
 
 // Bytes a kernel reads as weights and as activations (its inputs and output).
 double weight_bytes(const KernelCost& c) {
@@ -412,6 +445,28 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     for (std::size_t j = 0; j < indices.size(); ++j) p.per_kernel[indices[j]].ms = ms[slot[j]];
   }
   const std::vector<double> stale = stale_input_bytes(graph, p.kernels, static_cast<double>(bundle.l2_bytes));
+  // The first executed kernel that reads an NCHW 4-D graph input converts it (XNNPACK),
+  // when it runs channels-last (a convolution or a pool reading the input itself, as a
+  // CNN's stem does; an input that goes through elementwise ops first is converted later,
+  // in a layer this does not find).
+  static const std::set<std::string> kSpatial = {"conv", "gconv", "dwconv", "convtranspose", "pool"};
+  std::vector<double> conversion(p.kernels.size(), 0.0);
+  for (int input : graph.inputs) {
+    const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(input)];
+    if (t.is_constant()) continue;
+    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+      const Kernel& k = p.kernels[i];
+      if (k.removed) continue;
+      const auto reads = [&](int n) {
+        const auto& in = graph.nodes[static_cast<std::size_t>(n)].inputs;
+        return std::find(in.begin(), in.end(), input) != in.end();
+      };
+      if (std::none_of(k.nodes.begin(), k.nodes.end(), reads)) continue;
+      if (kSpatial.count(k.family) != 0 && p.per_kernel[i].source != kEstimateSource)
+        conversion[i] += input_conversion_ms(bundle, graph, t);
+      break;
+    }
+  }
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];
     const Kernel& k = p.kernels[i];
@@ -430,6 +485,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // rate per activation byte (stale_input_bytes; measured at 1 thread on an EPYC host,
       // XNNPACK's concats inside the held-out models went from 0.45 to 0.66 of their times).
       out.ms += f.ms_per_io_byte * stale[i];
+      // An NCHW input turned channels-last inside this kernel's layer (input_conversion_ms).
+      out.ms += conversion[i];
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.
       out.ms = std::max(out.ms - bundle.layer_excess_ms, 0.1 * out.ms);
       // Its code and operator state come from beyond the private caches (Bundle::kernel_start_ms).

@@ -920,6 +920,52 @@ TEST(PredictBundle, KernelStartIsPaidOncePerExecutedKernel) {
   std::filesystem::remove(path);
 }
 
+// XNNPACK turns an NCHW model's image channels-last inside the stem's layer: that kernel
+// alone pays the bench's transpose of the input's shape, on an XNNPACK bundle only.
+TEST(PredictBundle, XnnpackPaysTheInputsLayoutConversionInTheStem) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  std::vector<TrainingKernel> data = law_data({model}, rich_rules());
+  int transposes = 0;
+  for (std::int64_t c : {1, 3, 8, 16, 32, 64})
+    for (std::int64_t hw : {16, 32, 56, 112, 224}) {
+      const bench::KernelSpec spec{"transpose", {{"n", 1}, {"c", c}, {"h", hw}, {"w", hw}}, ir::DType::kFloat32};
+      for (Kernel& k : split_kernels(bench::build_kernel_graph(spec), rich_rules())) {
+        if (k.removed) continue;
+        ASSERT_EQ(k.family, "datamove");
+        const double ms = 1e-6 * static_cast<double>(c * hw * hw) * (c < 8 ? 4.0 : 1.0);
+        data.push_back({std::move(k), ms});
+        ++transposes;
+      }
+    }
+  ASSERT_EQ(transposes, 30);
+  Bundle b = train(data, rich_rules());
+  ASSERT_TRUE(b.families.count("datamove"));
+  const ir::Graph g = import::load_model(model);
+  b.runtime = "ort";
+  const Prediction ort = predict::predict(b, g);
+  b.runtime = "xnnpack";
+  const Prediction xnn = predict::predict(b, g);
+  ASSERT_EQ(xnn.kernels.size(), ort.kernels.size());
+  int changed = 0;
+  for (std::size_t i = 0; i < xnn.kernels.size(); ++i) {
+    if (xnn.per_kernel[i].ms == ort.per_kernel[i].ms) continue;
+    ++changed;
+    const auto& in = g.nodes[static_cast<std::size_t>(xnn.kernels[i].nodes.front())].inputs;
+    EXPECT_NE(std::find(in.begin(), in.end(), g.inputs[0]), in.end()) << "the stem reads the image";
+    EXPECT_EQ(xnn.kernels[i].family, "conv");
+    // About the law's 4e-6 ms per element of a 3-channel image (150528 elements).
+    EXPECT_NEAR(xnn.per_kernel[i].ms - ort.per_kernel[i].ms, 0.6, 0.3);
+  }
+  EXPECT_EQ(changed, 1);
+  // A channels-last (TFLite) model converts nothing.
+  ir::Graph nhwc = import::load_model(model);
+  nhwc.meta.layout = ir::Layout::kNHWC;
+  const Prediction tflite_like = predict::predict(b, nhwc);
+  b.runtime = "ort";
+  EXPECT_EQ(tflite_like.ms, predict::predict(b, nhwc).ms);
+}
+
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
   const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " > " + out + " 2>" + err).c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
