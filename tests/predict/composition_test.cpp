@@ -185,11 +185,11 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   EXPECT_EQ(cold_scale_at(b.families.at("conv"), 12.0), 1.0);
 }
 
-// A chain whose copy moves more than half the cache still gives its point: predict adds no
-// excess to such a kernel (its label was timed cold), but the chain runs cold whatever a
-// copy's size, so the point divides by the flushed fit's excess. The one-row 2048->2048 FC
-// chain is 16.8 MB a copy, just above half of a 32 MiB cache; without its point the
-// classifiers of CNNs took the 50-row chain's scale.
+// A chain whose copy moves more than half the cache still gives its point: the chain runs
+// cold whatever a copy's size, so the point divides by the flushed fit's excess. The
+// one-row 2048->2048 FC chain is 16.8 MB a copy, just above half of a 32 MiB cache; without
+// its point the classifiers of CNNs took the 50-row chain's scale. predict adds the excess
+// to a kernel up to the cache (its label was timed warm) and none above (timed cold).
 TEST(PredictComposition, ColdScaleKeepsTheChainOfACopyAboveHalfTheCache) {
   Bundle b = roofline_bundle();
   b.llc_bytes = 32u << 20;
@@ -200,7 +200,7 @@ TEST(PredictComposition, ColdScaleKeepsTheChainOfACopyAboveHalfTheCache) {
   double flushed = 0;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     if (p.kernels[i].removed) continue;
-    EXPECT_EQ(p.per_kernel[i].cold_excess_ms, 0.0);
+    EXPECT_NEAR(p.per_kernel[i].cold_excess_ms, flushed_weight_excess_ms(b, p.kernels[i]), 1e-12);
     flushed += flushed_weight_excess_ms(b, p.kernels[i]);
   }
   ASSERT_NEAR(flushed, 6 * 1e-7 * 4.0 * (2048.0 * 2048 + 2048), 1e-6);
@@ -219,6 +219,11 @@ TEST(PredictComposition, ColdScaleKeepsTheChainOfACopyAboveHalfTheCache) {
   const Prediction q = predict::predict(b, bench::weight_chain(classifier, 1));
   ASSERT_FALSE(q.kernels.empty());
   EXPECT_NEAR(q.per_kernel[0].cold_excess_ms, 1.5 * flushed_weight_excess_ms(b, q.kernels[0]), 1e-12);
+  // A 4096->4096 FC moves 67 MB, more than the cache: its label is cold already.
+  const bench::KernelSpec huge{"fc", {{"n", 1}, {"cin", 4096}, {"cout", 4096}}};
+  const Prediction r = predict::predict(b, bench::weight_chain(huge, 1));
+  ASSERT_FALSE(r.kernels.empty());
+  EXPECT_EQ(r.per_kernel[0].cold_excess_ms, 0.0);
 }
 
 }  // namespace

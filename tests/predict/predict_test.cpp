@@ -823,10 +823,10 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
     const Kernel& k = p.kernels[i];
     if (k.removed) continue;
     const FamilyModel& f = loaded.families.at(k.family);
-    // Kernels moving more than half the cache were measured cold already: no excess. Inside
+    // Kernels moving more than the cache were measured cold already: no excess. Inside
     // the model the weights are cold, and the activations only where they left the L2
     // since they were written (a block's shortcut): the others were just written.
-    const double e = k.cost.bytes > 8.0 * 1024 * 1024 ? 0.0 : f.ms_per_weight_byte * weight(k.cost);
+    const double e = k.cost.bytes > 16.0 * 1024 * 1024 ? 0.0 : f.ms_per_weight_byte * weight(k.cost);
     const double s = f.ms_per_io_byte * stale[i];
     stale_kernels += stale[i] > 0;
     stale_ms += s;
