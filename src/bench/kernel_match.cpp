@@ -384,7 +384,7 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
       // x * k or relu(x + k), k one value or one per channel: scale, shift+relu.
       const auto x = as_nhwc(c, n.inputs[0]);
       const auto k = c.g.tensors[n.inputs[1]].shape.numel();
-      if (!x || !k || (*k != 1 && *k != x->c)) return std::nullopt;
+      if (!x || !k || (*k != 1 && static_cast<std::int64_t>(*k) != x->c)) return std::nullopt;
       if (*k != 1) {
         const Dims& kd = *b;
         const std::size_t axis = c.nhwc ? 3 : 1;
