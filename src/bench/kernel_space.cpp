@@ -132,6 +132,13 @@ std::int64_t stride_for(Rng& rng, std::int64_t k) {
   return uniform(rng) < (k == 1 ? 0.10 : 0.22) ? 2 : 1;
 }
 
+// The side of a network's input image: the common ones in 60% of draws (224 most of all),
+// else log-uniform over 64-320.
+std::int64_t input_resolution(Rng& rng) {
+  return uniform(rng) < 0.6 ? choice(rng, {96, 128, 160, 192, 224, 256, 299, 320}, {1, 2, 1, 2, 6, 2, 1, 1})
+                            : log_uniform(rng, 64, 320);
+}
+
 // The first layer of a network, which reads the image: 3 channels at an input resolution
 // (224 most often; MediaPipe's 128-256; 96-320). A strided conv (3x3 in 60%, 7x7 as
 // ResNet's 25%, 5x5 15%; stride 2 in 85%) to 8-64 channels, or in 20% a patchify conv
@@ -140,9 +147,7 @@ std::int64_t stride_for(Rng& rng, std::int64_t k) {
 // thousand conv draws, and XNNPACK's stems were predicted at 0.35-0.72 of their in-model
 // times (its 3-channel convolutions run slower per FLOP than any it had been shown).
 Params stem_params(Rng& rng, bool padded_conv) {
-  const std::int64_t hw = uniform(rng) < 0.6
-                              ? choice(rng, {96, 128, 160, 192, 224, 256, 299, 320}, {1, 2, 1, 2, 6, 2, 1, 1})
-                              : log_uniform(rng, 64, 320);
+  const std::int64_t hw = input_resolution(rng);
   if (!padded_conv && uniform(rng) < 0.2) {
     const std::int64_t k = choice(rng, {4, 16, 32}, {0.6, 0.25, 0.15});
     return {{"n", 1}, {"h", hw},     {"w", hw},       {"cin", 3}, {"cout", channels(rng, 48, 1024)},
@@ -168,9 +173,7 @@ Params stem_params(Rng& rng, bool padded_conv) {
 // pad draw in 400, and XNNPACK's int8 stem pads and input transposes were predicted at
 // 0.35-0.5 of their in-model times (mobilenet_v3_small: 0.27 against 0.52 ms).
 Params image_params(Rng& rng) {
-  const std::int64_t hw = uniform(rng) < 0.6
-                              ? choice(rng, {96, 128, 160, 192, 224, 256, 299, 320}, {1, 2, 1, 2, 6, 2, 1, 1})
-                              : log_uniform(rng, 64, 320);
+  const std::int64_t hw = input_resolution(rng);
   return {{"n", 1}, {"h", hw}, {"w", hw}, {"c", choice(rng, {1, 3}, {0.15, 0.85})}};
 }
 
