@@ -66,6 +66,11 @@ def main(paths):
         if o:
             print(f"- against the {other}: within ±5% {pct(o['within5'])}, within ±10% {pct(o['within10'])}, "
                   f"MAPE {o['mape']:.1f}%")
+        q = s.get("quiet")
+        if q:
+            print(f"- against the quiet rounds (a core per thread, `core_share` >= 0.8; {q['contended_rounds']} of "
+                  f"{q['rounds']} rounds contended), {q['n']} models: within ±5% {pct(q['within5'])}, within ±10% "
+                  f"{pct(q['within10'])}, MAPE {q['mape']:.1f}%")
         b = s["baselines"]
         print(f"- FLOPs-proportional ({b['flops']['gflops']:.1f} GFLOP/s fitted on these models): within ±10% "
               f"{pct(b['flops']['within10'])}, MAPE {b['flops']['mape']:.1f}%; conv-only: within ±10% "
@@ -92,15 +97,22 @@ def main(paths):
             print(f"| {fam} | {len(ms)}{note} | {within}/{len(ms)} | {sum(abs(e) for e in errs) / len(errs):.1f}% | "
                   f"{worst['model']} {worst['error_pct']:+.1f}% | {100 * spreads[len(spreads) // 2]:.1f}% | {ext} |")
         print()
-        print("| model | measured median ms | fastest ms | spread | predicted ms | error | vs fastest |")
-        print("|---|---|---|---|---|---|---|")
+        quiet = bool(q)
+        extra = " quiet median ms (rounds) | vs quiet |" if quiet else ""
+        print("| model | measured median ms | fastest ms | spread | predicted ms | error | vs fastest |" + extra)
+        print("|---|---|---|---|---|---|---|" + ("---|---|" if quiet else ""))
         for m in j["models"]:
             if "error" in m:
-                print(f"| {m['model']} | failed: {m['error'][:80]} | | | | | |")
+                print(f"| {m['model']} | failed: {m['error'][:80]} | | | | | |" + (" | |" if quiet else ""))
                 continue
             vs_min = 100 * (m["predicted_ms"] - m["min_ms"]) / m["min_ms"] if m.get("min_ms") else 0
+            cells = ""
+            if quiet:
+                qm = m.get("quiet_median_ms", 0)
+                vs_q = f"{100 * (m['predicted_ms'] - qm) / qm:+.1f}%" if qm else "no quiet round"
+                cells = f" {qm:.3g} ({m.get('quiet_rounds', 0)}/{len(m.get('rounds_core_share', []))}) | {vs_q} |"
             print(f"| {m['model']} | {m['median_ms']:.3g} | {m['min_ms']:.3g} | {100 * m['spread']:.1f}% | "
-                  f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |")
+                  f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |" + cells)
         print()
         per_kernel(j)
 

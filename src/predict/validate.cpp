@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "infercast/bench/timing.hpp"
+#include "infercast/measure/measure.hpp"
 
 namespace infercast::predict {
 
@@ -97,7 +98,8 @@ Errors errors(const std::vector<double>& predicted, const std::vector<double>& m
 
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime) {
-  std::vector<double> measured, predicted, conv_only, cvs, other, spreads;
+  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted;
+  int rounds = 0, contended = 0;
   double log_rate = 0;
   int with_flops = 0;
   for (const ValidationRow& r : rows) {
@@ -108,6 +110,14 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     cvs.push_back(r.measured_cv);
     spreads.push_back(r.spread);
     other.push_back(r.measured_ms == r.median_ms ? r.min_ms : r.median_ms);
+    for (double share : r.rounds_core_share) {
+      ++rounds;
+      contended += share < measure::kQuietCoreShare ? 1 : 0;
+    }
+    if (r.quiet_median_ms > 0) {
+      quiet.push_back(r.quiet_median_ms);
+      quiet_predicted.push_back(r.predicted_ms);
+    }
     if (r.flops > 0) {
       log_rate += std::log(r.flops / r.measured_ms);
       ++with_flops;
@@ -140,6 +150,10 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
                 {"estimated_kernels", r.estimated_kernels},
                 {"baseline_flops_ms", fp},
                 {"baseline_conv_only_ms", r.conv_only_ms}});
+    if (!r.rounds_core_share.empty())
+      row.update({{"rounds_core_share", r.rounds_core_share},
+                  {"quiet_rounds", r.quiet_rounds},
+                  {"quiet_median_ms", r.quiet_median_ms}});
     models.push_back(row);
   }
   const Errors e = errors(predicted, measured);
@@ -153,22 +167,29 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     return v.empty() ? 0.0 : v[v.size() / 2];
   };
   const double median_cv = middle(cvs);
-  return {{"predictor", predictor},
-          {"runtime", runtime},
-          {"models", models},
-          {"summary",
-           {{"n", measured.size()},
-            {"failed", rows.size() - measured.size()},
-            {"within5", e.within5},
-            {"within10", e.within10},
-            {"rmse_ms", e.rmse_ms},
-            {"mape", e.mape},
-            {"median_measurement_cv", median_cv},
-            {"median_spread", middle(spreads)},
-            {"other_stat", {{"within5", eo.within5}, {"within10", eo.within10}, {"mape", eo.mape}}},
-            {"baselines",
-             {{"flops", {{"gflops", rate / 1e6}, {"within10", ef.within10}, {"mape", ef.mape}}},
-              {"conv_only", {{"within10", ec.within10}, {"mape", ec.mape}}}}}}}};
+  nlohmann::json doc = {{"predictor", predictor},
+                        {"runtime", runtime},
+                        {"models", models},
+                        {"summary",
+                         {{"n", measured.size()},
+                          {"failed", rows.size() - measured.size()},
+                          {"within5", e.within5},
+                          {"within10", e.within10},
+                          {"rmse_ms", e.rmse_ms},
+                          {"mape", e.mape},
+                          {"median_measurement_cv", median_cv},
+                          {"median_spread", middle(spreads)},
+                          {"other_stat", {{"within5", eo.within5}, {"within10", eo.within10}, {"mape", eo.mape}}},
+                          {"baselines",
+                           {{"flops", {{"gflops", rate / 1e6}, {"within10", ef.within10}, {"mape", ef.mape}}},
+                            {"conv_only", {{"within10", ec.within10}, {"mape", ec.mape}}}}}}}};
+  if (rounds > 0) {
+    // Against the rounds that had a core per thread, over the models that had one.
+    const Errors eq = errors(quiet_predicted, quiet);
+    doc["summary"]["quiet"] = {{"n", quiet.size()},     {"rounds", rounds},        {"contended_rounds", contended},
+                               {"within5", eq.within5}, {"within10", eq.within10}, {"mape", eq.mape}};
+  }
+  return doc;
 }
 
 }  // namespace infercast::predict

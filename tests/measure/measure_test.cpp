@@ -1,6 +1,7 @@
 // The timing protocol's rules with synthetic workloads: counts, caps, the re-measure
 // rule and validation. No test here depends on how fast anything runs.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -172,6 +173,27 @@ TEST(MachineContext, EffectiveCacheIsWithinTheSweptDistances) {
   if (cache == llc) return;
   EXPECT_GE(cache, std::size_t{8} << 20);
   EXPECT_LE(cache, (std::size_t{4} << 20) + std::min<std::size_t>(2 * llc, std::size_t{2048} << 20));
+}
+
+// Two threads confined to one CPU share it, which is what another tenant holding the
+// second core does: the probe must see about half a core per thread. Pinned, the result
+// does not depend on the machine's load (a busy machine can only lower it further).
+TEST(CoreShare, TwoThreadsOnOneCpuGetHalfACoreEach) {
+  EXPECT_EQ(core_share(1), 1.0);
+  EXPECT_EQ(core_share(0), 1.0);
+  cpu_set_t saved;
+  CPU_ZERO(&saved);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &saved)) ++cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);  // this thread; the probe's threads inherit it
+  const double share = core_share(2);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_GT(share, 0.0);
+  EXPECT_LT(share, kQuietCoreShare);
 }
 
 }  // namespace

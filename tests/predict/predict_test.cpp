@@ -1038,6 +1038,31 @@ TEST(PredictValidate, SummaryAndBaselines) {
   EXPECT_NEAR(s["baselines"]["flops"]["gflops"].get<double>(), 100.0, 1e-6);
   EXPECT_DOUBLE_EQ(s["baselines"]["flops"]["within10"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["baselines"]["conv_only"]["within10"].get<double>(), 0.0);
+  EXPECT_FALSE(s.contains("quiet"));  // one thread: no probes, no second figure
+}
+
+// At several threads: the quiet figure compares each model's quiet-round median, over the
+// models that had a quiet round, and counts the contended rounds of all of them.
+TEST(PredictValidate, QuietRoundsGiveASecondFigure) {
+  std::vector<ValidationRow> rows(2);
+  rows[0] = {"a", "", 20.0, 0.01, 10.5, 9, 12, 8.0, 1e9};  // median round contended: -47.5%
+  rows[0].median_ms = 20.0;
+  rows[0].rounds_core_share = {0.5, 0.45, 0.97};
+  rows[0].quiet_rounds = 1;
+  rows[0].quiet_median_ms = 10.0;  // +5%
+  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
+  rows[1].median_ms = 20.0;
+  rows[1].rounds_core_share = {0.5, 0.5};  // no quiet round: left out of the figure
+  const auto j = validation_json(rows, "p", "xnnpack");
+  const auto& q = j["summary"]["quiet"];
+  EXPECT_EQ(q["n"], 1);
+  EXPECT_EQ(q["rounds"], 5);
+  EXPECT_EQ(q["contended_rounds"], 4);
+  EXPECT_DOUBLE_EQ(q["within10"].get<double>(), 1.0);
+  EXPECT_NEAR(q["mape"].get<double>(), 5.0, 1e-9);
+  EXPECT_DOUBLE_EQ(j["summary"]["within10"].get<double>(), 0.0);  // the median figure keeps every round
+  EXPECT_EQ(j["models"][0]["quiet_rounds"], 1);
+  EXPECT_FALSE(j["models"][1].contains("quiet_median_ms") && j["models"][1]["quiet_median_ms"].get<double>() > 0);
 }
 
 }  // namespace
