@@ -17,7 +17,6 @@
 #include "infercast/bench/bench.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
-#include "infercast/measure/measure.hpp"
 #include "infercast/measure/stats.hpp"
 #include "infercast/transform/quantize.hpp"
 
@@ -379,44 +378,25 @@ void measure_prepared(runtime::Runtime& engine, const std::string& type, const T
   // it slow with a low CV. Kept by lowest CV, a 2-thread ONNX Runtime profile here
   // labelled 5 of 8 large convolutions 15-50% above what the same graphs took minutes
   // later (a 1x1 conv 960->432 on 45x45: 8.25 ms stored, 4.16-4.38 ms re-run).
-  //
-  // At several threads the attempt is also bracketed by measure::core_share probes: an
-  // attempt during which a thread had no core to itself (another tenant of the VM held it,
-  // for minutes at a time here) is kept only when no attempt had the cores, and earns up
-  // to kContendedRetries more attempts. Such a spell left every attempt slow alike, so the
-  // lowest label alone could not tell (a 2-thread XNNPACK profile's small-model kernels
-  // predicted mobilenet_v2 at 4.75 ms against a quiet 3.4-3.5 ms).
-  constexpr int kContendedRetries = 3;
   measure::Protocol one = o.protocol;
   one.max_remeasure = 0;
   runtime::RunResult best;
   double best_label = 0;
-  bool best_quiet = false;
-  int contended = 0;
-  for (int attempt = 0; attempt <= o.protocol.max_remeasure + contended; ++attempt) {
+  for (int attempt = 0; attempt <= o.protocol.max_remeasure; ++attempt) {
     one.warmup = attempt == 0 ? o.protocol.warmup : 0;
-    const double share_before = measure::core_share(o.threads);
     runtime::RunResult r = engine.run({one, true, o.input_seed});
-    const bool quiet = std::min(share_before, measure::core_share(o.threads)) >= measure::kQuietCoreShare;
     const measure::Stats& s = r.latency_ms;
     out.timed_s += static_cast<double>(s.n) * s.mean / 1000.0;
     const double cv = label_cv(type, r);
     const double own = own_time_ms(type, r, true);
     const double label = own > 0 ? own : s.median;
-    if (attempt == 0 || (quiet && !best_quiet) || (quiet == best_quiet && label < best_label)) {
+    if (attempt == 0 || label < best_label) {
       best = std::move(r);
       best_label = label;
-      best_quiet = quiet;
     }
     out.remeasured = attempt;
-    if (stop_requested()) break;
-    if (!best_quiet && contended < kContendedRetries) {
-      ++contended;
-      continue;
-    }
-    if (cv <= o.protocol.cv_target || median_settled(cv, s.n)) break;
+    if (cv <= o.protocol.cv_target || median_settled(cv, s.n) || stop_requested()) break;
   }
-  out.contended = !best_quiet;
   out.stats = best.latency_ms;
   out.own_ms = own_time_ms(type, best);
   out.own_median_ms = own_time_ms(type, best, true);

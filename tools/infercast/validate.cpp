@@ -111,14 +111,23 @@ int run_validate(const ValidateOptions& o) {
       e.row.error = ex.what();
     }
   }
-  // At several threads each round is bracketed by measure::core_share probes: on a shared
-  // VM another tenant holds a core for minutes at a time, and a round in such a spell
-  // times a machine with fewer cores than the bundle was profiled on. Those rounds stay
-  // in the median (what a user here sees); the quiet rounds give a second figure, and a
-  // model with fewer quiet rounds than `rounds` gets up to `rounds` extra rounds, which
-  // count only there.
+  // At several threads each round is bracketed by measure::core_share probes, four
+  // before it and four after, averaged: on this shared VM another tenant takes the second
+  // core, sometimes for minutes and sometimes for a few milliseconds at a time (one probe
+  // in two or three read 0.5 in such an hour), so a round's share is the fraction of the
+  // probes' time its threads had a core each. A round with a mean share under
+  // kQuietCoreShare timed a machine with fewer cores than the bundle was profiled on.
+  // Those rounds stay in the median (what a user of this machine sees); the quiet rounds
+  // give a second figure, and a model with fewer quiet rounds than `rounds` gets up to
+  // `rounds` extra rounds, which count only there.
   const int threads = bundle.threads > 0 ? bundle.threads : static_cast<int>(std::thread::hardware_concurrency());
   const bool probe = threads > 1;
+  constexpr int kProbes = 4;
+  const auto share_now = [&] {
+    double sum = 0;
+    for (int i = 0; i < kProbes; ++i) sum += measure::core_share(threads);
+    return sum / kProbes;
+  };
   std::vector<std::vector<double>> cvs(entries.size()), medians(entries.size()), minima(entries.size()),
       quiet(entries.size());
   const int max_rounds = probe ? 2 * o.rounds : o.rounds;
@@ -130,9 +139,9 @@ int run_validate(const ValidateOptions& o) {
       if (extra && static_cast<int>(quiet[index].size()) >= o.rounds) continue;
       try {
         engine->prepare(e.graph, {bundle.threads});
-        const double before = probe ? measure::core_share(threads) : 1.0;
+        const double before = probe ? share_now() : 1.0;
         const runtime::RunResult r = engine->run({o.protocol, false, 42});
-        const double share = probe ? std::min(before, measure::core_share(threads)) : 1.0;
+        const double share = probe ? (before + share_now()) / 2 : 1.0;
         if (probe) e.row.rounds_core_share.push_back(share);
         if (share >= measure::kQuietCoreShare) quiet[index].push_back(r.latency_ms.median);
         if (!extra) {

@@ -63,9 +63,8 @@ struct KernelTiming {
   int own_layers = 0;        // the layers own_ms sums (the kernel's, boundary layers left out)
   double layers_ms = 0;
   int layer_count = 0;
-  double cold_ms = 0;      // 0 without the cold pass or layers
-  double prepare_s = 0;    // building, converting and preparing the graph
-  bool contended = false;  // at several threads: no attempt had a core per thread (measure::core_share)
+  double cold_ms = 0;                        // 0 without the cold pass or layers
+  double prepare_s = 0;                      // building, converting and preparing the graph
   std::vector<runtime::LayerTiming> layers;  // the kept attempt's layers, in execution order
   // What a model pays for this kernel: own_ms when measured, else the end-to-end median.
   double label_ms() const { return own_ms > 0 ? own_ms : stats.median; }
