@@ -193,10 +193,16 @@ double spin(std::uint64_t iterations) {
   return x;
 }
 
-std::uint64_t spin_iterations() {
-  // Calibrated once: the iterations one free core runs in about 3 ms (the fastest of 5
-  // timings of a short loop, scaled).
-  static const std::uint64_t iterations = [] {
+struct SpinLoop {
+  std::uint64_t iterations = 0;
+  double seconds = 0;  // what the loop takes on a free core
+};
+
+// Calibrated once: the iterations one free core runs in about 3 ms, from the fastest of 5
+// timings of a short loop (0.2-0.3 ms: shorter than a scheduler's time slice, so one of
+// them runs undisturbed even on a busy machine).
+const SpinLoop& spin_loop() {
+  static const SpinLoop loop = [] {
     constexpr std::uint64_t kShort = 200000;
     double best = std::numeric_limits<double>::infinity();
     volatile double sink = 0;
@@ -205,16 +211,21 @@ std::uint64_t spin_iterations() {
       sink = sink + spin(kShort);
       best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    return static_cast<std::uint64_t>(static_cast<double>(kShort) * 3e-3 / std::max(best, 1e-6));
+    best = std::max(best, 1e-6);
+    SpinLoop l;
+    l.iterations = static_cast<std::uint64_t>(static_cast<double>(kShort) * 3e-3 / best);
+    l.seconds = static_cast<double>(l.iterations) * best / static_cast<double>(kShort);
+    return l;
   }();
-  return iterations;
+  return loop;
 }
 
 }  // namespace
 
 double core_share(int threads) {
   if (threads <= 1) return 1.0;
-  const std::uint64_t iterations = spin_iterations();
+  const SpinLoop& loop = spin_loop();
+  const std::uint64_t iterations = loop.iterations;
   std::vector<double> seconds(static_cast<std::size_t>(threads), 0.0);
   std::vector<double> results(static_cast<std::size_t>(threads), 0.0);
   std::atomic<int> ready{0};
@@ -237,10 +248,11 @@ double core_share(int threads) {
   start = std::chrono::steady_clock::now();
   go.store(true, std::memory_order_release);
   for (std::thread& t : pool) t.join();
-  // The reference is the fastest loop seen by any probe of this process: one probe's own
-  // threads may all be slowed alike.
+  // The reference is the fastest loop this process has seen, the calibration's included:
+  // one probe's threads may all be slowed alike (two threads sharing one core in time
+  // slices both finish late).
   static std::mutex mutex;
-  static double fastest = std::numeric_limits<double>::infinity();
+  static double fastest = loop.seconds;
   const auto [lo, hi] = std::minmax_element(seconds.begin(), seconds.end());
   double reference = 0;
   {
