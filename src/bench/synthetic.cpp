@@ -390,7 +390,8 @@ ir::Graph weight_chain(const KernelSpec& spec, int copies) {
     }
     return b.finish(x);
   }
-  invalid("only conv and fc kernels chain");
+  throw Error(ErrorKind::kInvalidArgument, "kernel '" + spec.type + "'", "weight chain",
+              "only conv and fc kernels chain");
 }
 
 std::vector<KernelSpec> cold_chain_specs() {

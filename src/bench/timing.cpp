@@ -476,12 +476,8 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   if (spec.dtype != ir::DType::kInt8)
     throw Error(ErrorKind::kInvalidArgument, "kernel '" + spec.type + "'", "dtype", "is not int8");
   validate(spec);
-  // The one quantizer (the pass `quantize --mode full` runs), on the float twin's graph.
-  // Random calibration as validate's int8 models get; four samples, since a one-kernel
-  // graph's ranges settle quickly and calibration runs the float kernel once per sample.
-  transform::QuantizeOptions q;
-  q.mode = transform::QuantizeMode::kFull;
-  q.calibration = "random:4";
+  // The one quantizer (the pass `quantize --mode full` runs), on the float twin's graph
+  // (int8_form_of).
   // pad+conv's float graph pads in its own (NCHW) Pad node, which would reach the int8
   // form in NCHW order behind a float TRANSPOSE; its int8 form is the padded convolution,
   // which the TFLite writer writes as PAD + a VALID convolution when the padding is not
@@ -507,6 +503,15 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   // float twins are made channels-last first.
   if (runtime_name == "xnnpack" && (permuted_on_xnnpack(twin.type) || twin.type == "pad"))
     permute_to_channels_last(float_graph);
+  return int8_form_of(runtime_name, float_graph);
+}
+
+Int8KernelForm int8_form_of(const std::string& runtime_name, const ir::Graph& float_graph) {
+  // Random calibration as validate's int8 models get; four samples, since a one-kernel
+  // graph's ranges settle quickly and calibration runs the float kernel once per sample.
+  transform::QuantizeOptions q;
+  q.mode = transform::QuantizeMode::kFull;
+  q.calibration = "random:4";
   transform::QuantizedModel model = transform::quantize(float_graph, q);
   Int8KernelForm form;
   if (runtime_name == "xnnpack") {

@@ -174,6 +174,18 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks) {
   return bundle.composition.networks;
 }
 
+namespace {
+
+// A weight chain as the profile times it and predicts it: float, or in the int8 form the
+// runtime loads (bench::int8_form_of) for an int8 profile.
+ir::Graph chain_graph(const bench::KernelSpec& spec, int copies, bool int8, const std::string& runtime) {
+  ir::Graph graph = bench::weight_chain(spec, copies);
+  if (!int8) return graph;
+  return bench::int8_form_of(runtime, graph).graph;
+}
+
+}  // namespace
+
 int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
   auto group_of = [](const std::string& family) { return composition_group(family) == "gemm" ? "gemm" : "conv"; };
   for (auto& [name, f] : bundle.families) f.cold_scale.clear();
@@ -185,12 +197,12 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
     if (!(single > 0) || !(chain > 0) || copies < 2 || !c.contains("spec")) continue;
     ir::Graph graph;
     try {
-      graph = bench::weight_chain(bench::kernel_spec_from_json(c["spec"]), copies);
+      graph = chain_graph(bench::kernel_spec_from_json(c["spec"]), copies, bundle.precision == "int8", bundle.runtime);
     } catch (const std::exception&) {
       continue;  // a record this build cannot rebuild
     }
     const Prediction p = predict(bundle, graph);
-    double predicted = 0, x = 0;
+    double predicted = 0, x = 0, params = 0;
     std::string group;
     for (std::size_t i = 0; i < p.kernels.size(); ++i) {
       if (p.kernels[i].removed) continue;
@@ -200,8 +212,13 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
       // above half of a 32 MiB one, which dropped its point and held the 50-row point's scale (3.5 on XNNPACK) for
       // every classifier: a 4096->1000 FC was predicted at 3.1x its time inside vgg16, 1.8 against 0.58 ms.
       predicted += flushed_weight_excess_ms(bundle, p.kernels[i]);
-      group = group_of(p.kernels[i].family);
-      x = weight_reuse_x(p.kernels[i]);
+      // The point is the copies' (an int8 chain also has its QUANTIZE and DEQUANTIZE
+      // kernels at the edges, which hold no weights).
+      if (p.kernels[i].cost.params > params) {
+        params = p.kernels[i].cost.params;
+        group = group_of(p.kernels[i].family);
+        x = weight_reuse_x(p.kernels[i]);
+      }
     }
     if (group.empty() || !(predicted > 0)) continue;
     const double measured = chain - copies * single + (copies - 1) * bundle.run_overhead_ms;
@@ -218,13 +235,13 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains) {
   return used;
 }
 
-nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes,
+nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes, bool int8,
                                    std::ostream* progress) {
   constexpr int kRounds = 3;
   nlohmann::json out = nlohmann::json::array();
   for (const bench::KernelSpec& spec : bench::cold_chain_specs()) {
     if (bench::stop_requested()) break;
-    const ir::Graph single = bench::weight_chain(spec, 1);
+    const ir::Graph single = chain_graph(spec, 1, int8, engine.name());
     double weights = 0;
     for (const ir::Tensor& t : single.tensors)
       if (t.is_constant()) weights += static_cast<double>(t.bytes().value_or(0));
@@ -233,7 +250,7 @@ nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::s
                                     static_cast<double>(bench::kMaxChainCopies)));
     nlohmann::json row = {{"spec", bench::to_json(spec)}, {"copies", copies}, {"weight_bytes", weights * copies}};
     try {
-      const ir::Graph chain = bench::weight_chain(spec, copies);
+      const ir::Graph chain = chain_graph(spec, copies, int8, engine.name());
       std::vector<double> alone, chained;
       for (int round = 0; round < kRounds && !bench::stop_requested(); ++round) {
         alone.push_back(bench::time_network(engine, single, threads, network_protocol()).median);

@@ -7,8 +7,10 @@
 #include <random>
 
 #include "../test_files.hpp"
+#include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
 #include "infercast/bench/synthetic.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/predict/composition.hpp"
 #include "infercast/predict/predictor.hpp"
 #include "infercast/predict/profile.hpp"
@@ -183,6 +185,31 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   EXPECT_EQ(calibrate_cold(b, nlohmann::json::array()), 0);
   EXPECT_TRUE(b.families.at("conv").cold_scale.empty());
   EXPECT_EQ(cold_scale_at(b.families.at("conv"), 12.0), 1.0);
+}
+
+// An int8 bundle calibrates on the chains' int8 forms, the graphs an int8 profile times
+// (bench::int8_form_of): predicted on them, a measured excess twice the flushed fit's gives
+// the fc families scale 2; a float chain would not even be predicted (an int8 bundle
+// refuses float models).
+TEST(PredictComposition, Int8BundleCalibratesOnTheChainsInt8Forms) {
+  Bundle b = roofline_bundle();
+  b.precision = "int8";
+  b.llc_bytes = 32u << 20;
+  for (auto& [name, f] : b.families) f.ms_per_weight_byte = 1e-7;
+  const bench::KernelSpec fc{"fc", {{"n", 1}, {"cin", 512}, {"cout", 512}}};
+  const ir::Graph int8_chain = bench::int8_form_of(b.runtime, bench::weight_chain(fc, 6)).graph;
+  EXPECT_THROW(predict::predict(b, bench::weight_chain(fc, 6)), Error);
+  const Prediction p = predict::predict(b, int8_chain);
+  double predicted = 0;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i)
+    if (!p.kernels[i].removed) predicted += flushed_weight_excess_ms(b, p.kernels[i]);
+  ASSERT_GT(predicted, 0);
+  const nlohmann::json chains = {
+      {{"spec", bench::to_json(fc)}, {"copies", 6}, {"single_ms", 1.0}, {"chain_ms", 6.0 + 2 * predicted}}};
+  EXPECT_EQ(calibrate_cold(b, chains), 1);
+  const FamilyModel& f = b.families.at("fc");
+  ASSERT_EQ(f.cold_scale.size(), 1u);
+  EXPECT_NEAR(f.cold_scale[0][1], 2.0, 1e-9);
 }
 
 // A chain whose copy moves more than half the cache still gives its point: the chain runs

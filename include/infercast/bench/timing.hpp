@@ -86,6 +86,11 @@ struct Int8KernelForm {
 };
 Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpec& spec);
 
+// Any float graph in the int8 form `quantize --mode full` writes for `runtime_name`, with
+// the random calibration int8 kernels get (the one quantizer, as int8_kernel_form uses
+// it): the weight chains of an int8 profile. Throws what transform::quantize throws.
+Int8KernelForm int8_form_of(const std::string& runtime_name, const ir::Graph& float_graph);
+
 // Builds (timed_kernel_graph, or int8_kernel_form), prepares and times `spec` on `engine`. Throws what building,
 // exporting or the runtime throws. No further attempt starts once stop_requested() (bench.hpp).
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& options);

@@ -78,7 +78,8 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 
 // Cold weights inside a model, measured: sets FamilyModel::cold_scale from the weight
-// chains a profile timed end to end (bench::weight_chain; `chains` is the profile's
+// chains a profile timed end to end (bench::weight_chain, in its int8 form for an int8
+// bundle; `chains` is the profile's
 // extra.cold_chains, [{"spec", "copies", "single_ms", "chain_ms"}]). A chain's measured
 // excess is chain_ms - copies * single_ms + (copies - 1) * the bundle's run overhead (each
 // one-kernel run pays the overhead, the chain pays it once); its predicted excess is the
@@ -91,10 +92,11 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains);
 
 // Times bench::cold_chain_specs() on `engine`: each spec alone and as a chain of copies
 // whose weights are at least three times `cache_bytes` (4 to bench::kMaxChainCopies copies), end to end, in 3
-// interleaved rounds (median of each). Returns the records calibrate_cold reads, one per
-// spec; a chain the runtime cannot run gets {"error"}. Reports each chain on `progress`
-// when given; stops early once bench::stop_requested().
-nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes,
+// interleaved rounds (median of each); with `int8`, the chains in their int8 form
+// (bench::int8_form_of, as an int8 profile's kernels). Returns the records calibrate_cold
+// reads, one per spec; a chain the runtime cannot run gets {"error"}. Reports each chain
+// on `progress` when given; stops early once bench::stop_requested().
+nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes, bool int8,
                                    std::ostream* progress = nullptr);
 
 // The profile's context (its precision included) and fusion rules as stored in a profile's
