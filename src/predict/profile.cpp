@@ -263,7 +263,7 @@ nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::s
       row["error"] = e.what();
     }
     if (progress != nullptr) {
-      *progress << "profile: cold weights: " << spec.key() << " x" << copies;
+      *progress << "profile: cold weights: " << spec.key() << (int8 ? " as int8" : "") << " x" << copies;
       if (row.contains("error"))
         *progress << ": " << row["error"].get<std::string>() << "\n";
       else
