@@ -181,8 +181,8 @@ MachineContext machine_context() {
 namespace {
 
 // A chain of dependent multiply-adds: its time is the core's, not the memory's, and the
-// compiler can neither vectorize nor drop it (the result is stored).
-// Its inputs are read through volatiles, so no constant folding shortens it either.
+// compiler can neither vectorize nor drop it (the result is stored) nor fold it (its
+// inputs are read through volatiles).
 double spin(std::uint64_t iterations) {
   static volatile double start = 1.0, a = 0.9999999, b = 1e-7;
   volatile std::uint64_t n = iterations;

@@ -31,11 +31,10 @@ struct ValidationRow {
   // medians, (max - min) / median, the model's run-to-run noise here.
   double median_ms = 0, min_ms = 0, spread = 0;
   int extrapolated_kernels = 0;
-  // At several threads: measure::core_share around each round (the lower of the probes
-  // before and after it; rounds_ms's rounds first, then the extra rounds a model short of
-  // quiet rounds got), and the median of the per-round medians of the rounds that had a
-  // core per thread (share >= measure::kQuietCoreShare); 0 when no round had. Empty and 0
-  // at one thread.
+  // At several threads: each round's measure::core_share (the mean of four probes before
+  // it and four after; one per rounds_ms entry), and the median of the per-round medians
+  // of the rounds that had a core per thread (share >= measure::kQuietCoreShare); 0 when
+  // no round had. Empty and 0 at one thread.
   std::vector<double> rounds_core_share;
   double quiet_median_ms = 0;
   int quiet_rounds = 0;
