@@ -114,8 +114,8 @@ int run_validate(const ValidateOptions& o) {
   }
   // At several threads each round is bracketed by measure::core_share probes, four
   // before it and four after, averaged: on this shared VM another tenant takes the second
-  // core, sometimes for minutes and sometimes for a few milliseconds at a time (one probe
-  // in two or three read 0.5 in such an hour), so a round's share is the fraction of the
+  // core, sometimes for minutes and sometimes for a few milliseconds at a time (two or
+  // three probes in ten read 0.5 in such an hour), so a round's share is the fraction of the
   // probes' time its threads had a core each. A round with a mean share under
   // kQuietCoreShare timed a machine with fewer cores than the bundle was profiled on.
   // Those rounds stay in the median (what a user of this machine sees); the quiet rounds
