@@ -122,7 +122,8 @@ int run_validate(const ValidateOptions& o) {
   // give a second figure. No extra rounds are added for models short of quiet ones: in a
   // contended hour here no round of 25 read 0.8 (median 0.61), and the extra rounds only
   // doubled the validation's time.
-  const int threads = bundle.threads > 0 ? bundle.threads : static_cast<int>(std::thread::hardware_concurrency());
+  // --threads 0 runs on every core the process may use.
+  const int threads = bundle.threads > 0 ? bundle.threads : measure::machine_context().cores;
   const bool probe = threads > 1;
   constexpr int kProbes = 4;
   const auto share_now = [&] {
