@@ -674,6 +674,30 @@ TEST(PredictRegressor, RooflineStreamsKernelsBeyondTheCacheAtTheDramCeiling) {
   EXPECT_NEAR(Roofline::from_json(two.to_json()).predict_ms(big), two.predict_ms(big), 1e-9);
 }
 
+TEST(PredictRegressor, RooflineFindsWhereKernelsStartStreamingBelowTheCacheSize) {
+  // A 32 MB cache whose kernels stream from DRAM from 24 MB on (the cache is shared and
+  // does not keep a working set of most of its size): the knee lands at 3/4 of it, so a
+  // 28 MB kernel gets the DRAM ceiling, not the in-cache one.
+  std::vector<Sample> samples;
+  for (int i = 0; i < 80; ++i) {
+    Sample s;
+    s.cost.bytes = std::pow(10.0, 5 + 4.0 * i / 80);
+    s.cost.flops = s.cost.bytes / 100;  // memory-bound throughout
+    s.latency_ms = s.cost.bytes / (s.cost.bytes > 24e6 ? 2e6 : 1e7);
+    samples.push_back(s);
+  }
+  EXPECT_EQ(Roofline::fit(samples, 32e6).llc_bytes, 32e6) << "the cache's size unless asked to search below";
+  const Roofline r = Roofline::fit(samples, 32e6, 0.5);
+  EXPECT_NEAR(r.llc_bytes, 24e6, 1.0);
+  KernelCost mid;
+  mid.bytes = 28e6;
+  mid.flops = 28e4;
+  EXPECT_NEAR(r.predict_ms(mid) / (28e6 / 2e6), 1.0, 0.1);
+  mid.bytes = 16e6;
+  mid.flops = 16e4;
+  EXPECT_NEAR(r.predict_ms(mid) / (16e6 / 1e7), 1.0, 0.1);
+}
+
 TEST(PredictBundle, KernelsOutsideTheTrainedRangeAreFlagged) {
   // A bundle trained on convs of 16-64 channels at 14-28 pixels; a 1024-channel conv is an
   // extrapolation along its channel features, a conv inside the range is not.

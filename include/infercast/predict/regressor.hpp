@@ -4,7 +4,8 @@
 //   forest    XGBoost's random-forest mode on log(latency / roofline): one round of
 //             num_parallel_tree trees, row subsample and per-node column subsample, eta 1
 //   roofline  max(FLOPs / peak, bytes / bandwidth) + overhead, ceilings fitted from data;
-//             kernels moving more than the last-level cache stream at the DRAM ceiling
+//             kernels moving more than a knee (the last-level cache; for FCs half to all
+//             of it, fitted) stream at the DRAM ceiling
 //
 // The trees learn the residual over the family's roofline, not the latency itself: a
 // tree returns its nearest leaf beyond the data, so a kernel larger than any sample
@@ -45,16 +46,19 @@ struct Roofline {
   double flops_per_ms = 1;  // achieved peak compute
   double bytes_per_ms = 1;  // achieved bandwidth of kernels that fit the last-level cache
   double overhead_ms = 0;   // per-kernel fixed cost
-  // Kernels moving more than llc_bytes stream from DRAM at dram_bytes_per_ms; 0 = one
-  // bandwidth for all (no LLC size known, or no such kernel measured).
+  // Kernels moving more than llc_bytes (the knee: the last-level cache or less, fitted)
+  // stream from DRAM at dram_bytes_per_ms; 0 = one bandwidth for all (no LLC size known,
+  // or no such kernel measured).
   double llc_bytes = 0;
   double dram_bytes_per_ms = 0;
   double predict_ms(const KernelCost& cost) const;
   // Fitted to minimize the squared log error: the overhead a fraction of the smallest
   // kernel's latency, the ceilings the best achieved rates scaled down by a grid search;
-  // with `llc_bytes` and at least 3 kernels moving more than it, the DRAM ceiling is
-  // searched the same way on those kernels. Throws Error(kInvalidArgument) on no samples.
-  static Roofline fit(std::span<const Sample> samples, double llc_bytes = 0);
+  // with `llc_bytes` (the last-level cache), the knee is searched at 1, 7/8, 3/4, 5/8 and 1/2
+  // of it, down to `lowest_knee` of it, and the DRAM ceiling the same way on the kernels
+  // beyond it, each knee with at least 3 such kernels. Throws Error(kInvalidArgument) on
+  // no samples.
+  static Roofline fit(std::span<const Sample> samples, double llc_bytes = 0, double lowest_knee = 1.0);
   nlohmann::json to_json() const;
   static Roofline from_json(const nlohmann::json& j);
 };
@@ -97,9 +101,10 @@ nlohmann::json to_json(const CvScore& s);
 
 // k-fold CV (deterministic shuffle by `seed`); with fewer than 2k samples, leave-one-out
 // over at most 2k folds. Throws Error(kInvalidArgument) on fewer than 3 samples.
-// XGBoost kinds are fitted over the training folds' roofline (with `llc_bytes`), as train() does.
+// XGBoost kinds are fitted over the training folds' roofline (with `llc_bytes` and
+// `lowest_knee`), as train() does.
 CvScore cross_validate(std::span<const Sample> samples, ModelKind kind, int folds = 5, std::uint64_t seed = 1,
-                       double llc_bytes = 0);
+                       double llc_bytes = 0, double lowest_knee = 1.0);
 
 // The roofline cost a feature row describes (log2_flops and log2_bytes read back).
 KernelCost cost_of_features(const Features& x);
