@@ -96,6 +96,12 @@ const std::vector<TypeInfo>& type_table() {
       {"hardsigmoid", &kNhwc},
       {"swish", &kNhwc},
       {"hsigmoid_mul", &kNhwc},
+      // int8 only: the QuantizeLinear / DequantizeLinear (TFLite QUANTIZE / DEQUANTIZE) of
+      // an NCHW float tensor, as a quantized model runs them where an op stays float (the
+      // graph's input, ONNX Runtime's float islands: MediaPipe's hard swish as HardSigmoid
+      // and Mul). Timed inside their int8 form's interface (int8_kernel_form).
+      {"quantize", &kNhwc},
+      {"dequantize", &kNhwc},
       {"tanh", &kNhwc},
       // The Gauss error function of GELU (ViT, ConvNeXt): runtimes without a vector erf run it
       // an order of magnitude slower per element than the other activations.
@@ -185,9 +191,11 @@ std::int64_t KernelSpec::get(const std::string& name) const {
 }
 
 const std::vector<std::string>& kernel_types() {
+  // The types with a float graph: the conversions between float and int8 have none.
   static const std::vector<std::string> types = [] {
     std::vector<std::string> v;
-    for (const auto& t : type_table()) v.push_back(t.type);
+    for (const auto& t : type_table())
+      if (t.type != "quantize" && t.type != "dequantize") v.push_back(t.type);
     return v;
   }();
   return types;
@@ -202,7 +210,9 @@ const std::vector<std::string>& int8_kernel_types() {
                                                  "mul", "channel_mul", "sigmoid", "hardswish",
                                                  // Per-channel and scalar constants: a standalone
                                                  // BatchNormalization, hard swish's x + 3 and x / 6.
-                                                 "scale", "shift+relu"};
+                                                 "scale", "shift+relu",
+                                                 // The conversions between float and int8 themselves.
+                                                 "quantize", "dequantize"};
   return types;
 }
 

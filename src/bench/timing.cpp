@@ -171,6 +171,22 @@ bool drain_layer(const runtime::LayerTiming& l) {
 bool own_layer(const std::string& kernel_type, const std::vector<runtime::LayerTiming>& layers, std::size_t i) {
   const runtime::LayerTiming& l = layers[i];
   if (feeder_layer(l)) return false;
+  // A conversion kernel's own layer is its form's first quantize (of the graph input) or
+  // its last dequantize (to the graph output); everything between is the form's.
+  const auto quantize = [&](std::size_t j) { return layers[j].op == "QuantizeLinear" || layers[j].op == "Quantize"; };
+  const auto dequantize = [&](std::size_t j) {
+    return layers[j].op == "DequantizeLinear" || layers[j].op == "Dequantize";
+  };
+  if (kernel_type == "quantize") {
+    for (std::size_t j = 0; j < layers.size(); ++j)
+      if (quantize(j)) return j == i;
+    return false;
+  }
+  if (kernel_type == "dequantize") {
+    for (std::size_t j = layers.size(); j-- > 0;)
+      if (dequantize(j)) return j == i;
+    return false;
+  }
   if (nchwc_reordered(kernel_type) && (l.op == "ReorderInput" || l.op == "ReorderOutput")) {
     if (l.op == "ReorderInput" && i + 1 < layers.size() && feeder_layer(layers[i + 1]) && !drain_layer(layers[i + 1]))
       return false;
@@ -484,6 +500,11 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   // SAME (a stride-2 convolution padded by 1 on an even map, as in torchvision models).
   KernelSpec twin = float_twin(spec);
   if (twin.type == "pad+conv" || twin.type == "pad+dwconv") twin.type = twin.type.substr(4);
+  // A conversion is timed at its form's float interface: the QuantizeLinear of the input
+  // (QUANTIZE) or the DequantizeLinear of the output (DEQUANTIZE) around an int8 Relu,
+  // which ONNX Runtime drops (it clamps through the zero point) and XNNPACK runs as a
+  // clamp (own_layer).
+  if (twin.type == "quantize" || twin.type == "dequantize") twin.type = "relu";
   ir::Graph float_graph = build_kernel_graph(twin);
   float_graph.meta.source_path = "kernel '" + spec.key() + "'";
   // On ONNX Runtime an int8 MaxPool runs as NhwcMaxPool only when its input comes from a

@@ -216,6 +216,12 @@ const std::map<std::string, std::string>& families_by_class() {
       {"layernorm_ops", "layernorm"},
       {"bn", "norm"},
       {"layernorm", "norm"},
+      // Conversions between float and int8 (QDQ ONNX, TFLite), two families: one reads
+      // float and writes int8, the other the reverse, with the same bytes moved.
+      {"quantizelinear", "quantize"},
+      {"quantize", "quantize"},
+      {"dequantizelinear", "dequantize"},
+      {"dequantize", "dequantize"},
   };
   return kFamilies;
 }

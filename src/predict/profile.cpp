@@ -69,7 +69,26 @@ std::optional<TrainingKernel> training_kernel(const nlohmann::json& spec, double
   // writer's explicit Pad), which its label leaves out, are left out here too.
   const ir::Graph graph =
       int8 ? bench::int8_kernel_form(runtime, kernel_spec).graph : bench::build_kernel_graph(kernel_spec);
+  // A conversion kernel is its form's interface itself: the quantize reading the graph's
+  // input, or the dequantize writing its output (bench::own_layer).
+  const bool to_int8 = kernel_spec.type == "quantize", from_int8 = kernel_spec.type == "dequantize";
   auto boundary = [&](const Kernel& k) {
+    if (to_int8 || from_int8) {
+      const ir::Node& anchor = graph.nodes[static_cast<std::size_t>(k.nodes.front())];
+      const bool q = anchor.op == ir::Op::QuantizeLinear || anchor.op == ir::Op::Quantize;
+      const bool dq = anchor.op == ir::Op::DequantizeLinear || anchor.op == ir::Op::Dequantize;
+      const auto reads_input = [&] {
+        return std::any_of(anchor.inputs.begin(), anchor.inputs.end(), [&](int t) {
+          return std::find(graph.inputs.begin(), graph.inputs.end(), t) != graph.inputs.end();
+        });
+      };
+      const auto writes_output = [&] {
+        return std::any_of(anchor.outputs.begin(), anchor.outputs.end(), [&](int t) {
+          return std::find(graph.outputs.begin(), graph.outputs.end(), t) != graph.outputs.end();
+        });
+      };
+      return !(to_int8 ? q && reads_input() : dq && writes_output());
+    }
     if (!int8) return false;
     for (int n : k.nodes) {
       const ir::Node& node = graph.nodes[static_cast<std::size_t>(n)];

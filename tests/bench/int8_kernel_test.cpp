@@ -168,6 +168,32 @@ TEST(BenchInt8, EveryTypeRunsOnOnnxRuntimeAsOneOwnLayer) {
   }
 }
 
+// A conversion between float and int8 is timed as its form's interface: the first
+// quantize layer (of the graph input) or the last dequantize layer (to the output).
+TEST(BenchInt8, ConversionsAreTheirFormsInterfaceLayers) {
+  std::vector<std::string> runtimes = {"xnnpack"};
+  if (fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node")) runtimes.push_back("ort");
+  for (const std::string& name : runtimes) {
+    auto engine = runtime::make_runtime(name);
+    for (const std::string type : {"quantize", "dequantize"}) {
+      SCOPED_TRACE(name + " " + type);
+      TimingOptions o = quick();
+      o.cold_pass = false;
+      const KernelTiming t = time_kernel(*engine, int8_spec(type, {{"n", 1}, {"h", 8}, {"w", 8}, {"c", 16}}), o);
+      EXPECT_EQ(t.own_layers, 1);
+      const bool to_int8 = type == "quantize";
+      const runtime::LayerTiming* own = nullptr;
+      for (const runtime::LayerTiming& l : t.layers) {
+        const bool match = to_int8 ? (l.op == "Quantize" || l.op == "QuantizeLinear")
+                                   : (l.op == "Dequantize" || l.op == "DequantizeLinear");
+        if (match && (own == nullptr || !to_int8)) own = &l;
+      }
+      ASSERT_NE(own, nullptr);
+      EXPECT_EQ(t.own_ms, own->ms.min);
+    }
+  }
+}
+
 // On XNNPACK the int8 per-channel gate, concat and pad compute on channels-last tensors,
 // as inside a quantized model (the TFLite writer left them in NCHW order, where the gate
 // broadcast along H and W and ran the int8 MUL's index walk, 8x slower per element).

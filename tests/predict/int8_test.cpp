@@ -2,6 +2,8 @@
 // training rows of int8 kernels, and the precision check between bundle and model.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <iostream>
 
@@ -83,6 +85,21 @@ TEST(PredictInt8, TrainingRowOfAnInt8SpecIsItsOneKernel) {
     ASSERT_TRUE(row.has_value());
     EXPECT_EQ(row->kernel.family, "conv");
     EXPECT_GT(row->kernel.cost.flops, 2.0 * 16 * 8 * 9 * 12 * 12 - 1);
+  }
+}
+
+// A conversion's training row is its form's interface: the quantize of the graph input or
+// the dequantize of its output, each in its own family, with the tensor's elements.
+TEST(PredictInt8, TrainingRowOfAConversionIsItsFormsInterface) {
+  for (const std::string runtime : {"xnnpack", "ort"}) {
+    for (const std::string type : {"quantize", "dequantize"}) {
+      SCOPED_TRACE(runtime + " " + type);
+      const bench::KernelSpec spec{type, {{"n", 1}, {"h", 8}, {"w", 6}, {"c", 16}}, ir::DType::kInt8};
+      const auto row = training_kernel(bench::to_json(spec), 0.01, default_fusion_rules(), runtime);
+      ASSERT_TRUE(row.has_value());
+      EXPECT_EQ(row->kernel.family, type);
+      EXPECT_NEAR(std::exp2(row->kernel.features[4]) - 1, 8 * 6 * 16, 0.5) << "log2_out_elems";
+    }
   }
 }
 

@@ -47,7 +47,7 @@
 namespace infercast::bench {
 
 struct KernelSpec {
-  std::string type;                            // one of kernel_types()
+  std::string type;                            // one of kernel_types(), or an int8 conversion
   std::map<std::string, std::int64_t> params;  // the type's parameters, all present
   ir::DType dtype = ir::DType::kFloat32;
 
@@ -58,12 +58,14 @@ struct KernelSpec {
   friend bool operator==(const KernelSpec&, const KernelSpec&) = default;
 };
 
-// Every known kernel type, in the order above.
+// Every kernel type with a float graph, in the order above (all but the int8-only
+// conversions "quantize" and "dequantize").
 const std::vector<std::string>& kernel_types();
 // The kernel types with an int8 form: the ops `quantize --mode full` makes int8 that a
 // CNN spends its time in (convolutions and depthwise convolutions with their fused
 // ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
-// global average pooling, concat, pad).
+// global average pooling, concat, pad), and the conversions "quantize" (float to int8)
+// and "dequantize" that a quantized model runs at its interface and around ops left float.
 const std::vector<std::string>& int8_kernel_types();
 // Kernel types a quantized model runs in float: the transpose of its float NCHW input to
 // channels-last before its QUANTIZE (the TFLite form `quantize` writes). An int8 profile
