@@ -73,12 +73,14 @@ MachineContext machine_context();
 std::size_t effective_cache_bytes(std::size_t llc_bytes);
 
 // The share of a core that each of `threads` threads gets right now, as the slowest of them
-// saw it: every thread spins the same fixed arithmetic loop (about 3 ms on a free core) at
-// the same moment, and the result is the fastest loop this process has timed divided by
-// the slowest thread's. About 1 when every thread has a core to itself; about 0.5 when two
-// threads share one (another tenant of a 2-vCPU VM holds the other core, which a parallel
-// operator, waiting for its slowest thread, pays in full). 1 for threads <= 1. Costs one
-// loop's time; thread-safe.
+// saw it: every thread spins the same fixed loop of vector multiply-adds, bound by the
+// core's floating-point throughput (about 3 ms on a free core), at the same moment, and the
+// result is the fastest loop this process has timed divided by the slowest thread's. About
+// 1 when every thread has a core to itself; about 0.5 when two threads share one, in time
+// slices (another tenant of a 2-vCPU VM holds the other core, which a parallel operator,
+// waiting for its slowest thread, pays in full) or as the two hardware threads of one SMT
+// core (sharing its vector units, as SIMD kernels do). 1 for threads <= 1. Costs one loop's
+// time; thread-safe.
 double core_share(int threads);
 
 // Below this core_share a measurement at several threads ran without the cores it asked
