@@ -189,11 +189,12 @@ namespace {
 // pipes of a core busy through their latency. So it slows down both when another thread
 // takes the core in time slices and when something runs on the core's other hardware
 // thread (SMT) and shares its vector units, as a parallel operator's SIMD kernels do.
-// Measured on a 2-vCPU VM (EPYC host, sysfs: 1 thread per core): in the same seconds two
-// threads each spinning a dependent chain of scalar multiply-adds got 0.94-0.99 of a
-// core and two spinning this loop 0.62-0.64, while this loop alone ran 3.8 ms in some
-// seconds and 4.7-6.0 ms in others: the vCPUs are hardware threads whose siblings are
-// at times busy. Without AVX2 and FMA the loop is that dependent chain (blind to SMT).
+// Measured on a 2-vCPU VM (EPYC host, sysfs: 1 thread per core; bench/smt_pair.sh): in 10
+// pairs of runs two threads spinning a dependent chain of scalar multiply-adds got
+// 0.99-1.00 of a core each, and two spinning this loop 0.49-0.50 in 6 of the same pairs:
+// the vCPUs are hardware threads, at times siblings of one core, their FMA units shared
+// while the dependent chain, one operation at a time, leaves them idle. Without AVX2 and
+// FMA the loop is that dependent chain (blind to SMT).
 // The compiler can neither drop the loops (their results are returned and stored) nor
 // fold them (their inputs are read through volatiles).
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
