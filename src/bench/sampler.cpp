@@ -349,7 +349,14 @@ std::vector<KernelSpec> sample_float_kernels(const SamplerOptions& o, std::size_
 }  // namespace
 
 std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t count) {
-  if (o.dtype == ir::DType::kFloat32) return sample_float_kernels(o, count);
+  if (o.dtype == ir::DType::kFloat32) {
+    // The conversions between float and int8 have no float graph (kernel_types()).
+    for (const std::string& t : o.kernel_types)
+      if (t == "quantize" || t == "dequantize")
+        throw Error(ErrorKind::kInvalidArgument, "kernel '" + t + "'", "--precision",
+                    "is an int8 kernel type: bench it with --precision int8");
+    return sample_float_kernels(o, count);
+  }
   if (o.dtype != ir::DType::kInt8)
     throw Error(ErrorKind::kInvalidArgument, "bench", "--precision",
                 "kernels are sampled in float32 or int8, not " + std::string(ir::dtype_name(o.dtype)));

@@ -141,7 +141,7 @@ Roofline Roofline::fit(std::span<const Sample> samples, double llc_bytes, double
   // the last-level cache through it on every run finds little of it there the next time:
   // the cache is shared with other cores and tenants and does not replace in LRU order.
   // Measured (int8 one-row FCs on ONNX Runtime, an EPYC host with 32 MiB): 14-18 MB of
-  // weights ran at 52-64 bytes/ns, 24-30 MB at 21-35 bytes/ns, as fast as 49-55 MB did;
+  // weights ran at 52-64 bytes/ns, 24-30 MB at 21-35 bytes/ns, as slowly as 49-55 MB did;
   // with the knee at the cache's size, alexnet's 37.8 MB classifier FC was scaled by the
   // 2.3x residual of the 24-30 MB ones and predicted at 4.46 ms against 1.97. So the
   // knee is searched from all of the cache down to `lowest_knee` of it (train() lets the

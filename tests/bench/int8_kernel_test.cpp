@@ -104,6 +104,16 @@ TEST(BenchInt8, SamplerGivesInt8SpecsOfTheInt8TypesOnly) {
     EXPECT_EQ(s.dtype, s.type == "transpose" ? ir::DType::kFloat32 : ir::DType::kInt8) << s.type;
   o.kernel_types = {"softmax"};
   EXPECT_THROW(sample_kernels(o, 1), Error);
+  // The conversions are int8 only: a float bench of them is refused by name.
+  o.dtype = ir::DType::kFloat32;
+  o.kernel_types = {"quantize"};
+  try {
+    sample_kernels(o, 1);
+    FAIL() << "a float quantize kernel";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("quantize"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--precision int8"), std::string::npos);
+  }
 }
 
 // The int8 TFLite form: int8 activations between the interface QUANTIZE / DEQUANTIZE,

@@ -74,7 +74,8 @@ std::size_t effective_cache_bytes(std::size_t llc_bytes);
 
 // The share of a core that each of `threads` threads gets right now, as the slowest of them
 // saw it: every thread spins the same fixed loop of vector multiply-adds, bound by the
-// core's floating-point throughput (about 3 ms on a free core), at the same moment, and the
+// core's floating-point throughput (AVX2 and FMA; a dependent scalar chain on a CPU without
+// them; about 3 ms on a free core), at the same moment, and the
 // result is the fastest loop this process has timed divided by the slowest thread's. About
 // 1 when every thread has a core to itself; about 0.5 when two threads share one, in time
 // slices (another tenant of a 2-vCPU VM holds the other core, which a parallel operator,
