@@ -195,10 +195,14 @@ const std::vector<std::string>& kernel_types() {
   static const std::vector<std::string> types = [] {
     std::vector<std::string> v;
     for (const auto& t : type_table())
-      if (t.type != "quantize" && t.type != "dequantize") v.push_back(t.type);
+      if (!conversion_type(t.type)) v.push_back(t.type);
     return v;
   }();
   return types;
+}
+
+bool conversion_type(const std::string& type) {
+  return type == "quantize" || type == "dequantize";
 }
 
 const std::vector<std::string>& int8_kernel_types() {

@@ -352,7 +352,7 @@ std::vector<KernelSpec> sample_kernels(const SamplerOptions& o, std::size_t coun
   if (o.dtype == ir::DType::kFloat32) {
     // The conversions between float and int8 have no float graph (kernel_types()).
     for (const std::string& t : o.kernel_types)
-      if (t == "quantize" || t == "dequantize")
+      if (conversion_type(t))
         throw Error(ErrorKind::kInvalidArgument, "kernel '" + t + "'", "--precision",
                     "is an int8 kernel type: bench it with --precision int8");
     return sample_float_kernels(o, count);

@@ -504,7 +504,7 @@ Int8KernelForm int8_kernel_form(const std::string& runtime_name, const KernelSpe
   // (QUANTIZE) or the DequantizeLinear of the output (DEQUANTIZE) around an int8 Relu,
   // which ONNX Runtime drops (it clamps through the zero point) and XNNPACK runs as a
   // clamp (own_layer).
-  if (twin.type == "quantize" || twin.type == "dequantize") twin.type = "relu";
+  if (conversion_type(twin.type)) twin.type = "relu";
   ir::Graph float_graph = build_kernel_graph(twin);
   float_graph.meta.source_path = "kernel '" + spec.key() + "'";
   // On ONNX Runtime an int8 MaxPool runs as NhwcMaxPool only when its input comes from a

@@ -59,8 +59,11 @@ struct KernelSpec {
 };
 
 // Every kernel type with a float graph, in the order above (all but the int8-only
-// conversions "quantize" and "dequantize").
+// conversions, conversion_type()).
 const std::vector<std::string>& kernel_types();
+// Whether `type` is a conversion between float and int8 ("quantize", "dequantize"): an int8
+// kernel type without a float graph of its own, timed at its int8 form's interface.
+bool conversion_type(const std::string& type);
 // The kernel types with an int8 form: the ops `quantize --mode full` makes int8 that a
 // CNN spends its time in (convolutions and depthwise convolutions with their fused
 // ReLU/ReLU6, fully connected, add, mul, per-channel mul, sigmoid, hard-swish, max pooling,
