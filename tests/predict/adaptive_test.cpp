@@ -26,6 +26,13 @@ TEST(PredictAdaptive, KernelTypesMapToTheirRegressorFamilies) {
   EXPECT_EQ(family_of_kernel_type("resize_bilinear"), "resize");
   EXPECT_EQ(family_of_kernel_type("maxpool"), "pool");
   EXPECT_EQ(family_of_kernel_type("add+relu"), "eltwise");
+  // The activations through an exponential have the FLOPs per element of the
+  // piecewise-linear ones (sigmoid 4, hardswish 4) but not their time: two families.
+  EXPECT_EQ(family_of_kernel_type("hardswish"), "activation");
+  EXPECT_EQ(family_of_kernel_type("relu6"), "activation");
+  EXPECT_EQ(family_of_kernel_type("sigmoid"), "exp_activation");
+  EXPECT_EQ(family_of_kernel_type("tanh"), "exp_activation");
+  EXPECT_EQ(family_of_kernel_type("swish"), "exp_activation");
 }
 
 TEST(PredictAdaptive, SamplesMoreWhereThePredictorErrsMost) {

@@ -90,6 +90,36 @@ TEST(PredictExcludeFamily, FamiliesAreLeftOutAndTheirKernelsEstimated) {
   EXPECT_THROW(train(data, rules, options), Error);
 }
 
+// One activation family without training rows is trained on the other's (ONNX Runtime's
+// int8 hard swish runs as several layers, so only the sigmoids are rows), unless it is
+// left out; the bundle names whose samples it holds.
+TEST(PredictExcludeFamily, AnActivationFamilyWithoutRowsBorrowsTheOthers) {
+  const fs::path model = kModels / "torchvision/efficientnet_b0.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the efficientnet_b0 export";
+  const FusionRules rules = default_fusion_rules();
+  const std::vector<TrainingKernel> data = law_data(model, rules);
+  std::map<std::string, int> count;
+  for (const TrainingKernel& t : data) ++count[t.kernel.family];
+  ASSERT_EQ(count["activation"], 0);  // SiLUs and gates: sigmoids only
+  ASSERT_GT(count["exp_activation"], 0);
+
+  TrainOptions options;
+  options.kinds = {ModelKind::kRoofline};
+  const Bundle b = train(data, rules, options);
+  ASSERT_EQ(b.families.count("activation"), 1u);
+  EXPECT_EQ(b.families.at("activation").samples_of, "exp_activation");
+  EXPECT_EQ(b.families.at("activation").samples, count["exp_activation"]);
+  EXPECT_EQ(b.families.at("exp_activation").samples_of, "");
+  EXPECT_DOUBLE_EQ(b.families.at("activation").roofline.bytes_per_ms,
+                   b.families.at("exp_activation").roofline.bytes_per_ms);
+  const fs::path path = infercast::testing::temp_path("infercast_borrowed_family.bundle");
+  save_bundle(b, path);
+  EXPECT_EQ(load_bundle(path).families.at("activation").samples_of, "exp_activation");
+
+  options.exclude_families = {"activation"};
+  EXPECT_EQ(train(data, rules, options).families.count("activation"), 0u);
+}
+
 // The CLI on a database of kernels measured here (XNNPACK, fc and relu): the excluded
 // family is absent from the bundle, and a misspelt one exits 2 with one line, no bundle.
 TEST(PredictExcludeFamily, TrainCliDropsTheFamilyAndRefusesUnknownNames) {

@@ -136,7 +136,7 @@ TEST(PredictKernels, SwishIsOneKernelWhereSigmoidMulFuses) {
     ++with[k.type];
     if (k.type == "swish") {
       EXPECT_EQ(k.nodes.size(), 2u) << k.name;
-      EXPECT_EQ(k.family, "activation") << k.name;
+      EXPECT_EQ(k.family, "exp_activation") << k.name;
       EXPECT_EQ(k.features[15], 1.0f) << k.name;  // x is read once
     }
   }

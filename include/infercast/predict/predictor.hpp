@@ -27,6 +27,7 @@
 
 namespace infercast::predict {
 
+// 7: sigmoid, tanh and swish in their own family (exp_activation), samples_of.
 // 6: fc and matmul cold_scale points at log2 rows (were log2 weight bytes per row).
 // 5: a depthwise conv's alignment features are its channels'; regressors chosen by the
 // time-weighted CV error. 4: channel alignment, reduction length and output positions
@@ -37,7 +38,7 @@ namespace infercast::predict {
 // feeder-timed labels. A bundle of another schema is refused both ways: an older one would
 // load its missing fields as 0 (or its trees as absolute latencies) and predict silently
 // wrong numbers.
-inline constexpr int kBundleSchemaVersion = 6;
+inline constexpr int kBundleSchemaVersion = 7;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
@@ -45,6 +46,9 @@ struct FamilyModel {
   Roofline roofline;                      // always fitted (the baseline, and a fallback)
   double sigma_log = 0.2;                 // CV rmse of ln latency of the chosen model: the interval's width
   int samples = 0;
+  // The family whose samples it was trained on when it had none of its own (train: the
+  // two activation families stand in for each other); empty for its own.
+  std::string samples_of;
   std::map<std::string, CvScore> cv;  // per model kind
   // Cold-cache excess, fitted on the kernels' flushed times: cold - warm =
   // ms_per_weight_byte * weight bytes + ms_per_io_byte * activation bytes (>= 0 each).
