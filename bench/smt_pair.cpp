@@ -1,9 +1,9 @@
 // Two threads against one on three loops, pair by pair: a dependent chain of scalar
-// multiply-adds (what measure::core_share spins), ten chains of 8-wide FMAs held in
-// registers (bound by the FMA units), and the same ten chains kept in an array in memory
+// multiply-adds, measure::core_share(2) itself (ten chains of 8-wide FMAs held in
+// registers, bound by the FMA units), and the same ten chains kept in an array in memory
 // (bound by loads and stores through the L1 cache). Each line is one pair of runs: the
 // share of a core each of two threads got on each loop (one thread's fastest time over
-// the slower thread's) and the one-thread times.
+// the slower thread's) and the one-thread times of the two loops timed here.
 // Usage: smt_pair [PAIRS=10]
 #include <immintrin.h>
 
@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+
+#include "infercast/measure/measure.hpp"
 
 namespace {
 
@@ -24,31 +26,6 @@ double dependent(long n) {
   double x = 1.0;
   for (long i = 0; i < n; ++i) x = x * ma + mb;
   return x;
-}
-
-// The loop of measure::core_share (src/measure/measure.cpp), ten chains in registers.
-__attribute__((target("avx2,fma"))) double vector_fma(long n) {
-  static volatile float a = 0.9999999f, b = 1e-7f;
-  const __m256 m = _mm256_set1_ps(a), c = _mm256_set1_ps(b);
-  __m256 x0 = m, x1 = m, x2 = m, x3 = m, x4 = m, x5 = m, x6 = m, x7 = m, x8 = m, x9 = m;
-  for (long i = 0; i < n; ++i) {
-    x0 = _mm256_fmadd_ps(x0, m, c);
-    x1 = _mm256_fmadd_ps(x1, m, c);
-    x2 = _mm256_fmadd_ps(x2, m, c);
-    x3 = _mm256_fmadd_ps(x3, m, c);
-    x4 = _mm256_fmadd_ps(x4, m, c);
-    x5 = _mm256_fmadd_ps(x5, m, c);
-    x6 = _mm256_fmadd_ps(x6, m, c);
-    x7 = _mm256_fmadd_ps(x7, m, c);
-    x8 = _mm256_fmadd_ps(x8, m, c);
-    x9 = _mm256_fmadd_ps(x9, m, c);
-  }
-  const __m256 sum =
-      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)),
-                    _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x4, x5), _mm256_add_ps(x6, x7)), _mm256_add_ps(x8, x9)));
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, sum);
-  return lanes[0] + lanes[7];
 }
 
 // The same FMAs with the chains in an array the compiler keeps in memory.
@@ -97,18 +74,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int pairs = argc > 1 ? std::atoi(argv[1]) : 10;
-  const long nd = 3000000, nv = 3000000, nm = 1000000;
+  const long nd = 3000000, nm = 1000000;
   auto dep = [&] { return dependent(nd); };
-  auto vec = [&] { return vector_fma(nv); };
   auto mem = [&] { return memory_fma(nm); };
   for (int p = 0; p < pairs; ++p) {
-    double d1 = 1e9, v1 = 1e9, m1 = 1e9;
-    for (int i = 0; i < 3; ++i)
-      d1 = std::min(d1, seconds(dep)), v1 = std::min(v1, seconds(vec)), m1 = std::min(m1, seconds(mem));
-    const double d2 = pair(dep), v2 = pair(vec), m2 = pair(mem);
+    double d1 = 1e9, m1 = 1e9;
+    for (int i = 0; i < 3; ++i) d1 = std::min(d1, seconds(dep)), m1 = std::min(m1, seconds(mem));
+    const double d2 = pair(dep), v = infercast::measure::core_share(2), m2 = pair(mem);
     std::printf(
-        "dependent chain %.2f   FMAs in registers %.2f   FMAs through memory %.2f   (one thread: %.2f, %.2f, %.2f "
-        "ms)\n",
-        d1 / d2, v1 / v2, m1 / m2, d1 * 1e3, v1 * 1e3, m1 * 1e3);
+        "dependent chain %.2f   FMAs in registers (core_share) %.2f   FMAs through memory %.2f   (one thread: %.2f, "
+        "%.2f ms)\n",
+        d1 / d2, v, m1 / m2, d1 * 1e3, m1 * 1e3);
   }
 }
