@@ -405,6 +405,52 @@ TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
   EXPECT_EQ(r[0].features, w[0].features);
 }
 
+// A squeeze-excitation's convs run over a pooled [1, C, 1, 1] tensor: a 1x1 conv with one
+// output position is the one-row FC it computes (family fc, described as the bench's
+// [1, cin] x [cin, cout]), while a 1x1 conv over an image, a grouped one and a padded
+// 3x3 one over one pixel stay convolutions.
+TEST(PredictKernels, OnePositionPointwiseConvIsAnFc) {
+  auto conv = [](std::int64_t h, std::int64_t k, std::int64_t pad, std::int64_t groups) {
+    return bench::build_kernel_graph({"conv",
+                                      {{"n", 1},
+                                       {"h", h},
+                                       {"w", h},
+                                       {"cin", 240},
+                                       {"cout", 16},
+                                       {"k", k},
+                                       {"stride", 1},
+                                       {"dilation", 1},
+                                       {"pad", pad},
+                                       {"groups", groups}}});
+  };
+  const auto se = split_kernels(conv(1, 1, 0, 1), default_fusion_rules());
+  const auto fc =
+      split_kernels(bench::build_kernel_graph({"fc", {{"n", 1}, {"cin", 240}, {"cout", 16}}}), default_fusion_rules());
+  ASSERT_EQ(se.size(), 1u);
+  ASSERT_EQ(fc.size(), 1u);
+  EXPECT_EQ(se[0].family, "fc");
+  EXPECT_EQ(se[0].type, "conv");
+  for (int i = 0; i < kFeatureCount; ++i) {
+    const std::string name = kFeatureNames[static_cast<std::size_t>(i)];
+    if (name == "log2_bytes" || name == "log2_params" || name == "log2_intensity" || name == "log2_flops") continue;
+    EXPECT_EQ(se[0].features[static_cast<std::size_t>(i)], fc[0].features[static_cast<std::size_t>(i)]) << name;
+  }
+  EXPECT_EQ(split_kernels(conv(2, 1, 0, 1), default_fusion_rules())[0].family, "conv");
+  EXPECT_EQ(split_kernels(conv(1, 1, 0, 8), default_fusion_rules())[0].family, "gconv");
+  EXPECT_EQ(split_kernels(conv(1, 3, 1, 1), default_fusion_rules())[0].family, "conv");
+  // torchvision's mobilenet_v3_large: its eight squeeze-excitations' fc1 and fc2.
+  const fs::path path = kModels / "torchvision/mobilenet_v3_large.onnx";
+  if (!fs::exists(path)) GTEST_SKIP() << "needs mobilenet_v3_large (make test fetches it)";
+  const ir::Graph g = import::load_model(path);
+  int se_convs = 0;
+  for (const Kernel& k : split_kernels(g, rich_rules())) {
+    const bool squeeze = k.name.find("/fc1/") != std::string::npos || k.name.find("/fc2/") != std::string::npos;
+    if (squeeze) ++se_convs;
+    if (k.type.starts_with("conv")) EXPECT_EQ(k.family, squeeze ? "fc" : "conv") << k.name;
+  }
+  EXPECT_EQ(se_convs, 16);
+}
+
 // A depthwise conv's alignment features are its channels' (one per group): 48 channels
 // are 16-aligned (log2 16 = 4), 58 only 2-aligned.
 TEST(PredictKernels, DepthwiseAlignmentIsThatOfItsChannels) {
@@ -1173,4 +1219,26 @@ TEST(PredictKernels, StaleInputsAreTheShortcutsThatLeftTheCache) {
   // of activations between a block's input and its Add.
   EXPECT_GE(stale_adds, 6);
   EXPECT_LE(stale_adds, 8);
+}
+
+// ViT-B/16's MLP: a MatMul [197, 768] x [768, 3072] (9.4 MB of weights) and the Add of its
+// bias. Read once, the weights leave the MatMul's output in a 1 MiB cache; read again for
+// every 7-row tile (XNNPACK's GEMM), 28 times, they evict it before the Add reads it.
+TEST(PredictKernels, GemmWeightRereadsEvictTheirOwnOutput) {
+  const fs::path path = kModels / "torchvision/vit_b_16.onnx";
+  if (!fs::exists(path)) GTEST_SKIP() << "needs vit_b_16 (make test fetches it)";
+  const ir::Graph g = import::load_model(path);
+  const std::vector<Kernel> kernels = split_kernels(g, rich_rules());
+  const std::vector<double> once = stale_input_bytes(g, kernels, 1 << 20);
+  const std::vector<double> tiled = stale_input_bytes(g, kernels, 1 << 20, 7);
+  int bias_adds = 0;
+  for (std::size_t i = 0; i < kernels.size(); ++i) {
+    if (kernels[i].name.find("/mlp/mlp.0/Add") == std::string::npos) continue;
+    ++bias_adds;
+    EXPECT_EQ(once[i], 0.0) << kernels[i].name;
+    EXPECT_EQ(tiled[i], 197.0 * 3072 * 4) << kernels[i].name;
+  }
+  EXPECT_EQ(bias_adds, 12);
+  // Re-reads only add staleness: no input is fresher for them.
+  for (std::size_t i = 0; i < kernels.size(); ++i) EXPECT_GE(tiled[i], once[i]) << kernels[i].name;
 }
