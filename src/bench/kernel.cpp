@@ -434,11 +434,30 @@ ir::Graph build_gate_chain(int length, std::int64_t channels, std::int64_t strea
                 "needs at least one node and one channel, and a stream side >= 0");
   detail::GraphBuilder b("gate_chain_" + std::to_string(length), 0);
   int x = b.input("x", {1, channels, 1, 1});
-  int s = stream_side > 0 ? b.input("s", {1, 64, stream_side, stream_side}) : -1;
+  constexpr std::int64_t kStreamChannels = 16;
+  const std::initializer_list<std::int64_t> image = {1, kStreamChannels, stream_side, stream_side};
+  int s = stream_side > 0 ? b.input("s", image) : -1;
   for (int i = 0; i < length; ++i) {
     if (s >= 0) {
-      const int t = b.activation("t" + std::to_string(i), {1, 64, stream_side, stream_side});
-      b.node(ir::Op::Relu, "stream" + std::to_string(i), {s}, {t});
+      // A residual block of a CNN: its layers run other code than the gate (GEMM,
+      // depthwise and elementwise kernels) over data that is not the gate's.
+      const std::string n = std::to_string(i);
+      const int c = b.activation("c" + n, image);
+      ir::Node& conv = b.node(
+          ir::Op::Conv, "conv" + n,
+          {s, b.weights("cw" + n, {kStreamChannels, kStreamChannels, 3, 3}), b.weights("cb" + n, {kStreamChannels})},
+          {c});
+      detail::set_window(conv, 3, 1, 1, 1);
+      conv.attrs.set("group", std::int64_t{1});
+      const int d = b.activation("d" + n, image);
+      ir::Node& dw = b.node(
+          ir::Op::Conv, "dw" + n,
+          {c, b.weights("dw" + n + "_w", {kStreamChannels, 1, 3, 3}), b.weights("dw" + n + "_b", {kStreamChannels})},
+          {d});
+      detail::set_window(dw, 3, 1, 1, 1);
+      dw.attrs.set("group", kStreamChannels);
+      const int t = b.activation("t" + n, image);
+      b.node(ir::Op::Add, "stream" + n, {d, s}, {t});
       s = t;
     }
     const int y = b.activation("y" + std::to_string(i), {1, channels, 1, 1});

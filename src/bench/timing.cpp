@@ -700,7 +700,9 @@ double kernel_start_ms(runtime::Runtime& engine, const TimingOptions& options, s
   // The stream: at least 4 MiB and four private caches, as the megabytes a model's other
   // layers move between two of its squeeze-excitation gates.
   const double stream_bytes = std::max(4.0 * (1 << 20), 4.0 * static_cast<double>(l2_bytes));
-  const auto side = static_cast<std::int64_t>(std::ceil(std::sqrt(stream_bytes / 4.0 / 64.0)));
+  // Four tensors of the stream's 16 channels pass per gate (a conv's, a depthwise conv's
+  // and an add's outputs, the block's input read again).
+  const auto side = static_cast<std::int64_t>(std::ceil(std::sqrt(stream_bytes / 4.0 / 4.0 / 16.0)));
   const ir::Graph alone = build_gate_chain(kGates, kChannels, 0);
   const ir::Graph streamed = build_gate_chain(kGates, kChannels, side);
   // The gates' median layer times, when every gate was reported once and, with the

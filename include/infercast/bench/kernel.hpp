@@ -97,10 +97,12 @@ KernelSpec kernel_spec_from_json(const nlohmann::json& j);
 ir::Graph build_relu_chain(int length, std::int64_t channels);
 
 // `length` Sigmoids in a row over a [1, channels, 1, 1] tensor (a squeeze-excitation's
-// gate), named gate0, gate1, ...; with `stream_side` > 0 each gate comes after a Relu over
-// [1, 64, stream_side, stream_side] (stream0, ...: a chain of its own, the graph's second
-// output), whose traffic flushes the core's private caches between two gates as a model's
-// other layers do. The calibration graphs of kernel_start_ms (timing.hpp).
+// gate), named gate0, gate1, ...; with `stream_side` > 0 each gate comes after a residual
+// block over [1, 16, stream_side, stream_side] (conv<i>: a 3x3 conv, dw<i>: a 3x3
+// depthwise conv, stream<i>: the Add of the block's input; a chain of its own, the graph's
+// second output), whose code and traffic evict the gate's from the core's private caches
+// between two gates as a model's other layers do. The calibration graphs of
+// kernel_start_ms (timing.hpp).
 ir::Graph build_gate_chain(int length, std::int64_t channels, std::int64_t stream_side);
 
 // A runnable one-kernel model: NCHW (ONNX conventions, canonical attributes), static
