@@ -197,9 +197,13 @@ void XnnpackExecutor::prepare(const ir::Graph& graph, int threads) {
     if (std::string why = check.float_problem(id); !why.empty()) problems.push_back("graph output " + why);
   }
   if (!problems.empty()) {
+    // One line a terminal can show: Swin-T's export has 696 problems (int64 shape
+    // arithmetic, ScatterND, ...), which listed whole made an 80 KB line.
+    constexpr std::size_t kListed = 12;
     std::string msg = std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
                       " prevent running on XNNPACK: ";
-    for (std::size_t i = 0; i < problems.size(); ++i) msg += (i ? "; " : "") + problems[i];
+    for (std::size_t i = 0; i < std::min(problems.size(), kListed); ++i) msg += (i ? "; " : "") + problems[i];
+    if (problems.size() > kListed) msg += "; and " + std::to_string(problems.size() - kListed) + " more";
     throw Error(ErrorKind::kUnsupported, file, "", msg);
   }
 

@@ -350,6 +350,31 @@ TEST(XnnpackExecutor, PrepareListsEveryUnsupportedNodeInOneError) {
   EXPECT_FALSE(ex.prepared());
 }
 
+// A model with hundreds of unsupported nodes (Swin-T's export: 696) still gets one line a
+// terminal shows: the count, the first twelve, and how many more.
+TEST(XnnpackExecutor, PrepareListsTheFirstTwelveOfManyProblems) {
+  ModelBuilder m;
+  m.input("x", {1, C, H, W}).output("h19");
+  std::string previous = "x";
+  for (int i = 0; i < 20; ++i) {
+    m.node("Hardmax", {previous}, {"h" + std::to_string(i)});
+    previous = "h" + std::to_string(i);
+  }
+  XnnpackExecutor ex;
+  try {
+    ex.prepare(m.load(), 1);
+    FAIL() << "prepare accepted unsupported nodes";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("20 problems"), std::string::npos) << what;
+    EXPECT_NE(what.find("'h11' (Hardmax)"), std::string::npos) << what;
+    EXPECT_EQ(what.find("'h12' (Hardmax)"), std::string::npos) << what;
+    EXPECT_NE(what.find("; and 8 more"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos);
+  }
+}
+
 TEST(XnnpackExecutor, BadArgumentsAreErrors) {
   ModelBuilder m;
   m.input("x", {1, C, H, W}).output("y");
