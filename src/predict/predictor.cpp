@@ -57,9 +57,10 @@ double input_conversion_ms(const Bundle& bundle, const ir::Graph& graph, const i
   return 0;
 }
 
-// Bytes a kernel reads as weights and as activations (its inputs and output).
+// Output rows per tile of XNNPACK's f32 GEMM kernels on AVX-512 (stale_input_bytes).
 constexpr int kXnnpackGemmTileRows = 7;
 
+// Bytes a kernel reads as weights and as activations (its inputs and output).
 double weight_bytes(const KernelCost& c) {
   return 4.0 * c.params;
 }
