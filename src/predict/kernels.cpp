@@ -51,11 +51,17 @@ const ir::Tensor* tensor_at(const ir::Graph& graph, const ir::Node& node, std::s
   return &graph.tensors[static_cast<std::size_t>(node.inputs[input])];
 }
 
+// Whether the node's 4-D tensors are channels-last: its own layout, or the graph's when
+// the node has none (a TFLite model).
+bool channels_last(const ir::Graph& graph, const ir::Node& node) {
+  return node.layout == ir::Layout::kNHWC ||
+         (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+}
+
 // Channels of a 4-D activation in the node's layout; -1 when unknown.
 std::int64_t channels(const ir::Graph& graph, const ir::Node& node, const ir::Tensor* t) {
   if (t == nullptr || t->shape.rank() != 4) return -1;
-  const bool nhwc = node.layout == ir::Layout::kNHWC ||
-                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const bool nhwc = channels_last(graph, node);
   return t->shape.dims[nhwc ? 3 : 1].value;
 }
 
@@ -79,8 +85,7 @@ bool channel_gate(const ir::Graph& graph, const ir::Node& node) {
   const ir::Tensor* b = tensor_at(graph, node, 1);
   const ir::Tensor& y = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
   if (a == nullptr || b == nullptr || y.shape.rank() != 4 || !y.shape.is_static()) return false;
-  const bool nhwc = node.layout == ir::Layout::kNHWC ||
-                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const bool nhwc = channels_last(graph, node);
   const std::size_t c_axis = nhwc ? 3 : 1;
   auto gate_of = [&](const ir::Tensor& x, const ir::Tensor& g) {
     if (x.shape != y.shape || g.shape.rank() != 4 || !g.shape.is_static()) return false;
@@ -237,6 +242,15 @@ bool is_gemm_family(const std::string& family) {
 
 }  // namespace
 
+double weight_bytes(const KernelCost& cost) {
+  return 4.0 * cost.params;
+}
+
+double output_positions(const Kernel& kernel) {
+  // features[19] is log2(1 + out_elems / cout).
+  return std::max(1.0, std::exp2(static_cast<double>(kernel.features[19])) - 1.0);
+}
+
 std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<Kernel>& kernels, double cache_bytes,
                                       int gemm_tile_rows) {
   std::vector<double> stale(kernels.size(), 0.0);
@@ -278,11 +292,9 @@ std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<
     // rows: that traffic passes over its output as it is written, a row tile at a time, so
     // on average half of it comes after a row of the output was stored.
     double rereads = 0;
-    const double weights = 4.0 * kernels[i].cost.params;
-    if (gemm_tile_rows > 0 && weights > cache_bytes && is_gemm_family(kernels[i].family)) {
-      const double positions = std::max(1.0, std::exp2(static_cast<double>(kernels[i].features[19])) - 1.0);
-      rereads = weights * (std::ceil(positions / gemm_tile_rows) - 1.0);
-    }
+    const double weights = weight_bytes(kernels[i].cost);
+    if (gemm_tile_rows > 0 && weights > cache_bytes && is_gemm_family(kernels[i].family))
+      rereads = weights * (std::ceil(output_positions(kernels[i]) / gemm_tile_rows) - 1.0);
     moved += kernels[i].cost.bytes + rereads;
     for (int r : roots)
       if (graph.tensors[static_cast<std::size_t>(r)].producer >= 0) touched[static_cast<std::size_t>(r)] = moved;
@@ -415,8 +427,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   if (in != nullptr) {
     if (const auto n = in->shape.numel()) in_elems = static_cast<double>(*n);
     if (in->shape.rank() == 4 && !linear) {
-      const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
-                        (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+      const bool nhwc = channels_last(graph, anchor);
       const auto& d = in->shape.dims;
       in_h = static_cast<double>(d[nhwc ? 1 : 2].value);
       in_w = static_cast<double>(d[nhwc ? 2 : 3].value);
@@ -428,8 +439,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   if (!anchor.outputs.empty() && anchor.outputs[0] >= 0) {
     const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(anchor.outputs[0])];
     if (out.shape.rank() == 4 && !linear) {
-      const bool nhwc = anchor.layout == ir::Layout::kNHWC ||
-                        (anchor.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+      const bool nhwc = channels_last(graph, anchor);
       cout = static_cast<double>(out.shape.dims[nhwc ? 3 : 1].value);
     } else if (out.shape.rank() >= 1) {
       cout = static_cast<double>(out.shape.dims.back().value);
@@ -652,8 +662,7 @@ bool foldable_pad(const ir::Graph& graph, int index, const std::vector<std::stri
   const ir::Tensor* in = tensor_at(graph, node, 0);
   const ir::Tensor& out = graph.tensors[static_cast<std::size_t>(node.outputs[0])];
   if (in == nullptr || in->shape.rank() != 4 || out.shape.rank() != 4) return false;
-  const bool nhwc = node.layout == ir::Layout::kNHWC ||
-                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const bool nhwc = channels_last(graph, node);
   const std::size_t c = nhwc ? 3 : 1;
   for (std::size_t axis : {std::size_t{0}, c})
     if (in->shape.dims[axis].value != out.shape.dims[axis].value || in->shape.dims[axis].value <= 0) return false;
@@ -744,8 +753,7 @@ bool one_position_pointwise(const ir::Graph& graph, const ir::Node& node) {
   if (out.rank() != 4) return false;
   for (const auto& d : out.dims)
     if (!d.known()) return false;
-  const bool nhwc = node.layout == ir::Layout::kNHWC ||
-                    (node.layout == ir::Layout::kUnknown && graph.meta.layout == ir::Layout::kNHWC);
+  const bool nhwc = channels_last(graph, node);
   const auto& d = out.dims;
   return d[0].value == 1 && d[nhwc ? 1 : 2].value == 1 && d[nhwc ? 2 : 3].value == 1;
 }

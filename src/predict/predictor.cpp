@@ -60,10 +60,7 @@ double input_conversion_ms(const Bundle& bundle, const ir::Graph& graph, const i
 // Output rows per tile of XNNPACK's f32 GEMM kernels on AVX-512 (stale_input_bytes).
 constexpr int kXnnpackGemmTileRows = 7;
 
-// Bytes a kernel reads as weights and as activations (its inputs and output).
-double weight_bytes(const KernelCost& c) {
-  return 4.0 * c.params;
-}
+// Bytes a kernel reads as activations (its inputs and output); weight_bytes in kernels.hpp.
 double io_bytes(const KernelCost& c) {
   return std::max(0.0, c.bytes - weight_bytes(c));
 }
@@ -114,8 +111,7 @@ double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& k) {
 }
 
 double weight_reuse_x(const Kernel& k) {
-  // Output positions: out_elems / cout (features[19] is log2(1 + positions)).
-  const double positions = std::max(1.0, std::exp2(static_cast<double>(k.features[19])) - 1.0);
+  const double positions = output_positions(k);
   if (composition_group(k.family) == "gemm") return std::log2(positions);
   return std::log2(std::max(weight_bytes(k.cost), 1.0) / positions);
 }

@@ -78,6 +78,12 @@ struct Kernel {
 // a graph output). TFLite fused activations are part of the node's own type.
 std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rules);
 
+// The bytes of a kernel's weights, taken at 4 a parameter.
+double weight_bytes(const KernelCost& cost);
+
+// A kernel's output positions (output elements per output channel; a GEMM's rows), at least 1.
+double output_positions(const Kernel& kernel);
+
 // Per kernel of `kernels` (split_kernels of `graph`, in execution order): the bytes of its
 // activation inputs that left a core's private cache of `cache_bytes` since a kernel last
 // wrote or read them, i.e. more than that many bytes (KernelCost::bytes of the kernels in
