@@ -57,6 +57,60 @@ double input_conversion_ms(const Bundle& bundle, const ir::Graph& graph, const i
   return 0;
 }
 
+// Per kernel of `p`: what XNNPACK pays inside its layer to turn an NCHW tensor
+// channels-last (input_conversion_ms; 0 on other runtimes and channels-last models). On
+// an NCHW model it holds three kinds of 4-D tensor in NCHW order: the graph's inputs,
+// what a channel shuffle (Reshape, Transpose, Reshape over NCHW axes) writes, and the
+// slices of either (a slice keeps its input's order). The first kernel that reads such a
+// tensor converts it once, when it runs channels-last: a convolution or a pool, or a
+// concat with a channels-last input. A tensor first read by any other kernel is converted
+// later, in a layer this does not find. Measured at 1 thread: the stems of torchvision's
+// small CNNs were predicted 0.14-0.18 ms short without it; in shufflenet_v2_x1_0 the
+// concat of a unit whose pass-through half was sliced from the previous unit's shuffle
+// takes 36-39 us against 10-12 us for the same concat in a unit's first block, and a
+// branch's first 1x1 conv after such a slice 64 us against 48 us.
+std::vector<double> nchw_conversion_ms(const Bundle& bundle, const ir::Graph& graph, const Prediction& p) {
+  std::vector<double> conversion(p.kernels.size(), 0.0);
+  if (bundle.runtime != "xnnpack" || graph.meta.layout == ir::Layout::kNHWC) return conversion;
+  static const std::set<std::string> kSpatial = {"conv", "gconv", "dwconv", "convtranspose", "pool"};
+  enum : char { kChannelsLast = 0, kNchw = 1, kHandled = 2 };
+  std::vector<char> order(graph.tensors.size(), kChannelsLast);
+  const auto rank4 = [&](int t) { return graph.tensors[static_cast<std::size_t>(t)].shape.rank() == 4; };
+  for (int input : graph.inputs)
+    if (!graph.tensors[static_cast<std::size_t>(input)].is_constant() && rank4(input))
+      order[static_cast<std::size_t>(input)] = kNchw;
+  for (std::size_t i = 0; i < p.kernels.size(); ++i) {
+    const Kernel& k = p.kernels[i];
+    if (k.removed) continue;
+    std::vector<int> inputs;
+    for (int n : k.nodes)
+      for (int t : graph.nodes[static_cast<std::size_t>(n)].inputs)
+        if (t >= 0 && !graph.tensors[static_cast<std::size_t>(t)].is_constant() &&
+            std::find(inputs.begin(), inputs.end(), t) == inputs.end())
+          inputs.push_back(t);
+    const auto nchw = [&](int t) { return order[static_cast<std::size_t>(t)] == kNchw; };
+    const std::vector<int>& outputs = graph.nodes[static_cast<std::size_t>(k.nodes.back())].outputs;
+    if (k.family == "slice" && !inputs.empty() && nchw(inputs.front())) {
+      for (int t : outputs)
+        if (t >= 0 && rank4(t)) order[static_cast<std::size_t>(t)] = kNchw;
+      continue;
+    }
+    const bool converts =
+        kSpatial.count(k.family) != 0 ||
+        (k.family == "concat" && std::any_of(inputs.begin(), inputs.end(), [&](int t) { return !nchw(t); }));
+    for (int t : inputs) {
+      if (!nchw(t)) continue;
+      if (converts && p.per_kernel[i].source != kEstimateSource)
+        conversion[i] += input_conversion_ms(bundle, graph, graph.tensors[static_cast<std::size_t>(t)]);
+      order[static_cast<std::size_t>(t)] = kHandled;
+    }
+    if (k.type == "channel_shuffle")
+      for (int t : outputs)
+        if (t >= 0 && rank4(t)) order[static_cast<std::size_t>(t)] = kNchw;
+  }
+  return conversion;
+}
+
 // Output rows per tile of XNNPACK's f32 GEMM kernels on AVX-512 (stale_input_bytes).
 constexpr int kXnnpackGemmTileRows = 7;
 
@@ -472,28 +526,7 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
   const int gemm_tile_rows = bundle.runtime == "xnnpack" ? kXnnpackGemmTileRows : 0;
   const std::vector<double> stale =
       stale_input_bytes(graph, p.kernels, static_cast<double>(bundle.l2_bytes), gemm_tile_rows);
-  // The first executed kernel that reads an NCHW 4-D graph input converts it (XNNPACK),
-  // when it runs channels-last (a convolution or a pool reading the input itself, as a
-  // CNN's stem does; an input that goes through elementwise ops first is converted later,
-  // in a layer this does not find).
-  static const std::set<std::string> kSpatial = {"conv", "gconv", "dwconv", "convtranspose", "pool"};
-  std::vector<double> conversion(p.kernels.size(), 0.0);
-  for (int input : graph.inputs) {
-    const ir::Tensor& t = graph.tensors[static_cast<std::size_t>(input)];
-    if (t.is_constant()) continue;
-    for (std::size_t i = 0; i < p.kernels.size(); ++i) {
-      const Kernel& k = p.kernels[i];
-      if (k.removed) continue;
-      const auto reads = [&](int n) {
-        const auto& in = graph.nodes[static_cast<std::size_t>(n)].inputs;
-        return std::find(in.begin(), in.end(), input) != in.end();
-      };
-      if (std::none_of(k.nodes.begin(), k.nodes.end(), reads)) continue;
-      if (kSpatial.count(k.family) != 0 && p.per_kernel[i].source != kEstimateSource)
-        conversion[i] += input_conversion_ms(bundle, graph, t);
-      break;
-    }
-  }
+  const std::vector<double> conversion = nchw_conversion_ms(bundle, graph, p);
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];
     const Kernel& k = p.kernels[i];

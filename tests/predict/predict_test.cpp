@@ -2,6 +2,7 @@
 // regressors recovering known laws, bundle round trip and rejection, CLI contracts.
 // No test depends on a timing taken here.
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <span>
 #include <tuple>
 
 #include "../test_files.hpp"
@@ -1034,6 +1036,106 @@ TEST(PredictBundle, XnnpackPaysTheInputsLayoutConversionInTheStem) {
   const Prediction tflite_like = predict::predict(b, nhwc);
   b.runtime = "ort";
   EXPECT_EQ(tflite_like.ms, predict::predict(b, nhwc).ms);
+}
+
+// A ShuffleNet unit's tail: XNNPACK holds a channel shuffle's output in NCHW order and a
+// slice keeps it, so the conv reading one half and the concat joining the other half
+// with that conv's channels-last output each convert it in their layer, as the stem does
+// the image; the shuffle and the slices themselves pay nothing more.
+TEST(PredictBundle, XnnpackConvertsAShuffledTensorWhereAChannelsLastKernelReadsIt) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  std::vector<TrainingKernel> data = law_data({model}, rich_rules());
+  for (std::int64_t c : {1, 3, 8, 16, 32, 64})
+    for (std::int64_t hw : {8, 16, 32, 56, 112})
+      for (const std::string type : {"transpose", "concat"}) {
+        bench::KernelSpec spec{type, {{"n", 1}, {"c", c}, {"h", hw}, {"w", hw}}, ir::DType::kFloat32};
+        if (type == "concat") spec.params["inputs"] = 2;
+        for (Kernel& k : split_kernels(bench::build_kernel_graph(spec), rich_rules()))
+          if (!k.removed) data.push_back({std::move(k), 1e-6 * static_cast<double>(c * hw * hw) * (c < 8 ? 4.0 : 1.0)});
+      }
+  Bundle b = train(data, rich_rules());
+  for (const char* family : {"datamove", "concat"})
+    ASSERT_TRUE(b.families.count(family) && b.families.at(family).kind != ModelKind::kRoofline) << family;
+
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto& g = *m.mutable_graph();
+  g.set_name("shuffle_unit");
+  const auto value = [](::onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  value(g.add_input(), "x", {1, 32, 16, 16});
+  value(g.add_output(), "y", {1, 32, 16, 16});
+  const auto ints = [&](const std::string& name, std::vector<std::int64_t> v) {
+    auto* t = g.add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(v.size()));
+    for (auto x : v) t->add_int64_data(x);
+  };
+  const auto conv_weights = [&](const std::string& name, std::int64_t cout, std::int64_t cin) {
+    auto* t = g.add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    for (auto d : {cout, cin, std::int64_t{1}, std::int64_t{1}}) t->add_dims(d);
+    for (std::int64_t i = 0; i < cout * cin; ++i) t->add_float_data(0.01f * static_cast<float>(i % 7));
+  };
+  const auto node = [&](const std::string& op, const std::string& name, std::vector<std::string> in,
+                        const std::string& out) -> ::onnx::NodeProto& {
+    auto* n = g.add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (auto& s : in) n->add_input(s);
+    n->add_output(out);
+    return *n;
+  };
+  conv_weights("wa", 32, 32);
+  conv_weights("wb", 16, 16);
+  ints("five", {1, 2, 16, 16, 16});
+  ints("four", {1, 32, 16, 16});
+  ints("zero", {0});
+  ints("half", {16});
+  ints("all", {32});
+  ints("axis", {1});
+  node("Conv", "stem", {"x", "wa"}, "a");
+  node("Reshape", "shuffle", {"a", "five"}, "a5");
+  auto* perm = node("Transpose", "shuffle_t", {"a5"}, "t5").add_attribute();
+  perm->set_name("perm");
+  perm->set_type(::onnx::AttributeProto::INTS);
+  for (std::int64_t p : {0, 2, 1, 3, 4}) perm->add_ints(p);
+  node("Reshape", "shuffle_r", {"t5", "four"}, "s");
+  node("Slice", "pass", {"s", "zero", "half", "axis"}, "x1");
+  node("Slice", "branch", {"s", "half", "all", "axis"}, "x2");
+  node("Conv", "branch_conv", {"x2", "wb"}, "b");
+  auto* axis = node("Concat", "join", {"x1", "b"}, "j").add_attribute();
+  axis->set_name("axis");
+  axis->set_type(::onnx::AttributeProto::INT);
+  axis->set_i(1);
+  node("Relu", "tail", {"j"}, "y");
+  const std::string bytes = m.SerializeAsString();
+  const ir::Graph graph =
+      import::load_onnx_bytes(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), "shuffle_unit.onnx");
+
+  b.runtime = "ort";
+  const Prediction ort = predict::predict(b, graph);
+  b.runtime = "xnnpack";
+  const Prediction xnn = predict::predict(b, graph);
+  ASSERT_EQ(xnn.kernels.size(), ort.kernels.size());
+  std::set<std::string> types, converted;
+  for (std::size_t i = 0; i < xnn.kernels.size(); ++i) {
+    types.insert(xnn.kernels[i].type);
+    if (xnn.per_kernel[i].ms != ort.per_kernel[i].ms) {
+      converted.insert(xnn.kernels[i].name);
+      EXPECT_GT(xnn.per_kernel[i].ms, ort.per_kernel[i].ms) << xnn.kernels[i].name;
+    }
+  }
+  ASSERT_TRUE(types.count("channel_shuffle")) << "the Reshape-Transpose-Reshape is one shuffle kernel";
+  EXPECT_EQ(converted, (std::set<std::string>{"stem", "branch_conv", "join"}));
 }
 
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
