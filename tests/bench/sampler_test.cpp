@@ -9,6 +9,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
+#include "infercast/bench/kernel.hpp"
 #include "infercast/bench/sampler.hpp"
 #include "infercast/import/import.hpp"
 
@@ -155,6 +156,41 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   for (const auto& s : add)
     largest_add = std::max(largest_add, static_cast<double>(s.get("h") * s.get("w") * s.get("c")));
   EXPECT_GT(largest_add, 2e6);  // elementwise tensors of many MB
+}
+
+// Concats join two to four inputs (Inception, ShuffleNet) and, in a share of the draws,
+// the many narrow ones of a dense block (DenseNet-169 joins up to 33 of 32 channels),
+// whose input count the regressors cannot extrapolate to; every draw builds and runs as
+// one Concat node with that many inputs.
+TEST(BenchSampler, ConcatsReachTheInputCountsOfDenseBlocks) {
+  SamplerOptions o;
+  o.sampler = "space";
+  o.kernel_types = {"concat"};
+  const auto specs = sample_kernels(o, 400);
+  ASSERT_EQ(specs.size(), 400u);
+  int few = 0, dense = 0;
+  for (const auto& s : specs) {
+    EXPECT_NO_THROW(validate(s)) << s.key();
+    const std::int64_t inputs = s.get("inputs");
+    EXPECT_GE(inputs, 2) << s.key();
+    EXPECT_LE(inputs, 40) << s.key();
+    if (inputs <= 4) {
+      ++few;
+      continue;
+    }
+    ++dense;
+    EXPECT_LE(s.get("c"), 128) << "a dense block's growth: " << s.key();
+    if (dense == 1) {
+      const ir::Graph g = build_kernel_graph(s);
+      ASSERT_EQ(g.nodes.size(), 1u);
+      EXPECT_EQ(g.nodes[0].inputs.size(), static_cast<std::size_t>(inputs));
+    }
+  }
+  EXPECT_GT(dense, 30);
+  EXPECT_GT(few, 4 * dense);
+  std::set<std::int64_t> counts;
+  for (const auto& s : specs) counts.insert(s.get("inputs"));
+  EXPECT_GE(*counts.rbegin(), 25) << "DenseNet-121's largest concat";
 }
 
 TEST(BenchSampler, AdaptiveSamplesMoreWhereTheErrorIsLarge) {
