@@ -246,6 +246,16 @@ double weight_bytes(const KernelCost& cost) {
   return 4.0 * cost.params;
 }
 
+std::vector<int> kernel_inputs(const ir::Graph& graph, const Kernel& kernel) {
+  std::vector<int> inputs;
+  for (int n : kernel.nodes)
+    for (int t : graph.nodes[static_cast<std::size_t>(n)].inputs)
+      if (t >= 0 && !graph.tensors[static_cast<std::size_t>(t)].is_constant() &&
+          std::find(inputs.begin(), inputs.end(), t) == inputs.end())
+        inputs.push_back(t);
+  return inputs;
+}
+
 double output_positions(const Kernel& kernel) {
   // features[19] is log2(1 + out_elems / cout).
   return std::max(1.0, std::exp2(static_cast<double>(kernel.features[19])) - 1.0);
@@ -277,16 +287,13 @@ std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<
   for (std::size_t i = 0; i < kernels.size(); ++i) {
     if (kernels[i].removed) continue;
     std::vector<int> roots;
-    for (int n : kernels[i].nodes) {
-      for (int t : graph.nodes[static_cast<std::size_t>(n)].inputs) {
-        if (t < 0 || graph.tensors[static_cast<std::size_t>(t)].is_constant()) continue;
-        const int r = root(t);
-        if (std::find(roots.begin(), roots.end(), r) != roots.end()) continue;
-        roots.push_back(r);
-        const double last = touched[static_cast<std::size_t>(r)];
-        if (last < 0 || moved - last <= cache_bytes) continue;  // a graph input, the kernel's own, or still cached
-        if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) stale[i] += static_cast<double>(*b);
-      }
+    for (int t : kernel_inputs(graph, kernels[i])) {
+      const int r = root(t);
+      if (std::find(roots.begin(), roots.end(), r) != roots.end()) continue;
+      roots.push_back(r);
+      const double last = touched[static_cast<std::size_t>(r)];
+      if (last < 0 || moved - last <= cache_bytes) continue;  // a graph input, the kernel's own, or still cached
+      if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) stale[i] += static_cast<double>(*b);
     }
     // A GEMM whose weights outgrow the cache reads them again for every tile of output
     // rows: that traffic passes over its output as it is written, a row tile at a time, so

@@ -82,12 +82,7 @@ std::vector<double> nchw_conversion_ms(const Bundle& bundle, const ir::Graph& gr
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
     if (k.removed) continue;
-    std::vector<int> inputs;
-    for (int n : k.nodes)
-      for (int t : graph.nodes[static_cast<std::size_t>(n)].inputs)
-        if (t >= 0 && !graph.tensors[static_cast<std::size_t>(t)].is_constant() &&
-            std::find(inputs.begin(), inputs.end(), t) == inputs.end())
-          inputs.push_back(t);
+    const std::vector<int> inputs = kernel_inputs(graph, k);
     const auto nchw = [&](int t) { return order[static_cast<std::size_t>(t)] == kNchw; };
     const std::vector<int>& outputs = graph.nodes[static_cast<std::size_t>(k.nodes.back())].outputs;
     if (k.family == "slice" && !inputs.empty() && nchw(inputs.front())) {

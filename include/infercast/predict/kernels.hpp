@@ -81,6 +81,10 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
 // The bytes of a kernel's weights, taken at 4 a parameter.
 double weight_bytes(const KernelCost& cost);
 
+// The non-constant tensors a kernel's nodes read, each once, in node order (a tensor one
+// of its own nodes writes included).
+std::vector<int> kernel_inputs(const ir::Graph& graph, const Kernel& kernel);
+
 // A kernel's output positions (output elements per output channel; a GEMM's rows), at least 1.
 double output_positions(const Kernel& kernel);
 
