@@ -5,7 +5,9 @@
 #   - SQNR / top-1 agreement against the float model on random inputs, on XNNPACK (int8
 #     TFLite) and on ONNX Runtime (QDQ ONNX);
 #   - XNNPACK ↔ ONNX Runtime agreement: the fraction of output elements within one
-#     quantization step of each other (`quantize --check-runtime ort`);
+#     quantization step of each other (`quantize --check-runtime ort`), next to two
+#     yardsticks: ONNX Runtime against itself with its graph optimizations off, and XNNPACK
+#     against itself with one input element one step away;
 #   - weight bytes ratio;
 #   - the int8 / fp32 latency ratio on both runtimes, measured in the same run (fp32: the
 #     TFLite form on XNNPACK, its ONNX export on ONNX Runtime).
@@ -33,14 +35,14 @@ latency() {  # median ms of `run` on runtime $2, 1 thread
 }
 ratio() { python3 -c "a, b = float('$1'), float('$2'); print(f'{a/b:.2f} ({a:.1f} / {b:.1f} ms)')"; }
 armnn_files=()
-echo "| model | int8 ops / float ops | SQNR dB XNNPACK | SQNR dB ORT | top-1 agreement XNNPACK / ORT | within 1 step XNNPACK↔ORT (max steps) | weight bytes int8/float | XNNPACK int8/fp32 latency | ORT int8/fp32 latency |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| model | int8 ops / float ops | SQNR dB XNNPACK | SQNR dB ORT | top-1 agreement XNNPACK / ORT | within 1 step XNNPACK↔ORT (max steps) | ORT↔ORT unoptimized | XNNPACK, one input element 1 step away | weight bytes int8/float | XNNPACK int8/fp32 latency | ORT int8/fp32 latency |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for f in "${models[@]}"; do
   name=$(basename "${f%.*}")
   log="$OUT/$name.log"
   if ! "$BIN" quantize "$f" --mode full --calibration "$CAL" --samples "$SAMPLES" --check-runtime ort \
       -o "$OUT/${name}_int8.tflite" -o "$OUT/${name}_int8.onnx" > "$log" 2>&1; then
-    echo "| $name | quantize failed: $(tail -1 "$log" | cut -c1-160 | tr '|' '/') | | | | | | | |"
+    echo "| $name | quantize failed: $(tail -1 "$log" | cut -c1-160 | tr '|' '/') | | | | | | | | | |"
     continue
   fi
   "$BIN" export "$f" --to tflite -o "$OUT/${name}_fp32.tflite" > /dev/null || true
@@ -53,10 +55,12 @@ for f in "${models[@]}"; do
   top1_ort=$(sed -n "s/^ort (QDQ ONNX) .*top-1 agreement \([0-9.]*%\).*/\1/p" "$log" | paste -sd' ' -)
   within=$(sed -n "s/^ort (QDQ ONNX) .* \([0-9.]*%\) of elements within 1 quantization step, max \([0-9.]*\) steps.*/\1 (\2)/p" \
     "$log" | paste -sd' ' -)
+  self=$(sed -n "s/^ort (QDQ ONNX) .* vs itself unoptimized: \([0-9.]*%\), max \([0-9.]*\) steps.*/\1 (\2)/p" "$log" | paste -sd' ' -)
+  floor=$(sed -n "s/^ort (QDQ ONNX) .* 1 step away: \([0-9.]*%\), max \([0-9.]*\) steps.*/\1 (\2)/p" "$log" | paste -sd' ' -)
   wratio=$(sed -n 's/.*(ratio \([0-9.]*\)).*/\1/p' "$log")
   x8=$(latency "$OUT/${name}_int8.tflite" xnnpack); x32=$(latency "$OUT/${name}_fp32.tflite" xnnpack)
   o8=$(latency "$OUT/${name}_int8.onnx" ort); o32=$(latency "$OUT/${name}_fp32.onnx" ort)
-  echo "| $name | $ops | $sqnr | $sqnr_ort | ${top1:--} / ${top1_ort:--} | $within | $wratio | $(ratio "$x8" "$x32") | $(ratio "$o8" "$o32") |"
+  echo "| $name | $ops | $sqnr | $sqnr_ort | ${top1:--} / ${top1_ort:--} | $within | ${self:--} | ${floor:--} | $wratio | $(ratio "$x8" "$x32") | $(ratio "$o8" "$o32") |"
 done
 if [ "${ARMNN:-0}" = 1 ] && [ ${#armnn_files[@]} -gt 0 ]; then
   echo

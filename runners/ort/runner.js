@@ -46,14 +46,14 @@ const FROM_ORT = Object.fromEntries(Object.entries(DTYPES).map(([name, t]) => [t
 class RequestError extends Error {}
 
 // The loaded session and what it was created with.
-const state = {session: null, model: null, threads: 0, inputs: [], outputs: [], generation: 0};
+const state = {session: null, model: null, threads: 0, optimization: 'all', inputs: [], outputs: [], generation: 0};
 
-function sessionOptions(threads, extra) {
+function sessionOptions(threads, optimization, extra) {
   return Object.assign({
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: optimization,
   }, extra || {});
 }
 
@@ -225,6 +225,10 @@ async function opHello() {
 async function opLoad(req) {
   if (typeof req.model !== 'string') throw new RequestError('"model" must be a path');
   const threads = requireInt(req.threads === undefined ? 0 : req.threads, 'threads', 0);
+  const optimization = req.optimization === undefined ? 'all' : req.optimization;
+  if (optimization !== 'all' && optimization !== 'disabled') {
+    throw new RequestError('"optimization" must be "all" or "disabled"');
+  }
   if (state.session !== null) {
     await state.session.release();
     state.session = null;
@@ -232,14 +236,14 @@ async function opLoad(req) {
   const start = process.hrtime.bigint();
   let session;
   try {
-    session = await ort.InferenceSession.create(req.model, sessionOptions(threads));
+    session = await ort.InferenceSession.create(req.model, sessionOptions(threads, optimization));
   } catch (e) {
     throw new RequestError(`ONNX Runtime cannot load the model: ${e.message}`);
   }
   const loadMs = Number(process.hrtime.bigint() - start) / 1e6;
   const inputs = portsOf(session.inputMetadata, 'input');
   const outputs = portsOf(session.outputMetadata, 'output');
-  Object.assign(state, {session, model: req.model, threads, inputs, outputs, generation: state.generation + 1});
+  Object.assign(state, {session, model: req.model, threads, optimization, inputs, outputs, generation: state.generation + 1});
   return {inputs, outputs, load_ms: loadMs};
 }
 
@@ -293,7 +297,7 @@ async function opTime(req) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infercast-ort-profile-'));
   let session = null;
   try {
-    session = await ort.InferenceSession.create(state.model, sessionOptions(state.threads, {
+    session = await ort.InferenceSession.create(state.model, sessionOptions(state.threads, state.optimization, {
       enableProfiling: true,
       profileFilePrefix: path.join(dir, 'profile'),
     }));

@@ -410,6 +410,46 @@ double output_step(const ir::Graph& g, std::size_t o) {
   return 0;
 }
 
+// The graph input the one-step perturbation moves: the first one a QUANTIZE reads,
+// directly or through layout ops (TRANSPOSE, RESHAPE, which move no value), and that
+// QUANTIZE's step. {-1, 0} when no input is quantized.
+std::pair<int, double> quantized_input(const ir::Graph& g) {
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    int t = g.inputs[i];
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const ir::Node& n : g.nodes) {
+        if (n.inputs.empty() || n.inputs[0] != t || n.outputs.empty()) continue;
+        const ir::Tensor& out = g.tensors[static_cast<std::size_t>(n.outputs[0])];
+        if (n.op == Op::Quantize && !out.quant.empty() && out.quant.scales[0] > 0) {
+          return {static_cast<int>(i), out.quant.scales[0]};
+        }
+        if (n.op == Op::Transpose || n.op == Op::Reshape) {
+          t = n.outputs[0];
+          moved = true;
+          break;
+        }
+      }
+    }
+  }
+  return {-1, 0.0};
+}
+
+// Counts |got − want| within one step and the largest difference in steps.
+struct StepSums {
+  std::uint64_t within = 0, total = 0;
+  double max_steps = 0;
+  void add(std::span<const float> want, std::span<const float> got, double step) {
+    const std::size_t n = std::min(want.size(), got.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = std::fabs(static_cast<double>(got[i]) - want[i]) / step;
+      within += d <= 1.0001 ? 1 : 0;
+      max_steps = std::max(max_steps, d);
+    }
+    total += n;
+  }
+};
+
 }  // namespace
 
 std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const ir::Graph& int8,
@@ -422,6 +462,13 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
   runtime::PrepareOptions prepare;
   prepare.threads = threads;
   r->prepare(other, prepare);
+  std::unique_ptr<runtime::Runtime> unoptimized;
+  if (runtime == "ort") {
+    unoptimized = runtime::make_runtime(runtime);
+    runtime::PrepareOptions off = prepare;
+    off.optimize = false;
+    unoptimized->prepare(other, off);
+  }
   if (a.output_count() != b.output_count() || other.outputs.size() != a.output_count() ||
       other.inputs.size() != a.input_count()) {
     throw Error(ErrorKind::kInvalidArgument, other.meta.source_path, "",
@@ -429,20 +476,39 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
   }
   const std::size_t outputs = a.output_count();
   std::vector<ErrorSums> vs_float(outputs), vs_int8(outputs);
+  std::vector<StepSums> one_step(outputs), vs_unoptimized(outputs);
   std::vector<double> max_steps(outputs, 0), steps(outputs, 0);
   for (std::size_t o = 0; o < outputs; ++o) steps[o] = output_step(int8, o);
+  const auto [moved_input, input_step] = quantized_input(int8);
   for (int s = 0; s < samples; ++s) {
-    auto inputs = runtime::random_inputs(reference, seed + 1000 + static_cast<std::uint64_t>(s));
+    const std::uint64_t sample_seed = seed + 1000 + static_cast<std::uint64_t>(s);
+    auto inputs = runtime::random_inputs(reference, sample_seed);
+    std::vector<float> moved;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto v = as_floats(inputs[i]);
       a.set_input(i, v);
       b.set_input(i, v);
+      if (static_cast<int>(i) == moved_input) moved = v;
       inputs[i].name = other.tensors[static_cast<std::size_t>(other.inputs[i])].name;
     }
     a.run();
     b.run();
+    std::vector<std::vector<float>> int8_out(outputs);
+    for (std::size_t o = 0; o < outputs; ++o) int8_out[o].assign(b.output(o).begin(), b.output(o).end());
+    if (!moved.empty()) {
+      // Towards zero, so the quantized value moves by exactly one step (zero is in every
+      // calibrated range); the element from the sample's seed.
+      const std::size_t at = static_cast<std::size_t>((sample_seed * 0x9E3779B97F4A7C15ull) >> 17) % moved.size();
+      moved[at] += static_cast<float>(moved[at] < 0 ? input_step : -input_step);
+      b.set_input(static_cast<std::size_t>(moved_input), moved);
+      b.run();
+      for (std::size_t o = 0; o < outputs; ++o) {
+        if (steps[o] > 0) one_step[o].add(int8_out[o], b.output(o), steps[o]);
+      }
+    }
     const auto got = r->infer(inputs);
-    if (got.size() != outputs) {
+    const auto got_unoptimized = unoptimized ? unoptimized->infer(inputs) : std::vector<runtime::HostTensor>{};
+    if (got.size() != outputs || (unoptimized && got_unoptimized.size() != outputs)) {
       throw Error(
           ErrorKind::kInvalidArgument, other.meta.source_path, "",
           runtime + " returned " + std::to_string(got.size()) + " outputs, expected " + std::to_string(outputs));
@@ -454,8 +520,9 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
                     "is " + std::string(ir::dtype_name(got[o].dtype)) + ", not float32");
       }
       const auto want = a.output(o);
-      const auto q = b.output(o);
+      const std::span<const float> q = int8_out[o];
       vs_float[o].add(want, g, 0);
+      if (unoptimized && steps[o] > 0) vs_unoptimized[o].add(as_floats(got_unoptimized[o]), g, steps[o]);
       vs_int8[o].add(q, g, steps[o]);
       if (steps[o] > 0) {
         for (std::size_t i = 0; i < std::min(q.size(), g.size()); ++i) {
@@ -472,6 +539,15 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
     out[o].within_step = vs_int8[o].result(info.name, info.shape, samples).within_step;
     out[o].max_steps = max_steps[o];
     out[o].step = steps[o];
+    if (one_step[o].total > 0) {
+      out[o].one_step_within = static_cast<double>(one_step[o].within) / static_cast<double>(one_step[o].total);
+      out[o].one_step_max_steps = one_step[o].max_steps;
+    }
+    if (vs_unoptimized[o].total > 0) {
+      out[o].unoptimized_within =
+          static_cast<double>(vs_unoptimized[o].within) / static_cast<double>(vs_unoptimized[o].total);
+      out[o].unoptimized_max_steps = vs_unoptimized[o].max_steps;
+    }
   }
   return out;
 }

@@ -315,6 +315,64 @@ TEST(Ort, RunnerRandomInputsEqualRandomInputs) {
   }
 }
 
+TEST(Ort, OptimizationsOffRunEveryNodeAsTheFileDefinesIt) {
+  REQUIRE_ORT();
+  // PrepareOptions::optimize = false reaches the session: with its graph optimizations
+  // ONNX Runtime folds each ReLU into the convolution before it and runs the convolutions
+  // in its blocked NCHWc layout (a ReorderOutput node turns the result back); without
+  // them the ReLUs run, and are timed, as nodes of their own. Both compute the model.
+  const fs::path model = kSource / ".cache/models/torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " is absent (make models exports it)";
+  const ir::Graph graph = import::load_model(model);
+  RunOptions run;
+  run.per_layer = true;
+  run.protocol.warmup = 0;
+  run.protocol.min_repeats = 1;
+  run.protocol.max_repeats = 1;
+  run.protocol.min_time_s = 0;
+  std::map<bool, std::set<std::string>> ops;
+  std::map<bool, std::vector<float>> outputs;
+  const auto inputs = random_inputs(graph, 7);
+  for (bool optimize : {true, false}) {
+    auto ort = make_runtime("ort");
+    PrepareOptions prepare;
+    prepare.threads = 1;
+    prepare.optimize = optimize;
+    ort->prepare(graph, prepare);
+    for (const LayerTiming& layer : ort->run(run).layers) ops[optimize].insert(layer.op);
+    const auto got = ort->infer(inputs);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].dtype, ir::DType::kFloat32);
+    outputs[optimize].resize(got[0].data.size() / sizeof(float));
+    std::memcpy(outputs[optimize].data(), got[0].data.data(), got[0].data.size());
+  }
+  EXPECT_TRUE(ops[true].count("ReorderOutput")) << "optimized";
+  EXPECT_FALSE(ops[true].count("Relu")) << "optimized";
+  EXPECT_TRUE(ops[false].count("Relu")) << "unoptimized";
+  EXPECT_FALSE(ops[false].count("ReorderOutput")) << "unoptimized";
+  ASSERT_EQ(outputs[true].size(), outputs[false].size());
+  double peak = 0, diff = 0;
+  for (std::size_t i = 0; i < outputs[true].size(); ++i) {
+    peak = std::max(peak, std::fabs(static_cast<double>(outputs[false][i])));
+    diff = std::max(diff, std::fabs(static_cast<double>(outputs[true][i]) - outputs[false][i]));
+  }
+  EXPECT_LE(diff, 1e-4 * peak);
+
+  // The runner refuses an optimization level it does not know, in one line.
+  RunnerProcess runner(ort_command(), "ort runner");
+  EXPECT_THROW(
+      {
+        try {
+          runner.request({{"op", "load"}, {"model", model.string()}, {"threads", 1}, {"optimization", "some"}}, 60);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("\"optimization\" must be \"all\" or \"disabled\""), std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      Error);
+}
+
 TEST(Ort, RefusalsAreClearErrorsAndTheRuntimeGoesOn) {
   REQUIRE_ORT();
   const fs::path dir = fs::temp_directory_path() / ("infercast_ort_custom_" + std::to_string(::getpid()));

@@ -151,6 +151,14 @@ TEST(QuantizeQdq, XnnpackAndOnnxRuntimeAgreeWithinOneStep) {
     for (const auto& a : agreement) {
       EXPECT_GT(a.step, 0.0) << model << " " << a.name;
       EXPECT_GE(a.within_step, 0.99) << model << " " << a.name << ": max " << a.max_steps << " steps";
+      // The one-step yardstick moved an input element the int8 model sees (its input is
+      // quantized, directly or behind a transpose) and the change reached the output.
+      EXPECT_GE(a.one_step_within, 0.0) << model << " " << a.name;
+      EXPECT_LE(a.one_step_within, 1.0) << model << " " << a.name;
+      EXPECT_GT(a.one_step_max_steps, 0.0) << model << " " << a.name;
+      // ONNX Runtime ran the file a second time with its graph optimizations off.
+      EXPECT_GE(a.unoptimized_within, 0.0) << model << " " << a.name;
+      EXPECT_LE(a.unoptimized_within, 1.0) << model << " " << a.name;
     }
   }
   if (models == 0) GTEST_SKIP() << "no test model is present (make models fetches them)";

@@ -143,6 +143,14 @@ int run_quantize(const QuantizeCliOptions& o) {
     if (a.step > 0) {
       std::cout << "; vs XNNPACK int8: " << std::setprecision(2) << a.within_step * 100
                 << "% of elements within 1 quantization step, max " << a.max_steps << " steps";
+      if (a.unoptimized_within >= 0) {
+        std::cout << "; " << o.check_runtime << " vs itself unoptimized: " << a.unoptimized_within * 100 << "%, max "
+                  << a.unoptimized_max_steps << " steps";
+      }
+      if (a.one_step_within >= 0) {
+        std::cout << "; XNNPACK int8 vs itself with one input element 1 step away: " << a.one_step_within * 100
+                  << "%, max " << a.one_step_max_steps << " steps";
+      }
     }
     std::cout << "\n";
   }

@@ -40,6 +40,11 @@ struct Support {
 
 struct PrepareOptions {
   int threads = 0;  // intra-op threads; 0 = the machine's available cores (resolved, never left implicit)
+  // false: the runtime's graph optimizations off, so every node runs as the file defines it
+  // (ONNX Runtime: no fusion of DequantizeLinear → op → QuantizeLinear into its int8
+  // kernels, no constant folding). Honoured by the ONNX Runtime runner; the others have no
+  // such switch and run as they always do.
+  bool optimize = true;
 };
 
 struct RunOptions {

@@ -89,12 +89,26 @@ struct RuntimeAgreement {
   double within_step = 0;  // fraction of elements within one quantization step of XNNPACK's int8 output
   double max_steps = 0;    // max |other − XNNPACK int8| in quantization steps
   double step = 0;         // the output's quantization step (scale); 0 when it is not dequantized from int8
+  // The model's own sensitivity, the yardstick for within_step: XNNPACK's int8 output
+  // against XNNPACK's int8 output for the same sample with one input element moved by
+  // one input quantization step (towards zero; a different element per sample). A
+  // model for which this is below a bar cannot meet that bar across two runtimes
+  // whose roundings differ in one element anywhere. −1 when no input is quantized.
+  double one_step_within = -1;
+  double one_step_max_steps = 0;
+  // The other runtime against itself with its graph optimizations off
+  // (PrepareOptions::optimize; ONNX Runtime: each QDQ group as DequantizeLinear → float op
+  // → QuantizeLinear instead of its fused int8 kernel): two executions of the same file by
+  // one runtime. −1 for a runtime without that switch.
+  double unoptimized_within = -1;
+  double unoptimized_max_steps = 0;
 };
 
 // Runs `reference` (the float TFLite form) and `int8` (the int8 TFLite) on XNNPACK and
 // `other` (prepared on runtime `runtime`, e.g. "ort" with an imported QDQ ONNX file)
 // on the same `samples` random inputs compare_models uses (inputs matched by position),
-// and compares each output. Throws Error when a runtime cannot prepare or run a model,
+// and compares each output; runs `int8` once more per sample for the one-step figure, and
+// with runtime "ort" `other` once more unoptimized. Throws Error when a runtime cannot prepare or run a model,
 // and Error(kInvalidArgument) when the models' inputs or outputs differ.
 std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const ir::Graph& int8,
                                                const ir::Graph& other, const std::string& runtime, int samples,

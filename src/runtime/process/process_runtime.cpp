@@ -61,13 +61,15 @@ void ProcessRuntime::prepare(const ir::Graph& graph, const PrepareOptions& optio
   runner_model_path_ = std::filesystem::absolute(graph.meta.source_path, ec).string();
   if (ec) runner_model_path_ = graph.meta.source_path;
   threads_ = resolve_threads(options.threads);
+  optimize_ = options.optimize;
   load();
   graph_ = &graph;
 }
 
 void ProcessRuntime::load() {
-  nlohmann::json answer = runner_.request({{"op", "load"}, {"model", runner_model_path_}, {"threads", threads_}},
-                                          config_.request_timeout_s, model_path_);
+  nlohmann::json request = {{"op", "load"}, {"model", runner_model_path_}, {"threads", threads_}};
+  if (!optimize_) request["optimization"] = "disabled";
+  nlohmann::json answer = runner_.request(request, config_.request_timeout_s, model_path_);
   const std::string where = config_.name + " runner request 'load'";
   auto ports = [&](const char* key) {
     std::vector<Port> result;

@@ -50,6 +50,7 @@ class ProcessRuntime : public Runtime {
   std::string model_path_;         // as the graph names it, for messages
   std::string runner_model_path_;  // absolute, for the runner
   int threads_ = 0;
+  bool optimize_ = true;
   std::vector<Port> inputs_;
   std::vector<Port> outputs_;
   std::uint64_t loaded_generation_ = 0;
