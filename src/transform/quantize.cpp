@@ -19,6 +19,7 @@
 #include "infercast/runtime/runtime.hpp"
 #include "infercast/runtime/verify.hpp"
 #include "infercast/runtime/xnnpack_executor.hpp"
+#include "transform/editor.hpp"
 #include "transform/quantize_detail.hpp"
 
 namespace infercast::transform {
@@ -178,6 +179,47 @@ struct Range {
 
 }  // namespace
 
+// The activation a standalone RELU / RELU6 / RELU_N1_TO_1 node applies, as a fused
+// activation's name; empty for any other node.
+std::string activation_of(const ir::Node& n) {
+  if (n.op == Op::Relu) return "relu";
+  if (n.op != Op::Clip || n.inputs.size() != 1) return {};
+  const double lo = n.attrs.get_float("min", -1e30), hi = n.attrs.get_float("max", 1e30);
+  if (lo == 0.0 && hi == 6.0) return "relu6";
+  if (lo == -1.0 && hi == 1.0) return "relu_n1_to_1";
+  return {};
+}
+
+// Folds each standalone ReLU (RELU, RELU6, RELU_N1_TO_1) into the convolution, fully
+// connected layer, ADD or MUL before it, as the fused activation those TFLite ops carry,
+// where the producer has none and its output feeds the ReLU alone: what TensorFlow Lite's
+// converter does before it quantizes. The int8 op then writes the clamped range at its
+// own scale, instead of requantizing twice (the op's output at a scale covering its
+// negative half, then the ReLU's). MediaPipe's face detectors keep 47 such ReLUs as ops of
+// their own. Deterministic: the same graph gives the same tensor indices.
+void fuse_activations(ir::Graph& g) {
+  Editor edit(g);
+  bool changed = false;
+  for (std::size_t r = 0; r < g.nodes.size(); ++r) {
+    const ir::Node& relu = g.nodes[r];
+    const std::string act = activation_of(relu);
+    if (act.empty() || relu.inputs.empty() || relu.outputs.size() != 1) continue;
+    const ir::Tensor& x = g.tensors[static_cast<std::size_t>(relu.inputs[0])];
+    if (x.producer < 0 || x.consumers.size() != 1 ||
+        std::find(g.outputs.begin(), g.outputs.end(), relu.inputs[0]) != g.outputs.end()) {
+      continue;
+    }
+    ir::Node& p = g.nodes[static_cast<std::size_t>(x.producer)];
+    const bool fusable = p.op == Op::Conv || p.op == Op::FullyConnected || p.op == Op::Add || p.op == Op::Mul;
+    if (!fusable || p.outputs.size() != 1 || !p.attrs.get_string("fused_activation", "").empty()) continue;
+    p.attrs.set("fused_activation", act);
+    p.outputs[0] = relu.outputs[0];
+    edit.remove_node(static_cast<int>(r));
+    changed = true;
+  }
+  if (changed) edit.commit(g.meta.source_path);
+}
+
 // --- public
 
 ir::Graph float_tflite_form(const ir::Graph& model) {
@@ -289,6 +331,7 @@ QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) 
     }
   }
   ir::Graph f = float_tflite_form(model);
+  fuse_activations(f);
   const std::string file = f.meta.source_path;
 
   // 1. Which nodes become int8, and the constant each weight input really is.
@@ -302,6 +345,7 @@ QuantizedModel quantize(const ir::Graph& model, const QuantizeOptions& options) 
     const std::vector<Sample> samples = load_calibration(f, options.calibration, options.seed);
     sample_count = samples.size();
     ir::Graph probe = float_tflite_form(model);
+    fuse_activations(probe);
     std::vector<int> watched;
     for (std::size_t t = 0; t < plan.needs_range.size(); ++t) {
       if (plan.needs_range[t]) watched.push_back(static_cast<int>(t));

@@ -114,6 +114,35 @@ TEST(Quantize, FullIntegerRunsOnXnnpackInt8AndTracksTheFloatModel) {
   }
 }
 
+TEST(Quantize, StandaloneRelusBecomeTheirProducersFusedActivation) {
+  if (!fs::exists(kFace)) GTEST_SKIP() << kFace << " is absent (make models fetches it)";
+  // The float model has 17 RELU ops, each after a CONV_2D or an ADD whose output feeds it
+  // alone; TFLite's converter folds them into those ops before it quantizes.
+  const auto model = infercast::import::load_model(kFace);
+  int relus = 0;
+  for (const auto& n : model.nodes) relus += n.op == Op::Relu ? 1 : 0;
+  ASSERT_EQ(relus, 17);
+  const auto q = quantize_face(transform::QuantizeMode::kFull);
+  int fused = 0;
+  for (const auto& n : q.graph.nodes) {
+    EXPECT_NE(n.op, Op::Relu) << n.name;
+    if (n.attrs.get_string("fused_activation", "") != "relu") continue;
+    ++fused;
+    EXPECT_TRUE(n.op == Op::Conv || n.op == Op::Add) << n.name;
+    // The int8 output covers the clamped range only: its zero point is the lowest code.
+    const auto& y = q.graph.tensors[static_cast<std::size_t>(n.outputs[0])];
+    ASSERT_EQ(y.dtype, DType::kInt8) << n.name;
+    EXPECT_EQ(y.quant.zero_points.at(0), -128) << n.name;
+  }
+  EXPECT_EQ(fused, 17);
+  // Every graph output keeps its name.
+  ASSERT_EQ(q.graph.outputs.size(), model.outputs.size());
+  for (std::size_t o = 0; o < model.outputs.size(); ++o) {
+    EXPECT_EQ(q.graph.tensors[static_cast<std::size_t>(q.graph.outputs[o])].name,
+              model.tensors[static_cast<std::size_t>(model.outputs[o])].name);
+  }
+}
+
 TEST(Quantize, DynamicRangeKeepsActivationsFloat) {
   if (!fs::exists(kFace)) GTEST_SKIP() << kFace << " is absent";
   const auto q = quantize_face(transform::QuantizeMode::kDynamic);
