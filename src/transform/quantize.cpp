@@ -177,8 +177,6 @@ struct Range {
   bool seen() const { return lo <= hi; }
 };
 
-}  // namespace
-
 // The activation a standalone RELU / RELU6 / RELU_N1_TO_1 node applies, as a fused
 // activation's name; empty for any other node.
 std::string activation_of(const ir::Node& n) {
@@ -219,6 +217,8 @@ void fuse_activations(ir::Graph& g) {
   }
   if (changed) edit.commit(g.meta.source_path);
 }
+
+}  // namespace
 
 // --- public
 

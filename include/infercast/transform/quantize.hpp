@@ -91,9 +91,9 @@ struct RuntimeAgreement {
   double step = 0;         // the output's quantization step (scale); 0 when it is not dequantized from int8
   // The model's own sensitivity, the yardstick for within_step: XNNPACK's int8 output
   // against XNNPACK's int8 output for the same sample with one input element moved by
-  // one input quantization step (towards zero; a different element per sample). A
-  // model for which this is below a bar cannot meet that bar across two runtimes
-  // whose roundings differ in one element anywhere. −1 when no input is quantized.
+  // one input quantization step (towards zero; a different element per sample). Where
+  // this is below a bar, two runtimes whose roundings differ in one element anywhere are
+  // not expected to meet that bar either. −1 when no input is quantized.
   double one_step_within = -1;
   double one_step_max_steps = 0;
   // The other runtime against itself with its graph optimizations off
