@@ -492,6 +492,10 @@ struct StepSums {
     }
     total += n;
   }
+  // The fraction within one step; `none` when nothing was compared.
+  double within_fraction(double none) const {
+    return total ? static_cast<double>(within) / static_cast<double>(total) : none;
+  }
 };
 
 }  // namespace
@@ -519,9 +523,9 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
                 "inputs/outputs differ from the int8 TFLite model's");
   }
   const std::size_t outputs = a.output_count();
-  std::vector<ErrorSums> vs_float(outputs), vs_int8(outputs);
-  std::vector<StepSums> one_step(outputs), vs_unoptimized(outputs);
-  std::vector<double> max_steps(outputs, 0), steps(outputs, 0);
+  std::vector<ErrorSums> vs_float(outputs);
+  std::vector<StepSums> vs_int8(outputs), one_step(outputs), vs_unoptimized(outputs);
+  std::vector<double> steps(outputs, 0);
   for (std::size_t o = 0; o < outputs; ++o) steps[o] = output_step(int8, o);
   const auto [moved_input, input_step] = quantized_input(int8);
   for (int s = 0; s < samples; ++s) {
@@ -564,14 +568,10 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
                     "is " + std::string(ir::dtype_name(got[o].dtype)) + ", not float32");
       }
       const auto want = a.output(o);
-      const std::span<const float> q = int8_out[o];
       vs_float[o].add(want, g, 0);
-      if (unoptimized && steps[o] > 0) vs_unoptimized[o].add(as_floats(got_unoptimized[o]), g, steps[o]);
-      vs_int8[o].add(q, g, steps[o]);
       if (steps[o] > 0) {
-        for (std::size_t i = 0; i < std::min(q.size(), g.size()); ++i) {
-          max_steps[o] = std::max(max_steps[o], std::fabs(static_cast<double>(g[i]) - q[i]) / steps[o]);
-        }
+        vs_int8[o].add(int8_out[o], g, steps[o]);
+        if (unoptimized) vs_unoptimized[o].add(as_floats(got_unoptimized[o]), g, steps[o]);
       }
     }
   }
@@ -580,18 +580,13 @@ std::vector<RuntimeAgreement> compare_runtimes(const ir::Graph& reference, const
     const auto& info = a.output_info(o);
     out[o].name = info.name;
     out[o].vs_float = vs_float[o].result(info.name, info.shape, samples);
-    out[o].within_step = vs_int8[o].result(info.name, info.shape, samples).within_step;
-    out[o].max_steps = max_steps[o];
+    out[o].within_step = vs_int8[o].within_fraction(0);
+    out[o].max_steps = vs_int8[o].max_steps;
     out[o].step = steps[o];
-    if (one_step[o].total > 0) {
-      out[o].one_step_within = static_cast<double>(one_step[o].within) / static_cast<double>(one_step[o].total);
-      out[o].one_step_max_steps = one_step[o].max_steps;
-    }
-    if (vs_unoptimized[o].total > 0) {
-      out[o].unoptimized_within =
-          static_cast<double>(vs_unoptimized[o].within) / static_cast<double>(vs_unoptimized[o].total);
-      out[o].unoptimized_max_steps = vs_unoptimized[o].max_steps;
-    }
+    out[o].one_step_within = one_step[o].within_fraction(-1);
+    out[o].one_step_max_steps = one_step[o].max_steps;
+    out[o].unoptimized_within = vs_unoptimized[o].within_fraction(-1);
+    out[o].unoptimized_max_steps = vs_unoptimized[o].max_steps;
   }
   return out;
 }
