@@ -261,10 +261,10 @@ double output_positions(const Kernel& kernel) {
   return std::max(1.0, std::exp2(static_cast<double>(kernel.features[19])) - 1.0);
 }
 
-std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<Kernel>& kernels, double cache_bytes,
-                                      int gemm_tile_rows) {
-  std::vector<double> stale(kernels.size(), 0.0);
-  if (!(cache_bytes > 0)) return stale;
+StaleInputs stale_inputs(const ir::Graph& graph, const std::vector<Kernel>& kernels, double l2_bytes, double llc_bytes,
+                         int gemm_tile_rows) {
+  StaleInputs stale{std::vector<double>(kernels.size(), 0.0), std::vector<double>(kernels.size(), 0.0)};
+  if (!(l2_bytes > 0)) return stale;
   std::vector<int> kernel_of_node(graph.nodes.size(), -1);
   for (std::size_t k = 0; k < kernels.size(); ++k)
     for (int n : kernels[k].nodes) kernel_of_node[static_cast<std::size_t>(n)] = static_cast<int>(k);
@@ -292,15 +292,18 @@ std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<
       if (std::find(roots.begin(), roots.end(), r) != roots.end()) continue;
       roots.push_back(r);
       const double last = touched[static_cast<std::size_t>(r)];
-      if (last < 0 || moved - last <= cache_bytes) continue;  // a graph input, the kernel's own, or still cached
-      if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) stale[i] += static_cast<double>(*b);
+      if (last < 0 || moved - last <= l2_bytes) continue;  // a graph input, the kernel's own, or still cached
+      if (const auto b = graph.tensors[static_cast<std::size_t>(t)].bytes()) {
+        stale.beyond_l2[i] += static_cast<double>(*b);
+        if (llc_bytes > 0 && moved - last > llc_bytes) stale.beyond_llc[i] += static_cast<double>(*b);
+      }
     }
     // A GEMM whose weights outgrow the cache reads them again for every tile of output
     // rows: that traffic passes over its output as it is written, a row tile at a time, so
     // on average half of it comes after a row of the output was stored.
     double rereads = 0;
     const double weights = weight_bytes(kernels[i].cost);
-    if (gemm_tile_rows > 0 && weights > cache_bytes && is_gemm_family(kernels[i].family))
+    if (gemm_tile_rows > 0 && weights > l2_bytes && is_gemm_family(kernels[i].family))
       rereads = weights * (std::ceil(output_positions(kernels[i]) / gemm_tile_rows) - 1.0);
     moved += kernels[i].cost.bytes + rereads;
     for (int r : roots)

@@ -106,8 +106,15 @@ std::vector<double> nchw_conversion_ms(const Bundle& bundle, const ir::Graph& gr
   return conversion;
 }
 
-// Output rows per tile of XNNPACK's f32 GEMM kernels on AVX-512 (stale_input_bytes).
+// Output rows per tile of XNNPACK's f32 GEMM kernels on AVX-512 (stale_inputs).
 constexpr int kXnnpackGemmTileRows = 7;
+
+double memory_read_ms_per_byte(const Bundle& bundle) {
+  // The FC family's flushed excess per weight byte: an FC streams each weight once, so it
+  // is the bench's measure of a stream read from memory.
+  const auto it = bundle.families.find("fc");
+  return it == bundle.families.end() ? 0.0 : it->second.ms_per_weight_byte;
+}
 
 // Bytes a kernel reads as activations (its inputs and output); weight_bytes in kernels.hpp.
 double io_bytes(const KernelCost& c) {
@@ -519,8 +526,8 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
   // cache); ONNX Runtime's MLAS packs a panel of weights that stays cached while every
   // row passes, so it reads them once.
   const int gemm_tile_rows = bundle.runtime == "xnnpack" ? kXnnpackGemmTileRows : 0;
-  const std::vector<double> stale =
-      stale_input_bytes(graph, p.kernels, static_cast<double>(bundle.l2_bytes), gemm_tile_rows);
+  const StaleInputs stale = stale_inputs(graph, p.kernels, static_cast<double>(bundle.l2_bytes), llc, gemm_tile_rows);
+  const double memory_ms_per_byte = memory_read_ms_per_byte(bundle);
   const std::vector<double> conversion = nchw_conversion_ms(bundle, graph, p);
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     KernelPrediction& out = p.per_kernel[i];
@@ -540,9 +547,14 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
         out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * flushed_weight_excess_ms(bundle, k);
       out.ms += p.cold_fraction * out.cold_excess_ms;
       // Inputs that left the core's cache since they were written pay the family's flushed
-      // rate per activation byte (stale_input_bytes; measured at 1 thread on an EPYC host,
-      // XNNPACK's concats inside the held-out models went from 0.45 to 0.66 of their times).
-      out.ms += f.ms_per_io_byte * stale[i];
+      // rate per activation byte (stale_inputs; measured at 1 thread on an EPYC host,
+      // XNNPACK's concats inside the held-out models went from 0.45 to 0.66 of their times),
+      // and those that left the last-level cache too the rate of a read from memory, where
+      // that is more (on XNNPACK at 1 thread, a transformer's residual Adds went from 0.43
+      // to 0.77 of their in-model times, the eltwise family from 0.63 to 0.77).
+      const double beyond_llc = stale.beyond_llc[i];
+      out.ms += f.ms_per_io_byte * (stale.beyond_l2[i] - beyond_llc) +
+                std::max(memory_ms_per_byte, f.ms_per_io_byte) * beyond_llc;
       // An NCHW input turned channels-last inside this kernel's layer (input_conversion_ms).
       out.ms += conversion[i];
       // The label's profiler share (Bundle::layer_excess_ms) is not paid unprofiled.

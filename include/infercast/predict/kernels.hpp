@@ -88,22 +88,34 @@ std::vector<int> kernel_inputs(const ir::Graph& graph, const Kernel& kernel);
 // A kernel's output positions (output elements per output channel; a GEMM's rows), at least 1.
 double output_positions(const Kernel& kernel);
 
-// Per kernel of `kernels` (split_kernels of `graph`, in execution order): the bytes of its
-// activation inputs that left a core's private cache of `cache_bytes` since a kernel last
-// wrote or read them, i.e. more than that many bytes (KernelCost::bytes of the kernels in
-// between) were moved since: a residual branch, DenseNet's earlier layers, a transformer's
-// skip connection. The bench times a kernel behind a feeder that has just written its
-// inputs, so they are in that cache; such an input comes from beyond it, as in the bench's
-// flushed run. A view (a removed kernel) is the tensor it views; graph inputs count as just
-// written (a runner copies them in before every run). All zeros when `cache_bytes` <= 0.
+// Per kernel of `kernels` (split_kernels of `graph`, in execution order), the bytes of its
+// activation inputs that came from beyond a cache: `beyond_l2` those that left a core's
+// private cache of `l2_bytes` since a kernel last wrote or read them, i.e. more than that
+// many bytes (KernelCost::bytes of the kernels in between) were moved since: a residual
+// branch, DenseNet's earlier layers, a transformer's skip connection; `beyond_llc` those of
+// them that also left a last-level cache of `llc_bytes` (more than that moved since), so
+// they come from memory. The bench times a kernel behind a feeder that has just written its
+// inputs, so they are in the private cache; an input beyond it comes from further out, as
+// in the bench's flushed run. A view (a removed kernel) is the tensor it views; graph inputs
+// count as just written (a runner copies them in before every run). A level of size <= 0
+// gives all zeros.
 // With `gemm_tile_rows` > 0, a conv, grouped conv, FC or MatMul whose weights (4 bytes a
-// parameter) exceed `cache_bytes` is taken to read them once per tile of that many output
+// parameter) exceed `l2_bytes` is taken to read them once per tile of that many output
 // positions, as XNNPACK's GEMMs do (the row tiles outside, the column tiles inside), and
-// that traffic counts as moved too; its own output counts as touched half way through it.
-// Measured on XNNPACK at 1 thread: a bias Add over a [197, 3072] MatMul output takes
-// 147-160 us behind the MatMul with 9.4 MB of weights and 57 us behind a Relu.
-std::vector<double> stale_input_bytes(const ir::Graph& graph, const std::vector<Kernel>& kernels, double cache_bytes,
-                                      int gemm_tile_rows = 0);
+// that traffic counts as moved too, at both levels: the last-level caches of AMD's Zen and
+// Intel's Skylake-SP and later are victim caches, filled by what the private cache evicts,
+// so every pass of weights through it pushes older lines out of the last level too. Its own
+// output counts as touched half way through it.
+// Measured on XNNPACK at 1 thread (AMD EPYC, 1 MiB L2, 32 MiB L3): a bias Add over a
+// [197, 3072] MatMul output takes 147-260 us behind the MatMul with 9.4 MB of weights
+// (28 passes, 264 MB) and 57-62 us behind a Relu; a Relu behind that MatMul takes 166 us,
+// against 58 us alone.
+struct StaleInputs {
+  std::vector<double> beyond_l2;
+  std::vector<double> beyond_llc;
+};
+StaleInputs stale_inputs(const ir::Graph& graph, const std::vector<Kernel>& kernels, double l2_bytes, double llc_bytes,
+                         int gemm_tile_rows = 0);
 
 // The regressor family of a kernel type's anchor class.
 std::string family_of(const std::string& anchor_class);
