@@ -6,8 +6,9 @@
 // when it is a layer a network could have: a valid spec, an activation of at most
 // kMaxActivation elements (channels and resolution trade against each other in every
 // CNN: 224x224x64, 56x56x256, 7x7x2048 are all 3.2M or less), and at most `max_macs`
-// multiply-accumulates. No model file is read, so the space is the same whatever models
-// are later validated.
+// multiply-accumulates, and a dense or grouped convolution holds at most kMaxConvWeights
+// weights. No model file is read, so the space is the same whatever models are later
+// validated.
 //
 // The marginals (sizes log-uniform, so each octave gets the same share):
 //   spatial h = w   1-320; half the draws snap to the resolutions CNN stages use
@@ -54,6 +55,14 @@ using Params = std::map<std::string, std::int64_t>;
 
 constexpr double kMaxActivation = 3.3e6;   // elements of a conv's input or output
 constexpr double kMaxElementwise = 8.4e6;  // elements of an elementwise kernel's tensor
+// Weights of a convolution: 16.8M (64 MiB of float32). The largest convolution of
+// torchvision's classification models but one is wide_resnet101_2's 3x3 1024->1024 (9.4M);
+// only regnet_y_128gf's 1x1 7392->7392 (54.6M) is larger. Drawn independently, channels
+// and kernel size met at up to 2048->2048 7x7 (205M, 822 MB), which no network has, and
+// such a kernel is slow to build, load and time: on ONNX Runtime at 2 threads the five
+// convolutions above this took 426 s of a 15-minute profile's 803 s of kernel time, one
+// 7x7 2048->2048 alone 178 s (FCs keep their range: vgg's 25088->4096 is 103M).
+constexpr double kMaxConvWeights = 16.8e6;
 
 bool starts_with(const std::string& s, const char* p) {
   return s.rfind(p, 0) == 0;
@@ -371,10 +380,17 @@ double largest_tensor(const KernelSpec& s) {
   return e;
 }
 
+// Weights of a convolution with cin and cout (dense, grouped, transposed); 0 for the rest.
+double conv_weights(const KernelSpec& s) {
+  if (s.params.count("k") == 0 || s.params.count("cin") == 0 || s.params.count("cout") == 0) return 0;
+  const auto g = [&](const char* n) { return s.params.count(n) != 0 ? static_cast<double>(s.params.at(n)) : 1.0; };
+  return g("cin") / g("groups") * g("cout") * g("k") * g("k");
+}
+
 bool plausible(const KernelSpec& s, double max_macs) {
   const bool spatial_kernel = s.params.count("k") != 0 && s.params.count("h") != 0;
   const double limit = spatial_kernel || s.type == "matmul" ? kMaxActivation : kMaxElementwise;
-  return largest_tensor(s) <= limit && kernel_work(s) <= max_macs;
+  return largest_tensor(s) <= limit && kernel_work(s) <= max_macs && conv_weights(s) <= kMaxConvWeights;
 }
 
 }  // namespace

@@ -131,7 +131,14 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   EXPECT_GT(stems, conv.size() / 20);
   EXPECT_GT(patchify, 0u);
   int grouped = 0, odd_groups = 0;
+  double largest_conv_weights = 0;
   for (const auto& s : conv) {
+    // Weights as networks have them: channels and kernel size never meet at 2048->2048
+    // 7x7 (205M), while wide_resnet101_2's 3x3 1024->1024 (9.4M) is in range.
+    const double weights =
+        static_cast<double>(s.get("cin") / s.get("groups") * s.get("cout") * s.get("k") * s.get("k"));
+    EXPECT_LE(weights, 16.8e6) << s.key();
+    largest_conv_weights = std::max(largest_conv_weights, weights);
     // Channels and resolution trade against each other as in real networks.
     const double in = static_cast<double>(s.get("h") * s.get("w") * s.get("cin"));
     const double out = static_cast<double>(s.get("h") * s.get("w") * s.get("cout")) / s.get("stride") / s.get("stride");
@@ -147,6 +154,7 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   EXPECT_LT(odd_groups, grouped * 3 / 4);
   EXPECT_GT(grouped, static_cast<int>(conv.size()) / 5);
   EXPECT_LT(grouped, static_cast<int>(conv.size()) / 2);
+  EXPECT_GT(largest_conv_weights, 4e6);
   EXPECT_GE(*values(fc, "cin").rbegin(), 9216);  // vgg/alexnet classifier heads
   EXPECT_GE(*values(fc, "cout").rbegin(), 4096);
   EXPECT_EQ(*values(fc, "n").begin(), 1);          // classifier heads: one row
