@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -167,9 +168,9 @@ double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& k) {
 }
 
 double weight_reuse_x(const Kernel& k) {
-  const double positions = output_positions(k);
-  if (composition_group(k.family) == "gemm") return std::log2(positions);
-  return std::log2(std::max(weight_bytes(k.cost), 1.0) / positions);
+  const std::string& group = composition_group(k.family);
+  if (group == "gemm" || group == "conv") return std::log2(output_positions(k));
+  return std::numeric_limits<double>::infinity();
 }
 
 Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, const TrainOptions& options) {

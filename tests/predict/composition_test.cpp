@@ -3,6 +3,7 @@
 // it, saves it and loads it back.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -135,7 +136,7 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   b.run_overhead_ms = 0.01;
   for (auto& [name, f] : b.families) f.ms_per_weight_byte = 1e-7;  // 0.1 ms per MB
   const bench::KernelSpec heavy = bench::same_conv_spec(7, 256, 3), light = bench::same_conv_spec(14, 512, 1),
-                          middle = bench::same_conv_spec(14, 256, 3);
+                          middle = bench::same_conv_spec(10, 256, 3);
   const bench::KernelSpec fc{"fc", {{"n", 1}, {"cin", 1024}, {"cout", 1024}}};
   auto excess = [&](const bench::KernelSpec& spec, int copies) {
     const Prediction p = predict::predict(b, bench::weight_chain(spec, copies));
@@ -162,14 +163,24 @@ TEST(PredictComposition, ColdScaleMeasuredOnWeightChainsAppliesAndKeepsIt) {
   EXPECT_EQ(calibrate_cold(b, chains), 3);
   const FamilyModel& c = b.families.at("conv");
   ASSERT_EQ(c.cold_scale.size(), 2u);
-  EXPECT_LT(c.cold_scale[0][0], c.cold_scale[1][0]);  // the 1x1 reuses each weight byte more
-  EXPECT_NEAR(c.cold_scale[0][1], 1.0, 1e-9);
-  EXPECT_NEAR(c.cold_scale[1][1], 2.0, 1e-9);
+  // Along output positions, the times each weight is used: 49 for the 3x3 on 7x7, 196 for the 1x1 on 14x14.
+  EXPECT_NEAR(c.cold_scale[0][0], std::log2(49.0), 1e-6);  // features are float
+  EXPECT_NEAR(c.cold_scale[1][0], std::log2(196.0), 1e-6);
+  EXPECT_NEAR(c.cold_scale[0][1], 2.0, 1e-9);
+  EXPECT_NEAR(c.cold_scale[1][1], 1.0, 1e-9);
   EXPECT_EQ(b.families.at("dwconv").cold_scale, c.cold_scale);
+  // A depthwise conv (or any family that is no GEMM) holds per-channel vectors, not a GEMM's
+  // weights: it takes the scale of the most reuse, whatever its positions.
+  const bench::KernelSpec dw{
+      "dwconv", {{"n", 1}, {"h", 7}, {"w", 7}, {"c", 256}, {"k", 3}, {"stride", 1}, {"dilation", 1}, {"pad", 1}}};
+  const Prediction dw_p = predict::predict(b, bench::build_kernel_graph(dw));
+  ASSERT_FALSE(dw_p.kernels.empty());
+  EXPECT_TRUE(std::isinf(weight_reuse_x(dw_p.kernels[0])));
+  EXPECT_NEAR(dw_p.per_kernel[0].cold_excess_ms, flushed_weight_excess_ms(b, dw_p.kernels[0]), 1e-12);
   EXPECT_EQ(cold_scale_at(b.families.at("fc"), 10.0), 0.0);
   EXPECT_EQ(cold_scale_at(b.families.at("matmul"), 30.0), 0.0);
   // predict applies them: the heavy chain's excess doubles, the light one's stays, the
-  // 3x3 on 14x14 (a quarter of the heavy one's weights per pixel) lands between.
+  // 3x3 on 10x10 (100 positions) lands between.
   EXPECT_NEAR(excess(heavy, 24), 2 * heavy_excess, 1e-9 * heavy_excess);
   EXPECT_NEAR(excess(light, 24), light_excess, 1e-9 * light_excess);
   EXPECT_GT(excess(middle, 24), 1.05 * middle_excess);

@@ -62,15 +62,14 @@ std::string cold_scale_line(const predict::Bundle& bundle) {
   if (!bundle.profile.contains("cold_chains"))
     return "cold weights inside a model: not measured (profile --budget 10m or more measures them)\n";
   std::string text =
-      "cold weights inside a model (weight chains), scale of the flushed excess (conv: at KB of weights per output "
-      "position; fc: at rows):";
+      "cold weights inside a model (weight chains), scale of the flushed excess at output positions (conv: pixels; "
+      "fc: rows):";
   for (const char* family : {"conv", "fc"}) {
     const auto it = bundle.families.find(family);
     if (it == bundle.families.end() || it->second.cold_scale.empty()) continue;
     text += std::string(" ") + family;
     for (const auto& [x, scale] : it->second.cold_scale)
-      text += " x" + fmt_fixed(scale, 2) + " at " +
-              fmt_fixed(std::exp2(x) / (family == std::string("fc") ? 1 : 1024), 0) + ",";
+      text += " x" + fmt_fixed(scale, 2) + " at " + fmt_fixed(std::exp2(x), 0) + ",";
     text.pop_back();
     text += ";";
   }

@@ -62,8 +62,8 @@ struct FamilyModel {
   // linearly in x and held at the end points (cold_scale_at). Empty: scale 1. Why: a flushed one-kernel run also starts
   // on cold code, page tables and (with threads) a sleeping pool, while inside a model the runtime streams weights
   // under the compute, so ONNX Runtime at 2 threads paid half the flushed excess; and how much is hidden depends on
-  // reuse: on XNNPACK at 2 threads a 3x3 512->512 conv on 7x7 (193 KB of weights per pixel) ran 2.7x its warm time when
-  // its weights came from memory, a 1x1 1024->1024 on 14x14 (21 KB) 1.08x.
+  // reuse: on XNNPACK at 2 threads a 3x3 512->512 conv on 7x7 (each weight used 49 times) ran 2.7x its warm time when
+  // its weights came from memory, a 1x1 1024->1024 on 14x14 (196 times) 1.08x.
   std::vector<std::array<double, 2>> cold_scale;
   // The range of every feature over the family's training kernels: a kernel outside it
   // is an extrapolation (predict names the features).
@@ -156,16 +156,17 @@ struct TrainingKernel {
 
 // FamilyModel::cold_scale at `x` (weight_reuse_x): 1 without points.
 double cold_scale_at(const FamilyModel& family, double x);
-// A kernel's x for cold_scale_at, read along what separated the chains of its group
-// (output positions: output elements over output channels, pixels of a conv, rows of an
-// fc):
-//   fc, matmul   log2 rows, the times each weight is used: ViT-B/32's 768->3072 FC on 50
-//                rows paid 0.3 ms for its cold 9.4 MB on ONNX Runtime, ViT-B/16's on 197
-//                rows almost nothing, and both have 47 KB of weights per row;
-//   the others   log2 weight bytes per position: on XNNPACK at 2 threads a 3x3 512->512
-//                conv on 7x7 (193 KB per pixel) paid 2.7x its warm time cold, while
-//                EfficientNet's 1x1 convs on the same 49 pixels (33 KB) paid little (read
-//                by positions alone, they were over-predicted by 14-17%).
+// A kernel's x for cold_scale_at: log2 of its output positions (output elements over
+// output channels: pixels of a conv, rows of an fc or matmul), the times a GEMM uses each
+// weight, so the compute under which it can stream that weight in. ViT-B/32's 768->3072
+// FC on 50 rows paid 0.3 ms for its cold 9.4 MB on ONNX Runtime, ViT-B/16's on 197 rows
+// almost nothing. For convolutions too (XNNPACK, 1 thread, chains of 150 copies against
+// one: the 1x1 400->400 on 7x7 of RegNetX-400MF's last stage paid 39-60 us per MB, a 1x1
+// 1152->192 on 7x7 48-83, the 1x1 1024->1024 on 14x14 nothing; read by weight bytes per
+// position, the first got the last's scale, 0, and RegNetX-400MF was predicted 17% short).
+// A family that is no GEMM (depthwise convs, norms, elementwise) holds per-channel vectors
+// whose fetch hides under its activation traffic: +infinity, the scale of the most reuse
+// (its flushed fit's rate per weight byte, from such tiny vectors, is no rate to scale up).
 double weight_reuse_x(const Kernel& kernel);
 // What the flushed fit adds for a kernel's weights at full cold, before any scale:
 // FamilyModel::ms_per_weight_byte times its weight bytes (0 for a family without a
