@@ -160,10 +160,11 @@ double cold_scale_at(const FamilyModel& family, double x);
 // output channels: pixels of a conv, rows of an fc or matmul), the times a GEMM uses each
 // weight, so the compute under which it can stream that weight in. ViT-B/32's 768->3072
 // FC on 50 rows paid 0.3 ms for its cold 9.4 MB on ONNX Runtime, ViT-B/16's on 197 rows
-// almost nothing. For convolutions too (XNNPACK, 1 thread, chains of 150 copies against
-// one: the 1x1 400->400 on 7x7 of RegNetX-400MF's last stage paid 39-60 us per MB, a 1x1
-// 1152->192 on 7x7 48-83, the 1x1 1024->1024 on 14x14 nothing; read by weight bytes per
-// position, the first got the last's scale, 0, and RegNetX-400MF was predicted 17% short).
+// almost nothing. For convolutions too (XNNPACK, 1 thread, chains of copies against one
+// copy: the 1x1 400->400 on 7x7 of RegNetX-400MF's last stage paid 60 us per MB of
+// weights, a 1x1 1152->1152 on 7x7 48-83, a 3x3 512->512 on 7x7 23-35, the 1x1
+// 1024->1024 on 14x14 nothing; read by weight bytes per position, the first got the
+// last's scale, 0, and RegNetX-400MF was predicted 17% short).
 // A family that is no GEMM (depthwise convs, norms, elementwise) holds per-channel vectors
 // whose fetch hides under its activation traffic: +infinity, the scale of the most reuse
 // (its flushed fit's rate per weight byte, from such tiny vectors, is no rate to scale up).
