@@ -9,6 +9,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
+#include "infercast/ir/einsum.hpp"
 
 namespace infercast::bench {
 
@@ -315,6 +316,21 @@ std::optional<KernelSpec> match_linear(const Ctx& c, std::span<const int> nodes)
   return make(act.empty() ? "fc" : "fc+relu", {{"n", rows}, {"cin", cin}, {"cout", cout}}, dtype);
 }
 
+// An Einsum that is a batched matrix product (ir::einsum_batched_matmul), alone.
+std::optional<KernelSpec> match_einsum(const Ctx& c, std::span<const int> nodes) {
+  if (nodes.size() != 1) return std::nullopt;
+  const ir::Node& n = c.g.nodes[nodes[0]];
+  if (n.inputs.size() != 2 || n.outputs.empty()) return std::nullopt;
+  const auto a = dims_of(c.g, n.inputs[0]);
+  const auto b = dims_of(c.g, n.inputs[1]);
+  if (!a || !b || c.g.tensors[n.inputs[0]].is_constant() || c.g.tensors[n.inputs[1]].is_constant()) return std::nullopt;
+  const auto mm = ir::einsum_batched_matmul(n.attrs.get_string("equation", ""), {*a, *b});
+  if (!mm) return std::nullopt;
+  return make("einsum",
+              {{"b", mm->batch}, {"m", mm->m}, {"k", mm->k}, {"n", mm->n}, {"form", mm->transposed_b ? 1 : 2}},
+              activation_dtype(c.g, n));
+}
+
 std::optional<KernelSpec> match_pool(const Ctx& c, std::span<const int> nodes) {
   if (nodes.size() != 1) return std::nullopt;
   const ir::Node& n = c.g.nodes[nodes[0]];
@@ -470,6 +486,7 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
     case O::Gemm:
     case O::FullyConnected:
     case O::MatMul: return match_linear(c, nodes);
+    case O::Einsum: return match_einsum(c, nodes);
     case O::MaxPool:
     case O::AveragePool: return match_pool(c, nodes);
     case O::GlobalAveragePool:

@@ -32,6 +32,8 @@
 //   matmul          transformer attention and MLP shapes: heads x batch 1-16, sequence
 //                   16-3136, head or hidden width 16-1024; in 30% of draws window
 //                   attention: windows x heads 16-256, 16-196 tokens, head width 16-64
+//   einsum          attention as an Einsum, Q K^T or A V (half each): window attention in
+//                   60% of draws (as matmul's), else 1-16 heads of 16-3136 tokens, width 32-128
 //   pooling         k 2 (30%) or 3, stride 2 (80%) or 1
 //   elementwise     up to kMaxElementwise elements (32 MiB of float32); scale and
 //                   shift+relu: one constant per channel, or one in 25% of draws
@@ -283,6 +285,23 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
                   {"k", channels(rng, 16, 1024)},
                   {"n", log_uniform(rng, 16, 3136)}};
   }
+  if (type == "einsum") {
+    // Attention as an Einsum: window attention (MaxViT's 49-token windows and grids, 4-64
+    // windows x 2-16 heads) in 60% of draws, else heads of one sequence; either form.
+    const std::int64_t form = uniform(rng) < 0.5 ? 1 : 2;
+    std::int64_t b = 0, tokens = 0, width = 0;
+    if (uniform(rng) < 0.6) {
+      b = log_uniform(rng, 16, 256);
+      tokens = choice(rng, {16, 36, 49, 64, 144, 196}, {1, 1, 3, 2, 1, 1});
+      width = choice(rng, {16, 32, 64}, {1, 2, 1});
+    } else {
+      b = choice(rng, {1, 2, 3, 4, 6, 8, 12, 16}, {3, 1, 1, 1, 1, 1, 2, 1});
+      tokens = log_uniform(rng, 16, 3136);
+      width = choice(rng, {32, 64, 96, 128}, {1, 3, 1, 1});
+    }
+    return Params{
+        {"b", b}, {"m", tokens}, {"k", form == 1 ? width : tokens}, {"n", form == 1 ? tokens : width}, {"form", form}};
+  }
   if (type == "maxpool" || type == "avgpool") {
     const std::int64_t k = choice(rng, {2, 3}, {0.3, 0.7});
     Params p = tensor(8, 2048, 3, 320);
@@ -372,7 +391,8 @@ double largest_tensor(const KernelSpec& s) {
     const double up = s.type == "convtranspose" ? g("stride") * g("stride") : 1.0;
     return std::max(in, out * up);
   }
-  if (s.type == "matmul") return g("b") * std::max({g("m") * g("k"), g("k") * g("n"), g("m") * g("n")});
+  if (s.type == "matmul" || s.type == "einsum")
+    return g("b") * std::max({g("m") * g("k"), g("k") * g("n"), g("m") * g("n")});
   if (starts_with(s.type, "fc")) return g("n") * std::max(g("cin"), g("cout"));
   double e = g("n") * g("c") * g("h") * g("w");
   if (s.type == "concat") e *= g("inputs");
@@ -389,7 +409,7 @@ double conv_weights(const KernelSpec& s) {
 
 bool plausible(const KernelSpec& s, double max_macs) {
   const bool spatial_kernel = s.params.count("k") != 0 && s.params.count("h") != 0;
-  const double limit = spatial_kernel || s.type == "matmul" ? kMaxActivation : kMaxElementwise;
+  const double limit = spatial_kernel || s.type == "matmul" || s.type == "einsum" ? kMaxActivation : kMaxElementwise;
   return largest_tensor(s) <= limit && kernel_work(s) <= max_macs && conv_weights(s) <= kMaxConvWeights;
 }
 

@@ -60,6 +60,8 @@ Space space_of(const std::string& type) {
   }
   if (type == "matmul")
     return {{"b", {1, 4, 12}}, {"m", {16, 64, 197, 256}}, {"k", {32, 64, 128, 768}}, {"n", {16, 64, 197, 256}}};
+  if (type == "einsum")
+    return {{"b", {12, 64, 128}}, {"m", {49, 197}}, {"k", {32, 64}}, {"n", {49, 197}}, {"form", {1, 2}}};
   if (type == "maxpool" || type == "avgpool") {
     return {{"k", {2, 3}}, {"stride", {1, 2}}, {"c", {16, 32, 64, 128, 256}}, {"hw", kHwSmall}};
   }
@@ -117,7 +119,7 @@ double kernel_work(const KernelSpec& s) {
     return g("n") * g("c") * g("h") * g("w") * g("k") * g("k") / g("stride") / g("stride");
   if (t == "convtranspose") return g("n") * g("cin") * g("cout") * g("h") * g("w") * g("k") * g("k");
   if (starts_with(t, "fc")) return g("n") * g("cin") * g("cout");
-  if (t == "matmul") return g("b") * g("m") * g("k") * g("n");
+  if (t == "matmul" || t == "einsum") return g("b") * g("m") * g("k") * g("n");
   double elements = 1;
   for (const auto& [name, v] : s.params) {
     if (name == "n" || name == "h" || name == "w" || name == "c") elements *= static_cast<double>(v);
@@ -202,7 +204,7 @@ std::vector<KernelSpec> grid_of(const std::string& type, double max_macs) {
 
 bool is_size(const std::string& type, const std::string& name) {
   if (name == "hw" || name == "c" || name == "cin" || name == "cout" || name == "m") return true;
-  if (type == "matmul" && (name == "k" || name == "n" || name == "b")) return true;
+  if ((type == "matmul" || type == "einsum") && (name == "k" || name == "n" || name == "b")) return true;
   return (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops") && name == "n";
 }
 
@@ -436,7 +438,7 @@ std::vector<KernelSpec> sample_float_kernels(const SamplerOptions& o, std::size_
           if (name == "h" || name == "w") {
             if (v > 1) v = std::max<std::int64_t>(1, std::llround(static_cast<double>(v) * hw));
           } else if (name == "c" || name == "cin" || name == "cout" || name == "m" ||
-                     (j.type.rfind("matmul", 0) == 0 && (name == "k" || name == "n"))) {
+                     ((j.type == "matmul" || j.type == "einsum") && (name == "k" || name == "n"))) {
             if (grouped || coin(rng) >= 0.6) continue;
             v = std::max<std::int64_t>(1, std::llround(static_cast<double>(v) * std::exp(log_factor(rng))));
             if (v > 8) v = (v + 7) / 8 * 8;

@@ -116,4 +116,54 @@ std::optional<EinsumResult> evaluate_einsum(std::string_view equation,
   return r;
 }
 
+std::optional<BatchedMatmul> einsum_batched_matmul(std::string_view equation,
+                                                   const std::vector<std::vector<std::int64_t>>& input_shapes) {
+  const std::size_t arrow = equation.find("->");
+  if (arrow == std::string_view::npos || input_shapes.size() != 2) return std::nullopt;
+  const std::string_view lhs = equation.substr(0, arrow);
+  const std::size_t comma = lhs.find(',');
+  if (comma == std::string_view::npos || lhs.find(',', comma + 1) != std::string_view::npos) return std::nullopt;
+  const auto a = normalize_term(lhs.substr(0, comma));
+  const auto b = normalize_term(lhs.substr(comma + 1));
+  const auto y = normalize_term(equation.substr(arrow + 2));
+  if (!a || !b || !y) return std::nullopt;
+  const std::size_t rank = a->size();
+  if (rank < 3 || b->size() != rank || y->size() != rank || input_shapes[0].size() != rank ||
+      input_shapes[1].size() != rank)
+    return std::nullopt;
+  if (a->find('.') != std::string::npos || b->find('.') != std::string::npos || y->find('.') != std::string::npos)
+    return std::nullopt;
+  // Every letter once per term, so a repeated one (a trace, a diagonal) is no product.
+  for (const std::string* term : {&*a, &*b, &*y}) {
+    std::array<int, 52> seen{};
+    for (const char ch : *term)
+      if (seen[static_cast<std::size_t>(letter_index(ch))]++ != 0) return std::nullopt;
+  }
+  const std::size_t lead = rank - 2;
+  BatchedMatmul r;
+  for (std::size_t d = 0; d < lead; ++d) {
+    if ((*a)[d] != (*y)[d] || (*b)[d] != (*y)[d] || input_shapes[0][d] != input_shapes[1][d] || input_shapes[0][d] < 1)
+      return std::nullopt;
+    r.batch *= input_shapes[0][d];
+  }
+  const char i = (*a)[lead], k = (*a)[lead + 1], j = (*y)[lead + 1];
+  if ((*y)[lead] != i || j == k || j == i) return std::nullopt;
+  const auto& sa = input_shapes[0];
+  const auto& sb = input_shapes[1];
+  if ((*b)[lead] == j && (*b)[lead + 1] == k) {
+    r.transposed_b = true;
+    if (sb[lead + 1] != sa[lead + 1]) return std::nullopt;
+    r.n = sb[lead];
+  } else if ((*b)[lead] == k && (*b)[lead + 1] == j) {
+    if (sb[lead] != sa[lead + 1]) return std::nullopt;
+    r.n = sb[lead + 1];
+  } else {
+    return std::nullopt;
+  }
+  r.m = sa[lead];
+  r.k = sa[lead + 1];
+  if (r.m < 1 || r.k < 1 || r.n < 1) return std::nullopt;
+  return r;
+}
+
 }  // namespace infercast::ir

@@ -10,6 +10,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
+#include "infercast/ir/einsum.hpp"
 
 namespace infercast::predict {
 
@@ -187,6 +188,9 @@ const std::map<std::string, std::string>& families_by_class() {
       {"convtranspose", "convtranspose"},
       {"fc", "fc"},
       {"matmul", "matmul"},
+      // Its own family: a batched product written as an Einsum runs through ONNX Runtime's
+      // Einsum kernel, at 3-7x the time of the same product as a MatMul (bench/kernel.cpp).
+      {"einsum", "einsum"},
       {"maxpool", "pool"},
       {"avgpool", "pool"},
       {"globalavgpool", "globalpool"},
@@ -459,6 +463,17 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   const auto strides = anchor.attrs.get_ints("strides");
   double k = kernel_shape.empty() ? 0 : static_cast<double>(kernel_shape.front());
   double stride = strides.empty() ? 0 : static_cast<double>(strides.front());
+  if (anchor.op == ir::Op::Einsum && anchor.inputs.size() == 2) {
+    // An Einsum's form in the window feature: 1 when it contracts its second operand over
+    // that operand's last axis (Q K^T), 0 for A V. The two differ by 20-50% on ONNX Runtime
+    // for the same sizes, which no other feature tells apart.
+    const ir::Tensor* b = tensor_at(graph, anchor, 1);
+    if (in != nullptr && b != nullptr && in->shape.is_static() && b->shape.is_static()) {
+      const auto mm =
+          ir::einsum_batched_matmul(anchor.attrs.get_string("equation", ""), {in->shape.extents(), b->shape.extents()});
+      k = mm && mm->transposed_b ? 1 : 0;
+    }
+  }
   if (kernel.family == "fc" && anchor.op == ir::Op::Conv) {
     // A one-position pointwise conv described as the one-row FC it is (see split_kernels):
     // cin and cout are its vectors' lengths, and no window, stride or image.

@@ -3,8 +3,10 @@
 // NCHW) the spec of each conv/dwconv/fc layer rebuilds a kernel with the layer's own
 // output shape and MACs (as the cost room counts them on the real model).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "infercast/base/error.hpp"
@@ -27,12 +29,12 @@ KernelSpec example(const std::string& type) {
   std::map<std::string, std::int64_t> p;
   for (const auto& name : kernel_parameters(type)) {
     static const std::map<std::string, std::int64_t> defaults{
-        {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},   {"cout", 12}, {"k", 3},
-        {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},     {"m", 5},     {"inputs", 3},
-        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}};
+        {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},    {"cout", 12}, {"k", 3},
+        {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},      {"m", 5},     {"inputs", 3},
+        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}, {"form", 1}};
     p[name] = defaults.at(name);
   }
-  if (type == "matmul") p["k"] = 6, p["n"] = 4;
+  if (type == "matmul" || type == "einsum") p["k"] = 6, p["n"] = 4;
   if (type.starts_with("fc")) p["n"] = 3;
   if (type == "softmax" || type == "layernorm" || type == "gelu" || type == "layernorm_ops") p["n"] = 4;
   if (type == "slice_rows") p["n"] = 5, p["c"] = 12, p["parts"] = 3;
@@ -46,7 +48,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 61u);
+  ASSERT_EQ(kernel_types().size(), 62u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);
@@ -61,6 +63,15 @@ TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
       EXPECT_TRUE(nonzero) << t.name;
     }
     auto rt = runtime::make_runtime("xnnpack");
+    if (type == "einsum") {
+      // XNNPACK has no Einsum: refused at prepare, and its spec still reads back (ONNX
+      // Runtime runs it: EinsumMatchesMatMulOnOnnxRuntime).
+      EXPECT_THROW(rt->prepare(g, {1}), Error);
+      const auto back = kernel_spec_of(g, all_nodes(g));
+      ASSERT_TRUE(back.has_value());
+      EXPECT_EQ(back->key(), spec.key());
+      continue;
+    }
     ASSERT_NO_THROW(rt->prepare(g, {1}));
     const auto outputs = rt->infer(runtime::random_inputs(g, 3));
     ASSERT_EQ(outputs.size(), 1u);
@@ -69,6 +80,45 @@ TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->key(), spec.key());
   }
+}
+
+// The einsum kernel in both forms is the batched product MatMul computes: ONNX Runtime
+// runs each (exported to ONNX, as the bench times it) and its output equals that of a
+// MatMul graph over the same inputs, B transposed for Q K^T. A model's Einsum of another
+// shape (a broadcast batch, a trace) maps to no kernel.
+TEST(BenchKernel, EinsumMatchesMatMulOnOnnxRuntime) {
+  if (!fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node/package.json")) {
+    GTEST_SKIP() << "ONNX Runtime runner not installed (scripts/install_runners.sh)";
+  }
+  const fs::path dir = fs::temp_directory_path() / ("infercast_einsum_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto ort = runtime::make_runtime("ort");
+  for (const std::int64_t form : {1, 2}) {
+    SCOPED_TRACE(form);
+    KernelSpec spec{"einsum", {{"b", 3}, {"m", 5}, {"k", 6}, {"n", 4}, {"form", form}}, ir::DType::kFloat32};
+    const fs::path file = dir / ("einsum" + std::to_string(form) + ".onnx");
+    exporter::save(build_kernel_graph(spec, 7), file, exporter::Format::kOnnx);
+    const ir::Graph g = import::load_model(file);
+    ASSERT_NO_THROW(ort->prepare(g, {1}));
+    const auto inputs = runtime::random_inputs(g, 3);
+    const auto out = ort->infer(inputs);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].dims, (std::vector<std::int64_t>{1, 3, 5, 4}));
+    std::vector<float> a(inputs[0].data.size() / 4), b(inputs[1].data.size() / 4), y(out[0].data.size() / 4);
+    std::memcpy(a.data(), inputs[0].data.data(), inputs[0].data.size());
+    std::memcpy(b.data(), inputs[1].data.data(), inputs[1].data.size());
+    std::memcpy(y.data(), out[0].data.data(), out[0].data.size());
+    for (int batch = 0; batch < 3; ++batch)
+      for (int i = 0; i < 5; ++i)
+        for (int j = 0; j < 4; ++j) {
+          double want = 0;
+          for (int k = 0; k < 6; ++k)
+            want += static_cast<double>(a[static_cast<std::size_t>((batch * 5 + i) * 6 + k)]) *
+                    b[static_cast<std::size_t>(form == 1 ? (batch * 4 + j) * 6 + k : (batch * 6 + k) * 4 + j)];
+          EXPECT_NEAR(y[static_cast<std::size_t>((batch * 5 + i) * 4 + j)], want, 1e-4);
+        }
+  }
+  fs::remove_all(dir);
 }
 
 TEST(BenchKernel, ConvMacsMatchTheFormula) {
@@ -159,6 +209,7 @@ TEST(BenchKernel, EveryTypeExportsCheckedOnnxThatOnnxRuntimeAgreesWith) {
     const ir::Graph back = import::load_model(file);
     const auto inputs = runtime::random_inputs(g, 5);
     ort->prepare(back, {1});
+    if (type == "einsum") continue;  // XNNPACK has none; EinsumMatchesMatMulOnOnnxRuntime checks ONNX Runtime's
     xnn->prepare(g, {1});
     const auto cmp = runtime::compare_outputs(xnn->infer(inputs), ort->infer(inputs), {1e-3, 1e-4});
     ASSERT_EQ(cmp.size(), 1u);

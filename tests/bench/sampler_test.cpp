@@ -97,11 +97,11 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   // No model is named: the space comes from the distributions alone.
   SamplerOptions o;
   o.sampler = "space";
-  o.kernel_types = {"conv", "dwconv", "fc", "matmul", "add", "softmax", "maxpool", "convtranspose", "se"};
+  o.kernel_types = {"conv", "dwconv", "fc", "matmul", "add", "softmax", "maxpool", "convtranspose", "se", "einsum"};
   const auto specs = sample_kernels(o, 3000);
   ASSERT_EQ(specs.size(), 3000u);
   EXPECT_EQ(keys(specs), keys(sample_kernels(o, 3000)));
-  std::vector<KernelSpec> conv, fc, matmul, add;
+  std::vector<KernelSpec> conv, fc, matmul, add, einsum;
   for (const auto& s : specs) {
     EXPECT_NO_THROW(validate(s)) << s.key();
     EXPECT_LE(kernel_work(s), o.max_macs) << s.key();
@@ -110,6 +110,7 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
     if (s.type == "fc") fc.push_back(s);
     if (s.type == "matmul") matmul.push_back(s);
     if (s.type == "add") add.push_back(s);
+    if (s.type == "einsum") einsum.push_back(s);
   }
   // conv, fc and matmul get four times the share of the others.
   EXPECT_GT(conv.size(), 3 * add.size());
@@ -160,6 +161,9 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   EXPECT_EQ(*values(fc, "n").begin(), 1);          // classifier heads: one row
   EXPECT_GE(*values(fc, "n").rbegin(), 1000);      // token and pixel MLPs: a GEMM
   EXPECT_GE(*values(matmul, "m").rbegin(), 1000);  // attention over long sequences
+  // Attention as an Einsum, both forms, MaxViT's 49-token windows among them.
+  EXPECT_EQ(values(einsum, "form"), (std::set<std::int64_t>{1, 2}));
+  EXPECT_EQ(values(einsum, "m").count(49), 1u);
   double largest_add = 0;
   for (const auto& s : add)
     largest_add = std::max(largest_add, static_cast<double>(s.get("h") * s.get("w") * s.get("c")));

@@ -50,5 +50,37 @@ TEST(Einsum, RefusesWhatDoesNotFit) {
   EXPECT_FALSE(evaluate_einsum("i1->i", Shapes{{2, 3}}));              // not a letter
 }
 
+// Attention's two products read as a batched MatMul: MaxViT's Q K^T and A V (PyTorch
+// writes them with spaces), any batch rank; anything else is no product.
+TEST(Einsum, BatchedMatmulReadsAttentionsTwoForms) {
+  auto r = einsum_batched_matmul("B G H I D, B G H J D -> B G H I J", Shapes{{1, 64, 2, 49, 32}, {1, 64, 2, 49, 32}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->batch, 128);
+  EXPECT_EQ(r->m, 49);
+  EXPECT_EQ(r->k, 32);
+  EXPECT_EQ(r->n, 49);
+  EXPECT_TRUE(r->transposed_b);
+  r = einsum_batched_matmul("BGHIJ,BGHJD->BGHID", Shapes{{1, 16, 4, 49, 49}, {1, 16, 4, 49, 32}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->batch, 64);
+  EXPECT_EQ(r->m, 49);
+  EXPECT_EQ(r->k, 49);
+  EXPECT_EQ(r->n, 32);
+  EXPECT_FALSE(r->transposed_b);
+  r = einsum_batched_matmul("bij,bjk->bik", Shapes{{12, 197, 64}, {12, 64, 197}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->batch, 12);
+  EXPECT_EQ(r->n, 197);
+
+  EXPECT_FALSE(einsum_batched_matmul("ij,jk->ik", Shapes{{2, 3}, {3, 5}}));                 // no batch axis
+  EXPECT_FALSE(einsum_batched_matmul("...ij,...jk->...ik", Shapes{{4, 2, 3}, {4, 3, 5}}));  // an ellipsis
+  EXPECT_FALSE(einsum_batched_matmul("bij,bjk", Shapes{{4, 2, 3}, {4, 3, 5}}));             // implicit output
+  EXPECT_FALSE(einsum_batched_matmul("bij,bjk->bik", Shapes{{4, 2, 3}, {1, 3, 5}}));        // a broadcast batch
+  EXPECT_FALSE(einsum_batched_matmul("bij,bjk->bik", Shapes{{4, 2, 3}, {4, 7, 5}}));        // k bound twice
+  EXPECT_FALSE(einsum_batched_matmul("bij,bjk->bki", Shapes{{4, 2, 3}, {4, 3, 5}}));        // output transposed
+  EXPECT_FALSE(einsum_batched_matmul("bii,bik->bik", Shapes{{4, 3, 3}, {4, 3, 5}}));        // a diagonal
+  EXPECT_FALSE(einsum_batched_matmul("bij,bjk,bkl->bil", Shapes{{4, 2, 3}, {4, 3, 5}, {4, 5, 6}}));
+}
+
 }  // namespace
 }  // namespace infercast::ir

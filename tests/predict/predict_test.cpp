@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -313,6 +314,30 @@ TEST(PredictKernels, ChannelGateIsItsOwnFamily) {
   const auto row = training_kernel(bench::to_json(spec), 1.0, rich_rules());
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->kernel.family, "gate");
+}
+
+// An Einsum written as attention is a kernel of its own family, its form (Q K^T or A V) in
+// the window feature; the profile draws it only for a runtime that can run it: XNNPACK's
+// supports() refuses Einsum and nothing else of the default kernel types.
+TEST(PredictKernels, EinsumIsItsOwnFamilyAndProfiledWhereItRuns) {
+  for (const std::int64_t form : {1, 2}) {
+    const bench::KernelSpec spec{"einsum", {{"b", 8}, {"m", 49}, {"k", 32}, {"n", 49}, {"form", form}}};
+    const std::vector<Kernel> kernels = split_kernels(bench::build_kernel_graph(spec), rich_rules());
+    ASSERT_EQ(kernels.size(), 1u);
+    EXPECT_EQ(kernels[0].family, "einsum");
+    EXPECT_EQ(kernels[0].features[10], form == 1 ? 1.0f : 0.0f) << "the form, in the kernel feature";
+    EXPECT_EQ(kernels[0].cost.flops, 2.0 * 8 * 49 * 32 * 49);
+  }
+  const std::vector<std::string> all = single_kernel_types(rich_rules());
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  const std::vector<std::string> runnable = single_kernel_types(rich_rules(), [&](const ir::Graph& g) {
+    for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
+      if (!xnnpack->supports(g, i).ok) return false;
+    return true;
+  });
+  EXPECT_NE(std::find(all.begin(), all.end(), "einsum"), all.end());
+  EXPECT_EQ(std::find(runnable.begin(), runnable.end(), "einsum"), runnable.end());
+  EXPECT_EQ(runnable.size() + 1, all.size());
 }
 
 // Folds: a runtime that fuses pad+conv runs the zero spatial Pad inside the conv, and

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -200,7 +201,17 @@ int run_profile(const ProfileOptions& o) {
   // candidates weighted by the cross-validated error of their family in a bundle trained
   // on what is measured so far. Every measurement is committed; a rerun skips what is
   // stored, so it continues where the last run stopped.
-  std::vector<std::string> types = int8 ? bench::int8_kernel_types() : predict::single_kernel_types(rules);
+  // An in-process engine says what it cannot run before anything is timed; an external
+  // runner decides at load, so its refusals fail kernel by kernel.
+  std::function<bool(const ir::Graph&)> runs;
+  if (o.runtime == "xnnpack") {
+    runs = [&](const ir::Graph& g) {
+      for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i)
+        if (!engine->supports(g, i).ok) return false;
+      return true;
+    };
+  }
+  std::vector<std::string> types = int8 ? bench::int8_kernel_types() : predict::single_kernel_types(rules, runs);
   if (int8) types.insert(types.end(), bench::int8_float_kernel_types().begin(), bench::int8_float_kernel_types().end());
   std::cerr << "profile: " << types.size() << " kernel types run as one kernel on " << o.runtime << "\n";
   bench::BenchOptions bo;

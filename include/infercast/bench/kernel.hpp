@@ -11,6 +11,7 @@
 //   convtranspose      n h w cin cout k stride pad
 //   fc, fc+relu        n cin cout
 //   matmul             b m k n                                  (b = batch of matrices)
+//   einsum             b m k n form                             (the same as an Einsum; form 1: Q K^T, 2: A V)
 //   maxpool, avgpool   n h w c k stride pad
 //   globalavgpool      n h w c
 //   add, add+relu, mul n h w c                                  (two inputs of one shape)

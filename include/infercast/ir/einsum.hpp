@@ -26,4 +26,17 @@ struct EinsumResult {
 std::optional<EinsumResult> evaluate_einsum(std::string_view equation,
                                             const std::vector<std::vector<std::int64_t>>& input_shapes);
 
+// An Einsum that is a batched matrix product, as attention writes it: two operands and an
+// output of one rank r >= 3 whose first r - 2 letters are the same batch letters with the
+// same extents (no ellipsis, no broadcast), then "ik,jk->ij" (the second operand
+// contracted over its last axis: Q K^T) or "ik,kj->ij" (the attention times V).
+struct BatchedMatmul {
+  std::int64_t batch = 1;  // the product of the batch extents
+  std::int64_t m = 0, k = 0, n = 0;
+  bool transposed_b = false;  // "ik,jk->ij"
+};
+// nullopt for any other equation, or shapes that do not fit it.
+std::optional<BatchedMatmul> einsum_batched_matmul(std::string_view equation,
+                                                   const std::vector<std::vector<std::int64_t>>& input_shapes);
+
 }  // namespace infercast::ir

@@ -10,7 +10,7 @@
 //
 // by least squares on relative error, with a ridge pulling every scale toward 1 (a group
 // the networks barely exercise keeps its kernels' own times). Groups: conv (dense and
-// grouped convolutions, transposed convolutions), dwconv, gemm (fully connected, matmul),
+// grouped convolutions, transposed convolutions), dwconv, gemm (fully connected, matmul, einsum),
 // memory (everything else: elementwise, activations, pools, concat, data movement).
 #pragma once
 

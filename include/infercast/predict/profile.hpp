@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -27,8 +28,11 @@ bench::GroupingFn kernel_grouping(const FusionRules& rules);
 // The default kernel types (bench::default_kernel_types) that a runtime with `rules`
 // executes as exactly one kernel: their one-kernel graph splits into one kernel that is
 // not removed. The others would time several kernels at once (conv+add where the add is
-// not fused) or nothing (a folded pad), and give no training row.
-std::vector<std::string> single_kernel_types(const FusionRules& rules);
+// not fused) or nothing (a folded pad), and give no training row. With `runs`, a type is
+// kept only when `runs` accepts its graph: an in-process runtime's supports() (XNNPACK
+// refuses Einsum), so no share of the budget goes to kernels that fail at prepare.
+std::vector<std::string> single_kernel_types(const FusionRules& rules,
+                                             const std::function<bool(const ir::Graph&)>& runs = {});
 
 // The protocol profile times kernels with: short, since a kernel run is micro- to milliseconds.
 measure::Protocol kernel_protocol();
