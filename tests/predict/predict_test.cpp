@@ -1183,6 +1183,70 @@ TEST(PredictBundle, XnnpackConvertsAShuffledTensorWhereAChannelsLastKernelReadsI
   EXPECT_EQ(converted, (std::set<std::string>{"stem", "branch_conv", "join"}));
 }
 
+// What no graph input's values reach is computed when the model is loaded, not in a run:
+// a shape computed from a Shape (Gather, Unsqueeze, Concat into a Reshape) and a Gather
+// of a constant table at constant rows, as transformer exports write masks and position
+// biases. Those kernels are removed; the Add that reads the input is the one kernel left.
+TEST(PredictKernels, WhatNoInputReachesIsComputedAtLoad) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto& g = *m.mutable_graph();
+  g.set_name("load_time");
+  const auto value = [](::onnx::ValueInfoProto* v, const std::string& name, std::vector<std::int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  value(g.add_input(), "x", {1, 2, 3, 4});
+  value(g.add_output(), "y", {1, 24});
+  const auto ints = [&](const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> v) {
+    auto* t = g.add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    for (auto d : dims) t->add_dims(d);
+    for (auto x : v) t->add_int64_data(x);
+  };
+  auto* table = g.add_initializer();
+  table->set_name("table");
+  table->set_data_type(::onnx::TensorProto::FLOAT);
+  table->add_dims(8);
+  table->add_dims(24);
+  for (int i = 0; i < 8 * 24; ++i) table->add_float_data(0.01f * static_cast<float>(i));
+  const auto node = [&](const std::string& op, const std::string& name, std::vector<std::string> in,
+                        const std::string& out) {
+    auto* n = g.add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (auto& s : in) n->add_input(s);
+    n->add_output(out);
+    return n;
+  };
+  ints("first", {}, {0});
+  ints("axes", {1}, {0});
+  ints("rest", {1}, {-1});
+  ints("rows", {1}, {3});
+  node("Shape", "shape", {"x"}, "s");
+  node("Gather", "batch", {"s", "first"}, "n0");
+  node("Unsqueeze", "batch_1d", {"n0", "axes"}, "n1");
+  auto* axis = node("Concat", "target", {"n1", "rest"}, "t")->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(::onnx::AttributeProto::INT);
+  axis->set_i(0);
+  node("Reshape", "flat", {"x", "t"}, "r");
+  node("Gather", "bias", {"table", "rows"}, "b");
+  node("Add", "add", {"r", "b"}, "y");
+  const std::string bytes = m.SerializeAsString();
+  const ir::Graph graph =
+      import::load_onnx_bytes(std::as_bytes(std::span<const char>(bytes.data(), bytes.size())), "load_time.onnx");
+  std::set<std::string> run, removed;
+  for (const Kernel& k : split_kernels(graph, default_fusion_rules())) (k.removed ? removed : run).insert(k.name);
+  EXPECT_EQ(run, (std::set<std::string>{"add"}));
+  EXPECT_TRUE(removed.count("bias")) << "a Gather of constants";
+  EXPECT_TRUE(removed.count("flat")) << "the Reshape itself is a view";
+}
+
 int cli(const std::string& args, const std::string& out, const std::string& err = "/dev/null") {
   const int status = std::system((std::string(INFERCAST_CLI) + " " + args + " > " + out + " 2>" + err).c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
