@@ -83,9 +83,10 @@ const std::vector<TypeInfo>& type_table() {
       {"fc+relu", &kFcParams},
       {"matmul", &kMatMulParams},
       // The same product written as an Einsum (MaxViT's attention, "B G H I D, B G H J D -> B G
-      // H I J"): ONNX Runtime runs it through its own Einsum kernel, not its MatMul, measured at
-      // 3x (1 thread) to 7x (2 threads) the MatMul's time for MaxViT's 128 products of 49x32
-      // by 32x49. form 1: Q K^T ("...ik,...jk->...ij"), 2: A V ("...ik,...kj->...ij").
+      // H I J"): ONNX Runtime runs it through its own Einsum kernel, not its MatMul; for MaxViT's
+      // 128 products of 49x32 by 32x49 measured at 2.1x the MatMul's time at 1 thread and 3-7x at
+      // 2 threads (medians of 3 alternating runs). form 1: Q K^T ("...ik,...jk->...ij"), 2: A V
+      // ("...ik,...kj->...ij").
       {"einsum", &kEinsumParams},
       {"maxpool", &kPoolParams},
       {"avgpool", &kPoolParams},

@@ -189,7 +189,7 @@ const std::map<std::string, std::string>& families_by_class() {
       {"fc", "fc"},
       {"matmul", "matmul"},
       // Its own family: a batched product written as an Einsum runs through ONNX Runtime's
-      // Einsum kernel, at 3-7x the time of the same product as a MatMul (bench/kernel.cpp).
+      // Einsum kernel, at 2-7x the time of the same product as a MatMul (bench/kernel.cpp).
       {"einsum", "einsum"},
       {"maxpool", "pool"},
       {"avgpool", "pool"},
