@@ -82,10 +82,11 @@ TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
   }
 }
 
-// The einsum kernel in both forms is the batched product MatMul computes: ONNX Runtime
-// runs each (exported to ONNX, as the bench times it) and its output equals that of a
-// MatMul graph over the same inputs, B transposed for Q K^T. A model's Einsum of another
-// shape (a broadcast batch, a trace) maps to no kernel.
+// The einsum kernel in both forms is the batched product a MatMul computes: ONNX Runtime
+// runs each (exported to ONNX, as the bench times it) and its output equals the product
+// of the same inputs computed here in double precision, B read transposed for Q K^T.
+// (Equations that are no such product are refused by ir::einsum_batched_matmul, tested
+// in tests/ir/einsum_test.cpp.)
 TEST(BenchKernel, EinsumMatchesMatMulOnOnnxRuntime) {
   if (!fs::exists(kSource / "runners/ort/node_modules/onnxruntime-node/package.json")) {
     GTEST_SKIP() << "ONNX Runtime runner not installed (scripts/install_runners.sh)";
