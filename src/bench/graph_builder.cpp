@@ -16,6 +16,10 @@ GraphBuilder::GraphBuilder(std::string label, std::uint64_t seed) : label_(std::
 }
 
 int GraphBuilder::input(const std::string& name, std::initializer_list<std::int64_t> dims) {
+  return input(name, std::vector<std::int64_t>(dims));
+}
+
+int GraphBuilder::input(const std::string& name, const std::vector<std::int64_t>& dims) {
   ir::Tensor t;
   t.name = name;
   t.dtype = ir::DType::kFloat32;

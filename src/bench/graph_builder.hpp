@@ -20,6 +20,7 @@ class GraphBuilder {
   GraphBuilder(std::string label, std::uint64_t seed);
 
   int input(const std::string& name, std::initializer_list<std::int64_t> dims);
+  int input(const std::string& name, const std::vector<std::int64_t>& dims);
   // A float constant, uniform in [lo, hi) from the seeded generator (never all zeros).
   int weights(const std::string& name, std::initializer_list<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f);
   int weights(const std::string& name, const std::vector<std::int64_t>& dims, float lo = -0.5f, float hi = 0.5f);

@@ -437,6 +437,14 @@ std::optional<KernelSpec> match_elementwise(const Ctx& c, std::span<const int> n
     if (n.op == O::Mul && !act.empty()) return std::nullopt;
     return make(n.op == O::Mul ? "mul" : act.empty() ? "add" : "add+relu", nhwc_params(*x), dtype);
   }
+  if (n.op == O::Transpose && nodes.size() == 1) {
+    // A transpose other than one matrix transposed is a `permute` of its reduced form; one
+    // matrix transposed (or a copy) of a rank 4 or lower tensor is the `transpose` below.
+    const auto d = dims_of(c.g, n.inputs.empty() ? -1 : n.inputs[0]);
+    const auto r = d ? ir::reduce_permutation(*d, n.attrs.get_ints("perm")) : std::nullopt;
+    if (!r) return std::nullopt;
+    if (const auto spec = permute_spec(*r, dtype)) return make(spec->type, spec->params, dtype);
+  }
   const auto x = as_elementwise(c, n.inputs.empty() ? -1 : n.inputs[0]);
   if (!x) return std::nullopt;
   if ((n.op == O::Sigmoid || n.op == O::HardSigmoid) && nodes.size() == 2) {

@@ -41,12 +41,15 @@
 //                   query of every head and window)
 //   slices          the first of 2 (60%), 3 or 4 equal channel parts of an NCHW tensor; the
 //                   first of 2, 3 (50%) or 4 column parts of 1-3136 rows of 16-1024 per part
+//   permute         attention's head splits and K^T, Swin's and MaxViT's window partitions, any
+//                   permutation in 10% (permute_params)
 #include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/sampler.hpp"
+#include "infercast/ir/permutation.hpp"
 
 namespace infercast::bench {
 
@@ -233,6 +236,71 @@ Params dwconv_params(Rng& rng) {
           {"dilation", 1}, {"pad", k / 2}};
 }
 
+// A transpose other than one matrix transposed, as transformers and window networks move
+// their tensors (drawn in the input's layout, then reduced: ir::reduce_permutation):
+//   30%  heads split off or merged into a sequence: [s, h, d] by (1, 0, 2), in half the
+//        draws for each of 4-256 windows ([w, s, h, d] by (0, 2, 1, 3)); 16-3136 tokens,
+//        1-32 heads of width 16-128
+//   20%  attention's K^T: [b, s, d] by (0, 2, 1), b heads 1-16 of 16-3136 tokens, or in
+//        half the draws windows x heads 16-256 of 16-196 tokens; width 16-128
+//   20%  Swin's window partition and its reverse: [g, p, g, p c] by (0, 2, 1, 3), g 1-16
+//        windows a side of p 2-14 (7 in half the draws) tokens, c 32-768
+//   20%  MaxViT's window and grid partitions and their reverses: [c, g, p, g, p] by
+//        (1, 3, 2, 4, 0) and [g, g, p, p, c] by (4, 0, 2, 1, 3), either side's roles
+//   10%  any permutation of 3-5 axes of 2-64 each
+// Draws that reduce to one matrix transpose or to fewer than 2 axes are drawn again.
+std::optional<Params> permute_params(Rng& rng) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::vector<std::int64_t> dims, perm;
+    const double u = uniform(rng);
+    const std::int64_t width = choice(rng, {16, 32, 48, 64, 96, 128}, {1, 3, 1, 3, 1, 1});
+    if (u < 0.30) {
+      const std::int64_t s = log_uniform(rng, 16, 3136), h = log_uniform(rng, 1, 32);
+      if (uniform(rng) < 0.5) {
+        dims = {s, h, width};
+        perm = {1, 0, 2};
+      } else {
+        dims = {log_uniform(rng, 4, 256), std::min<std::int64_t>(s, 196), h, width};
+        perm = {0, 2, 1, 3};
+      }
+    } else if (u < 0.50) {
+      const bool windows = uniform(rng) < 0.5;
+      dims = {windows ? log_uniform(rng, 16, 256) : log_uniform(rng, 1, 16),
+              windows ? choice(rng, {16, 36, 49, 64, 144, 196}, {1, 1, 3, 2, 1, 1}) : log_uniform(rng, 16, 3136),
+              width};
+      perm = {0, 2, 1};
+    } else if (u < 0.70) {
+      const std::int64_t g = log_uniform(rng, 1, 16);
+      const std::int64_t p = uniform(rng) < 0.5 ? 7 : log_uniform(rng, 2, 14);
+      dims = {g, p, g, p * channels(rng, 32, 768)};
+      perm = {0, 2, 1, 3};
+    } else if (u < 0.90) {
+      const std::int64_t g = log_uniform(rng, 1, 16);
+      const std::int64_t p = uniform(rng) < 0.5 ? 7 : log_uniform(rng, 2, 16);
+      const std::int64_t c = channels(rng, 32, 768);
+      const bool grid = uniform(rng) < 0.5;  // the grid's roles: p windows of g
+      const std::int64_t outer = grid ? p : g, inner = grid ? g : p;
+      if (uniform(rng) < 0.5) {
+        dims = {c, outer, inner, outer, inner};
+        perm = {1, 3, 2, 4, 0};
+      } else {
+        dims = {outer, outer, inner, inner, c};
+        perm = {4, 0, 2, 1, 3};
+      }
+    } else {
+      const std::size_t rank = static_cast<std::size_t>(log_uniform(rng, 3, 5));
+      for (std::size_t i = 0; i < rank; ++i) dims.push_back(log_uniform(rng, 2, 64));
+      perm.resize(rank);
+      for (std::size_t i = 0; i < rank; ++i) perm[i] = static_cast<std::int64_t>(i);
+      std::shuffle(perm.begin(), perm.end(), rng);
+    }
+    const auto reduced = ir::reduce_permutation(dims, perm);
+    if (!reduced) continue;
+    if (const auto spec = permute_spec(*reduced)) return spec->params;
+  }
+  return std::nullopt;
+}
+
 std::optional<Params> draw(const std::string& type, Rng& rng) {
   // n h w c, the channels drawn for the resolution (stage_channels).
   const auto tensor = [&](double c_lo, double c_hi, double hw_lo, double hw_hi) {
@@ -378,6 +446,7 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     p["scalar"] = uniform(rng) < 0.25 ? 1 : 0;
     return p;
   }
+  if (type == "permute") return permute_params(rng);
   if (type == "transpose" && uniform(rng) < 0.10) return image_params(rng);
   return tensor(3, 2048, 1, 320);  // elementwise, activations, bn, reshape, transpose
 }
@@ -393,6 +462,7 @@ double largest_tensor(const KernelSpec& s) {
   }
   if (s.type == "matmul" || s.type == "einsum")
     return g("b") * std::max({g("m") * g("k"), g("k") * g("n"), g("m") * g("n")});
+  if (s.type == "permute") return g("d0") * g("d1") * g("d2") * g("d3") * g("d4");
   if (starts_with(s.type, "fc")) return g("n") * std::max(g("cin"), g("cout"));
   double e = g("n") * g("c") * g("h") * g("w");
   if (s.type == "concat") e *= g("inputs");

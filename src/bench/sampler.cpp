@@ -62,6 +62,9 @@ Space space_of(const std::string& type) {
     return {{"b", {1, 4, 12}}, {"m", {16, 64, 197, 256}}, {"k", {32, 64, 128, 768}}, {"n", {16, 64, 197, 256}}};
   if (type == "einsum")
     return {{"b", {12, 64, 128}}, {"m", {49, 197}}, {"k", {32, 64}}, {"n", {49, 197}}, {"form", {1, 2}}};
+  // Heads split off a sequence, Swin's window partition, MaxViT's window partition.
+  if (type == "permute")
+    return {{"d0", {49, 196}}, {"d1", {4, 8}}, {"d2", {7, 32}}, {"d3", {1}}, {"d4", {1}}, {"perm", {213}}};
   if (type == "maxpool" || type == "avgpool") {
     return {{"k", {2, 3}}, {"stride", {1, 2}}, {"c", {16, 32, 64, 128, 256}}, {"hw", kHwSmall}};
   }
@@ -120,6 +123,7 @@ double kernel_work(const KernelSpec& s) {
   if (t == "convtranspose") return g("n") * g("cin") * g("cout") * g("h") * g("w") * g("k") * g("k");
   if (starts_with(t, "fc")) return g("n") * g("cin") * g("cout");
   if (t == "matmul" || t == "einsum") return g("b") * g("m") * g("k") * g("n");
+  if (t == "permute") return g("d0") * g("d1") * g("d2") * g("d3") * g("d4") * 10;
   double elements = 1;
   for (const auto& [name, v] : s.params) {
     if (name == "n" || name == "h" || name == "w" || name == "c") elements *= static_cast<double>(v);

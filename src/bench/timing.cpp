@@ -446,7 +446,8 @@ bool boundary_layer(const std::string& kernel_type, const std::string& op) {
   // reads and writes int8 neighbours. Float kernel graphs have none.
   if (op == "Quantize" || op == "Dequantize" || op == "QuantizeLinear" || op == "DequantizeLinear") return true;
   if (op == "Transpose")
-    return kernel_type != "transpose" && kernel_type != "channel_shuffle" && kernel_type != "conv+transpose";
+    return kernel_type != "transpose" && kernel_type != "permute" && kernel_type != "channel_shuffle" &&
+           kernel_type != "conv+transpose";
   // A Pad is the kernel's own in the pad kernels and in pad+conv / pad+dwconv, where the
   // fusion probe asks whether the runtime runs it; elsewhere it is the explicit pad the
   // TFLite writer puts before a convolution whose pads are not SAME or VALID. Counted as

@@ -11,6 +11,7 @@
 #include "infercast/base/error.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/ir/einsum.hpp"
+#include "infercast/ir/permutation.hpp"
 
 namespace infercast::predict {
 
@@ -158,7 +159,15 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::Flatten: return "flatten";
     case Op::Identity:
     case Op::Dropout: return "identity";
-    case Op::Transpose: return "transpose";
+    case Op::Transpose: {
+      // One matrix transposed (NCHW <-> NHWC of one image) or a copy is a `transpose`; any other is a
+      // `permute` (bench/kernel.cpp), which ONNX Runtime runs up to 10x slower per element.
+      const ir::Tensor* in = tensor_at(graph, node, 0);
+      const auto r = in != nullptr && in->shape.is_static()
+                         ? ir::reduce_permutation(in->shape.extents(), node.attrs.get_ints("perm"))
+                         : std::nullopt;
+      return r && r->rank() >= 2 && !r->is_matrix_transpose() ? "permute" : "transpose";
+    }
     case Op::LayerNormalization: return "layernorm";
     case Op::Dequantize:
     case Op::DequantizeLinear: {
@@ -219,6 +228,9 @@ const std::map<std::string, std::string>& families_by_class() {
       {"resize", "resize"},
       {"pad", "datamove"},
       {"transpose", "datamove"},
+      // Its own family: whether a permutation moves blocks or single elements sets its
+      // time per byte more than its size does (bench/kernel.cpp).
+      {"permute", "permute"},
       // Its own family: a channel or column split copies part of its input, and among the
       // data movers, whose time follows what they write, it was predicted at up to 3x its
       // time (XNNPACK, ShuffleNet's 116-channel halves).
@@ -472,6 +484,18 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
       const auto mm =
           ir::einsum_batched_matmul(anchor.attrs.get_string("equation", ""), {in->shape.extents(), b->shape.extents()});
       k = mm && mm->transposed_b ? 1 : 0;
+    }
+  }
+  if (kernel.family == "permute" && in != nullptr && in->shape.is_static()) {
+    // A permutation by its reduced form: its rank in the window feature, whether it keeps
+    // the innermost axis (moves blocks) in the stride, and the contiguous runs it reads
+    // (the input's innermost extent) and writes (the output's).
+    if (const auto r = ir::reduce_permutation(in->shape.extents(), anchor.attrs.get_ints("perm"))) {
+      in_h = in_w = 0;
+      k = static_cast<double>(r->rank());
+      stride = r->keeps_inner_axis() ? 1 : 0;
+      cin = r->rank() > 0 ? static_cast<double>(r->dims.back()) : 1;
+      cout = r->rank() > 0 ? static_cast<double>(r->dims[static_cast<std::size_t>(r->perm.back())]) : 1;
     }
   }
   if (kernel.family == "fc" && anchor.op == ir::Op::Conv) {

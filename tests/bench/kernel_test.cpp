@@ -31,7 +31,8 @@ KernelSpec example(const std::string& type) {
     static const std::map<std::string, std::int64_t> defaults{
         {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},    {"cout", 12}, {"k", 3},
         {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},      {"m", 5},     {"inputs", 3},
-        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}, {"form", 1}};
+        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}, {"form", 1},  {"d0", 3},
+        {"d1", 4},     {"d2", 5},       {"d3", 2},   {"d4", 1},     {"perm", 2413}};
     p[name] = defaults.at(name);
   }
   if (type == "matmul" || type == "einsum") p["k"] = 6, p["n"] = 4;
@@ -48,7 +49,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 62u);
+  ASSERT_EQ(kernel_types().size(), 63u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);
@@ -179,6 +180,17 @@ TEST(BenchKernel, RefusesBadSpecsNamingTheParameter) {
   s = example("se");
   s.dtype = ir::DType::kInt8;
   expect_invalid(s, "dtype");
+  // A permute's perm: the digits p(i) + 1 of a permutation of its d0 .. d(r-1), in reduced
+  // form (1243 moves its first two axes together) and no matrix transpose (21); the
+  // extents beyond its rank are 1.
+  for (const std::int64_t perm : {2213, 2403, 21, 1, 123456, 1243}) {
+    s = example("permute");
+    s.params["perm"] = perm;
+    expect_invalid(s, "'perm'");
+  }
+  s = example("permute");
+  s.params["perm"] = 213;
+  expect_invalid(s, "'d3'");
   s = example("conv");
   s.dtype = ir::DType::kInt32;
   expect_invalid(s, "dtype");

@@ -220,7 +220,7 @@ TEST(PredictKernels, HardSwishAsHardSigmoidTimesXJoinsTheConvWhereFused) {
 // ShuffleNet's channel shuffle (Reshape to groups, Transpose of the two channel axes,
 // Reshape back) is one kernel, the bench's channel_shuffle, whatever the rules: where a
 // runtime holds tensors channels-last the reshapes are copies. Another permutation leaves
-// a plain transpose between removed reshapes.
+// a transpose kernel of its own (a permute) between removed reshapes.
 TEST(PredictKernels, ChannelShuffleIsOneKernel) {
   const bench::KernelSpec spec{"channel_shuffle", {{"n", 1}, {"h", 7}, {"w", 7}, {"c", 32}, {"groups", 2}}};
   ir::Graph g = bench::build_kernel_graph(spec);
@@ -238,7 +238,7 @@ TEST(PredictKernels, ChannelShuffleIsOneKernel) {
     if (n.op == ir::Op::Transpose) n.attrs.set("perm", std::vector<std::int64_t>{0, 1, 2, 4, 3});
   std::map<std::string, int> types;
   for (const Kernel& k : split_kernels(g, rich_rules())) ++types[k.removed ? "removed" : k.type];
-  EXPECT_EQ(types["transpose"], 1);
+  EXPECT_EQ(types["permute"], 1);  // 32 7x7 maps transposed: a batch of matrix transposes
   EXPECT_EQ(types["channel_shuffle"], 0);
 }
 
@@ -338,6 +338,49 @@ TEST(PredictKernels, EinsumIsItsOwnFamilyAndProfiledWhereItRuns) {
   EXPECT_NE(std::find(all.begin(), all.end(), "einsum"), all.end());
   EXPECT_EQ(std::find(runnable.begin(), runnable.end(), "einsum"), runnable.end());
   EXPECT_EQ(runnable.size() + 1, all.size());
+}
+
+// Swin-T's transposes by the movement they make: its patch embedding's NCHW -> NHWC is a
+// matrix transpose (a `transpose`); its window partitions ([1, 8, 7, 8, 7, 96] by
+// (0, 1, 3, 2, 4, 5)), head splits and their reverses are `permute` kernels, but for the
+// last stage's, which move nothing (one window) and are copies. Each one's
+// bench spec (kernel_spec_of) rebuilds a graph whose kernel has the model kernel's
+// features, so the profile's samples and the model's kernels are described alike.
+TEST(PredictKernels, TransposesAreTheMovementTheyMake) {
+  const fs::path swin = kModels / "torchvision/swin_t.onnx";
+  if (!fs::exists(swin)) GTEST_SKIP() << "needs `make models`";
+  const ir::Graph g = import::load_model(swin);
+  int permutes = 0, window_partitions = 0, matrix = 0;
+  for (const Kernel& k : split_kernels(g, rich_rules())) {
+    const ir::Node& node = g.nodes[static_cast<std::size_t>(k.nodes.front())];
+    if (k.removed || node.op != ir::Op::Transpose) continue;
+    SCOPED_TRACE(k.name);
+    const auto in = g.tensors[static_cast<std::size_t>(node.inputs[0])].shape.extents();
+    const bool partition = node.attrs.get_ints("perm") == std::vector<std::int64_t>{0, 1, 3, 2, 4, 5};
+    if (k.family != "permute") {
+      EXPECT_EQ(k.family, "datamove");
+      matrix += in == std::vector<std::int64_t>{1, 96, 56, 56} ? 1 : 0;
+      // The last stage's 7x7 map is one window: its partitions move nothing.
+      if (partition) EXPECT_EQ(in.back(), 768);
+      continue;
+    }
+    ++permutes;
+    if (partition) {
+      ++window_partitions;
+      EXPECT_EQ(k.features[10], 4.0f) << "reduced rank";
+      EXPECT_EQ(k.features[11], 1.0f) << "keeps the innermost axis";
+    }
+    const auto spec = bench::kernel_spec_of(g, k.nodes);
+    ASSERT_TRUE(spec.has_value());
+    EXPECT_EQ(spec->type, "permute");
+    const auto rebuilt = split_kernels(bench::build_kernel_graph(*spec), rich_rules());
+    ASSERT_EQ(rebuilt.size(), 1u);
+    EXPECT_EQ(rebuilt[0].family, "permute");
+    EXPECT_EQ(rebuilt[0].features, k.features);
+  }
+  EXPECT_EQ(matrix, 1);
+  EXPECT_EQ(window_partitions, 20);
+  EXPECT_GE(permutes, 20 + 12);
 }
 
 // Folds: a runtime that fuses pad+conv runs the zero spatial Pad inside the conv, and

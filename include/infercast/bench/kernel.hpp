@@ -22,7 +22,10 @@
 //   resize_nearest, resize_bilinear
 //                      n h w c scale
 //   pad                n h w c pad
-//   reshape, transpose n h w c
+//   reshape, transpose n h w c                                  (transpose: NCHW -> NHWC of one image, one matrix
+//   transposed) permute            d0 d1 d2 d3 d4 perm                      (any other transpose, reduced:
+//   ir::reduce_permutation;
+//                                                                 the input [d0 .. d(r-1)], perm the digits p(i) + 1)
 //   layernorm          n c                                      (normalized over c)
 //   se                 n h w c r                                (GAP -> FC c/r -> ReLU -> FC c -> sigmoid -> Mul)
 //   channel_shuffle    n h w c groups
@@ -44,6 +47,7 @@
 #include <nlohmann/json.hpp>
 
 #include "infercast/ir/graph.hpp"
+#include "infercast/ir/permutation.hpp"
 
 namespace infercast::bench {
 
@@ -113,6 +117,12 @@ ir::Graph build_gate_chain(int length, std::int64_t channels, std::int64_t strea
 ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed = 1);
 // The same spec in float32.
 KernelSpec float_twin(const KernelSpec& spec);
+
+// The `permute` spec of a reduced transpose (ir::reduce_permutation) of rank 2 to 5 that
+// is not one matrix transposed, (1, 0); nullopt for the rest (that is a `transpose`).
+std::optional<KernelSpec> permute_spec(const ir::Permutation& p, ir::DType dtype = ir::DType::kFloat32);
+// The reduced transpose a `permute` spec stands for (validate()d specs only).
+ir::Permutation permutation_of(const KernelSpec& spec);
 
 // A float `conv` that keeps its input's shape: batch 1, h x h, c -> c channels, a k x k
 // window (k odd), stride 1, same padding, one group (fusion probes, weight chains).

@@ -64,7 +64,7 @@ struct Kernel {
   std::string type;        // "conv+bn+relu", "dwconv+relu6", "add", ... (classes joined by '+')
   std::string family;      // the regressor it goes to: conv, gconv (grouped, not depthwise), dwconv, convtranspose,
                            // fc, matmul, einsum, pool, globalpool, eltwise, activation, erf,
-                           // concat, softmax, resize, datamove, norm, other; "removed" for no-op kernels
+                           // concat, softmax, resize, datamove, permute, norm, other; "removed" for no-op kernels
   std::vector<int> nodes;  // node indices, anchor first, in execution order
   bool removed = false;    // a view or folded op: predicted 0 ms
   bool complete = true;    // every shape its features need is static
