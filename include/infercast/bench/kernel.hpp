@@ -22,10 +22,9 @@
 //   resize_nearest, resize_bilinear
 //                      n h w c scale
 //   pad                n h w c pad
-//   reshape, transpose n h w c                                  (transpose: NCHW -> NHWC of one image, one matrix
-//   transposed) permute            d0 d1 d2 d3 d4 perm                      (any other transpose, reduced:
-//   ir::reduce_permutation;
-//                                                                 the input [d0 .. d(r-1)], perm the digits p(i) + 1)
+//   reshape, transpose n h w c                                  (transpose: NCHW -> NHWC, one matrix transposed)
+//   permute            d0 d1 d2 d3 d4 perm                      (any other transpose, reduced: the input
+//                                                                [d0 .. d(r-1)], perm the digits p(i) + 1)
 //   layernorm          n c                                      (normalized over c)
 //   se                 n h w c r                                (GAP -> FC c/r -> ReLU -> FC c -> sigmoid -> Mul)
 //   channel_shuffle    n h w c groups
