@@ -393,24 +393,16 @@ void validate(const KernelSpec& spec) {
     else
       checked_product(spec, {p("n"), p("c")});
   } else if (t == "permute") {
-    std::int64_t code = p("perm"), rank = 0;
-    std::vector<bool> seen(5, false);
-    for (; code > 0; code /= 10, ++rank) {
-      const std::int64_t digit = code % 10;
-      if (digit < 1 || digit > 5 || seen[static_cast<std::size_t>(digit - 1)] || rank == 5)
-        invalid(spec, "parameter 'perm'", "must be the digits p(i) + 1 of a permutation of 2 to 5 axes");
-      seen[static_cast<std::size_t>(digit - 1)] = true;
-    }
-    if (rank < 2 || std::find(seen.begin() + rank, seen.end(), true) != seen.end())
-      invalid(spec, "parameter 'perm'", "must be the digits p(i) + 1 of a permutation of 2 to 5 axes");
-    // The reduced form only (no unit extent, no axes that move together), and not one
-    // matrix transposed (a `transpose`): one movement, one spec.
-    const ir::Permutation as_given = permutation_of(spec);
-    const auto reduced = ir::reduce_permutation(as_given.dims, as_given.perm);
-    if (!reduced || reduced->dims != as_given.dims || reduced->perm != as_given.perm || !permute_spec(*reduced))
+    // The digits p(i) + 1 of the reduced form of a permutation of 2 to 5 axes (no unit
+    // extent, no axes that move together), not one matrix transposed (a `transpose`): one
+    // movement, one spec. reduce_permutation refuses what is no permutation.
+    const std::int64_t rank = static_cast<std::int64_t>(std::to_string(p("perm")).size());
+    const auto as_given = rank <= 5 ? std::optional(permutation_of(spec)) : std::nullopt;
+    const auto reduced = as_given ? ir::reduce_permutation(as_given->dims, as_given->perm) : std::nullopt;
+    if (!reduced || reduced->dims != as_given->dims || reduced->perm != as_given->perm || !permute_spec(*reduced))
       invalid(spec, "parameter 'perm'",
-              "with d0 .. d" + std::to_string(rank - 1) +
-                  " must be a reduced permutation (extents > 1, no axes moving together) other than (1, 0)");
+              "must be the digits p(i) + 1 of a reduced permutation of 2 to 5 axes of d0 .. d4 (extents > 1, no axes "
+              "moving together) other than (1, 0)");
     for (std::int64_t i = rank; i < 5; ++i)
       if (p(("d" + std::to_string(i)).c_str()) != 1)
         invalid(spec, "parameter 'd" + std::to_string(i) + "'", "must be 1 beyond the permutation's rank");

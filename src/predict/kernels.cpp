@@ -102,6 +102,14 @@ bool channel_gate(const ir::Graph& graph, const ir::Node& node) {
   return gate_of(*a, *b) || gate_of(*b, *a);
 }
 
+// A Transpose's reduced form (ir::reduce_permutation); nullopt when its input's shape is
+// not static.
+std::optional<ir::Permutation> reduced_transpose(const ir::Graph& graph, const ir::Node& node) {
+  const ir::Tensor* in = tensor_at(graph, node, 0);
+  if (in == nullptr || !in->shape.is_static()) return std::nullopt;
+  return ir::reduce_permutation(in->shape.extents(), node.attrs.get_ints("perm"));
+}
+
 std::string activation_class(const std::string& fused) {
   if (fused == "relu6") return "relu6";
   if (fused == "relu") return "relu";
@@ -162,10 +170,7 @@ std::string op_class(const ir::Graph& graph, int index) {
     case Op::Transpose: {
       // One matrix transposed (NCHW <-> NHWC of one image) or a copy is a `transpose`; any other is a
       // `permute` (bench/kernel.cpp), which ONNX Runtime runs up to 10x slower per element.
-      const ir::Tensor* in = tensor_at(graph, node, 0);
-      const auto r = in != nullptr && in->shape.is_static()
-                         ? ir::reduce_permutation(in->shape.extents(), node.attrs.get_ints("perm"))
-                         : std::nullopt;
+      const auto r = reduced_transpose(graph, node);
       return r && r->rank() >= 2 && !r->is_matrix_transpose() ? "permute" : "transpose";
     }
     case Op::LayerNormalization: return "layernorm";
@@ -486,11 +491,11 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
       k = mm && mm->transposed_b ? 1 : 0;
     }
   }
-  if (kernel.family == "permute" && in != nullptr && in->shape.is_static()) {
+  if (kernel.family == "permute") {
     // A permutation by its reduced form: its rank in the window feature, whether it keeps
     // the innermost axis (moves blocks) in the stride, and the contiguous runs it reads
     // (the input's innermost extent) and writes (the output's).
-    if (const auto r = ir::reduce_permutation(in->shape.extents(), anchor.attrs.get_ints("perm"))) {
+    if (const auto r = reduced_transpose(graph, anchor)) {
       in_h = in_w = 0;
       k = static_cast<double>(r->rank());
       stride = r->keeps_inner_axis() ? 1 : 0;
