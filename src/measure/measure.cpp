@@ -150,12 +150,12 @@ std::size_t cache_size(const std::string& dir) {
 
 }  // namespace
 
-MachineContext machine_context() {
-  MachineContext c;
-  // Data and unified caches of CPU 0: the L2 and the highest level.
+CacheSizes cache_sizes(const std::string& sysfs_cache_dir) {
+  CacheSizes c;
+  // Data and unified caches: the L2 and the highest level.
   int top = 0;
   for (int i = 0; i < 8; ++i) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i);
+    const std::string dir = sysfs_cache_dir + "/index" + std::to_string(i);
     std::ifstream level_file(dir + "/level"), type_file(dir + "/type");
     int level = 0;
     std::string type;
@@ -164,6 +164,29 @@ MachineContext machine_context() {
     if (level == 2) c.l2_bytes = size;
     if (level >= top && size > 0) top = level, c.llc_bytes = size;
   }
+  // Some VMs have no cache directory in sysfs; glibc reads the sizes from CPUID. Without
+  // them every cache rule of the predictor is off and a flushed run flushes 16 MiB (seen
+  // on a 2-vCPU EPYC VM: CPUID reports a 1 MiB L2 and the host's 508 MiB L3, of which
+  // effective_cache_bytes finds what the VM keeps).
+  const auto sysconf_bytes = [](int name) {
+    const long v = sysconf(name);
+    return v > 0 ? static_cast<std::size_t>(v) : std::size_t{0};
+  };
+  if (c.l2_bytes == 0) c.l2_bytes = sysconf_bytes(_SC_LEVEL2_CACHE_SIZE);
+  if (c.llc_bytes == 0) {
+    for (const int name : {_SC_LEVEL4_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+      c.llc_bytes = sysconf_bytes(name);
+      if (c.llc_bytes > 0) break;
+    }
+  }
+  return c;
+}
+
+MachineContext machine_context() {
+  MachineContext c;
+  const CacheSizes caches = cache_sizes("/sys/devices/system/cpu/cpu0/cache");
+  c.l2_bytes = caches.l2_bytes;
+  c.llc_bytes = caches.llc_bytes;
   c.cpu_model = cpu_model();
   c.cores = available_cores();
   {

@@ -2,10 +2,12 @@
 // rule and validation. No test here depends on how fast anything runs.
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -161,14 +163,43 @@ TEST(MachineContext, ReadsTheRunningMachine) {
   if (has_model_name) EXPECT_FALSE(c.cpu_model.empty());
 }
 
+// sysfs' sizes where it gives them (a cache directory written here, in its format), the C
+// library's where it has none (a directory that does not exist), as on VMs without one.
+TEST(MachineContext, CacheSizesFromSysfsElseFromTheCLibrary) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "infercast_cache_sizes_test";
+  std::filesystem::remove_all(dir);
+  const auto index = [&](int i, const char* level, const char* type, const char* size) {
+    std::filesystem::create_directories(dir / ("index" + std::to_string(i)));
+    std::ofstream(dir / ("index" + std::to_string(i)) / "level") << level << "\n";
+    std::ofstream(dir / ("index" + std::to_string(i)) / "type") << type << "\n";
+    std::ofstream(dir / ("index" + std::to_string(i)) / "size") << size << "\n";
+  };
+  index(0, "1", "Data", "48K");
+  index(1, "1", "Instruction", "32K");
+  index(2, "2", "Unified", "1024K");
+  index(3, "3", "Unified", "32768K");
+  const CacheSizes sysfs = cache_sizes(dir.string());
+  EXPECT_EQ(sysfs.l2_bytes, std::size_t{1} << 20);
+  EXPECT_EQ(sysfs.llc_bytes, std::size_t{32} << 20);
+  std::filesystem::remove_all(dir);
+
+  const auto libc = [](int name) { return std::max(sysconf(name), 0L); };
+  const CacheSizes none = cache_sizes(dir.string());
+  EXPECT_EQ(static_cast<long>(none.l2_bytes), libc(_SC_LEVEL2_CACHE_SIZE));
+  const long top = libc(_SC_LEVEL4_CACHE_SIZE) > 0   ? libc(_SC_LEVEL4_CACHE_SIZE)
+                   : libc(_SC_LEVEL3_CACHE_SIZE) > 0 ? libc(_SC_LEVEL3_CACHE_SIZE)
+                                                     : libc(_SC_LEVEL2_CACHE_SIZE);
+  EXPECT_EQ(static_cast<long>(none.llc_bytes), top);
+}
+
 // The measured cache is the 4 MiB block plus a re-read distance the probe swept (4 MiB up
 // to twice the reported LLC), or the reported size itself when no cache effect shows; a
-// machine whose sysfs reports nothing, or too little to sweep, gets its report back.
+// machine that reports nothing, or too little to sweep, gets its report back.
 TEST(MachineContext, EffectiveCacheIsWithinTheSweptDistances) {
   EXPECT_EQ(effective_cache_bytes(0), 0u);
   EXPECT_EQ(effective_cache_bytes(std::size_t{2} << 20), std::size_t{2} << 20);
   const std::size_t llc = machine_context().llc_bytes;
-  if (llc < (std::size_t{4} << 20)) GTEST_SKIP() << "sysfs reports no last-level cache of 4 MiB or more";
+  if (llc < (std::size_t{4} << 20)) GTEST_SKIP() << "the machine reports no last-level cache of 4 MiB or more";
   const std::size_t cache = effective_cache_bytes(llc);
   if (cache == llc) return;
   EXPECT_GE(cache, std::size_t{8} << 20);

@@ -53,12 +53,23 @@ struct MachineContext {
   std::string machine_id;  // /etc/machine-id; empty if absent
   std::string hostname;
   std::string timestamp_utc;  // ISO 8601, "2025-01-31T12:00:00Z"
-  // Data cache sizes of CPU 0 from sysfs: the per-core L2 and the last level; 0 if unknown.
+  // Data cache sizes of CPU 0 (cache_sizes): the per-core L2 and the last level; 0 if unknown.
   std::size_t l2_bytes = 0;
   std::size_t llc_bytes = 0;
 };
 
 MachineContext machine_context();
+
+struct CacheSizes {
+  std::size_t l2_bytes = 0;
+  std::size_t llc_bytes = 0;  // the highest level's
+};
+
+// The data (or unified) cache sizes sysfs gives under `sysfs_cache_dir` (a CPU's
+// ".../cache" directory: index<i>/level, type, size); a size sysfs does not give is the C
+// library's (sysconf's _SC_LEVEL*_CACHE_SIZE, read from CPUID on x86), the last level then
+// being the highest it reports; 0 where neither knows.
+CacheSizes cache_sizes(const std::string& sysfs_cache_dir);
 
 // How much data stays cached between two uses of it on this machine, measured: a
 // 4 MiB block is read, then X MiB of other memory (X = 4, 8, ... up to 2 x `llc_bytes`),

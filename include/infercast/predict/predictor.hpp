@@ -115,8 +115,8 @@ struct Bundle {
   // held-out models on XNNPACK at 2 threads were 47% within ±10%, 65% with it; results.md.)
   // Kernels moving more than half the LLC get no excess: their
   // flushed and warm times agree. `llc_bytes` is the cache the profile measured data to
-  // stay in between runs (measure::effective_cache_bytes), the sysfs size for profiles
-  // that did not measure it: on a VM the two differ (32-64 MiB of a reported 504 MiB).
+  // stay in between runs (measure::effective_cache_bytes), the reported size (measure::cache_sizes) for
+  // profiles that did not measure it: on a VM the two differ (32-64 MiB of a reported 504 MiB).
   std::size_t l2_bytes = 0;
   std::size_t llc_bytes = 0;
   // Whole-model composition over the kernels, fitted on synthetic networks the profile
