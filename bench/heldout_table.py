@@ -137,6 +137,22 @@ def per_kernel(j):
     for fam, (n, p, m) in sorted(fams.items(), key=lambda x: -x[1][2]):
         print(f"| {fam} | {n} | {p:.1f} | {m:.1f} | {p / m if m > 0 else 0:.2f} |")
     print()
+    # By in-model time: ONNX Runtime's profiler reports whole microseconds, so a kernel
+    # of a few microseconds is measured to within tens of percent.
+    bands = [("below 10 us", 0, 0.01), ("10-100 us", 0.01, 0.1), ("100 us-1 ms", 0.1, 1.0), ("1 ms and more", 1.0, 1e30)]
+    rows = [(k["predicted_ms"], k["measured_ms"]) for m in pk["models"] for k in m.get("per_kernel", [])
+            if k["measured_ms"] > 0]
+    total = sum(m for _, m in rows)
+    print("| in-model time | kernels | MAPE | share of the measured time |")
+    print("|---|---|---|---|")
+    for label, lo, hi in bands:
+        band = [(p, m) for p, m in rows if lo <= m < hi]
+        if not band:
+            continue
+        mape = 100 * sum(abs(p - m) / m for p, m in band) / len(band)
+        share = 100 * sum(m for _, m in band) / total
+        print(f"| {label} | {len(band)} | {mape:.1f}% | {share:.1f}% |")
+    print()
 
 
 if __name__ == "__main__":
