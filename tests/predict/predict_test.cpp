@@ -1329,12 +1329,12 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   EXPECT_NE(infercast::testing::read_file(err).find("trained for runtime 'ort'"), std::string::npos);
 
   // ONNX Runtime loads .onnx files: validate measures and predicts a .tflite model
-  // through the ONNX writer.
+  // through the ONNX writer, and its per-kernel run loads the same converted file.
   const fs::path tflite = kModels / "mediapipe/face_detection_short_range.tflite";
   if (!fs::exists(fs::path(INFERCAST_SOURCE_DIR) / "runners/ort/node_modules/onnxruntime-node") || !fs::exists(tflite))
     GTEST_SKIP() << "needs runners/ort and the MediaPipe models";
   ASSERT_EQ(cli("validate --predictor " + bundle.string() + " --runtime ort " + tflite.string() +
-                    " --repeat 3 --min-time 0 --format json",
+                    " --repeat 3 --min-time 0 --per-kernel --format json",
                 out.string(), err.string()),
             0)
       << infercast::testing::read_file(err);
@@ -1344,6 +1344,10 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   EXPECT_GT(v["models"][0]["measured_ms"].get<double>(), 0.0);
   EXPECT_GT(v["models"][0]["predicted_ms"].get<double>(), 0.0);
   EXPECT_EQ(v["summary"]["failed"], 0);
+  const auto& per_model = v["per_kernel"]["models"];
+  ASSERT_EQ(per_model.size(), 1u);
+  EXPECT_FALSE(per_model[0].contains("error")) << per_model[0]["error"];
+  EXPECT_GT(v["per_kernel"]["kernels"].get<int>(), 0);
 }
 
 TEST(PredictValidate, SummaryAndBaselines) {

@@ -82,6 +82,17 @@ int run_validate(const ValidateOptions& o) {
     std::optional<runtime::RunResult> profiled;  // the --per-kernel run
   };
   std::vector<Entry> entries(files.size());
+  // The converted .tflite models stay on disk until validate ends, however it ends: the
+  // rounds and the --per-kernel run load them.
+  struct RemoveConverted {
+    const std::vector<Entry>& entries;
+    ~RemoveConverted() {
+      for (const Entry& e : entries) {
+        std::error_code ec;
+        if (!e.converted.empty()) std::filesystem::remove(e.converted, ec);
+      }
+    }
+  } remove_converted{entries};
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& path = files[i];
     Entry& e = entries[i];
@@ -179,10 +190,6 @@ int run_validate(const ValidateOptions& o) {
       e.row.spread = e.row.median_ms > 0 ? (*hi - *lo) / e.row.median_ms : 0;
       e.row.measured_ms = o.stat == "min" ? e.row.min_ms : e.row.median_ms;
       e.row.measured_cv = measure::median(cvs[i]);
-    }
-    if (!e.converted.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(e.converted, ec);
     }
     rows.push_back(std::move(e.row));
   }
