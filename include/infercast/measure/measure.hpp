@@ -76,10 +76,10 @@ CacheSizes cache_sizes(const std::string& sysfs_cache_dir);
 // then the block again (vector loads, as a runtime reads); the returned size is the block plus the X at which the
 // re-read rate falls half way from its warm rate (X = 0) to its rate after the largest X (log2 interpolation; the
 // median of 5 rounds per X). A model's weights are re-read once per run after the rest of the model, so this, not
-// the reported size, decides whether they come from memory: a 2-vCPU VM reporting the host's 504 MiB L3 kept 32 MiB (re-read
-// at 28 GB/s) and lost 128 MiB (11.7 GB/s, as from DRAM). Returns `llc_bytes` when the warm rate is not 1.3x the cold
-// one (no cache effect to see) or `llc_bytes` is 0. Takes about a second; allocates 2 x `llc_bytes` (at most 2 GiB)
-// while it runs.
+// the reported size, decides whether they come from memory: a 2-vCPU VM reporting the host's 504 MiB L3 kept 32 MiB
+// (re-read at 28 GB/s) and lost 128 MiB (11.7 GB/s, as from DRAM). Returns `llc_bytes` when the warm rate is not 1.3x
+// the cold one (no cache effect to see) or `llc_bytes` is 0. Takes about a second; allocates 2 x `llc_bytes` (at most 2
+// GiB) while it runs.
 std::size_t effective_cache_bytes(std::size_t llc_bytes);
 
 // The share of a core that each of `threads` threads gets right now, as the slowest of them
