@@ -28,7 +28,9 @@
 //   depthwise k     3 (58%), 5 (29%), 7 (10%), 9 (3%)
 //   fc              in 16-25088, out 10-4096, snapping in 30% of draws to the widths
 //                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000);
-//                   1 row in 40% of draws, else 2-3136 rows (transformer and ConvNeXt MLPs)
+//                   1 row in 40% of draws, else 2-3136 rows (transformer and ConvNeXt MLPs);
+//                   half the multi-row draws a transformer's GEMM: 16-3136 tokens of width
+//                   d = 64-1024 (multiples of 32) to d, 3d or 4d, or 4d to d
 //   matmul          transformer attention and MLP shapes: heads x batch 1-16, sequence
 //                   16-3136, head or hidden width 16-1024; in 30% of draws window
 //                   attention: windows x heads 16-256, 16-196 tokens, head width 16-64
@@ -328,7 +330,21 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     // one row in 65% of draws, the GEMMs that hold a transformer's time had 16 samples of
     // 50 MFLOP or more in a 15-minute profile, and ONNX Runtime's were predicted at 73
     // GFLOP/s against the 107 that ViT-B/16's MLP runs at.
-    return Params{{"n", uniform(rng) < 0.40 ? 1 : log_uniform(rng, 2, 3136)},
+    const std::int64_t rows = uniform(rng) < 0.40 ? 1 : log_uniform(rng, 2, 3136);
+    if (rows > 1 && uniform(rng) < 0.5) {
+      // A transformer block's GEMM over its tokens: the embedding width d (a multiple of 32,
+      // 64-1024: DeiT-Ti's 192 to ViT-L's 1024, Swin's and ConvNeXt's 96-768) to itself
+      // (attention's projections), to 3d (packed q, k, v) or to and from 4d (the MLP). From
+      // the independent marginals alone, a 15-minute ONNX Runtime profile at 2 threads held
+      // 26 FCs of 32 rows or more, few of them with both widths above 256, and predicted
+      // ViT-B/16's 768->768 and 768->3072 GEMMs at 1.7-1.9x their in-model times.
+      const std::int64_t d = std::max<std::int64_t>(64, (log_uniform(rng, 64, 1024) + 16) / 32 * 32);
+      const std::int64_t shape = choice(rng, {0, 1, 2, 3}, {0.35, 0.15, 0.25, 0.25});
+      const std::int64_t cin = shape == 3 ? 4 * d : d;
+      const std::int64_t cout = shape == 1 ? 3 * d : shape == 2 ? 4 * d : d;
+      return Params{{"n", log_uniform(rng, 16, 3136)}, {"cin", cin}, {"cout", cout}};
+    }
+    return Params{{"n", rows},
                   {"cin", snapped(rng, 16, 25088, {512, 1024, 1280, 2048, 4096, 9216, 25088})},
                   {"cout", snapped(rng, 10, 4096, {1000, 1000, 4096})}};
   }

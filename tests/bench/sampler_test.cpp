@@ -158,8 +158,16 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   EXPECT_GT(largest_conv_weights, 4e6);
   EXPECT_GE(*values(fc, "cin").rbegin(), 9216);  // vgg/alexnet classifier heads
   EXPECT_GE(*values(fc, "cout").rbegin(), 4096);
-  EXPECT_EQ(*values(fc, "n").begin(), 1);          // classifier heads: one row
-  EXPECT_GE(*values(fc, "n").rbegin(), 1000);      // token and pixel MLPs: a GEMM
+  EXPECT_EQ(*values(fc, "n").begin(), 1);      // classifier heads: one row
+  EXPECT_GE(*values(fc, "n").rbegin(), 1000);  // token and pixel MLPs: a GEMM
+  // A transformer block's GEMMs over its tokens (d -> d, 3d, 4d; 4d -> d with d a multiple
+  // of 32 from 64): three FC draws in ten are one; independent widths rarely meet so.
+  std::size_t token_gemms = 0;
+  for (const auto& s : fc) {
+    const std::int64_t d = std::min(s.get("cin"), s.get("cout")), wide = std::max(s.get("cin"), s.get("cout"));
+    if (s.get("n") >= 16 && d >= 64 && d % 32 == 0 && (wide == d || wide == 3 * d || wide == 4 * d)) ++token_gemms;
+  }
+  EXPECT_GT(token_gemms, fc.size() / 6);
   EXPECT_GE(*values(matmul, "m").rbegin(), 1000);  // attention over long sequences
   // Attention as an Einsum, both forms, MaxViT's 49-token windows among them.
   EXPECT_EQ(values(einsum, "form"), (std::set<std::int64_t>{1, 2}));
