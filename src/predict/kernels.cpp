@@ -258,7 +258,7 @@ const std::map<std::string, std::string>& families_by_class() {
 
 // The families a runtime runs as a matrix product of activations and weights.
 bool is_gemm_family(const std::string& family) {
-  return family == "conv" || family == "gconv" || family == "fc" || family == "matmul";
+  return family == "conv" || family == "gconv" || family == "fc" || family == "se_conv" || family == "matmul";
 }
 
 }  // namespace
@@ -343,8 +343,9 @@ std::string family_of(const std::string& anchor_class) {
 
 const std::vector<std::string>& family_names() {
   static const std::vector<std::string> kNames = [] {
-    // gconv is assigned in split_kernels (a conv with groups), other to every unlisted class.
-    std::set<std::string> names = {"gconv", "other"};
+    // gconv (a conv with groups) and se_conv (a 1x1 conv at one position) are assigned in
+    // split_kernels, other to every unlisted class.
+    std::set<std::string> names = {"gconv", "se_conv", "other"};
     for (const auto& [anchor, family] : families_by_class()) names.insert(family);
     return std::vector<std::string>(names.begin(), names.end());
   }();
@@ -503,7 +504,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
       cout = r->rank() > 0 ? static_cast<double>(r->dims[static_cast<std::size_t>(r->perm.back())]) : 1;
     }
   }
-  if (kernel.family == "fc" && anchor.op == ir::Op::Conv) {
+  if (kernel.family == "se_conv") {
     // A one-position pointwise conv described as the one-row FC it is (see split_kernels):
     // cin and cout are its vectors' lengths, and no window, stride or image.
     in_h = in_w = k = stride = 0;
@@ -912,14 +913,16 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     // slower than dense convs, and a dense-conv regressor under-predicts them.
     if (anchor == "conv" && node.attrs.get_int("group", 1) > 1) kernel.family = "gconv";
     // A dense 1x1 convolution whose output is one position (a squeeze-excitation's reduce
-    // and expand convs, after a global pool) is a matrix-vector product, run by the same
-    // GEMM kernels as a one-row fully connected layer and as bound by its weights: its
-    // family is fc, whose space samples such rows up to 25088x4096, while the conv space
-    // has few one-position convs. As convs, efficientnet_b0's 240->10 reduce conv was
-    // predicted at 0.34 us against 2.2 us in the model, its 1152->48 one at 23 us
-    // against 12 us (XNNPACK, 1 thread).
+    // and expand convs, after a global pool) is a matrix-vector product, bound by its
+    // weights, and its own family (se_conv), described as the one-row FC it computes; the
+    // space draws such convs among its conv kernels. In the conv family, with few of them
+    // sampled, efficientnet_b0's 240->10 reduce conv was predicted at 0.34 us against 2.2 us
+    // in the model, its 1152->48 one at 23 us against 12 us (XNNPACK, 1 thread); in the fc
+    // family, ONNX Runtime's were predicted at half their time (2.5 against 5.0 ms over the
+    // 360 of the held-out models, 1 thread), at the 1 us of a roofline fitted to its larger
+    // FCs, where the bench's one-position convs took 3-6 us.
     if (anchor == "conv" && node.attrs.get_int("group", 1) == 1 && one_position_pointwise(graph, node))
-      kernel.family = "fc";
+      kernel.family = "se_conv";
     if (qdq.member[i]) {
       // The op and the QuantizeLinear of its output: one int8 kernel, fused with nothing
       // else (its reader dequantizes again).

@@ -131,6 +131,11 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   }
   EXPECT_GT(stems, conv.size() / 20);
   EXPECT_GT(patchify, 0u);
+  // A squeeze-excitation's reduce and expand convs: 1x1 at the one position a pool leaves.
+  std::size_t se = 0;
+  for (const auto& s : conv)
+    if (s.get("h") == 1 && s.get("k") == 1 && s.get("groups") == 1) ++se;
+  EXPECT_GT(se, conv.size() / 25);
   int grouped = 0, odd_groups = 0;
   double largest_conv_weights = 0;
   for (const auto& s : conv) {

@@ -476,7 +476,7 @@ TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
 }
 
 // A squeeze-excitation's convs run over a pooled [1, C, 1, 1] tensor: a 1x1 conv with one
-// output position is the one-row FC it computes (family fc, described as the bench's
+// output position is the one-row FC it computes (family se_conv, described as the bench's
 // [1, cin] x [cin, cout]), while a 1x1 conv over an image, a grouped one and a padded
 // 3x3 one over one pixel stay convolutions.
 TEST(PredictKernels, OnePositionPointwiseConvIsAnFc) {
@@ -498,7 +498,8 @@ TEST(PredictKernels, OnePositionPointwiseConvIsAnFc) {
       split_kernels(bench::build_kernel_graph({"fc", {{"n", 1}, {"cin", 240}, {"cout", 16}}}), default_fusion_rules());
   ASSERT_EQ(se.size(), 1u);
   ASSERT_EQ(fc.size(), 1u);
-  EXPECT_EQ(se[0].family, "fc");
+  EXPECT_EQ(se[0].family, "se_conv");
+  EXPECT_EQ(fc[0].family, "fc");
   EXPECT_EQ(se[0].type, "conv");
   for (int i = 0; i < kFeatureCount; ++i) {
     const std::string name = kFeatureNames[static_cast<std::size_t>(i)];
@@ -516,7 +517,7 @@ TEST(PredictKernels, OnePositionPointwiseConvIsAnFc) {
   for (const Kernel& k : split_kernels(g, rich_rules())) {
     const bool squeeze = k.name.find("/fc1/") != std::string::npos || k.name.find("/fc2/") != std::string::npos;
     if (squeeze) ++se_convs;
-    if (k.type.starts_with("conv")) EXPECT_EQ(k.family, squeeze ? "fc" : "conv") << k.name;
+    if (k.type.starts_with("conv")) EXPECT_EQ(k.family, squeeze ? "se_conv" : "conv") << k.name;
   }
   EXPECT_EQ(se_convs, 16);
 }
