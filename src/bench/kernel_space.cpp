@@ -204,9 +204,9 @@ Params conv_params(Rng& rng, bool padded_conv) {
     // a global pool leaves, C -> C/r or back, r 4 (MobileNetV3, RegNetY), 16 (SE-ResNet)
     // or 24 (EfficientNet's 240 -> 10, 1152 -> 48). Drawn as other convs, a 1x1 conv at
     // one position came up in under 2% of draws, and ONNX Runtime's SE convs inside the
-    // held-out models (efficientnets, mobilenet_v3, regnet_y, mnasnet: 360-400 kernels)
-    // were predicted at about half their time (2.4 ms against 5.0 at 1 thread), from the
-    // one-row FCs (Gemm, MatMul) of the space.
+    // held-out models (EfficientNets, MobileNetV3s, RegNetYs: 360-400 kernels) were
+    // predicted at about half their time (2.5 ms against 5.0 at 1 thread), from the one-row
+    // FCs (Gemm, MatMul) of the space.
     const std::int64_t c = channels(rng, 16, 2048);
     const std::int64_t squeezed = std::max<std::int64_t>(4, c / choice(rng, {4, 16, 24}, {0.5, 0.3, 0.2}));
     const bool reduce = uniform(rng) < 0.5;
@@ -360,7 +360,7 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
       // 64-1024: DeiT-Ti's 192 to ViT-L's 1024, Swin's and ConvNeXt's 96-768) to itself
       // (attention's projections), to 3d (packed q, k, v) or to and from 4d (the MLP). From
       // the independent marginals alone, a 15-minute ONNX Runtime profile at 2 threads held
-      // 26 FCs of 32 rows or more, few of them with both widths above 256, and predicted
+      // 26 FCs of 32 rows or more, 5 of them with both widths above 256, and predicted
       // ViT-B/16's 768->768 and 768->3072 GEMMs at 1.7-1.9x their in-model times.
       const std::int64_t d = std::max<std::int64_t>(64, (log_uniform(rng, 64, 1024) + 16) / 32 * 32);
       const std::int64_t shape = choice(rng, {0, 1, 2, 3}, {0.35, 0.15, 0.25, 0.25});

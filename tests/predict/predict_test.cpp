@@ -479,7 +479,7 @@ TEST(PredictKernels, LinearKernelsAreDescribedWhateverTheirRank) {
 // output position is the one-row FC it computes (family se_conv, described as the bench's
 // [1, cin] x [cin, cout]), while a 1x1 conv over an image, a grouped one and a padded
 // 3x3 one over one pixel stay convolutions.
-TEST(PredictKernels, OnePositionPointwiseConvIsAnFc) {
+TEST(PredictKernels, OnePositionPointwiseConvIsDescribedAsAnFc) {
   auto conv = [](std::int64_t h, std::int64_t k, std::int64_t pad, std::int64_t groups) {
     return bench::build_kernel_graph({"conv",
                                       {{"n", 1},

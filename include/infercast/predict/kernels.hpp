@@ -60,12 +60,12 @@ struct KernelCost {
 };
 
 struct Kernel {
-  std::string name;  // the anchor node's name
-  std::string type;  // "conv+bn+relu", "dwconv+relu6", "add", ... (classes joined by '+')
-  std::string
-      family;  // the regressor it goes to: conv, gconv (grouped, not depthwise), dwconv, convtranspose,
-               // fc, se_conv (a 1x1 conv at one position), matmul, einsum, pool, globalpool, eltwise, activation, erf,
-               // concat, softmax, resize, datamove, permute, norm, other; "removed" for no-op kernels
+  std::string name;        // the anchor node's name
+  std::string type;        // "conv+bn+relu", "dwconv+relu6", "add", ... (classes joined by '+')
+  std::string family;      // the regressor it goes to: conv, gconv (grouped, not depthwise), dwconv, convtranspose,
+                           // fc, se_conv (a 1x1 conv at one position), matmul, einsum, pool, globalpool, eltwise,
+                           // activation, erf, concat, softmax, resize, datamove, permute, norm, other; "removed"
+                           // for no-op kernels
   std::vector<int> nodes;  // node indices, anchor first, in execution order
   bool removed = false;    // a view or folded op: predicted 0 ms
   bool complete = true;    // every shape its features need is static
