@@ -26,10 +26,8 @@ bench::ErrorFn adaptive_error_fn(const Bundle& bundle) {
   return [sigma = std::move(sigma), worst](const bench::KernelSpec& spec) {
     std::string family = family_of_kernel_type(spec.type);
     const auto param = [&](const char* name) { return spec.params.count(name) != 0 ? spec.params.at(name) : 0; };
-    if (family == "conv" && param("groups") > 1) family = "gconv";
-    if (family == "conv" && param("groups") <= 1 && param("k") == 1 && param("h") == 1 && param("w") == 1 &&
-        param("pad") == 0)
-      family = "se_conv";
+    if (family == "conv")
+      family = conv_family(param("groups"), param("k") == 1 && param("h") == 1 && param("w") == 1 && param("pad") == 0);
     const auto it = sigma.find(family);
     return it == sigma.end() ? worst : it->second;
   };

@@ -341,6 +341,11 @@ std::string family_of(const std::string& anchor_class) {
   return it == families_by_class().end() ? "other" : it->second;
 }
 
+std::string conv_family(std::int64_t groups, bool one_position_pointwise) {
+  if (groups > 1) return "gconv";
+  return one_position_pointwise ? "se_conv" : "conv";
+}
+
 const std::vector<std::string>& family_names() {
   static const std::vector<std::string> kNames = [] {
     // gconv (a conv with groups) and se_conv (a 1x1 conv at one position) are assigned in
@@ -910,8 +915,7 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     }
     kernel.family = family_of(anchor);
     // Grouped convolutions (ResNeXt, RegNet) are their own family: per MAC they run far
-    // slower than dense convs, and a dense-conv regressor under-predicts them.
-    if (anchor == "conv" && node.attrs.get_int("group", 1) > 1) kernel.family = "gconv";
+    // slower than dense convs, and a dense-conv regressor under-predicts them (conv_family).
     // A dense 1x1 convolution whose output is one position (a squeeze-excitation's reduce
     // and expand convs, after a global pool) is a matrix-vector product, bound by its
     // weights, and its own family (se_conv), described as the one-row FC it computes; the
@@ -921,8 +925,8 @@ std::vector<Kernel> split_kernels(const ir::Graph& graph, const FusionRules& rul
     // family, ONNX Runtime's were predicted at half their time (2.5 against 5.0 ms over the
     // 360 of the held-out models, 1 thread), at the 1 us of a roofline fitted to its larger
     // FCs, where the bench's one-position convs took 3-6 us.
-    if (anchor == "conv" && node.attrs.get_int("group", 1) == 1 && one_position_pointwise(graph, node))
-      kernel.family = "se_conv";
+    if (anchor == "conv")
+      kernel.family = conv_family(node.attrs.get_int("group", 1), one_position_pointwise(graph, node));
     if (qdq.member[i]) {
       // The op and the QuantizeLinear of its output: one int8 kernel, fused with nothing
       // else (its reader dequantizes again).

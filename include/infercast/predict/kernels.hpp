@@ -120,6 +120,11 @@ StaleInputs stale_inputs(const ir::Graph& graph, const std::vector<Kernel>& kern
 
 // The regressor family of a kernel type's anchor class.
 std::string family_of(const std::string& anchor_class);
+
+// The family of a conv-anchored kernel: gconv with groups (not depthwise), se_conv for a
+// dense 1x1 conv whose output is one position (a squeeze-excitation's), conv otherwise.
+// split_kernels and the adaptive sampler both decide by it.
+std::string conv_family(std::int64_t groups, bool one_position_pointwise);
 // Every family split_kernels can assign (sorted), "removed" aside: what train
 // --exclude-family accepts.
 const std::vector<std::string>& family_names();
