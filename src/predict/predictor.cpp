@@ -13,6 +13,7 @@
 
 #include "infercast/base/error.hpp"
 #include "infercast/bench/kernel.hpp"
+#include "infercast/measure/stats.hpp"
 
 namespace infercast::predict {
 
@@ -22,6 +23,9 @@ constexpr char kMagic[] = "INFERCAST-PREDICTOR\n";
 constexpr std::size_t kMagicSize = sizeof(kMagic) - 1;
 // z of a two-sided 90% band.
 constexpr double kZ90 = 1.645;
+// The rows FamilyModel::cold_start_ms is the median over: at most this many weight bytes
+// (a squeeze-excitation FC's 1-60 KB, a small conv's).
+constexpr double kColdStartWeightBytes = 64.0 * 1024;
 
 }  // namespace
 
@@ -146,6 +150,16 @@ std::pair<double, double> nonnegative_fit(const std::vector<std::array<double, 3
   return best;
 }
 
+// What FamilyModel::cold_start_ms is the median of: the excess left after the rates on the
+// rows of weights up to kColdStartWeightBytes, where the rates explain little of it.
+std::vector<double> cold_start_left(const std::vector<std::array<double, 3>>& rows, double ms_per_weight_byte,
+                                    double ms_per_io_byte) {
+  std::vector<double> left;
+  for (const auto& [w, io, y] : rows)
+    if (w > 0 && w <= kColdStartWeightBytes) left.push_back(y - ms_per_weight_byte * w - ms_per_io_byte * io);
+  return left;
+}
+
 }  // namespace
 
 double cold_scale_at(const FamilyModel& family, double x) {
@@ -223,6 +237,7 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   bundle.excluded_families = std::move(excluded);
   bundle.fallback = Roofline::fit(all);
   const double llc = static_cast<double>(options.llc_bytes);
+  std::map<std::string, std::vector<double>> start_left;  // family -> cold_start_left
   for (auto& [family, samples] : by_family) {
     FamilyModel model;
     model.samples = static_cast<int>(samples.size());
@@ -261,9 +276,34 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
       model.sigma_log = 0.5;  // unvalidated: a wide band
     }
     if (model.kind != ModelKind::kRoofline) model.xgb.fit(samples, model.kind, options.seed, &model.roofline);
-    if (const auto it = cold_rows.find(family); it != cold_rows.end())
-      std::tie(model.ms_per_weight_byte, model.ms_per_io_byte) = nonnegative_fit(it->second);
+    if (const auto it = cold_rows.find(family); it != cold_rows.end()) {
+      // A GEMM family's rates come from its kernels above kColdStartWeightBytes where it
+      // has three: through the origin, the small ones would fold their start into the rate
+      // (a squeeze-excitation family of 1-330 KB convs kept a third of its start).
+      std::vector<std::array<double, 3>> large;
+      if (composition_group(family) == "gemm")
+        std::copy_if(it->second.begin(), it->second.end(), std::back_inserter(large),
+                     [](const std::array<double, 3>& r) { return r[0] > kColdStartWeightBytes; });
+      std::tie(model.ms_per_weight_byte, model.ms_per_io_byte) =
+          nonnegative_fit(large.size() >= 3 ? large : it->second);
+      start_left[family] = cold_start_left(it->second, model.ms_per_weight_byte, model.ms_per_io_byte);
+    }
     bundle.families.emplace(family, std::move(model));
+  }
+  // A family with fewer than three small-weight rows takes its composition group's (an
+  // early profile's squeeze-excitation convs were 18 rows, none of them small; the fc
+  // family's one-row FCs are the same GEMM).
+  std::map<std::string, std::vector<double>> group_left;
+  for (const auto& [family, left] : start_left) {
+    std::vector<double>& pooled = group_left[composition_group(family)];
+    pooled.insert(pooled.end(), left.begin(), left.end());
+  }
+  for (auto& [name, model] : bundle.families) {
+    if (composition_group(name) != "gemm") continue;
+    const auto own = start_left.find(name);
+    const std::vector<double>& left =
+        own != start_left.end() && own->second.size() >= 3 ? own->second : group_left[composition_group(name)];
+    model.cold_start_ms = left.size() >= 3 ? std::max(0.0, measure::median(left)) : 0.0;
   }
   return bundle;
 }
@@ -273,17 +313,12 @@ nlohmann::json bundle_summary(const Bundle& bundle) {
   for (const auto& [name, f] : bundle.families) {
     nlohmann::json cv = nlohmann::json::object();
     for (const auto& [kind, s] : f.cv) cv[kind] = to_json(s);
-    families[name] = {{"model", model_kind_name(f.kind)},
-                      {"samples", f.samples},
-                      {"samples_of", f.samples_of},
-                      {"ms_per_weight_byte", f.ms_per_weight_byte},
-                      {"ms_per_io_byte", f.ms_per_io_byte},
-                      {"cold_scale", f.cold_scale},
-                      {"sigma_log", f.sigma_log},
-                      {"roofline", f.roofline.to_json()},
-                      {"feature_lo", f.feature_lo},
-                      {"feature_hi", f.feature_hi},
-                      {"cv", cv}};
+    families[name] = {{"model", model_kind_name(f.kind)},   {"samples", f.samples},
+                      {"samples_of", f.samples_of},         {"ms_per_weight_byte", f.ms_per_weight_byte},
+                      {"ms_per_io_byte", f.ms_per_io_byte}, {"cold_start_ms", f.cold_start_ms},
+                      {"cold_scale", f.cold_scale},         {"sigma_log", f.sigma_log},
+                      {"roofline", f.roofline.to_json()},   {"feature_lo", f.feature_lo},
+                      {"feature_hi", f.feature_hi},         {"cv", cv}};
   }
   return {{"schema_version", kBundleSchemaVersion},
           {"runtime", bundle.runtime},
@@ -403,8 +438,9 @@ Bundle load_bundle(const std::filesystem::path& path, const std::string& expecte
       model.sigma_log = f.at("sigma_log").get<double>();
       model.ms_per_weight_byte = f.value("ms_per_weight_byte", 0.0);
       model.ms_per_io_byte = f.value("ms_per_io_byte", 0.0);
+      model.cold_start_ms = f.value("cold_start_ms", 0.0);
       model.cold_scale = f.value("cold_scale", std::vector<std::array<double, 2>>{});
-      for (double v : {model.ms_per_weight_byte, model.ms_per_io_byte}) {
+      for (double v : {model.ms_per_weight_byte, model.ms_per_io_byte, model.cold_start_ms}) {
         if (!(v >= 0) || !std::isfinite(v))
           throw Error(ErrorKind::kBadModel, file, "family '" + name + "'", "cold-cache rates must be finite and >= 0");
       }
@@ -505,6 +541,15 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
     if (!k.removed) p.moved_bytes += k.cost.bytes;
   const double llc = static_cast<double>(bundle.llc_bytes);
   if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.moved_bytes, 1.0) / llc), 0.0, 1.0);
+  // FamilyModel::cold_start_ms is paid where a kernel's first weight lines come from memory:
+  // the more of the cache the model's weights would fill, the fewer of them survive a run's
+  // traffic (XNNPACK, 1 thread: selfie_segmentation's 0.45 MB of weights left its
+  // squeeze-excitation convs at their warm 0.2-0.4 us though a run moves 53 MB; efficientnet_b0's 21
+  // MB cost them 2.5 us more).
+  double model_weight_bytes = 0;
+  for (const Kernel& k : p.kernels)
+    if (!k.removed) model_weight_bytes += weight_bytes(k.cost);
+  const double start_fraction = llc > 0 ? std::clamp(model_weight_bytes / llc, 0.0, 1.0) : 1.0;
   // Identical kernels (a ResNet repeats its bottleneck convs: 53 convs, 23 distinct)
   // are predicted once: tree traversal is most of predict's time.
   std::vector<Features> rows;
@@ -547,6 +592,7 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       if (k.cost.bytes <= llc)
         out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * flushed_weight_excess_ms(bundle, k);
       out.ms += p.cold_fraction * out.cold_excess_ms;
+      if (weight_bytes(k.cost) > 0) out.ms += start_fraction * f.cold_start_ms;
       // Inputs that left the core's cache since they were written pay the family's flushed
       // rate per activation byte (stale_inputs; measured at 1 thread on an EPYC host,
       // XNNPACK's concats inside the held-out models went from 0.45 to 0.66 of their times),

@@ -1024,6 +1024,65 @@ TEST(PredictBundle, ColdExcessAndOverheadsAreFittedAndApplied) {
   EXPECT_THROW(load_bundle(path), Error);
 }
 
+// A flushed run's excess that no weight byte explains (the first weight lines and the
+// operator's state fetched one latency at a time) is fitted for the GEMM families as the
+// median left after the rates on their small-weight kernels, survives the bundle file, and
+// is paid by their kernels with weights in proportion to how much of the last-level cache
+// the model's weights fill: all of it where they outgrow the cache, none where they fit
+// many times over.
+TEST(PredictBundle, ColdStartOfGemmKernelsIsFittedAndScaledByTheModelsWeights) {
+  const fs::path model = kModels / "torchvision/mobilenet_v3_small.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the mobilenet_v3_small export";
+  std::vector<TrainingKernel> data = law_data({model, kModels / "torchvision/resnet18.onnx"}, rich_rules());
+  auto weight = [](const KernelCost& c) { return 4.0 * c.params; };
+  constexpr double kStart = 2e-3;  // 2 us for every kernel of at most 64 KiB of weights
+  int small_se = 0;
+  for (TrainingKernel& t : data) {
+    const double w = weight(t.kernel.cost);
+    t.cold_ms = t.latency_ms + 3e-8 * w + (w > 0 && w <= 64 * 1024 ? kStart : 0.0);
+    small_se += t.kernel.family == "se_conv" && w > 0 && w <= 64 * 1024;
+  }
+  ASSERT_GE(small_se, 3);  // mobilenet_v3_small's squeeze-excitation convs
+  TrainOptions options;
+  options.kinds = {ModelKind::kRoofline};
+  options.llc_bytes = std::size_t{1} << 30;
+  Bundle b = train(data, rich_rules(), options);
+  // The rates come from the family's large kernels (its 83 and 330 KB convs), so what is
+  // left on the small ones is the start.
+  EXPECT_NEAR(b.families.at("se_conv").cold_start_ms / kStart, 1.0, 1e-6);
+  EXPECT_NEAR(b.families.at("se_conv").ms_per_weight_byte / 3e-8, 1.0, 1e-6);
+  EXPECT_GT(b.families.at("fc").cold_start_ms, 0.0);    // the group's: resnet18's and its FCs are large
+  EXPECT_EQ(b.families.at("conv").cold_start_ms, 0.0);  // not a GEMM: hidden under its positions' compute
+  EXPECT_EQ(b.families.at("dwconv").cold_start_ms, 0.0);
+
+  const fs::path path = infercast::testing::temp_path("infercast_predict_cold_start_test.bundle");
+  save_bundle(b, path);
+  Bundle loaded = load_bundle(path);
+  EXPECT_EQ(loaded.families.at("se_conv").cold_start_ms, b.families.at("se_conv").cold_start_ms);
+  const ir::Graph g = import::load_model(model);
+  double model_weights = 0;
+  for (const Kernel& k : split_kernels(g, rich_rules()))
+    if (!k.removed) model_weights += weight(k.cost);
+  ASSERT_GT(model_weights, 8e6);  // 2.5 M parameters
+  for (const double llc : {1e9, 32e6, 4e6}) {
+    loaded.llc_bytes = static_cast<std::size_t>(llc);
+    Bundle without = load_bundle(path);  // bundles hold boosters: loaded again, not copied
+    without.llc_bytes = loaded.llc_bytes;
+    for (auto& [name, f] : without.families) f.cold_start_ms = 0;
+    const Prediction with_start = predict::predict(loaded, g), plain = predict::predict(without, g);
+    const double fraction = std::min(1.0, model_weights / llc);
+    int paid = 0;
+    for (std::size_t i = 0; i < plain.kernels.size(); ++i) {
+      const Kernel& k = plain.kernels[i];
+      if (k.removed) continue;
+      const double expected = weight(k.cost) > 0 ? fraction * loaded.families.at(k.family).cold_start_ms : 0.0;
+      EXPECT_NEAR(with_start.per_kernel[i].ms - plain.per_kernel[i].ms, expected, 1e-12) << k.name << " at " << llc;
+      paid += expected > 0;
+    }
+    EXPECT_GT(paid, small_se / 2) << llc;
+  }
+}
+
 // The per-run overhead comes from the one-kernel graphs' end-to-end time beyond their
 // layers (less the profiler's share of each layer): a line through the I/O bytes.
 TEST(PredictBundle, RunOverheadIsALineThroughTheGraphsIoBytes) {

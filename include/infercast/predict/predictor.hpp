@@ -27,6 +27,7 @@
 
 namespace infercast::predict {
 
+// 8: cold_start_ms, the flushed excess's part that no weight byte explains.
 // 7: sigmoid, tanh and swish in their own family (exp_activation), samples_of.
 // 6: fc and matmul cold_scale points at log2 rows (were log2 weight bytes per row).
 // 5: a depthwise conv's alignment features are its channels'; regressors chosen by the
@@ -38,7 +39,7 @@ namespace infercast::predict {
 // feeder-timed labels. A bundle of another schema is refused both ways: an older one would
 // load its missing fields as 0 (or its trees as absolute latencies) and predict silently
 // wrong numbers.
-inline constexpr int kBundleSchemaVersion = 7;
+inline constexpr int kBundleSchemaVersion = 8;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
@@ -56,6 +57,16 @@ struct FamilyModel {
   // written by its neighbours and are warm; ms_per_io_byte is kept as measured.
   double ms_per_weight_byte = 0;
   double ms_per_io_byte = 0;
+  // What a flushed run pays beyond those rates however few its weights: the first lines of
+  // the weights, the packed-weight headers and the operator's state come from memory one
+  // latency at a time before any prefetcher runs ahead. The median of the flushed excess
+  // left after the rates over the family's kernels of at most 64 KiB of weights (its
+  // composition group's when it has fewer than three), >= 0; paid by kernels with weights.
+  // Part of flushed_weight_excess_ms, so cold_scale scales it too. Why: on
+  // XNNPACK at 1 thread a squeeze-excitation FC (24 -> 10) took 0.06 us warm and 2.7 us
+  // flushed, and inside efficientnet such FCs took 1.1-2.2 us where the rates alone gave
+  // them 0.3 us.
+  double cold_start_ms = 0;
   // What of that weight excess a kernel pays inside a model, measured by the profile on
   // chains of large-weight kernels (calibrate_cold in profile.hpp): points {x, scale},
   // x = weight_reuse_x (how much compute hides a weight's fetch), sorted by x; a kernel's scale is interpolated
@@ -170,9 +181,10 @@ double cold_scale_at(const FamilyModel& family, double x);
 // (its flushed fit's rate per weight byte, from such tiny vectors, is no rate to scale up).
 double weight_reuse_x(const Kernel& kernel);
 // What the flushed fit adds for a kernel's weights at full cold, before any scale:
-// FamilyModel::ms_per_weight_byte times its weight bytes (0 for a family without a
-// regressor). predict applies it only to kernels that move at most half the cache, whose
-// labels were timed warm; the weight chains (calibrate_cold) divide by it whatever a copy's size.
+// FamilyModel::cold_start_ms plus ms_per_weight_byte times its weight bytes (0 for a kernel
+// without weights or a family without a regressor). predict applies it only to kernels
+// that move at most half the cache, whose labels were timed warm; the weight chains (calibrate_cold) divide by it
+// whatever a copy's size.
 double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& kernel);
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
