@@ -9,7 +9,7 @@
 # Outputs $OUT/RUNTIME-THREADSt.{bundle,bundle.db,profile.log,json,md} (OUT defaults to
 # .cache/heldout). An existing bundle is reused (delete it to profile again; the .db resumes an
 # interrupted profile). validate runs with --per-kernel: each model's kernels are also compared
-# with their in-model times (one profiled run more per model).
+# with their in-model times (a profiled run in each round, the median of the rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtime=${1:?runtime}

@@ -130,7 +130,9 @@ def per_kernel(j):
             f[0] += 1
             f[1] += k["predicted_ms"]
             f[2] += k["measured_ms"]
-    print(f"Per kernel ({pk['kernels']} kernels): MAPE {pk['mape']:.1f}%, time-weighted error "
+    first = f" ({pk['mape_first_round']:.1f}% against the first round alone)" if "mape_first_round" in pk else ""
+    rounds = f", median of {pk['rounds']} rounds" if "rounds" in pk else ""
+    print(f"Per kernel ({pk['kernels']} kernels{rounds}): MAPE {pk['mape']:.1f}%{first}, time-weighted error "
           f"{100 * pk['time_weighted_error']:.1f}%\n")
     print("| kernel family | kernels | predicted ms | measured in the models ms | predicted / measured |")
     print("|---|---|---|---|---|")

@@ -1389,12 +1389,13 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   EXPECT_NE(infercast::testing::read_file(err).find("trained for runtime 'ort'"), std::string::npos);
 
   // ONNX Runtime loads .onnx files: validate measures and predicts a .tflite model
-  // through the ONNX writer, and its per-kernel run loads the same converted file.
+  // through the ONNX writer, and its per-kernel runs (one in each round's session) load the
+  // same converted file.
   const fs::path tflite = kModels / "mediapipe/face_detection_short_range.tflite";
   if (!fs::exists(fs::path(INFERCAST_SOURCE_DIR) / "runners/ort/node_modules/onnxruntime-node") || !fs::exists(tflite))
     GTEST_SKIP() << "needs runners/ort and the MediaPipe models";
   ASSERT_EQ(cli("validate --predictor " + bundle.string() + " --runtime ort " + tflite.string() +
-                    " --repeat 3 --min-time 0 --per-kernel --format json",
+                    " --repeat 3 --min-time 0 --rounds 2 --per-kernel --format json",
                 out.string(), err.string()),
             0)
       << infercast::testing::read_file(err);
@@ -1407,7 +1408,10 @@ TEST(PredictCli, JsonContractAndForeignBundle) {
   const auto& per_model = v["per_kernel"]["models"];
   ASSERT_EQ(per_model.size(), 1u);
   EXPECT_FALSE(per_model[0].contains("error")) << per_model[0]["error"];
+  EXPECT_EQ(per_model[0]["rounds"], 2);  // the kernels' times are the median of both rounds'
+  EXPECT_EQ(v["models"][0]["rounds_ms"].size(), 2u);
   EXPECT_GT(v["per_kernel"]["kernels"].get<int>(), 0);
+  EXPECT_GT(v["per_kernel"]["mape_first_round"].get<double>(), 0.0);
 }
 
 TEST(PredictValidate, SummaryAndBaselines) {
