@@ -57,15 +57,17 @@ struct FamilyModel {
   // written by its neighbours and are warm; ms_per_io_byte is kept as measured.
   double ms_per_weight_byte = 0;
   double ms_per_io_byte = 0;
-  // What a flushed run pays beyond those rates however few its weights: the first lines of
-  // the weights, the packed-weight headers and the operator's state come from memory one
-  // latency at a time before any prefetcher runs ahead. The median of the flushed excess
-  // left after the rates over the family's kernels of at most 64 KiB of weights (its
-  // composition group's when it has fewer than three), >= 0; paid by kernels with weights.
-  // Part of flushed_weight_excess_ms, so cold_scale scales it too. Why: on
-  // XNNPACK at 1 thread a squeeze-excitation FC (24 -> 10) took 0.06 us warm and 2.7 us
-  // flushed, and inside efficientnet such FCs took 1.1-2.2 us where the rates alone gave
-  // them 0.3 us.
+  // A GEMM family's cold start (fc, se_conv, matmul, einsum; 0 elsewhere): what a flushed
+  // run pays beyond those rates however few its weights, its first weight lines, packed-
+  // weight header and operator state coming from memory one latency at a time before any
+  // prefetcher runs ahead. The median of the flushed excess left after the rates over the
+  // family's kernels of at most 64 KiB of weights (its group's when it has fewer than
+  // three), >= 0; the rates then come from its kernels above 64 KiB where it has three.
+  // predict adds it to each of the family's kernels with weights, times min(1, the model's
+  // weight bytes / llc_bytes), not cold_scale: the chains measure streaming, this is
+  // latency. Why: on XNNPACK at 1 thread a squeeze-excitation FC (24 -> 10) took 0.06 us
+  // warm and 2.7 us flushed, and inside efficientnet_b0 such convs took a median 3.8 us
+  // where they were predicted at 1.25 us.
   double cold_start_ms = 0;
   // What of that weight excess a kernel pays inside a model, measured by the profile on
   // chains of large-weight kernels (calibrate_cold in profile.hpp): points {x, scale},
@@ -181,10 +183,9 @@ double cold_scale_at(const FamilyModel& family, double x);
 // (its flushed fit's rate per weight byte, from such tiny vectors, is no rate to scale up).
 double weight_reuse_x(const Kernel& kernel);
 // What the flushed fit adds for a kernel's weights at full cold, before any scale:
-// FamilyModel::cold_start_ms plus ms_per_weight_byte times its weight bytes (0 for a kernel
-// without weights or a family without a regressor). predict applies it only to kernels
-// that move at most half the cache, whose labels were timed warm; the weight chains (calibrate_cold) divide by it
-// whatever a copy's size.
+// FamilyModel::ms_per_weight_byte times its weight bytes (0 for a family without a
+// regressor). predict applies it only to kernels that move at most half the cache, whose
+// labels were timed warm; the weight chains (calibrate_cold) divide by it whatever a copy's size.
 double flushed_weight_excess_ms(const Bundle& bundle, const Kernel& kernel);
 
 // Fits every family: cross-validates each candidate on log latency, keeps the best
