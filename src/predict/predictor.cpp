@@ -237,7 +237,7 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   bundle.excluded_families = std::move(excluded);
   bundle.fallback = Roofline::fit(all);
   const double llc = static_cast<double>(options.llc_bytes);
-  std::map<std::string, std::vector<double>> start_left;  // family -> cold_start_left
+  std::map<std::string, std::vector<double>> start_left;  // GEMM family -> cold_start_left
   for (auto& [family, samples] : by_family) {
     FamilyModel model;
     model.samples = static_cast<int>(samples.size());
@@ -280,30 +280,27 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
       // A GEMM family's rates come from its kernels above kColdStartWeightBytes where it
       // has three: through the origin, the small ones would fold their start into the rate
       // (a squeeze-excitation family of 1-330 KB convs kept a third of its start).
+      const bool gemm = composition_group(family) == "gemm";
       std::vector<std::array<double, 3>> large;
-      if (composition_group(family) == "gemm")
+      if (gemm)
         std::copy_if(it->second.begin(), it->second.end(), std::back_inserter(large),
                      [](const std::array<double, 3>& r) { return r[0] > kColdStartWeightBytes; });
       std::tie(model.ms_per_weight_byte, model.ms_per_io_byte) =
           nonnegative_fit(large.size() >= 3 ? large : it->second);
-      start_left[family] = cold_start_left(it->second, model.ms_per_weight_byte, model.ms_per_io_byte);
+      if (gemm) start_left[family] = cold_start_left(it->second, model.ms_per_weight_byte, model.ms_per_io_byte);
     }
     bundle.families.emplace(family, std::move(model));
   }
-  // A family with fewer than three small-weight rows takes its composition group's (an
+  // A GEMM family with fewer than three small-weight rows takes all the GEMM families' (an
   // early profile's squeeze-excitation convs were 18 rows, none of them small; the fc
   // family's one-row FCs are the same GEMM).
-  std::map<std::string, std::vector<double>> group_left;
-  for (const auto& [family, left] : start_left) {
-    std::vector<double>& pooled = group_left[composition_group(family)];
-    pooled.insert(pooled.end(), left.begin(), left.end());
-  }
+  std::vector<double> pooled;
+  for (const auto& [family, left] : start_left) pooled.insert(pooled.end(), left.begin(), left.end());
   for (auto& [name, model] : bundle.families) {
     if (composition_group(name) != "gemm") continue;
     const auto own = start_left.find(name);
-    const std::vector<double>& left =
-        own != start_left.end() && own->second.size() >= 3 ? own->second : group_left[composition_group(name)];
-    model.cold_start_ms = left.size() >= 3 ? std::max(0.0, measure::median(left)) : 0.0;
+    const std::vector<double>& rows = own != start_left.end() && own->second.size() >= 3 ? own->second : pooled;
+    model.cold_start_ms = rows.size() >= 3 ? std::max(0.0, measure::median(rows)) : 0.0;
   }
   return bundle;
 }
@@ -537,18 +534,19 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
   // a kernel, every other kernel reads its weights and activations and writes its
   // output, and that traffic is what evicts the kernel's weights, as in the measurement
   // of Bundle::llc_bytes (a block re-read after X bytes of other reads).
-  for (const Kernel& k : p.kernels)
-    if (!k.removed) p.moved_bytes += k.cost.bytes;
-  const double llc = static_cast<double>(bundle.llc_bytes);
-  if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.moved_bytes, 1.0) / llc), 0.0, 1.0);
   // FamilyModel::cold_start_ms is paid where a kernel's first weight lines come from memory:
   // the more of the cache the model's weights would fill, the fewer of them survive a run's
   // traffic (XNNPACK, 1 thread: selfie_segmentation's 0.45 MB of weights left its
   // squeeze-excitation convs at their warm 0.2-0.4 us though a run moves 53 MB; efficientnet_b0's 21
   // MB cost them 2.5 us more).
   double model_weight_bytes = 0;
-  for (const Kernel& k : p.kernels)
-    if (!k.removed) model_weight_bytes += weight_bytes(k.cost);
+  for (const Kernel& k : p.kernels) {
+    if (k.removed) continue;
+    p.moved_bytes += k.cost.bytes;
+    model_weight_bytes += weight_bytes(k.cost);
+  }
+  const double llc = static_cast<double>(bundle.llc_bytes);
+  if (llc > 0) p.cold_fraction = std::clamp(std::log2(std::max(p.moved_bytes, 1.0) / llc), 0.0, 1.0);
   const double start_fraction = llc > 0 ? std::clamp(model_weight_bytes / llc, 0.0, 1.0) : 1.0;
   // Identical kernels (a ResNet repeats its bottleneck convs: 53 convs, 23 distinct)
   // are predicted once: tree traversal is most of predict's time.
