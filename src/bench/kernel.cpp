@@ -33,6 +33,7 @@ const Names kSeParams{"n", "h", "w", "c", "r"};
 const Names kShuffleParams{"n", "h", "w", "c", "groups"};
 const Names kSliceParams{"n", "h", "w", "c", "parts"};
 const Names kRowSliceParams{"n", "c", "parts"};
+const Names kAxisSliceParams{"n", "h", "w", "c", "axis", "keep"};
 const Names kConstParams{"n", "h", "w", "c", "scalar"};
 const Names kPermuteParams{"d0", "d1", "d2", "d3", "d4", "perm"};
 
@@ -151,6 +152,11 @@ const std::vector<TypeInfo>& type_table() {
       // The first c/parts columns of [n, c] rows (a transformer's packed q/k/v split along
       // the last axis): a strided copy in every layout.
       {"slice_rows", &kRowSliceParams},
+      // The first `keep` channels (axis 1), rows (2) or columns (3) of an NCHW tensor, any
+      // count short of the whole axis: Swin's cyclic shift (torch.roll) is two slices along
+      // the rows and two along the columns, 53 and 3 of 56, each then joined by a concat;
+      // neither a `slice` (a whole fraction of the channels) nor a `slice_rows`.
+      {"slice_axis", &kAxisSliceParams},
       // An activation times a constant with one value per channel (`scalar` 0) or one value
       // (`scalar` 1), and relu(x + constant): an inference BatchNormalization no convolution
       // absorbs, quantized (DenseNet's norm1 after each concat: int8 MUL, then ADD with
@@ -384,6 +390,15 @@ void validate(const KernelSpec& spec) {
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
   } else if (t == "channel_shuffle") {
     if (p("c") % p("groups") != 0) invalid(spec, "parameter 'groups'", "does not divide c");
+    checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
+  } else if (t == "slice_axis") {
+    const std::int64_t axis = p("axis");
+    if (axis < 1 || axis > 3) invalid(spec, "parameter 'axis'", "must be 1 (channels), 2 (rows) or 3 (columns)");
+    const std::int64_t extent = axis == 1 ? p("c") : axis == 2 ? p("h") : p("w");
+    if (p("keep") >= extent)
+      invalid(spec, "parameter 'keep'", "must be less than the axis (keeping all copies nothing away)");
+    if (axis == 1 && p("c") % p("keep") == 0)
+      invalid(spec, "parameter 'keep'", "divides c: a whole fraction of the channels is a `slice`");
     checked_product(spec, {p("n"), p("c"), p("h"), p("w")});
   } else if (t == "slice" || t == "slice_rows") {
     if (p("parts") < 2) invalid(spec, "parameter 'parts'", "must be at least 2 (parts == 1 copies nothing away)");
@@ -801,6 +816,15 @@ ir::Graph build_kernel_graph(const KernelSpec& spec, std::uint64_t seed) {
     const int x = b.input("x", {n, c, h, w});
     const int y = b.activation("y", {n, c, h * w});
     b.node(O::Reshape, "reshape", {x, b.ints("shape", {n, c, h * w})}, {y});
+    return b.finish(y);
+  }
+  if (t == "slice_axis") {
+    const std::int64_t axis = p("axis"), keep = p("keep");
+    std::vector<std::int64_t> dims{n, c, h, w};
+    const int x = b.input("x", dims);
+    dims[static_cast<std::size_t>(axis)] = keep;
+    const int y = b.activation("y", dims);
+    b.node(O::Slice, "slice", {x, b.ints("starts", {0}), b.ints("ends", {keep}), b.ints("axes", {axis})}, {y});
     return b.finish(y);
   }
   if (t == "slice") {

@@ -112,6 +112,31 @@ std::optional<double> scalar_value(const ir::Graph& g, int tensor) {
   return std::nullopt;
 }
 
+// Whether a Slice takes every element of its range: no steps (ONNX input 4, TFLite
+// STRIDED_SLICE's strides, input 3) other than 1 among its constants. A strided slice
+// (Swin's patch merging takes every second row and column) gathers, where a slice kernel
+// copies runs.
+bool unit_steps(const ir::Graph& g, const ir::Node& n) {
+  const std::size_t k = n.layout == ir::Layout::kNHWC ? 3 : 4;
+  if (k >= n.inputs.size() || n.inputs[k] < 0) return true;
+  const ir::Tensor& t = g.tensors[static_cast<std::size_t>(n.inputs[k])];
+  if (!t.is_constant() || t.sparse) return false;
+  const std::size_t width = t.dtype == ir::DType::kInt64 ? 8 : t.dtype == ir::DType::kInt32 ? 4 : 0;
+  if (width == 0) return false;
+  for (std::size_t i = 0; i + width <= t.data.size(); i += width) {
+    std::int64_t v = 0;
+    if (width == 8) {
+      std::memcpy(&v, t.data.data() + i, 8);
+    } else {
+      std::int32_t v32;
+      std::memcpy(&v32, t.data.data() + i, 4);
+      v = v32;
+    }
+    if (v != 1) return false;
+  }
+  return true;
+}
+
 // "relu" / "relu6" / "hardswish" for an activation node; "" for anything else.
 std::string activation_name(const ir::Graph& g, const ir::Node& n) {
   switch (n.op) {
@@ -532,27 +557,40 @@ std::optional<KernelSpec> kernel_spec_of(const ir::Graph& graph, std::span<const
     }
     case O::Slice: {
       // Read from the shapes alone (ONNX's starts/ends/axes and TFLite's begin/size say the
-      // same): one axis shrinks to a whole fraction, the channels of an image or the last
-      // axis of rows.
+      // same): one axis shrinks. To a whole fraction: the channels of an image (`slice`) or
+      // the last axis of rows (`slice_rows`); to any length, an image's channels, rows or
+      // columns (`slice_axis`).
       if (nodes.size() != 1 || anchor.inputs.empty() || anchor.outputs.empty()) return std::nullopt;
+      if (!unit_steps(graph, anchor)) return std::nullopt;
       const auto in = dims_of(graph, anchor.inputs[0]);
       const auto out = dims_of(graph, anchor.outputs[0]);
       if (!in || !out || in->size() != out->size() || in->empty()) return std::nullopt;
       int shrunk = -1;
       for (std::size_t i = 0; i < in->size(); ++i) {
         if ((*in)[i] == (*out)[i]) continue;
-        if (shrunk >= 0 || (*out)[i] < 1 || (*in)[i] % (*out)[i] != 0) return std::nullopt;
+        if (shrunk >= 0 || (*out)[i] < 1 || (*out)[i] > (*in)[i]) return std::nullopt;
         shrunk = static_cast<int>(i);
       }
       if (shrunk < 0) return std::nullopt;
-      const std::int64_t parts = (*in)[static_cast<std::size_t>(shrunk)] / (*out)[static_cast<std::size_t>(shrunk)];
+      const std::int64_t extent = (*in)[static_cast<std::size_t>(shrunk)];
+      const std::int64_t kept = (*out)[static_cast<std::size_t>(shrunk)];
+      const bool fraction = extent % kept == 0;
+      const std::int64_t parts = extent / kept;
       const int rank = static_cast<int>(in->size());
-      if (rank == 4 && shrunk == (c.nhwc ? 3 : 1)) {
+      if (rank == 4) {
         auto params = nhwc_params(*as_nhwc(c, anchor.inputs[0]));
-        params["parts"] = parts;
-        return make("slice", params, activation_dtype(graph, anchor));
+        // The NCHW axis of the shrunk one: 1 channels, 2 rows, 3 columns.
+        const int axis = c.nhwc ? (shrunk == 3 ? 1 : shrunk + 1) : shrunk;
+        if (axis < 1) return std::nullopt;
+        if (axis == 1 && fraction) {
+          params["parts"] = parts;
+          return make("slice", params, activation_dtype(graph, anchor));
+        }
+        params["axis"] = axis;
+        params["keep"] = kept;
+        return make("slice_axis", params, activation_dtype(graph, anchor));
       }
-      if (rank == 4 || shrunk != rank - 1) return std::nullopt;
+      if (!fraction || shrunk != rank - 1) return std::nullopt;
       std::int64_t rows = 1;
       for (int i = 0; i + 1 < rank; ++i) rows *= (*in)[static_cast<std::size_t>(i)];
       return make("slice_rows", {{"n", rows}, {"c", in->back()}, {"parts", parts}}, activation_dtype(graph, anchor));

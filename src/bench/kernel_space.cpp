@@ -44,7 +44,8 @@
 //   rows            layernorm, gelu: 1-3136 rows of 10-4096; softmax 1-16384 rows (every
 //                   query of every head and window)
 //   slices          the first of 2 (60%), 3 or 4 equal channel parts of an NCHW tensor; the
-//                   first of 2, 3 (50%) or 4 column parts of 1-3136 rows of 16-1024 per part
+//                   first of 2, 3 (50%) or 4 column parts of 1-3136 rows of 16-1024 per part;
+//                   an NCHW tensor's rows, columns or channels cut to any length (slice_axis)
 //   permute         attention's head splits and K^T, Swin's and MaxViT's window partitions, any
 //                   permutation in 10% (permute_params)
 #include <algorithm>
@@ -472,6 +473,24 @@ std::optional<Params> draw(const std::string& type, Rng& rng) {
     Params p = tensor(8, 1024, 1, 160);
     p["c"] *= parts;
     p["parts"] = parts;
+    return p;
+  }
+  // One axis cut to any length: the rows or the columns in 35% of draws each (Swin's cyclic
+  // shift keeps 53 and 3 of 56 rows, then of 56 columns), the channels in 30%; a short
+  // piece (1 to an eighth of the axis) in 40%, all but such a piece in 40%, any length in
+  // 20%. A draw keeping a whole fraction of the channels is a `slice`, refused and drawn again.
+  if (type == "slice_axis") {
+    Params p = tensor(8, 1024, 2, 160);
+    const std::int64_t axis = choice(rng, {1, 2, 3}, {0.30, 0.35, 0.35});
+    const std::int64_t extent = p[axis == 1 ? "c" : axis == 2 ? "h" : "w"];
+    const std::int64_t piece = log_uniform(rng, 1, std::max<double>(1, static_cast<double>(extent) / 8));
+    const double u = uniform(rng);
+    const std::int64_t keep =
+        u < 0.4   ? piece
+        : u < 0.8 ? extent - piece
+                  : std::uniform_int_distribution<std::int64_t>(1, std::max<std::int64_t>(1, extent - 1))(rng);
+    p["axis"] = axis;
+    p["keep"] = std::clamp<std::int64_t>(keep, 1, std::max<std::int64_t>(1, extent - 1));
     return p;
   }
   // Rows of packed columns: a transformer's q/k/v (3 x 768 for ViT-B) over its tokens.

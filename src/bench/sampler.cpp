@@ -78,6 +78,8 @@ Space space_of(const std::string& type) {
   if (type == "se") return {{"c", {16, 32, 64, 128, 256, 512, 1024}}, {"hw", {7, 14, 28, 56}}, {"r", {4, 8, 16}}};
   if (type == "channel_shuffle") return {{"c", {16, 32, 64, 128, 256, 512}}, {"hw", kHwSmall}, {"groups", {2, 4, 8}}};
   if (type == "slice") return {{"c", {48, 96, 192, 384, 768}}, {"hw", kHwSmall}, {"parts", {2, 3}}};
+  if (type == "slice_axis")
+    return {{"c", {48, 96, 192, 384}}, {"hw", {14, 28, 56}}, {"axis", {2, 3}}, {"keep", {3, 11}}};
   if (type == "slice_rows") return {{"n", {1, 16, 50, 197, 1024}}, {"c", {96, 384, 1536, 2304}}, {"parts", {2, 3}}};
   return {{"c", kChannels}, {"hw", kHwSmall}};  // elementwise, activations, reshape, transpose
 }

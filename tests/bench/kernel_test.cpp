@@ -29,10 +29,10 @@ KernelSpec example(const std::string& type) {
   std::map<std::string, std::int64_t> p;
   for (const auto& name : kernel_parameters(type)) {
     static const std::map<std::string, std::int64_t> defaults{
-        {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},    {"cout", 12}, {"k", 3},
-        {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},      {"m", 5},     {"inputs", 3},
-        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0}, {"form", 1},  {"d0", 3},
-        {"d1", 4},     {"d2", 5},       {"d3", 2},   {"d4", 1},     {"perm", 2413}};
+        {"n", 1},      {"h", 9},        {"w", 7},    {"c", 8},      {"cin", 8},     {"cout", 12}, {"k", 3},
+        {"stride", 2}, {"dilation", 1}, {"pad", 1},  {"groups", 2}, {"b", 2},       {"m", 5},     {"inputs", 3},
+        {"scale", 2},  {"r", 4},        {"cpad", 4}, {"parts", 2},  {"scalar", 0},  {"form", 1},  {"d0", 3},
+        {"d1", 4},     {"d2", 5},       {"d3", 2},   {"d4", 1},     {"perm", 2413}, {"axis", 2},  {"keep", 5}};
     p[name] = defaults.at(name);
   }
   if (type == "matmul" || type == "einsum") p["k"] = 6, p["n"] = 4;
@@ -49,7 +49,7 @@ std::vector<int> all_nodes(const ir::Graph& g) {
 }
 
 TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
-  ASSERT_EQ(kernel_types().size(), 63u);
+  ASSERT_EQ(kernel_types().size(), 64u);
   for (const auto& type : kernel_types()) {
     SCOPED_TRACE(type);
     const KernelSpec spec = example(type);
@@ -277,6 +277,41 @@ RealModelCoverage check_real_model(const fs::path& path) {
         << path.filename() << " node '" << n.name << "' " << spec->key();
   }
   return cov;
+}
+
+// Swin-T's cyclic shift (torch.roll, exported as two Slices and a Concat per axis) keeps
+// 53 and 3 of 56 rows, then of 56 columns: one-axis slices of any length, each read back
+// as a `slice_axis` whose kernel writes the node's own output shape.
+TEST(BenchKernel, SwinRollSlicesReadBackAsOneAxisSlices) {
+  const fs::path path = kSource / ".cache/models/torchvision/swin_t.onnx";
+  if (!fs::exists(path)) GTEST_SKIP() << "run `make models` to export swin_t";
+  const ir::Graph g = import::load_model(path);
+  int axis_slices = 0, rows = 0, columns = 0;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    const ir::Node& n = g.nodes[static_cast<std::size_t>(i)];
+    if (n.op != ir::Op::Slice || g.tensors[n.inputs[0]].shape.rank() != 4) continue;
+    const int nodes[] = {i};
+    const auto spec = kernel_spec_of(g, nodes);
+    const auto in = g.tensors[n.inputs[0]].shape.extents(), out = g.tensors[n.outputs[0]].shape.extents();
+    // A Slice that keeps the whole tensor, or takes every second row or column (the patch
+    // merging), is no one-axis slice.
+    if (!spec || spec->type != "slice_axis") continue;
+    ++axis_slices;
+    const std::int64_t axis = spec->get("axis"), keep = spec->get("keep");
+    EXPECT_EQ(out[static_cast<std::size_t>(axis)], keep) << n.name;
+    if (in[static_cast<std::size_t>(axis)] == 56) {
+      EXPECT_TRUE(keep == 53 || keep == 3) << n.name << " " << spec->key();
+      rows += axis == 1 ? 1 : 0;  // [1, 56, 56, 96]: ONNX's axis 1 is the rows, read as NCHW channels
+      columns += axis == 2 ? 1 : 0;
+    }
+    const ir::Graph k = build_kernel_graph(*spec);
+    EXPECT_EQ(k.tensors[static_cast<std::size_t>(k.outputs[0])].shape.extents(), out) << n.name;
+  }
+  // Two shifted blocks per stage (the second, fourth, ... block of each), four slices each
+  // way (shift and shift back): at 56 x 56 the first stage's one shifted block.
+  EXPECT_GE(axis_slices, 8);
+  EXPECT_EQ(rows, 4);
+  EXPECT_EQ(columns, 4);
 }
 
 TEST(BenchKernel, RealModelLayersRebuildWithTheirShapesAndMacs) {

@@ -12,10 +12,11 @@ namespace infercast::predict {
 // "resize_bilinear" -> "resize", "se" -> "other", ...).
 std::string family_of_kernel_type(const std::string& type);
 
-// error(spec) = the cross-validated rmse of ln latency of the model the bundle chose
-// for the spec's family (its sigma_log); families the bundle has no fitted model for
-// (fewer samples than training needed, or never measured) get the largest sigma in
-// the bundle, at least 1.0, so unmeasured ground is sampled first. The function keeps
+// error(spec) = the standard error of the level the spec's family is fitted at: the
+// cross-validated rmse of ln latency of the model the bundle chose for the family (its
+// sigma_log) over the square root of the family's samples. Families the bundle has no
+// fitted model for (fewer samples than training needed, or never measured) get 1.0,
+// above any fitted family's, so unmeasured ground is sampled first. The function keeps
 // its own copy of those errors: the bundle need not outlive it.
 bench::ErrorFn adaptive_error_fn(const Bundle& bundle);
 
