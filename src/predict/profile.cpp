@@ -313,6 +313,7 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
              {"cache_bytes", context.value("cache_bytes", std::size_t{0})},
              {"layer_excess_ms", context.value("layer_excess_ms", 0.0)}};
   if (context.contains("kernel_start_ms")) p.extra["kernel_start_ms"] = context["kernel_start_ms"];
+  if (context.contains("cache_readings")) p.extra["cache_readings"] = context["cache_readings"];
   if (context.contains("networks")) p.extra["networks"] = context["networks"];
   if (context.contains("cold_chains")) p.extra["cold_chains"] = context["cold_chains"];
   return p;
