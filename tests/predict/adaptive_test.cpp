@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "infercast/bench/sampler.hpp"
 #include "infercast/predict/adaptive.hpp"
@@ -18,6 +19,18 @@ FamilyModel fitted(double sigma_log, int samples = 50) {
   m.samples = samples;
   m.cv["gbm"] = CvScore{};
   return m;
+}
+
+// How many of 100 adaptive draws over `types` (seed 7) went to each type.
+std::map<std::string, int> picks(const bench::ErrorFn& error, std::vector<std::string> types) {
+  bench::SamplerOptions options;
+  options.sampler = "adaptive";
+  options.kernel_types = std::move(types);
+  options.seed = 7;
+  options.error_fn = error;
+  std::map<std::string, int> picked;
+  for (const bench::KernelSpec& s : bench::sample_kernels(options, 100)) ++picked[s.type];
+  return picked;
 }
 
 TEST(PredictAdaptive, KernelTypesMapToTheirRegressorFamilies) {
@@ -51,13 +64,7 @@ TEST(PredictAdaptive, SamplesMoreWhereThePredictorErrsMost) {
   EXPECT_DOUBLE_EQ(error(pool), 1.0);     // untrusted family: the worst error, at least 1
   EXPECT_DOUBLE_EQ(error(softmax), 1.0);  // never measured
 
-  bench::SamplerOptions options;
-  options.sampler = "adaptive";
-  options.kernel_types = {"conv", "fc"};
-  options.seed = 7;
-  options.error_fn = error;
-  std::map<std::string, int> picked;
-  for (const bench::KernelSpec& s : bench::sample_kernels(options, 100)) ++picked[s.type];
+  std::map<std::string, int> picked = picks(error, {"conv", "fc"});
   EXPECT_GT(picked["conv"], 3 * picked["fc"]) << picked["conv"] << " conv vs " << picked["fc"] << " fc";
 }
 
@@ -95,13 +102,7 @@ TEST(PredictAdaptive, SamplesMoreWhereAFamilyHasFewSamples) {
   const bench::KernelSpec conv{"conv", {}}, concat{"concat", {}};
   EXPECT_DOUBLE_EQ(error(concat), 4 * error(conv));
 
-  bench::SamplerOptions options;
-  options.sampler = "adaptive";
-  options.kernel_types = {"conv", "concat"};
-  options.seed = 7;
-  options.error_fn = error;
-  std::map<std::string, int> picked;
-  for (const bench::KernelSpec& s : bench::sample_kernels(options, 100)) ++picked[s.type];
+  std::map<std::string, int> picked = picks(error, {"conv", "concat"});
   // The space draws conv 6 times as often as concat (bench::space_weight): concat
   // is 1 candidate in 7, and 4 times the weight puts it near 4 picks in 10.
   EXPECT_GT(picked["concat"], 2 * 100 / 7) << picked["concat"] << " concat vs " << picked["conv"] << " conv";
