@@ -119,22 +119,8 @@ std::optional<double> scalar_value(const ir::Graph& g, int tensor) {
 bool unit_steps(const ir::Graph& g, const ir::Node& n) {
   const std::size_t k = n.layout == ir::Layout::kNHWC ? 3 : 4;
   if (k >= n.inputs.size() || n.inputs[k] < 0) return true;
-  const ir::Tensor& t = g.tensors[static_cast<std::size_t>(n.inputs[k])];
-  if (!t.is_constant() || t.sparse) return false;
-  const std::size_t width = t.dtype == ir::DType::kInt64 ? 8 : t.dtype == ir::DType::kInt32 ? 4 : 0;
-  if (width == 0) return false;
-  for (std::size_t i = 0; i + width <= t.data.size(); i += width) {
-    std::int64_t v = 0;
-    if (width == 8) {
-      std::memcpy(&v, t.data.data() + i, 8);
-    } else {
-      std::int32_t v32;
-      std::memcpy(&v32, t.data.data() + i, 4);
-      v = v32;
-    }
-    if (v != 1) return false;
-  }
-  return true;
+  const auto steps = g.tensors[static_cast<std::size_t>(n.inputs[k])].ints();
+  return steps && std::all_of(steps->begin(), steps->end(), [](std::int64_t s) { return s == 1; });
 }
 
 // "relu" / "relu6" / "hardswish" for an activation node; "" for anything else.

@@ -1,6 +1,7 @@
 #include "infercast/ir/graph.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <queue>
 
 #include "infercast/base/error.hpp"
@@ -62,6 +63,25 @@ std::optional<std::uint64_t> Tensor::bytes() const noexcept {
   const auto n = shape.numel();
   if (!n || dtype_bits(dtype) == 0) return std::nullopt;
   return dtype_bytes(dtype, *n);
+}
+
+std::optional<std::vector<std::int64_t>> Tensor::ints() const {
+  if (!is_constant() || sparse) return std::nullopt;
+  const auto count = shape.numel();
+  if (!count) return std::nullopt;
+  const std::size_t width = dtype == DType::kInt64 ? 8 : dtype == DType::kInt32 ? 4 : 0;
+  if (width == 0 || data.size() != *count * width) return std::nullopt;
+  std::vector<std::int64_t> out(*count);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (width == 8) {
+      std::memcpy(&out[i], data.data() + i * 8, 8);
+    } else {
+      std::int32_t v;
+      std::memcpy(&v, data.data() + i * 4, 4);
+      out[i] = v;
+    }
+  }
+  return out;
 }
 
 std::string_view tensor_kind_name(TensorKind k) noexcept {

@@ -1,6 +1,5 @@
 #include "infercast/ir/validate.hpp"
 
-#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -308,22 +307,7 @@ void check_concat(const NodeCheck& c) {
 
 // A constant integer vector (int64 or int32), or nullopt.
 std::optional<std::vector<std::int64_t>> constant_ints(const Tensor* t) {
-  if (t == nullptr || !t->is_constant() || t->sparse) return std::nullopt;
-  const auto count = t->shape.numel();
-  if (!count) return std::nullopt;
-  const std::size_t width = t->dtype == DType::kInt64 ? 8 : t->dtype == DType::kInt32 ? 4 : 0;
-  if (width == 0 || t->data.size() != *count * width) return std::nullopt;
-  std::vector<std::int64_t> out(*count);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    if (width == 8) {
-      std::memcpy(&out[i], t->data.data() + i * 8, 8);
-    } else {
-      std::int32_t v;
-      std::memcpy(&v, t->data.data() + i * 4, 4);
-      out[i] = v;
-    }
-  }
-  return out;
+  return t == nullptr ? std::nullopt : t->ints();
 }
 
 void check_reshape(const NodeCheck& c, bool onnx) {

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <random>
 
 #include "infercast/bench/kernel.hpp"
 #include "infercast/predict/kernels.hpp"
+#include "infercast/predict/profile.hpp"
 
 namespace infercast::predict {
 
@@ -26,14 +26,9 @@ namespace {
 std::map<std::string, std::string> families_of_types(const FusionRules& rules) {
   std::map<std::string, std::string> out;
   for (const std::string& type : bench::kernel_types()) {
-    out[type] = family_of_kernel_type(type);
-    std::mt19937_64 rng(7);
-    const auto spec = bench::space_kernel(type, rng, 1e7);
-    if (!spec) continue;
-    std::vector<std::string> families;
-    for (const Kernel& k : split_kernels(bench::build_kernel_graph(*spec), rules))
-      if (!k.removed) families.push_back(k.family);
-    if (families.size() == 1) out[type] = families.front();
+    const auto instance = type_instance(type, rules);
+    out[type] =
+        instance && instance->kernels.size() == 1 ? instance->kernels.front().family : family_of_kernel_type(type);
   }
   return out;
 }

@@ -25,17 +25,22 @@ bench::GroupingFn kernel_grouping(const FusionRules& rules) {
   };
 }
 
+std::optional<TypeInstance> type_instance(const std::string& type, const FusionRules& rules) {
+  std::mt19937_64 rng(7);
+  const auto spec = bench::space_kernel(type, rng, 1e7);
+  if (!spec) return std::nullopt;
+  TypeInstance out{bench::build_kernel_graph(*spec), {}};
+  for (Kernel& k : split_kernels(out.graph, rules))
+    if (!k.removed) out.kernels.push_back(std::move(k));
+  return out;
+}
+
 std::vector<std::string> single_kernel_types(const FusionRules& rules,
                                              const std::function<bool(const ir::Graph&)>& runs) {
   std::vector<std::string> out;
   for (const std::string& type : bench::default_kernel_types()) {
-    std::mt19937_64 rng(7);
-    const auto spec = bench::space_kernel(type, rng, 1e7);  // small: only its kernel split matters
-    if (!spec) continue;
-    const ir::Graph graph = bench::build_kernel_graph(*spec);
-    int executed = 0;
-    for (const Kernel& k : split_kernels(graph, rules)) executed += k.removed ? 0 : 1;
-    if (executed == 1 && (!runs || runs(graph))) out.push_back(type);
+    const auto instance = type_instance(type, rules);
+    if (instance && instance->kernels.size() == 1 && (!runs || runs(instance->graph))) out.push_back(type);
   }
   return out;
 }

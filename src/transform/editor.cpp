@@ -142,22 +142,7 @@ std::vector<double> float_values(const ir::Graph& graph, int tensor) {
 
 std::vector<std::int64_t> int_values(const ir::Graph& graph, int tensor) {
   if (tensor < 0) return {};
-  const ir::Tensor& t = graph.tensors[tensor];
-  const auto n = t.shape.numel();
-  if (!t.is_constant() || t.sparse || !n || t.data.size() != ir::dtype_bytes(t.dtype, *n)) return {};
-  std::vector<std::int64_t> out(*n);
-  for (std::uint64_t i = 0; i < *n; ++i) {
-    if (t.dtype == ir::DType::kInt64) {
-      std::memcpy(&out[i], t.data.data() + 8 * i, 8);
-    } else if (t.dtype == ir::DType::kInt32) {
-      std::int32_t v;
-      std::memcpy(&v, t.data.data() + 4 * i, 4);
-      out[i] = v;
-    } else {
-      return {};
-    }
-  }
-  return out;
+  return graph.tensors[tensor].ints().value_or(std::vector<std::int64_t>{});
 }
 
 PassResult fold_each(ir::Graph& graph, ir::Op op, FoldOne fold) {

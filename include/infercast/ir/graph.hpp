@@ -84,6 +84,8 @@ struct Tensor {
   bool is_constant() const noexcept { return kind == TensorKind::kConstant; }
   // Bytes of the dense tensor when its shape is static.
   std::optional<std::uint64_t> bytes() const noexcept;
+  // The values of a dense int64 or int32 constant with all its data; nullopt otherwise.
+  std::optional<std::vector<std::int64_t>> ints() const;
 };
 
 using AttrValue = std::variant<std::int64_t, double, std::string, std::vector<std::int64_t>, std::vector<double>,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,6 +25,15 @@ namespace infercast::predict {
 // left out), as the bench prior sampler's grouping: the prior then samples the kernels
 // this runtime actually executes.
 bench::GroupingFn kernel_grouping(const FusionRules& rules);
+
+// A small instance of kernel `type` from the space (bench::space_kernel, seed 7, at most
+// 1e7 MACs: only how it splits matters) and the kernels split_kernels makes of it under
+// `rules`, the removed ones left out; nullopt when the space draws none.
+struct TypeInstance {
+  ir::Graph graph;
+  std::vector<Kernel> kernels;
+};
+std::optional<TypeInstance> type_instance(const std::string& type, const FusionRules& rules);
 
 // The default kernel types (bench::default_kernel_types) that a runtime with `rules`
 // executes as exactly one kernel: their one-kernel graph splits into one kernel that is
