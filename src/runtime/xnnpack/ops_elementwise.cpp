@@ -12,29 +12,6 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// erf(x) in a time that does not depend on x: glibc's erff branches by range, so the same
-// kernel costs 2.6 ns per element on U(-0.7, 0.7), 10.5 on N(0, 1) and 13.5 on U(-8, 8),
-// and a profile measured on one input distribution mispredicts models fed another. Both
-// branches are always computed and one is selected. |x| < 0.5: the Maclaurin series through
-// x^13 (relative error < 1e-7); otherwise Abramowitz & Stegun 7.1.26 (absolute error
-// <= 1.5e-7 in exact arithmetic). Measured against long-double erfl over [-10, 10] in 1e-5
-// steps: absolute error <= 3.3e-7, relative error <= 6.1e-7 (tests/runtime check it).
-float erf_flat(float x) {
-  const float a = std::fabs(x);
-  const float z = x * x;
-  const float series =
-      x * (1.1283791670955126f +
-           z * (-0.37612638903183754f +
-                z * (0.11283791670955126f +
-                     z * (-0.026866170645131252f +
-                          z * (0.005223977625442188f + z * (-0.0008548327023450852f + z * 0.00012055332981789664f))))));
-  const float t = 1.0f / (1.0f + 0.3275911f * a);
-  const float poly =
-      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  const float tail = std::copysign(1.0f - poly * std::exp(-z), x);
-  return a < 0.5f ? series : tail;
-}
-
 using UnarySetup = xnn_status (*)(xnn_operator_t, std::size_t, const float*, float*, pthreadpool_t);
 
 // One XNNPACK unary operator over all elements of `in` (contiguous, channels = 1).
@@ -273,7 +250,9 @@ void lower_unary(Builder& b, const ir::Node& n) {
           return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
         });
       } else {
-        add_unary_kernel(b, in, out, [](float x) { return 0.5f * x * (1.0f + erf_flat(x * 0.7071067811865476f)); });
+        add_unary_kernel(b, in, out, [](kernels::Float4 x) {
+          return 0.5f * x * (1.0f + kernels::erf_flat4(x * 0.7071067811865476f));
+        });
       }
       return;
     case ir::Op::HardSigmoid: {
@@ -310,7 +289,7 @@ void lower_unary(Builder& b, const ir::Node& n) {
       return;
     case ir::Op::Exp: add_unary_kernel(b, in, out, [](float x) { return std::exp(x); }); return;
     case ir::Op::Log: add_unary_kernel(b, in, out, [](float x) { return std::log(x); }); return;
-    case ir::Op::Erf: add_unary_kernel(b, in, out, erf_flat); return;
+    case ir::Op::Erf: add_unary_kernel(b, in, out, [](kernels::Float4 x) { return kernels::erf_flat4(x); }); return;
     case ir::Op::Reciprocal: add_unary_kernel(b, in, out, [](float x) { return 1.0f / x; }); return;
     case ir::Op::Sin: add_unary_kernel(b, in, out, [](float x) { return std::sin(x); }); return;
     case ir::Op::Cos: add_unary_kernel(b, in, out, [](float x) { return std::cos(x); }); return;
