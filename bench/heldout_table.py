@@ -51,6 +51,21 @@ def pct(x):
     return f"{100 * x:.0f}%"
 
 
+def round_accuracy(models):
+    """Per round r: (share within ±10%, share within ±5%, mean signed error) of the
+    predictions against that round's time, over the models measured in every round."""
+    done = [m for m in models if m.get("predicted_ms") and m.get("rounds_ms")]
+    rounds = min((len(m["rounds_ms"]) for m in done), default=0)
+    out = []
+    for r in range(rounds):
+        errs = [m["predicted_ms"] / m["rounds_ms"][r] - 1 for m in done if m["rounds_ms"][r] > 0]
+        if not errs:
+            break
+        out.append((sum(abs(e) <= 0.10 for e in errs) / len(errs), sum(abs(e) <= 0.05 for e in errs) / len(errs),
+                    sum(errs) / len(errs)))
+    return out
+
+
 def main(paths):
     for path in paths:
         with open(path) as f:
@@ -71,6 +86,12 @@ def main(paths):
             print(f"- against the quiet rounds (a core per thread, `core_share` >= 0.8; {q['contended_rounds']} of "
                   f"{q['rounds']} rounds contended), {q['n']} models: within ±5% {pct(q['within5'])}, within ±10% "
                   f"{pct(q['within10'])}, MAPE {q['mape']:.1f}%")
+        per_round = round_accuracy(j["models"])
+        if len(per_round) > 1:
+            print("- against each round alone (validate measures every model in round 1, then every model in "
+                  "round 2, ...: a host that slows or speeds up part-way shows here): " +
+                  "; ".join(f"round {r + 1}: within ±10% {pct(w10)}, within ±5% {pct(w5)}, mean error "
+                            f"{100 * mean:+.1f}%" for r, (w10, w5, mean) in enumerate(per_round)))
         b = s["baselines"]
         print(f"- FLOPs-proportional ({b['flops']['gflops']:.1f} GFLOP/s fitted on these models): within ±10% "
               f"{pct(b['flops']['within10'])}, MAPE {b['flops']['mape']:.1f}%; conv-only: within ±10% "
