@@ -1,7 +1,7 @@
 // Whether the XNNPACK runtime's erf (kernels::erf_flat4, behind Erf and GELU) costs the same
 // per element whatever its input, side by side with glibc's erff, which branches by range.
 // A latency profile labels its GELU kernels with one input distribution; a model feeds
-// another (ConvNeXt's GELU inputs narrow from stage to stage), so a data-dependent cost
+// another (ConvNeXt's GELU inputs widen from stage to stage), so a data-dependent cost
 // is a prediction error no regressor can remove.
 //
 // Usage: erf_flat [ELEMENTS=1048576] [ROUNDS=9]
