@@ -145,20 +145,30 @@ def per_kernel(j):
     if not pk:
         return
     fams = {}
+    ratios = {}  # family -> predicted / measured of each kernel measured above zero
     for m in pk["models"]:
         for k in m.get("per_kernel", []):
             f = fams.setdefault(k["family"], [0, 0.0, 0.0])
             f[0] += 1
             f[1] += k["predicted_ms"]
             f[2] += k["measured_ms"]
+            if k["measured_ms"] > 0:
+                ratios.setdefault(k["family"], []).append(k["predicted_ms"] / k["measured_ms"])
+    # The per-kernel MAPE is a sum over kernels: a family's share of it says where it comes from.
+    total_error = sum(abs(r - 1) for rs in ratios.values() for r in rs)
     first = f" ({pk['mape_first_round']:.1f}% against the first round alone)" if "mape_first_round" in pk else ""
     rounds = f", median of {pk['rounds']} rounds" if "rounds" in pk else ""
     print(f"Per kernel ({pk['kernels']} kernels{rounds}): MAPE {pk['mape']:.1f}%{first}, time-weighted error "
           f"{100 * pk['time_weighted_error']:.1f}%\n")
-    print("| kernel family | kernels | predicted ms | measured in the models ms | predicted / measured |")
-    print("|---|---|---|---|---|")
+    print("| kernel family | kernels | predicted ms | measured in the models ms | predicted / measured | "
+          "per-kernel MAPE | share of the per-kernel error | median kernel's predicted / measured |")
+    print("|---|---|---|---|---|---|---|---|")
     for fam, (n, p, m) in sorted(fams.items(), key=lambda x: -x[1][2]):
-        print(f"| {fam} | {n} | {p:.1f} | {m:.1f} | {p / m if m > 0 else 0:.2f} |")
+        rs = sorted(ratios.get(fam, []))
+        err = sum(abs(r - 1) for r in rs)
+        detail = (f"{100 * err / len(rs):.1f}% | {100 * err / total_error if total_error > 0 else 0:.1f}% | "
+                  f"{rs[len(rs) // 2]:.2f} |") if rs else " | | |"
+        print(f"| {fam} | {n} | {p:.1f} | {m:.1f} | {p / m if m > 0 else 0:.2f} | " + detail)
     print()
     # By in-model time: ONNX Runtime's profiler reports whole microseconds, so a kernel
     # of a few microseconds is measured to within tens of percent.
