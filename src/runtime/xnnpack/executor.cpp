@@ -431,6 +431,15 @@ void XnnpackExecutor::run() {
   }
 }
 
+void XnnpackExecutor::wake_threads() {
+  pthreadpool_t pool = impl_->pool.get();
+  if (pool == nullptr) return;
+  // One item per thread: pthreadpool returns only when every worker has checked in, so
+  // each has woken, and it spins for its next job for a while after.
+  pthreadpool_parallelize_1d(
+      pool, [](void*, std::size_t) {}, nullptr, pthreadpool_get_threads_count(pool), 0);
+}
+
 std::span<const float> XnnpackExecutor::output(std::size_t i) const {
   output_info(i);
   const int v = impl_->output_values[i];
