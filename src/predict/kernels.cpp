@@ -15,10 +15,27 @@
 
 namespace infercast::predict {
 
-const std::array<const char*, kFeatureCount> kFeatureNames = {
-    "log2_flops", "log2_bytes", "log2_params", "log2_intensity", "log2_out_elems", "log2_in_elems",  "in_h",
-    "in_w",       "cin",        "cout",        "kernel",         "stride",         "groups",         "nodes",
-    "activation", "inputs",     "cin_align",   "cout_align",     "log2_reduction", "log2_out_pixels"};
+const std::array<const char*, kFeatureCount> kFeatureNames = {"log2_flops",
+                                                              "log2_bytes",
+                                                              "log2_params",
+                                                              "log2_intensity",
+                                                              "log2_out_elems",
+                                                              "log2_in_elems",
+                                                              "in_h",
+                                                              "in_w",
+                                                              "cin",
+                                                              "cout",
+                                                              "kernel",
+                                                              "stride",
+                                                              "groups",
+                                                              "nodes",
+                                                              "activation",
+                                                              "inputs",
+                                                              "cin_align",
+                                                              "cout_align",
+                                                              "log2_reduction",
+                                                              "log2_out_pixels",
+                                                              "log2_weight_stream_intensity"};
 
 nlohmann::json to_json(const FusionRules& rules) {
   return {{"fused_pairs", rules.fused_pairs},
@@ -373,6 +390,22 @@ float alignment(double c) {
   return static_cast<float>(a);
 }
 
+// FLOPs per weight byte when the weights are read again for every kWeightPassRows output
+// positions, log2(1 + x); 0 without weights. A GEMM that tiles its output rows streams
+// all its weights once per tile (XNNPACK: 7 rows with AVX-512), so a conv whose weights
+// outgrow the private caches is bound by where they come from: on XNNPACK at 1 thread a
+// 3x3 conv 1392->464 at 8x8 (65 MB of weights) ran at 27 GMAC/s and VGG's 3x3 convs
+// (0.15-9.4 MB) at 82, and the trees, given only the weight and output sizes apart,
+// predicted VGG's at 70. Together with log2_params (which cache the weights come from) it
+// tells the two apart.
+float weight_stream_intensity(const KernelCost& cost, double out_pixels) {
+  constexpr double kWeightPassRows = 8;
+  const double weights = weight_bytes(cost);
+  if (!(weights > 0)) return 0;
+  const double streamed = weights * std::ceil(std::max(out_pixels, 1.0) / kWeightPassRows);
+  return static_cast<float>(std::log2(1.0 + cost.flops / streamed));
+}
+
 // A weight the runtime prepares once: the output of a Dequantize of a constant.
 bool is_prepared_weight(const ir::Graph& graph, int tensor) {
   const int producer = graph.tensors[static_cast<std::size_t>(tensor)].producer;
@@ -548,7 +581,8 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
                      alignment(depthwise ? cin : cin / group_count),
                      alignment(depthwise ? cout : cout / group_count),
                      log2p(reduction),
-                     log2p(out_pixels)};
+                     log2p(out_pixels),
+                     static_cast<float>(weight_stream_intensity(kernel.cost, out_pixels))};
 }
 
 // Number of inputs that are not constants.

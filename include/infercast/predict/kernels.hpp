@@ -48,7 +48,7 @@ std::string op_class(const ir::Graph& graph, int node);
 // channels (a depthwise conv's: its channels): runtimes tile channels in blocks of 8 or 16 (XNNPACK's 7x16 GEMM tiles,
 // ONNX Runtime's NCHWc convolutions, used only when the channels fill whole blocks), so a 136-channel layer and a
 // 128-channel one of the same FLOPs run at different speeds.
-inline constexpr int kFeatureCount = 20;
+inline constexpr int kFeatureCount = 21;
 extern const std::array<const char*, kFeatureCount> kFeatureNames;
 using Features = std::array<float, kFeatureCount>;
 

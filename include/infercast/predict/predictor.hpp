@@ -27,6 +27,7 @@
 
 namespace infercast::predict {
 
+// 9: log2_weight_stream_intensity among the features.
 // 8: cold_start_ms, the flushed excess's part that no weight byte explains.
 // 7: sigmoid, tanh and swish in their own family (exp_activation), samples_of.
 // 6: fc and matmul cold_scale points at log2 rows (were log2 weight bytes per row).
@@ -39,7 +40,7 @@ namespace infercast::predict {
 // feeder-timed labels. A bundle of another schema is refused both ways: an older one would
 // load its missing fields as 0 (or its trees as absolute latencies) and predict silently
 // wrong numbers.
-inline constexpr int kBundleSchemaVersion = 8;
+inline constexpr int kBundleSchemaVersion = 9;
 
 struct FamilyModel {
   ModelKind kind = ModelKind::kRoofline;  // the one cross-validation chose
