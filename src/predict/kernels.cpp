@@ -395,9 +395,10 @@ float alignment(double c) {
 // all its weights once per tile (XNNPACK: 7 rows with AVX-512), so a conv whose weights
 // outgrow the private caches is bound by where they come from: on XNNPACK at 1 thread a
 // 3x3 conv 1392->464 at 8x8 (65 MB of weights) ran at 27 GMAC/s and VGG's 3x3 convs
-// (0.15-9.4 MB) at 82, and the trees, given only the weight and output sizes apart,
-// predicted VGG's at 70. Together with log2_params (which cache the weights come from) it
-// tells the two apart.
+// (0.15-9.4 MB) at 82; the trees, given only the weight and output sizes apart, predicted
+// VGG's at 70. With log2_params (which cache the weights come from) this separates the two
+// kinds. Retrained with it, six stored held-out profiles had a lower per-kernel MAPE in five
+// (docs/results.md), although VGG's convs are still predicted about 20% slow.
 float weight_stream_intensity(const KernelCost& cost, double out_pixels) {
   constexpr double kWeightPassRows = 8;
   const double weights = weight_bytes(cost);
@@ -582,7 +583,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
                      alignment(depthwise ? cout : cout / group_count),
                      log2p(reduction),
                      log2p(out_pixels),
-                     static_cast<float>(weight_stream_intensity(kernel.cost, out_pixels))};
+                     weight_stream_intensity(kernel.cost, out_pixels)};
 }
 
 // Number of inputs that are not constants.
