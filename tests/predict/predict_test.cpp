@@ -888,19 +888,25 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("trained for runtime 'ort', not 'xnnpack'"), std::string::npos) << e.what();
   }
-  // A newer schema: the manifest's version with a 9 appended (99, 109, ...), its length in
-  // the header (bytes 20-27, little-endian) one more.
-  std::string bytes = infercast::testing::read_file(path);
+  // The bundle with its manifest's schema_version rewritten, the manifest's length in the
+  // header (bytes 20-27, little-endian) changed with it.
+  const std::string original = infercast::testing::read_file(path);
   const std::string field = "\"schema_version\":" + std::to_string(kBundleSchemaVersion);
-  const auto at = bytes.find(field);
+  const auto at = original.find(field);
   ASSERT_NE(at, std::string::npos);
-  bytes.insert(at + field.size(), "9");
-  std::uint64_t manifest_size = 0;
-  for (int i = 7; i >= 0; --i) manifest_size = manifest_size << 8 | static_cast<unsigned char>(bytes[20 + i]);
-  ++manifest_size;
-  for (int i = 0; i < 8; ++i) bytes[20 + i] = static_cast<char>(manifest_size >> (8 * i) & 0xff);
+  const auto with_version = [&](const std::string& version) {
+    std::string bytes = original;
+    const std::size_t digits = field.size() - 17;
+    bytes.replace(at + 17, digits, version);
+    std::uint64_t size = 0;
+    for (int i = 7; i >= 0; --i) size = size << 8 | static_cast<unsigned char>(bytes[20 + i]);
+    size = size + version.size() - digits;
+    for (int i = 0; i < 8; ++i) bytes[20 + i] = static_cast<char>(size >> (8 * i) & 0xff);
+    return bytes;
+  };
+  // A newer schema (the version with a 9 appended: 99, 109, ...).
   const fs::path newer = infercast::testing::temp_path("infercast_predict_test_newer.bundle");
-  infercast::testing::write_file(newer, bytes);
+  infercast::testing::write_file(newer, with_version(std::to_string(kBundleSchemaVersion) + "9"));
   try {
     load_bundle(newer);
     FAIL() << "a bundle of a newer schema loaded";
@@ -909,10 +915,7 @@ TEST(PredictBundle, RoundTripPredictsTheSameAndRejectsForeignBundles) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
   // An older schema: its missing fields would read as 0, so it is refused, not guessed.
-  bytes.replace(at + 17, field.size() - 17 + 1, "1");  // the version's digits and the 9: "1"
-  manifest_size -= field.size() - 17;
-  for (int i = 0; i < 8; ++i) bytes[20 + i] = static_cast<char>(manifest_size >> (8 * i) & 0xff);
-  infercast::testing::write_file(newer, bytes);
+  infercast::testing::write_file(newer, with_version("1"));
   try {
     load_bundle(newer);
     FAIL() << "a bundle of schema 1 loaded";
