@@ -92,6 +92,12 @@ def main(paths):
                   "round 2, ...: a host that slows or speeds up part-way shows here): " +
                   "; ".join(f"round {r + 1}: within ±10% {pct(w10)}, within ±5% {pct(w5)}, mean error "
                             f"{100 * mean:+.1f}%" for r, (w10, w5, mean) in enumerate(per_round)))
+        host = j.get("host_speed")
+        if host and host.get("rounds"):
+            print("- the host's speed (the profile's reference kernel timed before each round, over its median time "
+                  "while the profile measured; above 1 = slower than the labels' host): " +
+                  ", ".join(f"round {h['round']}: {h['speed']:.2f}" if "speed" in h else f"round {h['round']}: failed"
+                            for h in host["rounds"]))
         b = s["baselines"]
         print(f"- FLOPs-proportional ({b['flops']['gflops']:.1f} GFLOP/s fitted on these models): within ±10% "
               f"{pct(b['flops']['within10'])}, MAPE {b['flops']['mape']:.1f}%; conv-only: within ±10% "

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <thread>
@@ -247,6 +248,26 @@ bool stop_requested() noexcept {
   return g_stop.load();
 }
 
+KernelSpec host_reference_spec() {
+  KernelSpec s;
+  s.type = "conv";
+  s.params = {{"n", 1}, {"cin", 64},   {"cout", 64}, {"h", 28},       {"w", 28},
+              {"k", 3}, {"stride", 1}, {"pad", 1},   {"dilation", 1}, {"groups", 1}};
+  return s;
+}
+
+bool host_reference_reading(const store::ModelMeasurement& m) {
+  return m.model_name.rfind(kHostReferenceName, 0) == 0;
+}
+
+double host_reference_ms(const store::ModelMeasurement& m) {
+  if (m.layers.is_array() && !m.layers.empty() && m.layers[0].is_object()) {
+    const double own = m.layers[0].value("median_ms", 0.0);
+    if (own > 0) return own;
+  }
+  return m.stats.median;
+}
+
 nlohmann::json kernel_features(const KernelSpec& spec) {
   // An int8 kernel is described by its int8 TFLite graph (int8 activations and weights,
   // int32 biases), interface QUANTIZE / DEQUANTIZE included.
@@ -357,6 +378,27 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   if (temp) timing.scratch_dir = temp->path();
   Progress bar(progress, o.tty, o.quiet, total, o.budget_s);
   const auto t0 = Clock::now();
+  std::optional<Clock::time_point> last_reading;
+  // A host reference reading (BenchOptions::reference_every_s), committed like a kernel's
+  // measurement. A failed reading is not stored: training then uses the readings around it.
+  auto read_host = [&] {
+    last_reading = Clock::now();
+    TimingOptions quick = timing;
+    quick.cold_pass = false;
+    try {
+      const KernelSpec reference = host_reference_spec();
+      const KernelTiming t = time_kernel(*rt, reference, quick);
+      store::ModelMeasurement m;
+      m.profile_id = summary.profile_id;
+      m.model_name = std::string(kHostReferenceName) + " " + reference.key();
+      m.model_hash = reference.key();
+      m.stats = t.stats;
+      m.layers = nlohmann::json::array({{{"name", "own"}, {"median_ms", t.own_median_ms}, {"min_ms", t.own_ms}}});
+      db.add_model_measurement(m);
+      ++summary.host_readings;
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a missing reading leaves a wider gap
+    }
+  };
   std::size_t done = 0;
   for (const KernelSpec* spec : pending) {
     if (done >= total) break;
@@ -368,6 +410,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
       summary.budget_exhausted = true;
       break;
     }
+    if (o.reference_every_s > 0 && (!last_reading || seconds_since(*last_reading) >= o.reference_every_s)) read_host();
     store::Kernel kernel;
     kernel.type = spec->type;
     kernel.key = spec->key();
@@ -409,6 +452,8 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
     bar.update(done, *spec, m);
   }
   if (!summary.interrupted && g_stop.load() && done < total) summary.interrupted = true;
+  // One more reading after the last kernel, so the last ones lie between two readings.
+  if (o.reference_every_s > 0 && done > 0 && !g_stop.load()) read_host();
   summary.wall_s = seconds_since(t0);
   bar.finish();
   return summary;
@@ -426,6 +471,7 @@ std::string summary_line(const BenchSummary& s) {
                 : s.budget_exhausted ? "; budget reached"
                                      : "");
   std::string line = buf;
+  if (s.host_readings > 0) line += "; " + std::to_string(s.host_readings) + " host reference readings";
   if (s.farm) {
     // The database's own cost per measurement: claiming plus writing (store time).
     const std::size_t n = s.measured + s.failed;

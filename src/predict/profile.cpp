@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -324,8 +328,71 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
   return p;
 }
 
+namespace {
+
+// The q-quantile of sorted values, interpolated between neighbours.
+double quantile_sorted(const std::vector<double>& v, double q) {
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto i = static_cast<std::size_t>(pos);
+  if (i + 1 >= v.size()) return v.back();
+  return v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]);
+}
+
+}  // namespace
+
+HostSpeed::HostSpeed(std::vector<Reading> readings) {
+  for (const Reading& r : readings)
+    if (r.t > 0 && std::isfinite(r.ms) && r.ms > 0) readings_.push_back(r);
+  std::sort(readings_.begin(), readings_.end(), [](const Reading& a, const Reading& b) { return a.t < b.t; });
+  if (readings_.empty()) return;
+  std::vector<double> ms;
+  for (const Reading& r : readings_) ms.push_back(r.ms);
+  std::sort(ms.begin(), ms.end());
+  median_ms_ = quantile_sorted(ms, 0.5);
+  p10_ = quantile_sorted(ms, 0.1) / median_ms_;
+  p90_ = quantile_sorted(ms, 0.9) / median_ms_;
+}
+
+double HostSpeed::factor(std::int64_t t) const {
+  if (!active()) return 1.0;
+  // The kNearest readings closest to t: a window of that many consecutive readings.
+  const auto at =
+      std::lower_bound(readings_.begin(), readings_.end(), t, [](const Reading& r, std::int64_t v) { return r.t < v; });
+  auto lo = at, hi = at;  // [lo, hi)
+  while (static_cast<std::size_t>(hi - lo) < kNearest) {
+    const bool can_lo = lo != readings_.begin(), can_hi = hi != readings_.end();
+    if (!can_lo && !can_hi) break;
+    if (can_lo && (!can_hi || t - (lo - 1)->t <= hi->t - t)) {
+      --lo;
+    } else {
+      ++hi;
+    }
+  }
+  std::int64_t gap = std::numeric_limits<std::int64_t>::max();
+  std::vector<double> ms;
+  for (auto it = lo; it != hi; ++it) {
+    gap = std::min(gap, std::abs(it->t - t));
+    ms.push_back(it->ms);
+  }
+  if (gap > kMaxGapS) return 1.0;
+  std::sort(ms.begin(), ms.end());
+  return std::clamp(quantile_sorted(ms, 0.5) / median_ms_, 0.5, 2.0);
+}
+
+std::int64_t epoch_seconds(const std::string& utc) {
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(utc.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+      consumed != static_cast<int>(utc.size()))
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 std::vector<TimedSpec> timed_from_database(const store::Database& db, const std::string& name, FusionRules& rules,
-                                           nlohmann::json& context) {
+                                           nlohmann::json& context, bool host_speed) {
   const auto profile = db.find_profile(name);
   if (!profile) {
     std::string known;
@@ -351,6 +418,19 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
   if (profile->extra.contains("kernel_start_ms")) context["kernel_start_ms"] = profile->extra["kernel_start_ms"];
   if (profile->extra.contains("networks")) context["networks"] = profile->extra["networks"];
   if (profile->extra.contains("cold_chains")) context["cold_chains"] = profile->extra["cold_chains"];
+  std::vector<HostSpeed::Reading> readings;
+  std::string reference;
+  for (const store::ModelMeasurement& m : db.model_measurements(profile->id)) {
+    if (!bench::host_reference_reading(m) || !m.error.empty()) continue;
+    readings.push_back({epoch_seconds(m.timestamp_utc), bench::host_reference_ms(m)});
+    reference = m.model_hash;
+  }
+  const HostSpeed speed(std::move(readings));
+  const bool apply = host_speed && speed.active();
+  if (speed.readings() > 0) {
+    context["host_speed"] = {{"reference", reference}, {"readings", speed.readings()}, {"median_ms", speed.median_ms()},
+                             {"p10", speed.p10()},     {"p90", speed.p90()},           {"applied", apply}};
+  }
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {
     TimedSpec t;
@@ -361,6 +441,12 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
     t.layer_count = mk.measurement.layer_count;
     t.cold_ms = mk.measurement.cold_ms;
     t.kernel_median_ms = mk.measurement.own_median_ms;
+    if (apply) {
+      const double f = speed.factor(epoch_seconds(mk.measurement.timestamp_utc));
+      for (double* v : {&t.stats.median, &t.stats.mean, &t.stats.min, &t.stats.max, &t.stats.std, &t.kernel_ms,
+                        &t.layers_ms, &t.cold_ms, &t.kernel_median_ms})
+        *v /= f;
+    }
     out.push_back(std::move(t));
   }
   return out;

@@ -119,6 +119,11 @@ void register_bench(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--no-cold", o->no_cold, "skip the flushed-cache pass (cold_ms stays 0; about 1.8x faster)");
   cmd->add_flag("--retry-failed", o->bench.retry_failed, "measure again kernels whose measurement failed");
+  cmd->add_option("--reference-every", o->bench.reference_every_s,
+                  "time a fixed reference kernel every this many seconds, so training can take the host's drift "
+                  "out of the labels (0 = off; profile uses 20)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", o->quiet, "no per-kernel progress");
   cmd->callback([o, &action] { action = [o] { return run_bench_command(*o); }; });
 }

@@ -240,6 +240,7 @@ int run_profile(const ProfileOptions& o) {
   bo.sampler.seed = o.seed;
   bo.protocol = predict::kernel_protocol();
   bo.threads = threads;
+  bo.reference_every_s = predict::kHostReferenceEveryS;
   bo.tty = ::isatty(STDERR_FILENO) != 0;
   bo.quiet = !bo.tty;
   const double adaptive_share = std::clamp(o.adaptive_share, 0.0, 0.9);
@@ -353,6 +354,13 @@ int run_profile(const ProfileOptions& o) {
       predict::timed_from_database(db, profile_name, stored_rules, stored_context);
   std::cerr << "profile: training on " << timed.size() << " measured kernels (" << summary.failed
             << " failed in this run) after " << static_cast<int>(elapsed()) << " s\n";
+  if (stored_context.contains("host_speed")) {
+    context["host_speed"] = stored_context["host_speed"];
+    const nlohmann::json& h = context["host_speed"];
+    std::cerr << "profile: the host's speed over " << h.value("readings", 0) << " reference readings: 10th-90th "
+              << "percentile " << h.value("p10", 1.0) << "-" << h.value("p90", 1.0) << " of their median"
+              << (h.value("applied", false) ? "; labels divided by it" : "") << "\n";
+  }
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;

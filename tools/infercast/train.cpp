@@ -17,6 +17,7 @@ struct TrainOptions {
   std::vector<std::string> kinds;
   std::vector<std::string> exclude_families;
   bool composition = false;
+  bool no_host_speed = false;
   std::size_t cache_bytes = 0;  // 0: the profile's measured cache, else its last-level cache
 };
 
@@ -31,12 +32,25 @@ void check_families(const std::vector<std::string>& names) {
   }
 }
 
+// What the profile read of the host's speed, and whether the labels were corrected for it.
+std::string host_speed_line(const nlohmann::json& context) {
+  if (!context.contains("host_speed")) return "";
+  const nlohmann::json& h = context["host_speed"];
+  char line[320];
+  std::snprintf(
+      line, sizeof line,
+      "host speed        %d reference readings, 10th-90th percentile %.2f-%.2f of their median; %s\n",
+      h.value("readings", 0), h.value("p10", 1.0), h.value("p90", 1.0),
+      h.value("applied", false) ? "labels divided by the host's speed around each kernel" : "labels left as measured");
+  return line;
+}
+
 int run_train(const TrainOptions& o) {
   check_families(o.exclude_families);
   predict::FusionRules rules;
   nlohmann::json p;
   const store::Database db = store::Database::open(o.db);
-  const std::vector<predict::TimedSpec> timed = predict::timed_from_database(db, o.profile, rules, p);
+  const std::vector<predict::TimedSpec> timed = predict::timed_from_database(db, o.profile, rules, p, !o.no_host_speed);
   predict::TrainOptions options;
   if (!o.kinds.empty()) {
     options.kinds.clear();
@@ -85,6 +99,7 @@ int run_train(const TrainOptions& o) {
         chosen == f.cv.end() ? "-" : std::to_string(static_cast<int>(100 * chosen->second.within10 + 0.5)).c_str());
     table += row;
   }
+  table += host_speed_line(p);
   table += composition_line(bundle.composition);
   table += cold_scale_line(bundle);
   for (const auto& [family, samples] : bundle.excluded_families)
@@ -118,6 +133,9 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_flag("--composition", options->composition,
                 "fit the whole-model composition on the synthetic networks the profile measured (profile "
                 "--network-share); off by default, see docs/predict.md");
+  cmd->add_flag("--no-host-speed", options->no_host_speed,
+                "train on the labels as measured, without dividing them by the host's speed around each kernel "
+                "(the profile's host reference readings; docs/predict.md)");
   cmd->callback([options, &action] { action = [options] { return run_train(*options); }; });
 }
 

@@ -13,11 +13,14 @@
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
+#include "infercast/bench/bench.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/measure/stats.hpp"
+#include "infercast/predict/profile.hpp"
 #include "infercast/predict/validate.hpp"
 #include "infercast/report/model_report.hpp"
 #include "infercast/runtime/runtime.hpp"
@@ -145,9 +148,39 @@ int run_validate(const ValidateOptions& o) {
     for (int i = 0; i < kProbes; ++i) sum += measure::core_share(threads);
     return sum / kProbes;
   };
+  // The host's speed in each round, when the profile read it (predict::HostSpeed): the
+  // reference kernel timed before the round as profile timed it, over the readings' median
+  // while the profile measured. A round run on a host 10% slower than the profile's typical
+  // one measures every model about 10% slower than the kernels' labels say; this figure
+  // tells that apart from a predictor's error. It does not change any score.
+  const nlohmann::json host_profile = bundle.profile.is_object()
+                                          ? bundle.profile.value("host_speed", nlohmann::json::object())
+                                          : nlohmann::json::object();
+  const double host_profile_ms = host_profile.value("median_ms", 0.0);
+  nlohmann::json host_rounds = nlohmann::json::array();
+  const auto read_host = [&](int round) {
+    if (!(host_profile_ms > 0)) return;
+    bench::TimingOptions timing;
+    timing.threads = threads;
+    timing.protocol = predict::kernel_protocol();
+    timing.cold_pass = false;
+    try {
+      const bench::KernelTiming t = bench::time_kernel(*engine, bench::host_reference_spec(), timing);
+      const double ms = t.own_median_ms > 0 ? t.own_median_ms : t.stats.median;
+      host_rounds.push_back({{"round", round + 1}, {"reference_ms", ms}, {"speed", ms / host_profile_ms}});
+      char line[160];
+      std::snprintf(line, sizeof line,
+                    "validate: round %d: the host runs the reference kernel at %.2fx the profile's median time\n",
+                    round + 1, ms / host_profile_ms);
+      std::cerr << line;
+    } catch (const std::exception& ex) {
+      host_rounds.push_back({{"round", round + 1}, {"error", ex.what()}});
+    }
+  };
   std::vector<std::vector<double>> cvs(entries.size()), medians(entries.size()), minima(entries.size()),
       quiet(entries.size());
   for (int round = 0; round < o.rounds; ++round) {
+    read_host(round);
     for (Entry& e : entries) {
       if (!e.row.error.empty()) continue;
       const auto index = static_cast<std::size_t>(&e - entries.data());
@@ -212,6 +245,10 @@ int run_validate(const ValidateOptions& o) {
   }
   nlohmann::json j = predict::validation_json(rows, o.predictor, o.runtime);
   j["statistic"] = o.stat;
+  if (host_profile_ms > 0)
+    j["host_speed"] = {{"reference", host_profile.value("reference", "")},
+                       {"profile_median_ms", host_profile_ms},
+                       {"rounds", host_rounds}};
   if (o.per_kernel) {
     // Per kernel: each layer's median time in every round's profiled run, summed into its
     // kernel (predict::kernel_times), and the median over the rounds; layers no kernel

@@ -62,6 +62,14 @@ struct BenchOptions {
   bool tty = false;
   bool quiet = false;         // no per-kernel progress at all (the summary is still returned)
   bool retry_failed = false;  // measure again the kernels whose stored measurement failed
+  // The host's speed while the kernels are timed: every this many seconds (and before the
+  // first kernel) the loop times host_reference_spec() and stores it as a model
+  // measurement of the profile (host_reference_reading); training divides each kernel's
+  // times by the host's speed around it (predict::HostSpeed). A shared host's speed drifts
+  // by 5-10% within a minute and more over a quarter of an hour, and every kernel measured
+  // in a slow minute would carry that minute into the labels. 0 = off (the farm path never
+  // takes readings: its workers are many hosts).
+  double reference_every_s = 0;
 
   // Shorter than `infercast run`'s protocol: kernels are many and small.
   static measure::Protocol default_protocol() {
@@ -79,13 +87,14 @@ struct BenchOptions {
 struct BenchSummary {
   std::string profile;
   std::int64_t profile_id = 0;
-  std::size_t planned = 0;     // specs the sampler gave
-  std::size_t skipped = 0;     // already in the database
-  std::size_t measured = 0;    // committed successful measurements
-  std::size_t failed = 0;      // committed failed measurements
-  std::size_t remeasured = 0;  // measurements that needed at least one extra attempt
-  double wall_s = 0;           // the loop's wall time (sampling excluded)
-  double timed_s = 0;          // sum of the kernels' own timed runs (every attempt's samples)
+  std::size_t planned = 0;        // specs the sampler gave
+  std::size_t skipped = 0;        // already in the database
+  std::size_t measured = 0;       // committed successful measurements
+  std::size_t failed = 0;         // committed failed measurements
+  std::size_t remeasured = 0;     // measurements that needed at least one extra attempt
+  double wall_s = 0;              // the loop's wall time (sampling excluded)
+  std::size_t host_readings = 0;  // host reference readings stored (reference_every_s)
+  double timed_s = 0;             // sum of the kernels' own timed runs (every attempt's samples)
   // Where the wall time went: building graphs and features, exporting + preparing,
   // running (warm-up, timed runs, runner round trips), committing to the database.
   double build_s = 0, prepare_s = 0, run_s = 0, store_s = 0;
@@ -117,6 +126,19 @@ void request_stop() noexcept;
 void clear_stop() noexcept;
 // Whether a stop was requested.
 bool stop_requested() noexcept;
+
+// The kernel that stands for the host's speed: a 3x3 convolution 64 -> 64 over 28x28
+// (29 MMAC, a fraction of a millisecond), compute-bound like the kernels that hold most of
+// a model's time, whatever the profile's precision.
+KernelSpec host_reference_spec();
+// The model name and hash under which a host reference reading is stored
+// (store::ModelMeasurement): the name says what it is, the hash is the spec's key.
+inline constexpr const char* kHostReferenceName = "host reference";
+// Whether a stored model measurement is a host reference reading.
+bool host_reference_reading(const store::ModelMeasurement& m);
+// A reading's time: the kernel's own time as its median run sees it (the label's
+// statistic), else the end-to-end median.
+double host_reference_ms(const store::ModelMeasurement& m);
 
 // Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
 // bytes read/written and arithmetic intensity of its graph (an int8 kernel's int8 graph).

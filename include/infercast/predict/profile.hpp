@@ -113,15 +113,56 @@ int calibrate_cold(Bundle& bundle, const nlohmann::json& chains);
 nlohmann::json measure_cold_chains(runtime::Runtime& engine, int threads, std::size_t cache_bytes, bool int8,
                                    std::ostream* progress = nullptr);
 
+// How often profile reads the host's speed (bench::BenchOptions::reference_every_s).
+inline constexpr double kHostReferenceEveryS = 20;
+
+// The host's speed over a profile, from its host reference readings (bench::host_reference_spec
+// timed every kHostReferenceEveryS seconds): at time t, the median of the kNearest readings
+// closest in time, over the median of all readings. factor(t) = 1.1 means the host ran the
+// reference 10% slower around t than it typically did while the profile was measured, so a
+// kernel timed then is 1.1x what the typical host gives. 1 with fewer than kMinReadings
+// readings, or when the nearest reading is more than kMaxGapS seconds away (a kernel timed
+// by a run that took no readings). Clamped to [0.5, 2].
+class HostSpeed {
+ public:
+  struct Reading {
+    std::int64_t t = 0;  // seconds since the epoch (UTC)
+    double ms = 0;
+  };
+  static constexpr std::size_t kNearest = 3;
+  static constexpr std::size_t kMinReadings = 5;
+  static constexpr std::int64_t kMaxGapS = 300;
+
+  HostSpeed() = default;
+  // Readings with a non-positive or non-finite time are dropped.
+  explicit HostSpeed(std::vector<Reading> readings);
+  double factor(std::int64_t t) const;
+  std::size_t readings() const { return readings_.size(); }
+  bool active() const { return readings_.size() >= kMinReadings; }
+  double median_ms() const { return median_ms_; }
+  // The 10th and 90th percentiles of the readings over their median: how far the host moved.
+  double p10() const { return p10_; }
+  double p90() const { return p90_; }
+
+ private:
+  std::vector<Reading> readings_;  // by time
+  double median_ms_ = 0, p10_ = 1, p90_ = 1;
+};
+
+// Seconds since the epoch of a store timestamp ("2026-12-07T01:02:03Z"); -1 when it is not one.
+std::int64_t epoch_seconds(const std::string& utc);
+
 // The profile's context (its precision included) and fusion rules as stored in a profile's
 // `extra` ({"fusion_rules": ...}), and back.
 store::Profile store_profile(const nlohmann::json& context, const FusionRules& rules);
 
 // Every successful measurement of profile `name` in `db` as timed specs; the profile's
 // fusion rules (from extra.fusion_rules; default rules when it has none) and context
-// go to `rules` and `context`. Throws Error(kInvalidArgument) naming the profile and
-// the profiles the database has when it is absent.
+// go to `rules` and `context`. With `host_speed` and enough host reference readings in the
+// profile (HostSpeed), each measurement's times are divided by the host's speed at its
+// timestamp; context["host_speed"] says what was read and whether it was applied. Throws
+// Error(kInvalidArgument) naming the profile and the profiles the database has when it is absent.
 std::vector<TimedSpec> timed_from_database(const store::Database& db, const std::string& name, FusionRules& rules,
-                                           nlohmann::json& context);
+                                           nlohmann::json& context, bool host_speed = true);
 
 }  // namespace infercast::predict
