@@ -452,8 +452,10 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
     bar.update(done, *spec, m);
   }
   if (!summary.interrupted && g_stop.load() && done < total) summary.interrupted = true;
-  // One more reading after the last kernel, so the last ones lie between two readings.
-  if (o.reference_every_s > 0 && done > 0 && !g_stop.load()) read_host();
+  // One more reading after the last kernel, so the last ones lie between two readings
+  // (not within a second of the last: the store keys readings by their second).
+  if (o.reference_every_s > 0 && done > 0 && !g_stop.load() && last_reading && seconds_since(*last_reading) >= 1.5)
+    read_host();
   summary.wall_s = seconds_since(t0);
   bar.finish();
   return summary;

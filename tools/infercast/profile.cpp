@@ -357,9 +357,13 @@ int run_profile(const ProfileOptions& o) {
   if (stored_context.contains("host_speed")) {
     context["host_speed"] = stored_context["host_speed"];
     const nlohmann::json& h = context["host_speed"];
-    std::cerr << "profile: the host's speed over " << h.value("readings", 0) << " reference readings: 10th-90th "
-              << "percentile " << h.value("p10", 1.0) << "-" << h.value("p90", 1.0) << " of their median"
-              << (h.value("applied", false) ? "; labels divided by it" : "") << "\n";
+    char line[200];
+    std::snprintf(
+        line, sizeof line,
+        "profile: the host's speed: %d reference readings, 10th-90th percentile %.2f-%.2f of their median%s\n",
+        h.value("readings", 0), h.value("p10", 1.0), h.value("p90", 1.0),
+        h.value("applied", false) ? "; kernel times divided by it" : "");
+    std::cerr << line;
   }
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
