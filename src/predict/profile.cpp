@@ -376,7 +376,8 @@ double HostSpeed::factor(std::int64_t t) const {
   }
   if (gap > kMaxGapS) return 1.0;
   std::sort(ms.begin(), ms.end());
-  return std::clamp(quantile_sorted(ms, 0.5) / median_ms_, 0.5, 2.0);
+  const double f = std::clamp(quantile_sorted(ms, 0.5) / median_ms_, 0.5, 2.0);
+  return std::abs(f - 1.0) < kDeadBand ? 1.0 : f;
 }
 
 std::int64_t epoch_seconds(const std::string& utc) {
