@@ -62,6 +62,12 @@ TEST(HostSpeed, TheNearestReadingsOverTheMedianOfAll) {
   // Before the first and after the last reading: the nearest ones, up to kMaxGapS away.
   EXPECT_DOUBLE_EQ(speed.factor(900), 1.0);
   EXPECT_DOUBLE_EQ(speed.factor(1000 + 20 * 19 + HostSpeed::kMaxGapS + 1), 1.0);
+  // Within kDeadBand of the median, a reading's own scatter: no correction.
+  std::vector<HostSpeed::Reading> scatter = r;
+  for (int i = 10; i < 13; ++i) scatter[i].ms = 1.04;
+  EXPECT_DOUBLE_EQ(HostSpeed(scatter).factor(1000 + 20 * 11), 1.0);
+  for (int i = 10; i < 13; ++i) scatter[i].ms = 0.9;
+  EXPECT_DOUBLE_EQ(HostSpeed(scatter).factor(1000 + 20 * 11), 0.9);
   EXPECT_GT(speed.p90(), 1.2);
   EXPECT_DOUBLE_EQ(speed.p10(), 1.0);
 }
