@@ -65,10 +65,10 @@ struct BenchOptions {
   // The host's speed while the kernels are timed: every this many seconds (and before the
   // first kernel) the loop times host_reference_spec() and stores it as a model
   // measurement of the profile (host_reference_reading); training divides each kernel's
-  // times by the host's speed around it (predict::HostSpeed). A shared host's speed drifts
-  // by 5-10% within a minute and more over a quarter of an hour, and every kernel measured
-  // in a slow minute would carry that minute into the labels. 0 = off (the farm path never
-  // takes readings: its workers are many hosts).
+  // times by the host's speed around it (predict::HostSpeed). A shared host's speed moves
+  // by several percent within a minute and here ran 45% slow for minutes at a time, and
+  // every kernel measured in a slow minute would carry that minute into its label. 0 = off
+  // (the farm path never takes readings: its workers are many hosts).
   double reference_every_s = 0;
 
   // Shorter than `infercast run`'s protocol: kernels are many and small.
