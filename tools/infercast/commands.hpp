@@ -43,6 +43,9 @@ void write_output(const std::string& path, const std::string& text);
 std::string composition_line(const predict::Composition& c);
 // The measured in-model scales of the cold-weight excess (predict::calibrate_cold), one line.
 std::string cold_scale_line(const predict::Bundle& bundle);
+// What a profile read of the host's speed (its context's host_speed) and whether the
+// labels were divided by it; empty when it took no readings.
+std::string host_speed_line(const nlohmann::json& profile);
 
 // "90", "90s", "10m", "1h", "1.5m" -> seconds (empty -> 0). Throws
 // Error(kInvalidArgument) naming `option` for anything else or a negative value.

@@ -58,6 +58,16 @@ std::string composition_line(const predict::Composition& c) {
          " from kernels alone, " + quality("after_loo") + " composed (leave-one-out)\n";
 }
 
+std::string host_speed_line(const nlohmann::json& profile) {
+  if (!profile.is_object() || !profile.contains("host_speed")) return "";
+  const nlohmann::json& h = profile["host_speed"];
+  return "host speed: " + std::to_string(h.value("readings", 0)) + " reference readings, 10th-90th percentile " +
+         fmt_fixed(h.value("p10", 1.0), 2) + "-" + fmt_fixed(h.value("p90", 1.0), 2) + " of their median; " +
+         (h.value("applied", false) ? "kernel times divided by the host's speed around each kernel"
+                                    : "kernel times as measured") +
+         "\n";
+}
+
 std::string cold_scale_line(const predict::Bundle& bundle) {
   if (!bundle.profile.contains("cold_chains"))
     return "cold weights inside a model: not measured (profile --budget 10m or more measures them)\n";

@@ -354,17 +354,7 @@ int run_profile(const ProfileOptions& o) {
       predict::timed_from_database(db, profile_name, stored_rules, stored_context);
   std::cerr << "profile: training on " << timed.size() << " measured kernels (" << summary.failed
             << " failed in this run) after " << static_cast<int>(elapsed()) << " s\n";
-  if (stored_context.contains("host_speed")) {
-    context["host_speed"] = stored_context["host_speed"];
-    const nlohmann::json& h = context["host_speed"];
-    char line[200];
-    std::snprintf(
-        line, sizeof line,
-        "profile: the host's speed: %d reference readings, 10th-90th percentile %.2f-%.2f of their median%s\n",
-        h.value("readings", 0), h.value("p10", 1.0), h.value("p90", 1.0),
-        h.value("applied", false) ? "; kernel times divided by it" : "");
-    std::cerr << line;
-  }
+  if (stored_context.contains("host_speed")) context["host_speed"] = stored_context["host_speed"];
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;
@@ -393,6 +383,7 @@ int run_profile(const ProfileOptions& o) {
     }
     table += line;
   }
+  table += host_speed_line(bundle.profile);
   table += composition_line(bundle.composition);
   table += cold_scale_line(bundle);
   write_output("-", table + "wrote " + o.output + " (" + std::to_string(unusable) + " measured kernels unusable)\n");

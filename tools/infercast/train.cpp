@@ -32,19 +32,6 @@ void check_families(const std::vector<std::string>& names) {
   }
 }
 
-// What the profile read of the host's speed, and whether the labels were corrected for it.
-std::string host_speed_line(const nlohmann::json& context) {
-  if (!context.contains("host_speed")) return "";
-  const nlohmann::json& h = context["host_speed"];
-  char line[320];
-  std::snprintf(
-      line, sizeof line,
-      "host speed        %d reference readings, 10th-90th percentile %.2f-%.2f of their median; %s\n",
-      h.value("readings", 0), h.value("p10", 1.0), h.value("p90", 1.0),
-      h.value("applied", false) ? "labels divided by the host's speed around each kernel" : "labels left as measured");
-  return line;
-}
-
 int run_train(const TrainOptions& o) {
   check_families(o.exclude_families);
   predict::FusionRules rules;
