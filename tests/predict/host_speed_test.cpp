@@ -29,6 +29,17 @@ class HostSpeedDb : public ::testing::Test {
   fs::path dir_;
 };
 
+// A 1-thread profile of `runtime` named as bench names it ("ort-1t").
+std::int64_t add_profile(store::Database& db, const std::string& runtime,
+                         const nlohmann::json& extra = nlohmann::json::object()) {
+  store::Profile p;
+  p.name = runtime + "-1t";
+  p.runtime = runtime;
+  p.threads = 1;
+  p.extra = extra;
+  return db.upsert_profile(p);
+}
+
 // A reading as the bench loop stores it.
 store::ModelMeasurement reading(std::int64_t profile_id, const std::string& utc, double own_median_ms) {
   const bench::KernelSpec reference = bench::host_reference_spec();
@@ -98,12 +109,7 @@ TEST(HostSpeed, EpochSecondsOfStoreTimestamps) {
 
 TEST_F(HostSpeedDb, LabelsAreDividedByTheHostsSpeedAroundEachKernel) {
   store::Database db = store::Database::open(dir_ / "p.db");
-  store::Profile p;
-  p.name = "xnnpack-1t";
-  p.runtime = "xnnpack";
-  p.threads = 1;
-  p.extra = {{"cache_bytes", 32 << 20}};
-  const std::int64_t pid = db.upsert_profile(p);
+  const std::int64_t pid = add_profile(db, "xnnpack", {{"cache_bytes", 32 << 20}});
   // Two kernels: one timed in a minute when the host ran the reference at twice its usual
   // time, one when it ran as usual.
   auto kernel = [&](const std::string& type, const std::string& utc, double ms) {
@@ -191,11 +197,7 @@ TEST_F(HostSpeedDb, LabelsAreDividedByTheHostsSpeedAroundEachKernel) {
 
 TEST_F(HostSpeedDb, WithoutReadingsTheLabelsAreAsMeasured) {
   store::Database db = store::Database::open(dir_ / "p.db");
-  store::Profile p;
-  p.name = "ort-1t";
-  p.runtime = "ort";
-  p.threads = 1;
-  const std::int64_t pid = db.upsert_profile(p);
+  const std::int64_t pid = add_profile(db, "ort");
   for (const char* utc : {"2026-12-07T01:00:00Z", "2026-12-07T01:00:20Z", "2026-12-07T01:00:40Z"})
     db.add_model_measurement(reading(pid, utc, 1.0));
   predict::FusionRules rules;
