@@ -163,10 +163,8 @@ int run_validate(const ValidateOptions& o) {
     bench::TimingOptions timing;
     timing.threads = threads;
     timing.protocol = predict::kernel_protocol();
-    timing.cold_pass = false;
     try {
-      const bench::KernelTiming t = bench::time_kernel(*engine, bench::host_reference_spec(), timing);
-      const double ms = t.own_median_ms > 0 ? t.own_median_ms : t.stats.median;
+      const double ms = bench::host_reference_ms(bench::time_host_reference(*engine, timing));
       host_rounds.push_back({{"round", round + 1}, {"reference_ms", ms}, {"speed", ms / host_profile_ms}});
       char line[160];
       std::snprintf(line, sizeof line,

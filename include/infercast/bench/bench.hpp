@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "infercast/bench/sampler.hpp"
+#include "infercast/bench/timing.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/store/store.hpp"
 
@@ -131,13 +132,18 @@ bool stop_requested() noexcept;
 // (29 MMAC, a fraction of a millisecond), compute-bound like the kernels that hold most of
 // a model's time, whatever the profile's precision.
 KernelSpec host_reference_spec();
+// One host reference reading on `engine` with `timing` (its flushed pass off): profile's bench
+// loop and validate's rounds time the reference the same way, so their readings compare.
+KernelTiming time_host_reference(runtime::Runtime& engine, TimingOptions timing);
+// A reading's time: the reference's own time as its median run sees it (the label's
+// statistic), else the end-to-end median.
+double host_reference_ms(const KernelTiming& t);
 // The model name and hash under which a host reference reading is stored
 // (store::ModelMeasurement): the name says what it is, the hash is the spec's key.
 inline constexpr const char* kHostReferenceName = "host reference";
 // Whether a stored model measurement is a host reference reading.
 bool host_reference_reading(const store::ModelMeasurement& m);
-// A reading's time: the kernel's own time as its median run sees it (the label's
-// statistic), else the end-to-end median.
+// A stored reading's time, as host_reference_ms(KernelTiming) took it.
 double host_reference_ms(const store::ModelMeasurement& m);
 
 // Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
