@@ -8,7 +8,8 @@
 # Usage: bench/heldout.sh RUNTIME THREADS [BUDGET]      e.g. bench/heldout.sh xnnpack 1 15m
 # Outputs $OUT/RUNTIME-THREADSt.{bundle,bundle.db,profile.log,json,md} (OUT defaults to
 # .cache/heldout). An existing bundle is reused (delete it to profile again; the .db resumes an
-# interrupted profile). validate runs with --per-kernel: each model's kernels are also compared
+# interrupted profile). PROFILE_ARGS adds options to `profile` (e.g. PROFILE_ARGS="--network-share 0.15").
+# validate runs with --per-kernel: each model's kernels are also compared
 # with their in-model times (a profiled run in each round, the median of the rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,8 @@ scripts/fetch_torchvision.sh >/dev/null
 scripts/fetch_torchvision.sh --zoo >/dev/null
 base="$out/$runtime-${threads}t"
 if [[ ! -s "$base.bundle" ]]; then
-  build/infercast profile --runtime "$runtime" --threads "$threads" --budget "$budget" -o "$base.bundle" \
+  # shellcheck disable=SC2086
+  build/infercast profile --runtime "$runtime" --threads "$threads" --budget "$budget" -o "$base.bundle" ${PROFILE_ARGS:-} \
     2> >(tee "$base.profile.log" >&2)
 fi
 build/infercast validate --predictor "$base.bundle" --runtime "$runtime" --rounds 3 --per-kernel --format json -o "$base.json" \

@@ -277,6 +277,24 @@ double host_reference_ms(const store::ModelMeasurement& m) {
   return m.stats.median;
 }
 
+bool store_host_reading(store::Database& db, std::int64_t profile_id, runtime::Runtime& engine,
+                        const TimingOptions& timing) {
+  try {
+    const KernelTiming t = time_host_reference(engine, timing);
+    const std::string key = host_reference_spec().key();
+    store::ModelMeasurement m;
+    m.profile_id = profile_id;
+    m.model_name = std::string(kHostReferenceName) + " " + key;
+    m.model_hash = key;
+    m.stats = t.stats;
+    m.layers = nlohmann::json::array({{{"name", "own"}, {"median_ms", host_reference_ms(t)}, {"min_ms", t.own_ms}}});
+    db.add_model_measurement(m);
+    return true;
+  } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a missing reading leaves a wider gap
+    return false;
+  }
+}
+
 nlohmann::json kernel_features(const KernelSpec& spec) {
   // An int8 kernel is described by its int8 TFLite graph (int8 activations and weights,
   // int32 biases), interface QUANTIZE / DEQUANTIZE included.
@@ -392,19 +410,7 @@ BenchSummary run_bench(const BenchOptions& o, store::Database& db, std::ostream&
   // measurement. A failed reading is not stored: training then uses the readings around it.
   auto read_host = [&] {
     last_reading = Clock::now();
-    try {
-      const KernelTiming t = time_host_reference(*rt, timing);
-      const std::string key = host_reference_spec().key();
-      store::ModelMeasurement m;
-      m.profile_id = summary.profile_id;
-      m.model_name = std::string(kHostReferenceName) + " " + key;
-      m.model_hash = key;
-      m.stats = t.stats;
-      m.layers = nlohmann::json::array({{{"name", "own"}, {"median_ms", host_reference_ms(t)}, {"min_ms", t.own_ms}}});
-      db.add_model_measurement(m);
-      ++summary.host_readings;
-    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a missing reading leaves a wider gap
-    }
+    if (store_host_reading(db, summary.profile_id, *rt, timing)) ++summary.host_readings;
   };
   std::size_t done = 0;
   for (const KernelSpec* spec : pending) {

@@ -191,7 +191,9 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks) {
   bundle.composition = Composition{};
   std::vector<NetworkSample> samples;
   for (const nlohmann::json& n : networks) {
-    const double measured = n.value("median_ms", 0.0);
+    // The host's speed when the network was timed (timed_from_database), as for the kernels.
+    const double host_factor = n.value("host_factor", 1.0);
+    const double measured = n.value("median_ms", 0.0) / (host_factor > 0 ? host_factor : 1.0);
     if (!(measured > 0)) continue;
     const bench::SyntheticNetwork net =
         bench::synthetic_network(n.value("seed", std::uint64_t{0}), n.value("max_macs", 1.5e9));
@@ -434,6 +436,15 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
   if (speed.readings() > 0) {
     context["host_speed"] = {{"reference", reference}, {"readings", speed.readings()}, {"median_ms", speed.median_ms()},
                              {"p10", speed.p10()},     {"p90", speed.p90()},           {"applied", apply}};
+  }
+  // A synthetic network (profile --network-share) carries the host's speed at the time it was
+  // timed; calibrate_composition divides its time by it. Networks move far less than a
+  // one-row FC beyond the cache, so the cache rule below does not apply to them.
+  if (context.contains("networks")) {
+    for (nlohmann::json& n : context["networks"]) {
+      n.erase("host_factor");
+      if (apply && n.contains("epoch_s")) n["host_factor"] = speed.factor(n.value("epoch_s", std::int64_t{0}));
+    }
   }
   std::vector<TimedSpec> out;
   for (const auto& mk : db.measured_kernels(profile->id)) {

@@ -102,6 +102,19 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
   EXPECT_EQ(calibrate_composition(b, networks), 16);  // the stale entry is left out
   EXPECT_NEAR(b.composition.factor("conv"), 1.25, 0.05);
   EXPECT_NEAR(b.composition.per_kernel_ms, 0.003, 0.0015);
+  {
+    // The same networks timed while the host ran at half speed, as their host factors say
+    // (timed_from_database sets them): the same fit.
+    nlohmann::json slow = networks;
+    for (nlohmann::json& n : slow) {
+      n["median_ms"] = 2 * n["median_ms"].get<double>();
+      n["host_factor"] = 2.0;
+    }
+    Bundle again = roofline_bundle();
+    EXPECT_EQ(calibrate_composition(again, slow), 16);
+    EXPECT_NEAR(again.composition.factor("conv"), b.composition.factor("conv"), 1e-9);
+    EXPECT_NEAR(again.composition.per_kernel_ms, b.composition.per_kernel_ms, 1e-12);
+  }
 
   const bench::SyntheticNetwork held_out = bench::synthetic_network(40, 2e8);
   const Prediction composed = predict::predict(b, held_out.graph);

@@ -109,7 +109,13 @@ TEST(HostSpeed, EpochSecondsOfStoreTimestamps) {
 
 TEST_F(HostSpeedDb, LabelsAreDividedByTheHostsSpeedAroundEachKernel) {
   store::Database db = store::Database::open(dir_ / "p.db");
-  const std::int64_t pid = add_profile(db, "xnnpack", {{"cache_bytes", 32 << 20}});
+  // Synthetic networks (profile --network-share) timed in the slow minute, in a quiet one, and
+  // one stored without a time.
+  const nlohmann::json networks = {
+      {{"seed", 1}, {"name", "a"}, {"median_ms", 10.0}, {"epoch_s", predict::epoch_seconds("2026-12-07T01:10:00Z")}},
+      {{"seed", 2}, {"name", "b"}, {"median_ms", 10.0}, {"epoch_s", predict::epoch_seconds("2026-12-07T01:03:00Z")}},
+      {{"seed", 3}, {"name", "c"}, {"median_ms", 10.0}}};
+  const std::int64_t pid = add_profile(db, "xnnpack", {{"cache_bytes", 32 << 20}, {"networks", networks}});
   // Two kernels: one timed in a minute when the host ran the reference at twice its usual
   // time, one when it ran as usual.
   auto kernel = [&](const std::string& type, const std::string& utc, double ms) {
@@ -176,6 +182,10 @@ TEST_F(HostSpeedDb, LabelsAreDividedByTheHostsSpeedAroundEachKernel) {
   EXPECT_TRUE(context["host_speed"]["applied"].get<bool>());
   EXPECT_DOUBLE_EQ(context["host_speed"]["median_ms"].get<double>(), 1.0);
   EXPECT_EQ(context["host_speed"]["reference"], bench::host_reference_spec().key());
+  ASSERT_EQ(context["networks"].size(), 3u);
+  EXPECT_DOUBLE_EQ(context["networks"][0].value("host_factor", 0.0), 2.0);
+  EXPECT_DOUBLE_EQ(context["networks"][1].value("host_factor", 0.0), 1.0);
+  EXPECT_FALSE(context["networks"][2].contains("host_factor"));
   for (const auto& t : corrected) {
     if (t.spec["type"] == "fc") {
       EXPECT_DOUBLE_EQ(t.label_ms(), 20.0);
@@ -192,6 +202,7 @@ TEST_F(HostSpeedDb, LabelsAreDividedByTheHostsSpeedAroundEachKernel) {
   nlohmann::json plain_context;
   const auto plain = predict::timed_from_database(db, "xnnpack-1t", rules, plain_context, false);
   EXPECT_FALSE(plain_context["host_speed"]["applied"].get<bool>());
+  for (const auto& n : plain_context["networks"]) EXPECT_FALSE(n.contains("host_factor"));
   for (const auto& t : plain) EXPECT_DOUBLE_EQ(t.label_ms(), t.spec["type"] == "fc" ? 20.0 : 0.5);
 }
 

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -319,9 +321,25 @@ int run_profile(const ProfileOptions& o) {
     const double until = std::max(elapsed(), budget_s - 1);
     int measured = 0, failed = 0;
     std::cerr << "profile: synthetic networks end to end for " << static_cast<int>(until - elapsed()) << " s\n";
+    // The host's speed between the networks, as between the kernels: training divides each
+    // network's time by the speed at its `epoch_s` (predict::timed_from_database), so a network
+    // timed in a slow minute does not pull the composition's scales up.
+    bench::TimingOptions reference;
+    reference.threads = threads;
+    reference.protocol = bo.protocol;
+    double last_reading = -1e9;
+    const auto read_host = [&] {
+      last_reading = elapsed();
+      bench::store_host_reading(db, profile_id, *engine, reference);
+    };
     for (; elapsed() < until && !bench::stop_requested(); ++seed) {
+      if (elapsed() - last_reading >= predict::kHostReferenceEveryS) read_host();
       const bench::SyntheticNetwork net = bench::synthetic_network(seed);
-      nlohmann::json row = {{"seed", seed}, {"name", net.name}, {"max_macs", 1.5e9}, {"macs", net.macs}};
+      nlohmann::json row = {{"seed", seed},
+                            {"name", net.name},
+                            {"max_macs", 1.5e9},
+                            {"macs", net.macs},
+                            {"epoch_s", static_cast<std::int64_t>(std::time(nullptr))}};
       try {
         const measure::Stats s = bench::time_network(*engine, net.graph, threads, predict::network_protocol());
         row.update({{"median_ms", s.median}, {"min_ms", s.min}, {"cv", s.cv}, {"runs", s.n}});
@@ -337,6 +355,7 @@ int run_profile(const ProfileOptions& o) {
                   << " ms)        " << std::flush;
     }
     if (bo.tty) std::cerr << "\n";
+    if (measured > 0 && !bench::stop_requested() && elapsed() - last_reading >= 1.5) read_host();
     std::cerr << "profile: synthetic networks: " << measured << " measured, " << failed << " failed, "
               << networks.size() << " in the profile\n";
     summary.interrupted = summary.interrupted || bench::stop_requested();
@@ -355,6 +374,7 @@ int run_profile(const ProfileOptions& o) {
   std::cerr << "profile: training on " << timed.size() << " measured kernels (" << summary.failed
             << " failed in this run) after " << static_cast<int>(elapsed()) << " s\n";
   if (stored_context.contains("host_speed")) context["host_speed"] = stored_context["host_speed"];
+  if (stored_context.contains("networks")) context["networks"] = stored_context["networks"];  // with their host factors
   int unusable = 0;
   predict::Bundle bundle = predict::train_from_timed(timed, rules, train_options, &unusable);
   bundle.runtime = o.runtime;
@@ -367,8 +387,10 @@ int run_profile(const ProfileOptions& o) {
   bundle.llc_bytes = cache_bytes;
   // The composition is opt-in (docs/predict.md): networks an earlier --network-share run
   // stored stay in the profile, but only a run that asks for them fits them.
-  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
+  // The composition is fitted on the kernels' predictions as `predict` makes them, cold
+  // scales included, so it comes last.
   if (context.contains("cold_chains")) predict::calibrate_cold(bundle, context["cold_chains"]);
+  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {

@@ -64,8 +64,9 @@ int run_train(const TrainOptions& o) {
   bundle.created_utc = p.value("created_utc", "");
   bundle.l2_bytes = p.value("l2_bytes", std::size_t{0});
   bundle.llc_bytes = cache_bytes;
-  if (o.composition && p.contains("networks")) predict::calibrate_composition(bundle, p["networks"]);
+  // Cold scales first: the composition is fitted on the kernels' predictions as `predict` makes them.
   if (p.contains("cold_chains")) predict::calibrate_cold(bundle, p["cold_chains"]);
+  if (o.composition && p.contains("networks")) predict::calibrate_composition(bundle, p["networks"]);
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
     write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");

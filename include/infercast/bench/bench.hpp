@@ -145,6 +145,12 @@ inline constexpr const char* kHostReferenceName = "host reference";
 bool host_reference_reading(const store::ModelMeasurement& m);
 // A stored reading's time, as host_reference_ms(KernelTiming) took it.
 double host_reference_ms(const store::ModelMeasurement& m);
+// Times the host reference on `engine` and commits it to `db` as a reading of profile
+// `profile_id`: the bench loop's readings and those profile takes between its synthetic
+// networks. False when the reading failed; nothing is stored then, and training uses the
+// readings around it.
+bool store_host_reading(store::Database& db, std::int64_t profile_id, runtime::Runtime& engine,
+                        const TimingOptions& timing);
 
 // Feature values of a kernel for the store and the predictors: MACs, FLOPs, params,
 // bytes read/written and arithmetic intensity of its graph (an int8 kernel's int8 graph).

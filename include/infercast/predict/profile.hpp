@@ -88,7 +88,9 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 // `networks` is the profile's extra.networks, [{"seed", "name", "max_macs", "median_ms", ...}].
 // Each network is rebuilt from its seed (bench::synthetic_network) and predicted by the
 // bundle without composition; an entry whose rebuilt name differs (a generator changed
-// since it was measured) is left out. Returns the networks used.
+// since it was measured) is left out. A network's time is divided by its "host_factor"
+// (timed_from_database sets it from the host readings around its "epoch_s"). Returns the
+// networks used.
 int calibrate_composition(Bundle& bundle, const nlohmann::json& networks);
 
 // Cold weights inside a model, measured: sets FamilyModel::cold_scale from the weight
@@ -164,7 +166,8 @@ store::Profile store_profile(const nlohmann::json& context, const FusionRules& r
 // fusion rules (from extra.fusion_rules; default rules when it has none) and context
 // go to `rules` and `context`. With `host_speed` and enough host reference readings in the
 // profile (HostSpeed), each measurement's times are divided by the host's speed at its
-// timestamp; context["host_speed"] says what was read and whether it was applied. Throws
+// timestamp, and each of context["networks"] with an "epoch_s" gets its "host_factor";
+// context["host_speed"] says what was read and whether it was applied. Throws
 // Error(kInvalidArgument) naming the profile and the profiles the database has when it is absent.
 std::vector<TimedSpec> timed_from_database(const store::Database& db, const std::string& name, FusionRules& rules,
                                            nlohmann::json& context, bool host_speed = true);
