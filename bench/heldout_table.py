@@ -92,6 +92,15 @@ def main(paths):
                   "round 2, ...: a host that slows or speeds up part-way shows here): " +
                   "; ".join(f"round {r + 1}: within ±10% {pct(w10)}, within ±5% {pct(w5)}, mean error "
                             f"{100 * mean:+.1f}%" for r, (w10, w5, mean) in enumerate(per_round)))
+        hn = s.get("host_normalized")
+        if hn:
+            speeds = sorted(v for m in j["models"] for v in m.get("rounds_host_speed", []) if v > 0)
+            spread = (f"; the host ran at {speeds[len(speeds) // 10]:.2f}-{speeds[(9 * len(speeds)) // 10]:.2f} of "
+                      f"the profile's median (10th-90th percentile of {len(speeds)} runs)") if speeds else ""
+            print(f"- against the host's speed (each round's median divided by the host's speed around that run: the "
+                  f"profile's reference kernel just before and after it, over its median while the profile measured), "
+                  f"{hn['n']} models: within ±5% {pct(hn['within5'])}, within ±10% {pct(hn['within10'])}, MAPE "
+                  f"{hn['mape']:.1f}%{spread}")
         host = j.get("host_speed")
         if host and host.get("rounds"):
             print("- the host's speed (the profile's reference kernel timed before each round, over its median time "
@@ -126,11 +135,14 @@ def main(paths):
         print()
         quiet = bool(q)
         extra = " quiet median ms (rounds) | vs quiet |" if quiet else ""
+        if hn:
+            extra += " on the profile's host ms | vs that |"
+        columns = 2 * (int(quiet) + int(bool(hn)))
         print("| model | measured median ms | fastest ms | spread | predicted ms | error | vs fastest |" + extra)
-        print("|---|---|---|---|---|---|---|" + ("---|---|" if quiet else ""))
+        print("|---|---|---|---|---|---|---|" + "---|" * columns)
         for m in j["models"]:
             if "error" in m:
-                print(f"| {m['model']} | failed: {m['error'][:80]} | | | | | |" + (" | |" if quiet else ""))
+                print(f"| {m['model']} | failed: {m['error'][:80]} | | | | | |" + " |" * columns)
                 continue
             vs_min = 100 * (m["predicted_ms"] - m["min_ms"]) / m["min_ms"] if m.get("min_ms") else 0
             cells = ""
@@ -138,6 +150,9 @@ def main(paths):
                 qm = m.get("quiet_median_ms", 0)
                 vs_q = f"{100 * (m['predicted_ms'] - qm) / qm:+.1f}%" if qm else "no quiet round"
                 cells = f" {qm:.3g} ({m.get('quiet_rounds', 0)}/{len(m.get('rounds_core_share', []))}) | {vs_q} |"
+            if hn:
+                hm = m.get("host_median_ms", 0)
+                cells += (f" {hm:.3g} | {100 * (m['predicted_ms'] - hm) / hm:+.1f}% |" if hm else " no reading | |")
             print(f"| {m['model']} | {m['median_ms']:.3g} | {m['min_ms']:.3g} | {100 * m['spread']:.1f}% | "
                   f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |" + cells)
         print()

@@ -98,7 +98,8 @@ Errors errors(const std::vector<double>& predicted, const std::vector<double>& m
 
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime) {
-  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted;
+  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted, host,
+      host_predicted;
   int rounds = 0, contended = 0;
   double log_rate = 0;
   int with_flops = 0;
@@ -117,6 +118,10 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     if (r.quiet_median_ms > 0) {
       quiet.push_back(r.quiet_median_ms);
       quiet_predicted.push_back(r.predicted_ms);
+    }
+    if (r.host_median_ms > 0) {
+      host.push_back(r.host_median_ms);
+      host_predicted.push_back(r.predicted_ms);
     }
     if (r.flops > 0) {
       log_rate += std::log(r.flops / r.measured_ms);
@@ -154,6 +159,8 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
       row.update({{"rounds_core_share", r.rounds_core_share},
                   {"quiet_rounds", r.quiet_rounds},
                   {"quiet_median_ms", r.quiet_median_ms}});
+    if (!r.rounds_host_speed.empty())
+      row.update({{"rounds_host_speed", r.rounds_host_speed}, {"host_median_ms", r.host_median_ms}});
     models.push_back(row);
   }
   const Errors e = errors(predicted, measured);
@@ -188,6 +195,12 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     const Errors eq = errors(quiet_predicted, quiet);
     doc["summary"]["quiet"] = {{"n", quiet.size()},     {"rounds", rounds},        {"contended_rounds", contended},
                                {"within5", eq.within5}, {"within10", eq.within10}, {"mape", eq.mape}};
+  }
+  if (!host.empty()) {
+    // Against each model's time on the host the labels describe (ValidationRow::host_median_ms).
+    const Errors eh = errors(host_predicted, host);
+    doc["summary"]["host_normalized"] = {
+        {"n", host.size()}, {"within5", eh.within5}, {"within10", eh.within10}, {"mape", eh.mape}};
   }
   return doc;
 }

@@ -1445,6 +1445,30 @@ TEST(PredictValidate, SummaryAndBaselines) {
   EXPECT_DOUBLE_EQ(s["baselines"]["flops"]["within10"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["baselines"]["conv_only"]["within10"].get<double>(), 0.0);
   EXPECT_FALSE(s.contains("quiet"));  // one thread: no probes, no second figure
+  EXPECT_FALSE(s.contains("host_normalized"));  // no host readings
+}
+
+// With host readings: the host-normalized figure compares each model's median of its rounds
+// divided by the host's speed, over the models that had a reading; the score stays the median.
+TEST(PredictValidate, HostSpeedGivesASecondFigure) {
+  std::vector<ValidationRow> rows(2);
+  rows[0] = {"a", "", 20.0, 0.01, 10.5, 9, 12, 8.0, 1e9};  // -47.5% as measured
+  rows[0].median_ms = 20.0;
+  rows[0].rounds_host_speed = {1.8, 2.0, 1.9};
+  rows[0].host_median_ms = 10.0;  // +5% on the profile's host
+  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
+  rows[1].median_ms = 20.0;
+  rows[1].rounds_host_speed = {0, 0};  // every reading failed: left out of the figure
+  const auto j = validation_json(rows, "p", "xnnpack");
+  const auto& h = j["summary"]["host_normalized"];
+  EXPECT_EQ(h["n"], 1);
+  EXPECT_DOUBLE_EQ(h["within10"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(h["within5"].get<double>(), 1.0);
+  EXPECT_NEAR(h["mape"].get<double>(), 5.0, 1e-9);
+  EXPECT_DOUBLE_EQ(j["summary"]["within10"].get<double>(), 0.0);
+  EXPECT_EQ(j["models"][0]["rounds_host_speed"].size(), 3u);
+  EXPECT_DOUBLE_EQ(j["models"][0]["host_median_ms"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(j["models"][1]["host_median_ms"].get<double>(), 0.0);
 }
 
 // At several threads: the quiet figure compares each model's quiet-round median, over the

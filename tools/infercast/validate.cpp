@@ -148,32 +148,55 @@ int run_validate(const ValidateOptions& o) {
     for (int i = 0; i < kProbes; ++i) sum += measure::core_share(threads);
     return sum / kProbes;
   };
-  // The host's speed in each round, when the profile read it (predict::HostSpeed): the
-  // reference kernel timed before the round as profile timed it, over the readings' median
-  // while the profile measured. A round run on a host 10% slower than the profile's typical
-  // one measures every model about 10% slower than the kernels' labels say; this figure
-  // tells that apart from a predictor's error. It does not change any score.
+  // The host's speed, when the profile read it (predict::HostSpeed): the reference kernel,
+  // timed as profile timed it, before each round and after every model's run, over the
+  // readings' median while the profile measured. A run on a host 10% slower than the
+  // profile's typical one measures a model about 10% slower than the kernels' labels say.
+  // One reading per round does not follow the host (a round lasts minutes; XNNPACK rounds
+  // that began at 0.99, 0.94 and 1.10 came out at -5.0, -6.2 and -5.3%), so each model's
+  // run gets the readings just before and just after it. The median stays the score; the
+  // times divided by the host's speed (ValidationRow::host_median_ms) are a second figure,
+  // which tells the host's drift apart from the predictor's error.
   const nlohmann::json host_profile = bundle.profile.is_object()
                                           ? bundle.profile.value("host_speed", nlohmann::json::object())
                                           : nlohmann::json::object();
   const double host_profile_ms = host_profile.value("median_ms", 0.0);
   nlohmann::json host_rounds = nlohmann::json::array();
-  const auto read_host = [&](int round) {
-    if (!(host_profile_ms > 0)) return;
+  std::string reference_error;
+  const auto read_reference = [&]() -> double {  // ms; 0 when the reading failed
     bench::TimingOptions timing;
     timing.threads = threads;
     timing.protocol = predict::kernel_protocol();
     try {
-      const double ms = bench::host_reference_ms(bench::time_host_reference(*engine, timing));
-      host_rounds.push_back({{"round", round + 1}, {"reference_ms", ms}, {"speed", ms / host_profile_ms}});
-      char line[160];
-      std::snprintf(line, sizeof line,
-                    "validate: round %d: the host runs the reference kernel at %.2fx the profile's median time\n",
-                    round + 1, ms / host_profile_ms);
-      std::cerr << line;
+      return bench::host_reference_ms(bench::time_host_reference(*engine, timing));
     } catch (const std::exception& ex) {
-      host_rounds.push_back({{"round", round + 1}, {"error", ex.what()}});
+      reference_error = ex.what();
+      return 0.0;
     }
+  };
+  double last_reading = 0;  // ms, the reading just before the next model's run
+  const auto read_host = [&](int round) {
+    if (!(host_profile_ms > 0)) return;
+    last_reading = read_reference();
+    if (!(last_reading > 0)) {
+      host_rounds.push_back({{"round", round + 1}, {"error", reference_error}});
+      return;
+    }
+    host_rounds.push_back(
+        {{"round", round + 1}, {"reference_ms", last_reading}, {"speed", last_reading / host_profile_ms}});
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "validate: round %d: the host runs the reference kernel at %.2fx the profile's median time\n",
+                  round + 1, last_reading / host_profile_ms);
+    std::cerr << line;
+  };
+  // The host's speed around a model's run: the geometric mean of the readings before and
+  // after it (the one that succeeded when the other failed, 0 when both did).
+  const auto host_speed_after_run = [&]() -> double {
+    const double before = last_reading;
+    last_reading = read_reference();
+    const double ms = before > 0 && last_reading > 0 ? std::sqrt(before * last_reading) : std::max(before, last_reading);
+    return ms / host_profile_ms;
   };
   std::vector<std::vector<double>> cvs(entries.size()), medians(entries.size()), minima(entries.size()),
       quiet(entries.size());
@@ -212,6 +235,7 @@ int run_validate(const ValidateOptions& o) {
             e.per_kernel_error = ex.what();  // the model's own rounds stand
           }
         }
+        if (host_profile_ms > 0) e.row.rounds_host_speed.push_back(host_speed_after_run());
       } catch (const std::exception& ex) {
         e.row.error = ex.what();
       }
@@ -220,6 +244,11 @@ int run_validate(const ValidateOptions& o) {
         std::cerr << " failed: " << e.row.error;
       else if (probe)
         std::cerr << " core share " << std::lround(100 * e.row.rounds_core_share.back()) << "%";
+      if (e.row.error.empty() && !e.row.rounds_host_speed.empty()) {
+        char host[48];
+        std::snprintf(host, sizeof host, " host %.2fx", e.row.rounds_host_speed.back());
+        std::cerr << host;
+      }
       std::cerr << "\n";
     }
   }
@@ -238,6 +267,10 @@ int run_validate(const ValidateOptions& o) {
       e.row.spread = e.row.median_ms > 0 ? (*hi - *lo) / e.row.median_ms : 0;
       e.row.measured_ms = o.stat == "min" ? e.row.min_ms : e.row.median_ms;
       e.row.measured_cv = measure::median(cvs[i]);
+      std::vector<double> on_host;
+      for (std::size_t r = 0; r < e.row.rounds_host_speed.size() && r < medians[i].size(); ++r)
+        if (e.row.rounds_host_speed[r] > 0) on_host.push_back(medians[i][r] / e.row.rounds_host_speed[r]);
+      if (!on_host.empty()) e.row.host_median_ms = measure::median(on_host);
     }
     rows.push_back(std::move(e.row));
   }

@@ -38,6 +38,14 @@ struct ValidationRow {
   std::vector<double> rounds_core_share;
   double quiet_median_ms = 0;
   int quiet_rounds = 0;
+  // When the bundle's profile read the host's speed (predict::HostSpeed): each round's
+  // host speed around this model's run (the profile's reference kernel timed just before
+  // and just after it, their geometric mean over the readings' median while the profile
+  // measured; one per rounds_ms entry, 0 where a reading failed), and the median over the
+  // rounds of each round's median divided by it: the model's time on the host the labels
+  // describe. Empty and 0 otherwise.
+  std::vector<double> rounds_host_speed;
+  double host_median_ms = 0;
 };
 
 // The conv-only baseline of a prediction.
