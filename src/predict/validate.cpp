@@ -98,8 +98,7 @@ Errors errors(const std::vector<double>& predicted, const std::vector<double>& m
 
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime) {
-  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted, host,
-      host_predicted;
+  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted, host, host_predicted;
   int rounds = 0, contended = 0;
   double log_rate = 0;
   int with_flops = 0;

@@ -1444,7 +1444,7 @@ TEST(PredictValidate, SummaryAndBaselines) {
   EXPECT_NEAR(s["baselines"]["flops"]["gflops"].get<double>(), 100.0, 1e-6);
   EXPECT_DOUBLE_EQ(s["baselines"]["flops"]["within10"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(s["baselines"]["conv_only"]["within10"].get<double>(), 0.0);
-  EXPECT_FALSE(s.contains("quiet"));  // one thread: no probes, no second figure
+  EXPECT_FALSE(s.contains("quiet"));            // one thread: no probes, no second figure
   EXPECT_FALSE(s.contains("host_normalized"));  // no host readings
 }
 

@@ -386,9 +386,8 @@ int run_profile(const ProfileOptions& o) {
   bundle.l2_bytes = machine.l2_bytes;
   bundle.llc_bytes = cache_bytes;
   // The composition is opt-in (docs/predict.md): networks an earlier --network-share run
-  // stored stay in the profile, but only a run that asks for them fits them.
-  // The composition is fitted on the kernels' predictions as `predict` makes them, cold
-  // scales included, so it comes last.
+  // stored stay in the profile, but only a run that asks for them fits them. It is fitted
+  // on the kernels' predictions as `predict` makes them, cold scales included, so it comes last.
   if (context.contains("cold_chains")) predict::calibrate_cold(bundle, context["cold_chains"]);
   if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
   predict::save_bundle(bundle, o.output);

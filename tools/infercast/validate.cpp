@@ -195,7 +195,8 @@ int run_validate(const ValidateOptions& o) {
   const auto host_speed_after_run = [&]() -> double {
     const double before = last_reading;
     last_reading = read_reference();
-    const double ms = before > 0 && last_reading > 0 ? std::sqrt(before * last_reading) : std::max(before, last_reading);
+    const double ms =
+        before > 0 && last_reading > 0 ? std::sqrt(before * last_reading) : std::max(before, last_reading);
     return ms / host_profile_ms;
   };
   std::vector<std::vector<double>> cvs(entries.size()), medians(entries.size()), minima(entries.size()),
