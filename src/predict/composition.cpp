@@ -73,6 +73,19 @@ Params solve(const std::vector<const NetworkSample*>& rows, bool fix_cost) {
   return out;
 }
 
+// Every scale 1, per_kernel_ms by least squares on relative error (at least 0).
+Params fit_cost(const std::vector<const NetworkSample*>& rows) {
+  double xx = 0, xy = 0;
+  for (const NetworkSample* r : rows) {
+    double kernels_ms = r->overhead_ms;
+    for (const auto& [group, ms] : r->group_ms) kernels_ms += ms;
+    const double x = r->kernels / r->measured_ms;
+    xx += x * x;
+    xy += x * (r->measured_ms - kernels_ms) / r->measured_ms;
+  }
+  return {1, 1, 1, 1, xx > 0 ? std::max(0.0, xy / xx) : 0.0};
+}
+
 Params fit(const std::vector<const NetworkSample*>& rows) {
   Params p = solve(rows, false);
   if (!(p[kGroups.size()] >= 0)) p = solve(rows, true);  // a negative per-kernel cost is noise
@@ -146,13 +159,16 @@ NetworkSample network_sample(const std::string& name, double measured_ms, const 
   return s;
 }
 
-Composition fit_composition(const std::vector<NetworkSample>& samples) {
+Composition fit_composition(const std::vector<NetworkSample>& samples, bool cost_only) {
   std::vector<const NetworkSample*> rows;
   for (const NetworkSample& s : samples)
     if (s.measured_ms > 0 && std::isfinite(s.measured_ms) && s.kernels > 0) rows.push_back(&s);
   Composition c;
   if (rows.size() < 8) return c;
-  const Params p = fit(rows);
+  const auto fit_rows = [cost_only](const std::vector<const NetworkSample*>& r) {
+    return cost_only ? fit_cost(r) : fit(r);
+  };
+  const Params p = fit_rows(rows);
   for (std::size_t g = 0; g < kGroups.size(); ++g) c.scale[kGroups[g]] = p[g];
   c.per_kernel_ms = p[kGroups.size()];
   c.networks = static_cast<int>(rows.size());
@@ -163,7 +179,7 @@ Composition fit_composition(const std::vector<NetworkSample>& samples) {
     std::vector<const NetworkSample*> rest;
     for (std::size_t j = 0; j < rows.size(); ++j)
       if (j != i) rest.push_back(rows[j]);
-    loo.push_back(compose_ms(fit(rest), *rows[i]));
+    loo.push_back(compose_ms(fit_rows(rest), *rows[i]));
   }
   c.quality = {{"before", accuracy(before, rows)}, {"after_loo", accuracy(loo, rows)}};
   return c;

@@ -55,6 +55,29 @@ TEST(PredictComposition, FitRecoversAKnownLaw) {
   EXPECT_LT(c.quality["before"]["within10"].get<double>(), 0.5);
 }
 
+// Networks that run at their kernels' sum plus 4 us per kernel: the cost-only fit finds the
+// 4 us and keeps every scale at 1.
+TEST(PredictComposition, CostOnlyFitFindsThePerKernelCost) {
+  std::vector<NetworkSample> samples;
+  for (int i = 0; i < 20; ++i) {
+    NetworkSample s;
+    s.name = "n" + std::to_string(i);
+    s.group_ms = {{"conv", 1.0 + i}, {"dwconv", 0.2 * i}, {"memory", 0.5}};
+    s.kernels = 30 + 7 * i;
+    s.overhead_ms = 0.05;
+    s.measured_ms = 1.0 + i + 0.2 * i + 0.5 + 0.05 + 0.004 * s.kernels;
+    samples.push_back(s);
+  }
+  const Composition c = fit_composition(samples, true);
+  ASSERT_EQ(c.networks, 20);
+  EXPECT_NEAR(c.per_kernel_ms, 0.004, 1e-12);
+  for (const char* group : {"conv", "dwconv", "gemm", "memory"}) EXPECT_DOUBLE_EQ(c.factor(group), 1.0);
+  EXPECT_GT(c.quality["after_loo"]["within10"].get<double>(), 0.99);
+  // Networks faster than their kernels give no negative cost.
+  for (NetworkSample& s : samples) s.measured_ms *= 0.8;
+  EXPECT_DOUBLE_EQ(fit_composition(samples, true).per_kernel_ms, 0.0);
+}
+
 TEST(PredictComposition, TooFewNetworksOrNoneMeasuredGiveTheIdentity) {
   const Composition c = fit_composition(law_samples(7));
   EXPECT_EQ(c.networks, 0);
@@ -116,6 +139,15 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
     EXPECT_NEAR(again.composition.per_kernel_ms, b.composition.per_kernel_ms, 1e-12);
   }
 
+  {
+    // Cost only: every scale stays 1, and the per-kernel cost takes what the networks add
+    // beyond their kernels on average (here the convolutions' extra quarter, spread per kernel).
+    Bundle cost = roofline_bundle();
+    EXPECT_EQ(calibrate_composition(cost, networks, true), 16);
+    for (const char* group : {"conv", "dwconv", "gemm", "memory"})
+      EXPECT_DOUBLE_EQ(cost.composition.factor(group), 1.0);
+    EXPECT_GT(cost.composition.per_kernel_ms, 0.003);
+  }
   const bench::SyntheticNetwork held_out = bench::synthetic_network(40, 2e8);
   const Prediction composed = predict::predict(b, held_out.graph);
   double expected = 0;

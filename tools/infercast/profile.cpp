@@ -36,6 +36,7 @@ struct ProfileOptions {
   std::string db;
   double adaptive_share = 0.25;
   double network_share = 0;
+  bool per_operator_cost = false;  // fit only the composition's per-kernel cost
   std::string precision = "fp32";
 };
 
@@ -389,7 +390,7 @@ int run_profile(const ProfileOptions& o) {
   // stored stay in the profile, but only a run that asks for them fits them. It is fitted
   // on the kernels' predictions as `predict` makes them, cold scales included, so it comes last.
   if (context.contains("cold_chains")) predict::calibrate_cold(bundle, context["cold_chains"]);
-  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"]);
+  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"], o.per_operator_cost);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {
@@ -425,6 +426,9 @@ void register_profile(CLI::App& app, Action& action) {
   cmd->add_option("--adaptive-share", options->adaptive_share,
                   "share of the budget for adaptive refinement where a family's fitted level is least certain")
       ->capture_default_str();
+  cmd->add_flag("--per-operator-cost", options->per_operator_cost,
+                "with --network-share: fit only the cost per executed kernel on the networks, every group's scale "
+                "held at 1");
   cmd->add_option("--network-share", options->network_share,
                   "share of the budget for synthetic networks timed end to end (the whole-model composition)")
       ->capture_default_str();

@@ -57,7 +57,10 @@ struct NetworkSample {
 // The sample of a prediction made without composition.
 NetworkSample network_sample(const std::string& name, double measured_ms, const Prediction& p, double overhead_ms);
 
-// Fits the composition; fewer than 8 usable samples give the identity (networks = 0).
-Composition fit_composition(const std::vector<NetworkSample>& samples);
+// Fits the composition; fewer than 8 usable samples give the identity (networks = 0). With
+// `cost_only` every scale stays 1 and only per_kernel_ms is fitted: what a model pays per
+// operator beyond its kernels (a thread pool's hand-offs at several threads), apart from
+// how well each group's kernels are predicted.
+Composition fit_composition(const std::vector<NetworkSample>& samples, bool cost_only = false);
 
 }  // namespace infercast::predict
