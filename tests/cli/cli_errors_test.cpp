@@ -128,6 +128,16 @@ TEST_F(CliErrors, EmptyFile) {
   EXPECT_TRUE(failed_cleanly(run({"analyze", path.string()}), {path.string(), "empty"}));
 }
 
+// The per-operator cost is fitted on synthetic networks: asked for without them, profile
+// says so before it measures anything.
+TEST_F(CliErrors, PerOperatorCostWithoutNetworks) {
+  const fs::path bundle = dir_ / "p.bundle";
+  EXPECT_TRUE(failed_cleanly(
+      run({"profile", "--runtime", "xnnpack", "--budget", "1m", "--per-operator-cost", "-o", bundle.string()}),
+      {"--per-operator-cost", "--network-share"}));
+  EXPECT_FALSE(fs::exists(bundle));
+}
+
 TEST_F(CliErrors, RandomBytes) {
   const auto path = write("random.onnx", random_bytes(4096, 1));
   EXPECT_TRUE(failed_cleanly(run({"analyze", path.string()}), {path.string(), "not a valid ONNX"}));

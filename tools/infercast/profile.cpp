@@ -50,6 +50,9 @@ int run_profile(const ProfileOptions& o) {
   if (!(o.network_share >= 0 && o.network_share + o.adaptive_share < 1))
     throw Error(ErrorKind::kInvalidArgument, "--network-share", std::to_string(o.network_share),
                 "must be >= 0, and with --adaptive-share below 1");
+  if (o.per_operator_cost && !(o.network_share > 0))
+    throw Error(ErrorKind::kInvalidArgument, "--per-operator-cost", "",
+                "is fitted on synthetic networks: give --network-share S (S > 0) too");
   if (o.precision != "fp32" && o.precision != "int8")
     throw Error(ErrorKind::kInvalidArgument, "--precision", o.precision, "is neither fp32 nor int8");
   const bool int8 = o.precision == "int8";
