@@ -1448,16 +1448,23 @@ TEST(PredictValidate, SummaryAndBaselines) {
   EXPECT_FALSE(s.contains("host_normalized"));  // no host readings
 }
 
+// Two models measured at 20 ms in their median round, predicted at 10.5 and 17 ms
+// (-47.5% and -15%): the rows the second figures' tests add their rounds to.
+std::vector<ValidationRow> two_slow_rows() {
+  std::vector<ValidationRow> rows(2);
+  rows[0] = {"a", "", 20.0, 0.01, 10.5, 9, 12, 8.0, 1e9};
+  rows[0].median_ms = 20.0;
+  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
+  rows[1].median_ms = 20.0;
+  return rows;
+}
+
 // With host readings: the host-normalized figure compares each model's median of its rounds
 // divided by the host's speed, over the models that had a reading; the score stays the median.
 TEST(PredictValidate, HostSpeedGivesASecondFigure) {
-  std::vector<ValidationRow> rows(2);
-  rows[0] = {"a", "", 20.0, 0.01, 10.5, 9, 12, 8.0, 1e9};  // -47.5% as measured
-  rows[0].median_ms = 20.0;
+  std::vector<ValidationRow> rows = two_slow_rows();
   rows[0].rounds_host_speed = {1.8, 2.0, 1.9};
-  rows[0].host_median_ms = 10.0;  // +5% on the profile's host
-  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
-  rows[1].median_ms = 20.0;
+  rows[0].host_median_ms = 10.0;       // +5% on the profile's host
   rows[1].rounds_host_speed = {0, 0};  // every reading failed: left out of the figure
   const auto j = validation_json(rows, "p", "xnnpack");
   const auto& h = j["summary"]["host_normalized"];
@@ -1474,14 +1481,10 @@ TEST(PredictValidate, HostSpeedGivesASecondFigure) {
 // At several threads: the quiet figure compares each model's quiet-round median, over the
 // models that had a quiet round, and counts the contended rounds of all of them.
 TEST(PredictValidate, QuietRoundsGiveASecondFigure) {
-  std::vector<ValidationRow> rows(2);
-  rows[0] = {"a", "", 20.0, 0.01, 10.5, 9, 12, 8.0, 1e9};  // median round contended: -47.5%
-  rows[0].median_ms = 20.0;
+  std::vector<ValidationRow> rows = two_slow_rows();  // the median round contended
   rows[0].rounds_core_share = {0.5, 0.45, 0.97};
   rows[0].quiet_rounds = 1;
-  rows[0].quiet_median_ms = 10.0;  // +5%
-  rows[1] = {"b", "", 20.0, 0.02, 17.0, 15, 22, 10.0, 2e9};
-  rows[1].median_ms = 20.0;
+  rows[0].quiet_median_ms = 10.0;          // +5%
   rows[1].rounds_core_share = {0.5, 0.5};  // no quiet round: left out of the figure
   const auto j = validation_json(rows, "p", "xnnpack");
   const auto& q = j["summary"]["quiet"];

@@ -89,9 +89,8 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 // Each network is rebuilt from its seed (bench::synthetic_network) and predicted by the
 // bundle without composition; an entry whose rebuilt name differs (a generator changed
 // since it was measured) is left out. A network's time is divided by its "host_factor"
-// (timed_from_database sets it from the host readings around its "epoch_s"). Returns the
-// networks used.
-// `cost_only`: fit_composition's per-operator cost alone.
+// (timed_from_database sets it from the host readings around its "epoch_s"). With
+// `cost_only`, only fit_composition's per-operator cost is fitted. Returns the networks used.
 int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, bool cost_only = false);
 
 // Cold weights inside a model, measured: sets FamilyModel::cold_scale from the weight
