@@ -101,6 +101,12 @@ def main(paths):
                   f"profile's reference kernel just before and after it, over its median while the profile measured), "
                   f"{hn['n']} models: within ±5% {pct(hn['within5'])}, within ±10% {pct(hn['within10'])}, MAPE "
                   f"{hn['mape']:.1f}%{spread}")
+        rh = s.get("read_host")
+        if rh:
+            print(f"- predicted with the host read just before each run (`predict --read-host`: the prediction times "
+                  f"the profile's reference kernel's time then over its median while the profile measured; median "
+                  f"over the rounds), {rh['n']} models: within ±5% **{pct(rh['within5'])}**, within ±10% "
+                  f"**{pct(rh['within10'])}**, MAPE {rh['mape']:.1f}%")
         host = j.get("host_speed")
         if host and host.get("rounds"):
             print("- the host's speed (the profile's reference kernel timed before each round, over its median time "
@@ -137,7 +143,9 @@ def main(paths):
         extra = " quiet median ms (rounds) | vs quiet |" if quiet else ""
         if hn:
             extra += " on the profile's host ms | vs that |"
-        columns = 2 * (int(quiet) + int(bool(hn)))
+        if rh:
+            extra += " read-host predicted ms | vs median |"
+        columns = 2 * (int(quiet) + int(bool(hn)) + int(bool(rh)))
         print("| model | measured median ms | fastest ms | spread | predicted ms | error | vs fastest |" + extra)
         print("|---|---|---|---|---|---|---|" + "---|" * columns)
         for m in j["models"]:
@@ -153,6 +161,10 @@ def main(paths):
             if hn:
                 hm = m.get("host_median_ms", 0)
                 cells += (f" {hm:.3g} | {100 * (m['predicted_ms'] - hm) / hm:+.1f}% |" if hm else " no reading | |")
+            if rh:
+                rp = m.get("host_read_predicted_ms", 0)
+                cells += (f" {rp:.3g} | {100 * (rp - m['measured_ms']) / m['measured_ms']:+.1f}% |" if rp
+                          else " no reading | |")
             print(f"| {m['model']} | {m['median_ms']:.3g} | {m['min_ms']:.3g} | {100 * m['spread']:.1f}% | "
                   f"{m['predicted_ms']:.3g} | {m['error_pct']:+.1f}% | {vs_min:+.1f}% |" + cells)
         print()

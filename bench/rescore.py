@@ -13,12 +13,14 @@ reads it. Models validate could not run stay failed. When VALIDATE.json has `val
 --per-kernel` times, each predicted kernel is matched by name to its measured in-model time
 and the kernel rows are scored too, per family: predicted/measured and the time-weighted
 |error|; the per-kernel section is written back with the new predictions, its MAPE and
-time-weighted error recomputed.
+time-weighted error recomputed. The second figures (quiet rounds, the profile's host, the
+host read before each run) are scored again too.
 """
 
 import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +59,48 @@ def predict(path, bundle):
     out = subprocess.run([CLI, "predict", path, "--predictor", bundle, "--format", "json"], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def host_before(j):
+    """Each model's host speed just before its run in every round (validate's
+    `rounds_host_before`). A file from a validate that stored only the geometric means
+    around each run (`rounds_host_speed`) gets them back: within a round the models run in
+    file order, the reading before a model's run is the one after the previous model's (the
+    round's first reading before the first), and the reading after is mean^2 / before. That
+    is exact while every reading of the round succeeded; the round's later models get 0
+    after a failed one."""
+    starts = [h.get("speed", 0) for h in j.get("host_speed", {}).get("rounds", [])]
+    done = [m for m in j["models"] if "error" not in m and m.get("rounds_host_speed")]
+    if all("rounds_host_before" in m for m in done):
+        return
+    for m in done:
+        m["rounds_host_before"] = []
+    for r, start in enumerate(starts):
+        prev = start
+        for m in done:
+            speeds = m["rounds_host_speed"]
+            if r >= len(speeds):
+                continue
+            m["rounds_host_before"].append(prev if prev > 0 else 0)
+            prev = speeds[r] ** 2 / prev if prev > 0 and speeds[r] > 0 else 0
+
+
+def read_host(j):
+    """The `read_host` figure: each model predicted with the host read just before each of
+    its runs (predicted_ms x rounds_host_before, median over the rounds), against the
+    measured statistic, as validate scores it (what `predict --read-host` would have said)."""
+    host_before(j)
+    errs = []
+    for m in j["models"]:
+        before = [b for b in m.get("rounds_host_before", []) if b > 0]
+        if "error" in m or not before:
+            continue
+        m["host_read_predicted_ms"] = statistics.median(m["predicted_ms"] * b for b in before)
+        errs.append(m["host_read_predicted_ms"] / m["measured_ms"] - 1)
+    if errs:
+        j["summary"]["read_host"] = {"n": len(errs), "within5": sum(abs(e) <= 0.05 for e in errs) / len(errs),
+                                     "within10": sum(abs(e) <= 0.10 for e in errs) / len(errs),
+                                     "mape": 100 * sum(abs(e) for e in errs) / len(errs)}
 
 
 def main(argv):
@@ -125,7 +169,12 @@ def main(argv):
             j["summary"][key].update({"n": len(errs), "within5": sum(abs(e) <= 0.05 for e in errs) / len(errs),
                                       "within10": sum(abs(e) <= 0.10 for e in errs) / len(errs),
                                       "mape": 100 * sum(abs(e) for e in errs) / len(errs)})
+    read_host(j)
     print(f"{bundle}: {n} models, within 5% {w5 / n:.0%}, within 10% {w10 / n:.0%}, MAPE {100 * ape / n:.1f}%")
+    if "read_host" in j["summary"]:
+        rh = j["summary"]["read_host"]
+        print(f"predicted with the host read before each run: within 5% {rh['within5']:.0%}, "
+              f"within 10% {rh['within10']:.0%}, MAPE {rh['mape']:.1f}%")
     total = sum(f[0] for f in families.values())
     if total > 0:
         # The per-kernel section keeps validate's shape, with the new predictions in it.

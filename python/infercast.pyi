@@ -73,11 +73,14 @@ class Predictor:
     """A latency predictor bundle, loaded once."""
 
     def __init__(self, bundle: Union[str, os.PathLike], runtime: str = "") -> None: ...
-    def predict(self, model: Model, input_shapes: InputShapes = None) -> Prediction: ...
+    def predict(self, model: Model, input_shapes: InputShapes = None, host_speed: float = 1.0) -> Prediction:
+        """Every time of the prediction times host_speed (read_host()["speed"] for the host now)."""
     def predict_many(
-        self, models: Iterable[Model], input_shapes: InputShapes = None, threads: int = 0
+        self, models: Iterable[Model], input_shapes: InputShapes = None, threads: int = 0, host_speed: float = 1.0
     ) -> list[Prediction]:
         """Predicts every model on native threads without the GIL."""
+    def read_host(self) -> dict[str, float]:
+        """The profile's reference kernel timed now: reference_ms, profile_median_ms, speed."""
     @property
     def runtime(self) -> str: ...
     @property

@@ -31,6 +31,7 @@
 #include "infercast/import/import.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/predictor.hpp"
+#include "infercast/predict/profile.hpp"
 #include "infercast/report/report.hpp"
 #include "infercast/report/run_report.hpp"
 #include "infercast/report/verify_report.hpp"
@@ -241,18 +242,35 @@ class Predictor {
     bundle_ = std::make_shared<const predict::Bundle>(predict::load_bundle(path_, runtime));
   }
 
-  Prediction predict(const py::object& model, const py::object& input_shapes) const {
+  Prediction predict(const py::object& model, const py::object& input_shapes, double host_speed) const {
     const ModelSource source = model_source(model);
     const ImportOptions options = import_options(input_shapes);
     py::gil_scoped_release release;
-    return one(source, options);
+    return one(source, options, host_speed);
+  }
+
+  // The host's speed now against the profile's (predict::read_host, as `predict --read-host`
+  // reads it): the profile's reference kernel timed on the bundle's runtime.
+  py::dict read_host() const {
+    predict::HostReading r;
+    {
+      py::gil_scoped_release release;
+      auto engine = runtime::make_runtime(bundle_->runtime);
+      r = predict::read_host(*bundle_, *engine);
+    }
+    py::dict d;
+    d["reference_ms"] = r.reference_ms;
+    d["profile_median_ms"] = r.profile_median_ms;
+    d["speed"] = r.speed;
+    return d;
   }
 
   // Every model on `threads` workers (0 = the machine's cores). Predicting only reads
   // the bundle: XGBoost's in-place prediction is thread-safe (c_api.h), and the rest
   // of predict() touches no shared state. The first failure (by position) is raised
   // after all workers stop.
-  std::vector<Prediction> predict_many(const py::iterable& models, const py::object& input_shapes, int threads) const {
+  std::vector<Prediction> predict_many(const py::iterable& models, const py::object& input_shapes, int threads,
+                                       double host_speed) const {
     std::vector<ModelSource> sources;
     for (const py::handle& m : models) sources.push_back(model_source(m));
     const ImportOptions options = import_options(input_shapes);
@@ -271,7 +289,7 @@ class Predictor {
       pool.emplace_back([&] {
         for (std::size_t i; !stop && (i = next++) < n;) {
           try {
-            out[i] = one(sources[i], options);
+            out[i] = one(sources[i], options, host_speed);
           } catch (...) {
             errors[i] = std::current_exception();
           }
@@ -299,10 +317,12 @@ class Predictor {
   const std::string& path() const { return path_; }
 
  private:
-  Prediction one(const ModelSource& source, const ImportOptions& options) const {
+  // host_speed scales every time (predict::scale_to_host); 1 leaves the prediction as the bundle gives it.
+  Prediction one(const ModelSource& source, const ImportOptions& options, double host_speed) const {
     const ir::Graph graph = load(source, options);
-    return {predict::prediction_record(*bundle_, graph, predict::predict(*bundle_, graph)),
-            source.path.empty() ? source.name : source.path, path_};
+    predict::Prediction p = predict::predict(*bundle_, graph);
+    if (host_speed != 1.0) predict::scale_to_host(p, host_speed);
+    return {predict::prediction_record(*bundle_, graph, p), source.path.empty() ? source.name : source.path, path_};
   }
 
   std::string path_;
@@ -513,11 +533,17 @@ PYBIND11_MODULE(infercast, m) {
       .def(py::init<const py::object&, const std::string&>(), py::arg("bundle"), py::arg("runtime") = "",
            "Loads a bundle file. runtime: when given, a bundle for another runtime raises infercast.Error.")
       .def("predict", &Predictor::predict, py::arg("model"), py::arg("input_shapes") = py::none(),
-           "Predicted latency of one model (path, bytes or onnx.ModelProto).")
+           py::arg("host_speed") = 1.0,
+           "Predicted latency of one model (path, bytes or onnx.ModelProto). host_speed: every time times it "
+           "(read_host()['speed'] for the host as it runs now).")
       .def("predict_many", &Predictor::predict_many, py::arg("models"), py::arg("input_shapes") = py::none(),
-           py::arg("threads") = 0,
+           py::arg("threads") = 0, py::arg("host_speed") = 1.0,
            "Predictions for many models on `threads` native threads (0 = all cores), without the GIL. "
            "Raises the first failure by position; Ctrl-C stops it.")
+      .def("read_host", &Predictor::read_host,
+           "Times the profile's reference kernel now on the bundle's runtime: {reference_ms, profile_median_ms, "
+           "speed}, speed = reference_ms / profile_median_ms. Raises infercast.Error when the profile read no "
+           "host speed.")
       .def_property_readonly("runtime", [](const Predictor& p) { return p.bundle().runtime; })
       .def_property_readonly("runtime_version", [](const Predictor& p) { return p.bundle().runtime_version; })
       .def_property_readonly("threads", [](const Predictor& p) { return p.bundle().threads; })

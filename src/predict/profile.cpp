@@ -472,4 +472,44 @@ std::vector<TimedSpec> timed_from_database(const store::Database& db, const std:
   return out;
 }
 
+double host_profile_median_ms(const Bundle& bundle) {
+  if (!bundle.profile.is_object() || !bundle.profile.contains("host_speed")) return 0;
+  const nlohmann::json& h = bundle.profile["host_speed"];
+  return h.is_object() ? h.value("median_ms", 0.0) : 0.0;
+}
+
+double read_host_reference_ms(runtime::Runtime& engine, int threads) {
+  bench::TimingOptions timing;
+  timing.threads = threads > 0 ? threads : measure::machine_context().cores;
+  timing.protocol = kernel_protocol();
+  return bench::host_reference_ms(bench::time_host_reference(engine, timing));
+}
+
+HostReading read_host(const Bundle& bundle, runtime::Runtime& engine) {
+  HostReading r;
+  r.profile_median_ms = host_profile_median_ms(bundle);
+  if (!(r.profile_median_ms > 0))
+    throw Error(ErrorKind::kInvalidArgument, "", "profile.host_speed",
+                "the bundle's profile read no host speed (profile again to read it)");
+  r.reference_ms = read_host_reference_ms(engine, bundle.threads);
+  if (!(r.reference_ms > 0) || !std::isfinite(r.reference_ms))
+    throw Error(ErrorKind::kUnsupported, "", "host reference", "the reference kernel gave no time on this runtime");
+  r.speed = r.reference_ms / r.profile_median_ms;
+  return r;
+}
+
+void scale_to_host(Prediction& prediction, double speed) {
+  if (!(speed > 0) || !std::isfinite(speed))
+    throw Error(ErrorKind::kInvalidArgument, "", "host speed", std::to_string(speed) + " (a positive factor)");
+  for (KernelPrediction& k : prediction.per_kernel) {
+    k.ms *= speed;
+    k.lo_ms *= speed;
+    k.hi_ms *= speed;
+    k.cold_excess_ms *= speed;
+  }
+  prediction.ms *= speed;
+  prediction.lo_ms *= speed;
+  prediction.hi_ms *= speed;
+}
+
 }  // namespace infercast::predict

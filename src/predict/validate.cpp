@@ -98,7 +98,8 @@ Errors errors(const std::vector<double>& predicted, const std::vector<double>& m
 
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime) {
-  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted, host, host_predicted;
+  std::vector<double> measured, predicted, conv_only, cvs, other, spreads, quiet, quiet_predicted, host, host_predicted,
+      read_measured, read_predicted;
   int rounds = 0, contended = 0;
   double log_rate = 0;
   int with_flops = 0;
@@ -121,6 +122,10 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     if (r.host_median_ms > 0) {
       host.push_back(r.host_median_ms);
       host_predicted.push_back(r.predicted_ms);
+    }
+    if (r.host_read_predicted_ms > 0) {
+      read_measured.push_back(r.measured_ms);
+      read_predicted.push_back(r.host_read_predicted_ms);
     }
     if (r.flops > 0) {
       log_rate += std::log(r.flops / r.measured_ms);
@@ -160,6 +165,8 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
                   {"quiet_median_ms", r.quiet_median_ms}});
     if (!r.rounds_host_speed.empty())
       row.update({{"rounds_host_speed", r.rounds_host_speed}, {"host_median_ms", r.host_median_ms}});
+    if (!r.rounds_host_before.empty())
+      row.update({{"rounds_host_before", r.rounds_host_before}, {"host_read_predicted_ms", r.host_read_predicted_ms}});
     models.push_back(row);
   }
   const Errors e = errors(predicted, measured);
@@ -200,6 +207,13 @@ nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std
     const Errors eh = errors(host_predicted, host);
     doc["summary"]["host_normalized"] = {
         {"n", host.size()}, {"within5", eh.within5}, {"within10", eh.within10}, {"mape", eh.mape}};
+  }
+  if (!read_measured.empty()) {
+    // Predicted with the host read just before each run (ValidationRow::host_read_predicted_ms)
+    // against the statistic measured_ms is.
+    const Errors er = errors(read_predicted, read_measured);
+    doc["summary"]["read_host"] = {
+        {"n", read_measured.size()}, {"within5", er.within5}, {"within10", er.within10}, {"mape", er.mape}};
   }
   return doc;
 }

@@ -309,6 +309,34 @@ TEST_F(CliErrors, PrecisionMismatchIsOneLine) {
       {"--precision", "int4"}));
 }
 
+// predict --read-host needs the profile's host readings: a bundle without them gets one
+// line naming the field; with them, every time is the plain prediction's times the speed read.
+TEST_F(CliErrors, ReadHostNeedsTheProfilesReadings) {
+  if (!have_testdata()) GTEST_SKIP() << kConvModel << " is not installed";
+  infercast::predict::Bundle bundle;
+  bundle.runtime = "xnnpack";
+  bundle.threads = 1;
+  const fs::path path = dir_ / "plain.bundle";
+  infercast::predict::save_bundle(bundle, path);
+  EXPECT_TRUE(failed_cleanly(run({"predict", kConvModel, "--predictor", path.string(), "--read-host"}),
+                             {"host_speed", "read no host speed"}));
+  bundle.profile["host_speed"] = {{"median_ms", 1000.0}, {"readings", 40}};
+  const fs::path read = dir_ / "read.bundle";
+  infercast::predict::save_bundle(bundle, read);
+  const CliRun plain = run({"predict", kConvModel, "--predictor", read.string(), "--format", "json"});
+  const CliRun scaled = run({"predict", kConvModel, "--predictor", read.string(), "--format", "json", "--read-host"});
+  ASSERT_TRUE(WIFEXITED(scaled.status) && WEXITSTATUS(scaled.status) == 0) << scaled.err;
+  const auto p = nlohmann::json::parse(plain.out);
+  const auto s = nlohmann::json::parse(scaled.out);
+  EXPECT_FALSE(p.contains("host_reading"));
+  const double speed = s["host_reading"]["speed"].get<double>();
+  EXPECT_GT(speed, 0);
+  EXPECT_LT(speed, 0.01);  // a reference of well under 10 ms against the stated 1000 ms
+  EXPECT_DOUBLE_EQ(s["host_reading"]["profile_median_ms"].get<double>(), 1000.0);
+  EXPECT_NEAR(s["latency_ms"].get<double>(), p["latency_ms"].get<double>() * speed,
+              1e-9 * p["latency_ms"].get<double>());
+}
+
 // The positive case ---------------------------------------------------------------
 
 TEST_F(CliErrors, JsonReportOfTestdataModel) {

@@ -1,14 +1,18 @@
 // predict/: the host's speed over a profile (HostSpeed) and the labels divided by it
 // (timed_from_database), from host reference readings stored as the bench loop stores
-// them; and the bench loop taking those readings on a real runtime.
+// them; the bench loop taking those readings on a real runtime; and predict --read-host
+// (read_host, scale_to_host).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
+#include "infercast/base/error.hpp"
 #include "infercast/bench/bench.hpp"
 #include "infercast/predict/profile.hpp"
+#include "infercast/runtime/runtime.hpp"
 #include "infercast/store/store.hpp"
 
 namespace {
@@ -249,6 +253,62 @@ TEST_F(HostSpeedDb, TheBenchLoopReadsTheHostBeforeTheFirstKernelAndAfterTheLast)
   o.reference_every_s = 0;
   EXPECT_EQ(bench::run_bench(o, off, progress).host_readings, 0u);
   EXPECT_TRUE(off.model_measurements(1).empty());
+}
+
+// predict --read-host: the reference read now over the profile's median. Against a profile
+// whose median reading was twice the time read just now, the host runs at about half the
+// profile's time (wide bounds: the reference is two readings of a noisy host).
+TEST(ReadHost, TheReferenceNowOverTheProfilesMedian) {
+  auto engine = runtime::make_runtime("xnnpack");
+  predict::Bundle bundle;
+  bundle.runtime = "xnnpack";
+  bundle.threads = 1;
+  try {
+    (void)predict::read_host(bundle, *engine);
+    ADD_FAILURE() << "a bundle without host readings must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("host_speed"), std::string::npos) << e.what();
+  }
+  const double now_ms = predict::read_host_reference_ms(*engine, 1);
+  ASSERT_GT(now_ms, 0);
+  bundle.profile["host_speed"] = {{"median_ms", 2 * now_ms}, {"readings", 40}};
+  EXPECT_DOUBLE_EQ(predict::host_profile_median_ms(bundle), 2 * now_ms);
+  const predict::HostReading r = predict::read_host(bundle, *engine);
+  EXPECT_DOUBLE_EQ(r.profile_median_ms, 2 * now_ms);
+  EXPECT_GT(r.reference_ms, 0);
+  EXPECT_DOUBLE_EQ(r.speed, r.reference_ms / r.profile_median_ms);
+  EXPECT_GT(r.speed, 0.3);
+  EXPECT_LT(r.speed, 0.8);
+}
+
+// Every time of a prediction scales with the host's speed: each kernel's time, interval and
+// cold excess, and the model's; the kernels' sum stays the model's time.
+TEST(ReadHost, ScaleToHostScalesEveryTime) {
+  predict::Prediction p;
+  p.per_kernel.resize(2);
+  p.per_kernel[0].ms = 1.0;
+  p.per_kernel[0].lo_ms = 0.8;
+  p.per_kernel[0].hi_ms = 1.3;
+  p.per_kernel[0].cold_excess_ms = 0.1;
+  p.per_kernel[1].ms = 3.0;
+  p.per_kernel[1].lo_ms = 2.5;
+  p.per_kernel[1].hi_ms = 3.6;
+  p.ms = 4.0;
+  p.lo_ms = 3.3;
+  p.hi_ms = 4.9;
+  predict::scale_to_host(p, 1.25);
+  EXPECT_DOUBLE_EQ(p.per_kernel[0].ms, 1.25);
+  EXPECT_DOUBLE_EQ(p.per_kernel[0].lo_ms, 1.0);
+  EXPECT_DOUBLE_EQ(p.per_kernel[0].hi_ms, 1.625);
+  EXPECT_DOUBLE_EQ(p.per_kernel[0].cold_excess_ms, 0.125);
+  EXPECT_DOUBLE_EQ(p.per_kernel[1].ms, 3.75);
+  EXPECT_DOUBLE_EQ(p.ms, 5.0);
+  EXPECT_DOUBLE_EQ(p.ms, p.per_kernel[0].ms + p.per_kernel[1].ms);
+  EXPECT_DOUBLE_EQ(p.lo_ms, 4.125);
+  EXPECT_DOUBLE_EQ(p.hi_ms, 6.125);
+  for (double bad : {0.0, -1.0, std::nan("")}) EXPECT_THROW(predict::scale_to_host(p, bad), Error);
+  EXPECT_DOUBLE_EQ(p.ms, 5.0);  // a refused speed leaves the prediction alone
 }
 
 }  // namespace

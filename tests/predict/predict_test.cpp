@@ -1478,6 +1478,27 @@ TEST(PredictValidate, HostSpeedGivesASecondFigure) {
   EXPECT_DOUBLE_EQ(j["models"][1]["host_median_ms"].get<double>(), 0.0);
 }
 
+// The host read before each run: each model's prediction times the readings before its runs
+// (the median over the rounds, host_read_predicted_ms) against the median, over the models
+// that had a reading; the score stays the plain prediction's.
+TEST(PredictValidate, ReadHostGivesAThirdFigure) {
+  std::vector<ValidationRow> rows = two_slow_rows();
+  rows[0].rounds_host_before = {1.8, 1.81, 1.9};
+  rows[0].host_read_predicted_ms = 19.0;  // -5%
+  rows[1].rounds_host_before = {1.3, 1.35, 1.4};
+  rows[1].host_read_predicted_ms = 23.0;  // +15%
+  const auto j = validation_json(rows, "p", "xnnpack");
+  const auto& r = j["summary"]["read_host"];
+  EXPECT_EQ(r["n"], 2);
+  EXPECT_DOUBLE_EQ(r["within10"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(r["within5"].get<double>(), 0.5);
+  EXPECT_NEAR(r["mape"].get<double>(), 10.0, 1e-9);
+  EXPECT_DOUBLE_EQ(j["summary"]["within10"].get<double>(), 0.0);
+  EXPECT_EQ(j["models"][1]["rounds_host_before"].size(), 3u);
+  EXPECT_DOUBLE_EQ(j["models"][1]["host_read_predicted_ms"].get<double>(), 23.0);
+  EXPECT_FALSE(validation_json(two_slow_rows(), "p", "xnnpack")["summary"].contains("read_host"));
+}
+
 // At several threads: the quiet figure compares each model's quiet-round median, over the
 // models that had a quiet round, and counts the contended rounds of all of them.
 TEST(PredictValidate, QuietRoundsGiveASecondFigure) {

@@ -152,6 +152,24 @@ def test_predict_many_equals_predict_one_by_one(bundle):
     assert predictor.predict_many([]) == []
 
 
+def test_host_speed_scales_every_time(bundle):
+    predictor = infercast.Predictor(bundle)
+    path = str(model_path("torchvision/squeezenet1_1.onnx"))
+    plain = predictor.predict(path)
+    doubled = predictor.predict(path, host_speed=2.0)
+    assert doubled.latency_ms == pytest.approx(2 * plain.latency_ms)
+    assert doubled.interval_ms[1] == pytest.approx(2 * plain.interval_ms[1])
+    for a, b in zip(plain.kernels, doubled.kernels):
+        assert b["latency_ms"] == pytest.approx(2 * a["latency_ms"])
+    assert predictor.predict_many([path], host_speed=2.0)[0].to_dict() == doubled.to_dict()
+    with pytest.raises(infercast.Error):
+        predictor.predict(path, host_speed=0.0)
+    # The fixture's bundle comes from `bench`, which read no host speed.
+    with pytest.raises(infercast.Error) as e:
+        predictor.read_host()
+    assert "host_speed" in str(e.value)
+
+
 def test_predict_many_raises_the_first_failure(bundle):
     predictor = infercast.Predictor(bundle)
     good = model_path("torchvision/squeezenet1_1.onnx").read_bytes()

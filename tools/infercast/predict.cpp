@@ -1,5 +1,6 @@
 // infercast predict: per-kernel and end-to-end latency of a model from a predictor bundle.
 #include <cstdio>
+#include <optional>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
@@ -7,6 +8,8 @@
 #include "infercast/import/import.hpp"
 #include "infercast/measure/measure.hpp"
 #include "infercast/predict/predictor.hpp"
+#include "infercast/predict/profile.hpp"
+#include "infercast/runtime/runtime.hpp"
 
 namespace infercast::cli {
 namespace {
@@ -23,6 +26,7 @@ struct PredictOptions {
   std::string format = "table";
   std::vector<std::string> input_shapes;
   std::string output;
+  bool read_host = false;
 };
 
 std::string csv_field(const std::string& s) {
@@ -39,7 +43,16 @@ int run_predict(const PredictOptions& o) {
   for (const std::string& spec : o.input_shapes) import::add_input_shape(import_options, spec);
   const predict::Bundle bundle = predict::load_bundle(o.predictor);
   const ir::Graph graph = import::load_model(o.model, import_options);
-  const predict::Prediction p = predict::predict(bundle, graph);
+  predict::Prediction p = predict::predict(bundle, graph);
+  // --read-host: the profile's reference kernel timed now on the bundle's runtime, and the
+  // prediction scaled by the host's speed over the profile's (predict::read_host). On a shared
+  // host that drifts by 10-15% within an hour, the scaled time is what a run started now takes.
+  std::optional<predict::HostReading> host;
+  if (o.read_host) {
+    auto engine = runtime::make_runtime(bundle.runtime);
+    host = predict::read_host(bundle, *engine);
+    predict::scale_to_host(p, host->speed);
+  }
   if (o.format == "html" || o.format == "netron") {
     const report::PredictionInput input = prediction_input(bundle, p, o.predictor);
     const report::Report rep =
@@ -56,6 +69,9 @@ int run_predict(const PredictOptions& o) {
     nlohmann::json out = predict::prediction_json(bundle, graph, p);
     out["model"] = o.model;
     out["predictor"] = o.predictor;
+    if (host)
+      out["host_reading"] = {
+          {"reference_ms", host->reference_ms}, {"profile_median_ms", host->profile_median_ms}, {"speed", host->speed}};
     write_output(o.output, out.dump(2) + "\n");
     return 0;
   }
@@ -81,6 +97,14 @@ int run_predict(const PredictOptions& o) {
                 o.model.c_str(), o.predictor.c_str(), bundle.runtime.c_str(), bundle.runtime_version.c_str(),
                 bundle.threads, p.ms, p.lo_ms, p.hi_ms, p.kernels.size(), p.estimated, p.extrapolated);
   std::string text = head;
+  if (host) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "host now    the reference kernel takes %.4f ms (the profile's median %.4f ms): times x%.3f\n\n",
+                  host->reference_ms, host->profile_median_ms, host->speed);
+    text.pop_back();  // the blank line after the header follows the host's line
+    text += line;
+  }
   text += "  #  kernel                          type                 ms       share  source\n";
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     const auto& k = p.kernels[i];
@@ -108,6 +132,9 @@ void register_predict(CLI::App& app, Action& action) {
   cmd->add_option("--input-shape", options->input_shapes, "fix an input's shape: NAME=1x3x224x224 (repeatable)");
   cmd->add_option("--format", options->format, "table | csv | json | html | netron")->capture_default_str();
   cmd->add_option("-o,--output", options->output, "write to FILE instead of stdout");
+  cmd->add_flag("--read-host", options->read_host,
+                "time the profile's reference kernel now on the bundle's runtime and scale the prediction by "
+                "the host's speed over the profile's");
   cmd->callback([options, &action] { action = [options] { return run_predict(*options); }; });
 }
 

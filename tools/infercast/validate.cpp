@@ -10,11 +10,10 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "commands.hpp"
 #include "infercast/base/error.hpp"
-#include "infercast/bench/bench.hpp"
-#include "infercast/bench/timing.hpp"
 #include "infercast/cost/cost.hpp"
 #include "infercast/export/export.hpp"
 #include "infercast/import/import.hpp"
@@ -164,11 +163,8 @@ int run_validate(const ValidateOptions& o) {
   nlohmann::json host_rounds = nlohmann::json::array();
   std::string reference_error;
   const auto read_reference = [&]() -> double {  // ms; 0 when the reading failed
-    bench::TimingOptions timing;
-    timing.threads = threads;
-    timing.protocol = predict::kernel_protocol();
     try {
-      return bench::host_reference_ms(bench::time_host_reference(*engine, timing));
+      return predict::read_host_reference_ms(*engine, threads);
     } catch (const std::exception& ex) {
       reference_error = ex.what();
       return 0.0;
@@ -192,6 +188,9 @@ int run_validate(const ValidateOptions& o) {
   };
   // The host's speed around a model's run: the geometric mean of the readings before and
   // after it (the one that succeeded when the other failed, 0 when both did).
+  // The host's speed just before a model's run: the reading before that run alone, which
+  // `predict --read-host` would have taken (ValidationRow::rounds_host_before).
+  const auto host_speed_before_run = [&]() -> double { return last_reading / host_profile_ms; };
   const auto host_speed_after_run = [&]() -> double {
     const double before = last_reading;
     last_reading = read_reference();
@@ -236,7 +235,10 @@ int run_validate(const ValidateOptions& o) {
             e.per_kernel_error = ex.what();  // the model's own rounds stand
           }
         }
-        if (host_profile_ms > 0) e.row.rounds_host_speed.push_back(host_speed_after_run());
+        if (host_profile_ms > 0) {
+          e.row.rounds_host_before.push_back(host_speed_before_run());
+          e.row.rounds_host_speed.push_back(host_speed_after_run());
+        }
       } catch (const std::exception& ex) {
         e.row.error = ex.what();
       }
@@ -272,6 +274,10 @@ int run_validate(const ValidateOptions& o) {
       for (std::size_t r = 0; r < e.row.rounds_host_speed.size() && r < medians[i].size(); ++r)
         if (e.row.rounds_host_speed[r] > 0) on_host.push_back(medians[i][r] / e.row.rounds_host_speed[r]);
       if (!on_host.empty()) e.row.host_median_ms = measure::median(on_host);
+      std::vector<double> read_before;
+      for (double speed : e.row.rounds_host_before)
+        if (speed > 0) read_before.push_back(e.row.predicted_ms * speed);
+      if (!read_before.empty()) e.row.host_read_predicted_ms = measure::median(read_before);
     }
     rows.push_back(std::move(e.row));
   }
@@ -414,6 +420,21 @@ int run_validate(const ValidateOptions& o) {
       100 * s["baselines"]["flops"]["within10"].get<double>(), s["baselines"]["flops"]["mape"].get<double>(),
       100 * s["baselines"]["conv_only"]["within10"].get<double>(), s["baselines"]["conv_only"]["mape"].get<double>());
   text += summary;
+  // The second figures: against the quiet rounds, against the profile's host, and predicted
+  // with the host read just before each run (what `predict --read-host` gives).
+  const std::pair<const char*, const char*> seconds[] = {
+      {"quiet", "against the quiet rounds (a core per thread)"},
+      {"host_normalized", "against the times on the profile's host"},
+      {"read_host", "predicted with the host read before each run (predict --read-host)"}};
+  for (const auto& [key, what] : seconds) {
+    if (!s.contains(key)) continue;
+    const auto& f = s[key];
+    char line[300];
+    std::snprintf(line, sizeof line, "%s, %d models: within ±5%%: %.0f%%   within ±10%%: %.0f%%   MAPE %.1f%%\n", what,
+                  f["n"].get<int>(), 100 * f["within5"].get<double>(), 100 * f["within10"].get<double>(),
+                  f["mape"].get<double>());
+    text += line;
+  }
   if (j.contains("per_kernel")) {
     const auto& pk = j["per_kernel"];
     char line[300];

@@ -155,6 +155,33 @@ class HostSpeed {
   double median_ms_ = 0, p10_ = 1, p90_ = 1;
 };
 
+// The median time of the profile's host reference readings (Bundle::profile["host_speed"]
+// ["median_ms"]); 0 when the profile read no host speed (a bundle from before the readings,
+// or one trained on measurements without them).
+double host_profile_median_ms(const Bundle& bundle);
+
+// The profile's host reference kernel (bench::host_reference_spec) timed now on `engine` at
+// `threads` (0 = every core), with the kernels' protocol as profile times it; its median ms.
+// Throws the runtime's error when the reference cannot run.
+double read_host_reference_ms(runtime::Runtime& engine, int threads);
+
+// The host's speed now against the host the bundle's labels describe: the reference read
+// now (read_host_reference_ms at the bundle's threads) over the profile's median reading.
+// speed 1.1 = this host runs the reference 10% slower than the profile's typical host, so a
+// model runs about 10% slower than the prediction says. It reads one fixed kernel, never the
+// model. Throws Error(kInvalidArgument) when the bundle's profile read no host speed.
+struct HostReading {
+  double reference_ms = 0;
+  double profile_median_ms = 0;
+  double speed = 0;
+};
+HostReading read_host(const Bundle& bundle, runtime::Runtime& engine);
+
+// The prediction for a host at `speed` (HostReading::speed): every kernel's time, interval
+// and cold excess, and the model's, times `speed`. Throws Error(kInvalidArgument) for a
+// speed that is not finite and positive.
+void scale_to_host(Prediction& prediction, double speed);
+
 // Seconds since the epoch of a store timestamp ("2026-12-07T01:02:03Z"); -1 when it is not one.
 std::int64_t epoch_seconds(const std::string& utc);
 

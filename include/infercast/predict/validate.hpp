@@ -46,6 +46,13 @@ struct ValidationRow {
   // describe. Empty and 0 otherwise.
   std::vector<double> rounds_host_speed;
   double host_median_ms = 0;
+  // The same readings taken before the runs only: each round's reading just before this
+  // model's run, over the profile's median (one per rounds_ms entry, 0 where it failed), and
+  // the median over the rounds of predicted_ms times it: what `predict --read-host` run just
+  // before each run would have said. It reads the reference kernel, never the model, so it is
+  // a prediction made before the run. Empty and 0 otherwise.
+  std::vector<double> rounds_host_before;
+  double host_read_predicted_ms = 0;
 };
 
 // The conv-only baseline of a prediction.
@@ -72,7 +79,9 @@ KernelTimes kernel_times(const ir::Graph& graph, const Prediction& p, const std:
 // One JSON object: {"predictor","runtime","models":[rows...],"summary":{n, within5, within10, rmse_ms, mape,
 // median_cv, median_spread, other_stat:{within5, within10, mape} (against the statistic measured_ms is not:
 // min_ms when it is median_ms, else median_ms), baselines:{flops:{gflops, within10, mape},
-// conv_only:{within10, mape}}}}.
+// conv_only:{within10, mape}}}}; with host readings, host_normalized {n, within5, within10, mape}
+// (predicted_ms against host_median_ms) and read_host {n, within5, within10, mape}
+// (host_read_predicted_ms against measured_ms).
 nlohmann::json validation_json(const std::vector<ValidationRow>& rows, const std::string& predictor,
                                const std::string& runtime);
 
