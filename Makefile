@@ -82,7 +82,7 @@ demo: build runners
 	@echo
 	$(BUILD)/infercast profile --runtime xnnpack --budget 40s -o .cache/demo/xnnpack.predictor \
 	  --models .cache/models/torchvision/resnet18.onnx .cache/models/mediapipe/selfie_segmentation.tflite
-	$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor
+	$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor --read-host
 	$(BUILD)/infercast validate --predictor .cache/demo/xnnpack.predictor --runtime xnnpack \
 	  .cache/models/torchvision/resnet18.onnx .cache/models/mediapipe/selfie_segmentation.tflite
 

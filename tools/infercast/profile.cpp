@@ -48,9 +48,9 @@ constexpr double kSeveralThreadsNetworkShare = 0.15;
 int run_profile(ProfileOptions o) {
   // At several threads a model pays a cost per executed kernel that no one-kernel label
   // holds (the thread pool's hand-off at every operator): fitted alone on synthetic networks
-  // it took held-out models from 37% to 50% within ±10% on ONNX Runtime and from 37% to 40%
-  // on XNNPACK at 2 threads (docs/results.md, 2026-12-07). At one thread it measured
-  // 0.05 us on XNNPACK and changed nothing, so there the budget stays with the kernels.
+  // it took the held-out models' MAPE from 11.9% to 9.7% on ONNX Runtime and from 13.2% to
+  // 12.2% on XNNPACK at 2 threads (docs/results.md, 2026-12-07). At one thread it measured
+  // 0.05 us on XNNPACK and 0 on ONNX Runtime, so there the budget stays with the kernels.
   // An int8 profile times its kernel space only.
   if (!o.network_share_given && o.precision == "fp32" && runtime::resolve_threads(o.threads) > 1) {
     o.network_share = kSeveralThreadsNetworkShare;
