@@ -159,7 +159,7 @@ int run_validate(const ValidateOptions& o) {
   const nlohmann::json host_profile = bundle.profile.is_object()
                                           ? bundle.profile.value("host_speed", nlohmann::json::object())
                                           : nlohmann::json::object();
-  const double host_profile_ms = host_profile.value("median_ms", 0.0);
+  const double host_profile_ms = predict::host_profile_median_ms(bundle);
   nlohmann::json host_rounds = nlohmann::json::array();
   std::string reference_error;
   const auto read_reference = [&]() -> double {  // ms; 0 when the reading failed
@@ -186,11 +186,11 @@ int run_validate(const ValidateOptions& o) {
                   round + 1, last_reading / host_profile_ms);
     std::cerr << line;
   };
-  // The host's speed around a model's run: the geometric mean of the readings before and
-  // after it (the one that succeeded when the other failed, 0 when both did).
   // The host's speed just before a model's run: the reading before that run alone, which
   // `predict --read-host` would have taken (ValidationRow::rounds_host_before).
   const auto host_speed_before_run = [&]() -> double { return last_reading / host_profile_ms; };
+  // The host's speed around a model's run: the geometric mean of the readings before and
+  // after it (the one that succeeded when the other failed, 0 when both did).
   const auto host_speed_after_run = [&]() -> double {
     const double before = last_reading;
     last_reading = read_reference();
