@@ -42,6 +42,12 @@ class Prediction:
     @property
     def interval_ms(self) -> tuple[float, float]: ...
     @property
+    def between_kernels_ms(self) -> float:
+        """The per-operator cost summed over the executed kernels: in latency_ms, in no kernel's row."""
+    @property
+    def run_overhead_ms(self) -> float:
+        """The per-run cost: in latency_ms, in no kernel's row."""
+    @property
     def kernels(self) -> list[dict[str, Any]]: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_pandas(self) -> Any:

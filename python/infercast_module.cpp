@@ -492,6 +492,13 @@ PYBIND11_MODULE(infercast, m) {
           "interval_ms", [](const Prediction& p) { return py::make_tuple(p.record.lo_ms, p.record.hi_ms); },
           "(lo, hi): the 90% band in milliseconds.")
       .def_property_readonly(
+          "between_kernels_ms", [](const Prediction& p) { return p.record.between_kernels_ms; },
+          "What the model pays per executed kernel beyond the kernels' own times, summed (in latency_ms, in no "
+          "kernel's row).")
+      .def_property_readonly(
+          "run_overhead_ms", [](const Prediction& p) { return p.record.run_overhead_ms; },
+          "The per-run cost (in latency_ms, in no kernel's row).")
+      .def_property_readonly(
           "kernels", [](const Prediction& p) { return to_python(p.doc()["kernels"], true); },
           "list of dicts, one per fused kernel: name, type, family, nodes, latency_ms, interval_ms, source, "
           "outside_sampled_range, flops, bytes, cold_excess_ms")

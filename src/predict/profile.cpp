@@ -508,6 +508,8 @@ void scale_to_host(Prediction& prediction, double speed) {
     k.cold_excess_ms *= speed;
   }
   prediction.ms *= speed;
+  prediction.between_kernels_ms *= speed;
+  prediction.run_overhead_ms *= speed;
   prediction.lo_ms *= speed;
   prediction.hi_ms *= speed;
 }

@@ -161,6 +161,25 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
     }
   }
   EXPECT_NEAR(composed.ms / expected, 1.0, 0.05);
+  {
+    // The per-kernel cost is the model's line, not the kernels': each row is its group's
+    // scale times the kernel's own time, and the rows, the line and the run overhead sum to
+    // the model (a runtime's per-layer profiler times a kernel without that cost).
+    const Prediction plain = predict::predict(roofline_bundle(), held_out.graph);
+    int executed = 0;
+    double rows = 0;
+    for (std::size_t i = 0; i < composed.kernels.size(); ++i) {
+      if (composed.kernels[i].removed) continue;
+      ++executed;
+      rows += composed.per_kernel[i].ms;
+      EXPECT_NEAR(composed.per_kernel[i].ms,
+                  b.composition.factor(composition_group(composed.kernels[i].family)) * plain.per_kernel[i].ms, 1e-12)
+          << composed.kernels[i].name;
+    }
+    EXPECT_NEAR(composed.between_kernels_ms, executed * b.composition.per_kernel_ms, 1e-12);
+    EXPECT_EQ(plain.between_kernels_ms, 0.0);
+    EXPECT_NEAR(rows + composed.between_kernels_ms + composed.run_overhead_ms, composed.ms, 1e-9 * composed.ms);
+  }
 
   const auto path = infercast::testing::temp_path("infercast_composition_test.bundle");
   save_bundle(b, path);

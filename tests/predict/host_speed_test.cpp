@@ -283,7 +283,7 @@ TEST(ReadHost, TheReferenceNowOverTheProfilesMedian) {
 }
 
 // Every time of a prediction scales with the host's speed: each kernel's time, interval and
-// cold excess, and the model's; the kernels' sum stays the model's time.
+// cold excess, the lines outside the kernels, and the model's; the sum stays the model's time.
 TEST(ReadHost, ScaleToHostScalesEveryTime) {
   predict::Prediction p;
   p.per_kernel.resize(2);
@@ -294,21 +294,25 @@ TEST(ReadHost, ScaleToHostScalesEveryTime) {
   p.per_kernel[1].ms = 3.0;
   p.per_kernel[1].lo_ms = 2.5;
   p.per_kernel[1].hi_ms = 3.6;
-  p.ms = 4.0;
-  p.lo_ms = 3.3;
-  p.hi_ms = 4.9;
+  p.between_kernels_ms = 0.2;
+  p.run_overhead_ms = 0.2;
+  p.ms = 4.4;
+  p.lo_ms = 3.7;
+  p.hi_ms = 5.3;
   predict::scale_to_host(p, 1.25);
   EXPECT_DOUBLE_EQ(p.per_kernel[0].ms, 1.25);
   EXPECT_DOUBLE_EQ(p.per_kernel[0].lo_ms, 1.0);
   EXPECT_DOUBLE_EQ(p.per_kernel[0].hi_ms, 1.625);
   EXPECT_DOUBLE_EQ(p.per_kernel[0].cold_excess_ms, 0.125);
   EXPECT_DOUBLE_EQ(p.per_kernel[1].ms, 3.75);
-  EXPECT_DOUBLE_EQ(p.ms, 5.0);
-  EXPECT_DOUBLE_EQ(p.ms, p.per_kernel[0].ms + p.per_kernel[1].ms);
-  EXPECT_DOUBLE_EQ(p.lo_ms, 4.125);
-  EXPECT_DOUBLE_EQ(p.hi_ms, 6.125);
+  EXPECT_DOUBLE_EQ(p.between_kernels_ms, 0.25);
+  EXPECT_DOUBLE_EQ(p.run_overhead_ms, 0.25);
+  EXPECT_DOUBLE_EQ(p.ms, 5.5);
+  EXPECT_DOUBLE_EQ(p.ms, p.per_kernel[0].ms + p.per_kernel[1].ms + p.between_kernels_ms + p.run_overhead_ms);
+  EXPECT_DOUBLE_EQ(p.lo_ms, 4.625);
+  EXPECT_DOUBLE_EQ(p.hi_ms, 6.625);
   for (double bad : {0.0, -1.0, std::nan("")}) EXPECT_THROW(predict::scale_to_host(p, bad), Error);
-  EXPECT_DOUBLE_EQ(p.ms, 5.0);  // a refused speed leaves the prediction alone
+  EXPECT_DOUBLE_EQ(p.ms, 5.5);  // a refused speed leaves the prediction alone
 }
 
 }  // namespace

@@ -161,6 +161,12 @@ def test_host_speed_scales_every_time(bundle):
     assert doubled.interval_ms[1] == pytest.approx(2 * plain.interval_ms[1])
     for a, b in zip(plain.kernels, doubled.kernels):
         assert b["latency_ms"] == pytest.approx(2 * a["latency_ms"])
+    assert doubled.run_overhead_ms == pytest.approx(2 * plain.run_overhead_ms)
+    # The rows and the two lines outside them make the model's time, as the document says.
+    doc = doubled.to_dict()
+    assert doc["between_kernels_ms"] == doubled.between_kernels_ms
+    rows = sum(k["latency_ms"] for k in doubled.kernels)
+    assert rows + doubled.between_kernels_ms + doubled.run_overhead_ms == pytest.approx(doubled.latency_ms)
     assert predictor.predict_many([path], host_speed=2.0)[0].to_dict() == doubled.to_dict()
     with pytest.raises(infercast.Error):
         predictor.predict(path, host_speed=0.0)

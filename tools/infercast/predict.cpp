@@ -117,6 +117,12 @@ int run_predict(const PredictOptions& o) {
     if (!kp.outside.empty()) text += " *(" + join(kp.outside, ",") + ")";
     text += "\n";
   }
+  // What no kernel row holds, so that the rows and these two lines sum to the latency.
+  char tail[256];
+  std::snprintf(tail, sizeof tail, "     %-52s %8.4f %6.1f%%  %s\n     %-52s %8.4f %6.1f%%  %s\n", "between kernels",
+                p.between_kernels_ms, p.ms > 0 ? 100 * p.between_kernels_ms / p.ms : 0.0, "per-operator cost",
+                "per run", p.run_overhead_ms, p.ms > 0 ? 100 * p.run_overhead_ms / p.ms : 0.0, "run overhead");
+  text += tail;
   write_output(o.output, text);
   return 0;
 }

@@ -222,11 +222,17 @@ struct KernelPrediction {
 struct Prediction {
   std::vector<Kernel> kernels;
   std::vector<KernelPrediction> per_kernel;  // parallel to kernels
+  // The model: every kernel's ms, plus between_kernels_ms and run_overhead_ms (which no
+  // kernel row holds: a runtime's per-layer profiler sees neither).
   double ms = 0, lo_ms = 0, hi_ms = 0;
-  double moved_bytes = 0;    // what one run reads and writes: every executed kernel's bytes
-  double cold_fraction = 0;  // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
-  int estimated = 0;         // kernels predicted by the fallback roofline (kEstimateSource)
-  int extrapolated = 0;      // kernels with a feature outside their family's trained range
+  // What a model pays per executed kernel beyond the kernels' own times (the composition's
+  // per-operator cost: a thread pool's hand-offs, the runtime's dispatch), summed.
+  double between_kernels_ms = 0;
+  double run_overhead_ms = 0;  // per run: the runner's request, copying inputs and outputs
+  double moved_bytes = 0;      // what one run reads and writes: every executed kernel's bytes
+  double cold_fraction = 0;    // 0 = warm caches .. 1 = cold (see Bundle::llc_bytes)
+  int estimated = 0;           // kernels predicted by the fallback roofline (kEstimateSource)
+  int extrapolated = 0;        // kernels with a feature outside their family's trained range
 };
 
 // "int8" when `graph` computes on quantized activations (int8 TFLite, QDQ ONNX), else "fp32".
@@ -254,6 +260,7 @@ struct PredictionRecord {
   std::string runtime, runtime_version, precision;
   int threads = 0;
   double ms = 0, lo_ms = 0, hi_ms = 0;
+  double between_kernels_ms = 0, run_overhead_ms = 0;
   double moved_bytes = 0, cold_fraction = 0;
   int estimated = 0, extrapolated = 0;
   std::vector<KernelRow> kernels;
@@ -263,7 +270,7 @@ PredictionRecord prediction_record(const Bundle& bundle, const ir::Graph& graph,
 
 // The canonical JSON of a prediction (what `predict --format json` prints, less the
 // model and predictor paths): runtime, runtime_version, threads, latency_ms,
-// interval_ms [lo, hi], estimated_kernels, extrapolated_kernels, moved_bytes,
+// interval_ms [lo, hi], between_kernels_ms, run_overhead_ms, estimated_kernels, extrapolated_kernels, moved_bytes,
 // cold_fraction, and per kernel name, type, family, nodes (the graph's node names),
 // latency_ms, interval_ms, source, outside_sampled_range, flops, bytes, cold_excess_ms.
 nlohmann::json prediction_json(const PredictionRecord& record);
