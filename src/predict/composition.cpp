@@ -13,18 +13,25 @@ namespace infercast::predict {
 
 namespace {
 
-const std::array<std::string, 4> kGroups = {"conv", "dwconv", "gemm", "memory"};
+const std::array<std::string, 5> kGroups = {"conv", "conv_thin", "dwconv", "gemm", "memory"};
+constexpr std::size_t kConvGroups = 2;               // conv and conv_thin lead kGroups
 constexpr std::size_t kParams = kGroups.size() + 1;  // the scales, then per_kernel_ms
 // Ridge weight, per 50 networks: a scale 0.2 away from 1 costs 0.1 * 0.2^2, as much as one
 // network predicted 6% off. Enough to hold at 1 a group the networks hardly exercise;
 // light against a group that holds much of every network's time.
 constexpr double kRidge = 0.1;
 constexpr double kMinScale = 0.5, kMaxScale = 2.0;
+// The ridge weight that holds a group at 1 (against rows of order 1 per network).
+constexpr double kPinned = 1e9;
+// kSelect keeps the convolutions' scales where their leave-one-out median error on the networks is at most this
+// share of the per-operator cost's alone.
+constexpr double kSelectGain = 0.9;
 
 using Params = std::array<double, kParams>;
 
-// Least squares on relative error with the ridge; `fix_cost` pins per_kernel_ms at 0.
-Params solve(const std::vector<const NetworkSample*>& rows, bool fix_cost) {
+// Least squares on relative error with the ridge; `fix_cost` pins per_kernel_ms at 0, and
+// with `convs_only` every group but the convolutions' stays at 1.
+Params solve(const std::vector<const NetworkSample*>& rows, bool fix_cost, bool convs_only) {
   const std::size_t n = fix_cost ? kGroups.size() : kParams;
   std::array<std::array<double, kParams + 1>, kParams> a{};  // normal equations, augmented
   double mean_kernels_per_ms = 0;
@@ -49,7 +56,7 @@ Params solve(const std::vector<const NetworkSample*>& rows, bool fix_cost) {
   for (std::size_t g = 0; g < kGroups.size(); ++g) {
     std::array<double, kParams> x{};
     x[g] = 1;
-    add_row(x, 1.0, ridge);
+    add_row(x, 1.0, convs_only && g >= kConvGroups ? kPinned : ridge);
   }
   if (!fix_cost) {
     std::array<double, kParams> x{};
@@ -83,14 +90,27 @@ Params fit_cost(const std::vector<const NetworkSample*>& rows) {
     xx += x * x;
     xy += x * (r->measured_ms - kernels_ms) / r->measured_ms;
   }
-  return {1, 1, 1, 1, xx > 0 ? std::max(0.0, xy / xx) : 0.0};
+  Params p{};
+  p.fill(1.0);
+  p[kGroups.size()] = xx > 0 ? std::max(0.0, xy / xx) : 0.0;
+  return p;
 }
 
-Params fit(const std::vector<const NetworkSample*>& rows) {
-  Params p = solve(rows, false);
-  if (!(p[kGroups.size()] >= 0)) p = solve(rows, true);  // a negative per-kernel cost is noise
+Params fit(const std::vector<const NetworkSample*>& rows, bool convs_only) {
+  Params p = solve(rows, false, convs_only);
+  if (!(p[kGroups.size()] >= 0)) p = solve(rows, true, convs_only);  // a negative per-kernel cost is noise
   for (std::size_t g = 0; g < kGroups.size(); ++g) p[g] = std::clamp(p[g], kMinScale, kMaxScale);
+  if (convs_only)
+    for (std::size_t g = kConvGroups; g < kGroups.size(); ++g) p[g] = 1.0;
   return p;
+}
+
+Params fit_as(CompositionFit how, const std::vector<const NetworkSample*>& rows) {
+  switch (how) {
+    case CompositionFit::kCost: return fit_cost(rows);
+    case CompositionFit::kConvs: return fit(rows, true);
+    default: return fit(rows, false);
+  }
 }
 
 double compose_ms(const Params& p, const NetworkSample& r) {
@@ -124,8 +144,16 @@ const std::string& composition_group(const std::string& family) {
   return memory;
 }
 
+const std::string& scale_group(const Kernel& kernel) {
+  static const std::string thin = "conv_thin";
+  const std::string& group = composition_group(kernel.family);
+  if (group == "conv" && output_positions(kernel) <= kThinConvPositions) return thin;
+  return group;
+}
+
 nlohmann::json Composition::to_json() const {
-  return {{"scale", scale}, {"per_kernel_ms", per_kernel_ms}, {"networks", networks}, {"quality", quality}};
+  return {
+      {"scale", scale}, {"per_kernel_ms", per_kernel_ms}, {"networks", networks}, {"fit", fit}, {"quality", quality}};
 }
 
 Composition Composition::from_json(const nlohmann::json& j, const std::string& file) {
@@ -134,6 +162,7 @@ Composition Composition::from_json(const nlohmann::json& j, const std::string& f
     c.scale = j.value("scale", std::map<std::string, double>{});
     c.per_kernel_ms = j.value("per_kernel_ms", 0.0);
     c.networks = j.value("networks", 0);
+    c.fit = j.value("fit", std::string());
     c.quality = j.value("quality", nlohmann::json::object());
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::kBadModel, file, "composition", e.what());
@@ -153,35 +182,54 @@ NetworkSample network_sample(const std::string& name, double measured_ms, const 
   s.overhead_ms = overhead_ms;
   for (std::size_t i = 0; i < p.kernels.size(); ++i) {
     if (p.kernels[i].removed || p.per_kernel[i].source == kEstimateSource) continue;
-    s.group_ms[composition_group(p.kernels[i].family)] += p.per_kernel[i].ms;
+    s.group_ms[scale_group(p.kernels[i])] += p.per_kernel[i].ms;
     ++s.kernels;
   }
   return s;
 }
 
-Composition fit_composition(const std::vector<NetworkSample>& samples, bool cost_only) {
+Composition fit_composition(const std::vector<NetworkSample>& samples, CompositionFit how) {
   std::vector<const NetworkSample*> rows;
   for (const NetworkSample& s : samples)
     if (s.measured_ms > 0 && std::isfinite(s.measured_ms) && s.kernels > 0) rows.push_back(&s);
   Composition c;
   if (rows.size() < 8) return c;
-  const auto fit_rows = [cost_only](const std::vector<const NetworkSample*>& r) {
-    return cost_only ? fit_cost(r) : fit(r);
+  // Each network predicted by a fit without it.
+  auto leave_one_out = [&rows](CompositionFit fit_how) {
+    std::vector<double> loo;
+    std::vector<const NetworkSample*> rest;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      rest.clear();
+      for (std::size_t j = 0; j < rows.size(); ++j)
+        if (j != i) rest.push_back(rows[j]);
+      loo.push_back(compose_ms(fit_as(fit_how, rest), *rows[i]));
+    }
+    return loo;
   };
-  const Params p = fit_rows(rows);
+  std::vector<double> before;
+  Params identity{};
+  identity.fill(1.0);
+  identity[kGroups.size()] = 0;
+  for (const NetworkSample* r : rows) before.push_back(compose_ms(identity, *r));
+  std::vector<double> loo;
+  if (how == CompositionFit::kSelect) {
+    std::vector<double> cost = leave_one_out(CompositionFit::kCost), convs = leave_one_out(CompositionFit::kConvs);
+    const double cost_err = accuracy(cost, rows).at("median_abs_pct").get<double>();
+    const double convs_err = accuracy(convs, rows).at("median_abs_pct").get<double>();
+    c.quality["select"] = {{"cost", accuracy(cost, rows)}, {"convs", accuracy(convs, rows)}};
+    const bool keep_convs = convs_err <= kSelectGain * cost_err;
+    how = keep_convs ? CompositionFit::kConvs : CompositionFit::kCost;
+    loo = keep_convs ? std::move(convs) : std::move(cost);
+  } else {
+    loo = leave_one_out(how);
+  }
+  const Params p = fit_as(how, rows);
   for (std::size_t g = 0; g < kGroups.size(); ++g) c.scale[kGroups[g]] = p[g];
   c.per_kernel_ms = p[kGroups.size()];
   c.networks = static_cast<int>(rows.size());
-  std::vector<double> before, loo;
-  const Params identity = {1, 1, 1, 1, 0};
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    before.push_back(compose_ms(identity, *rows[i]));
-    std::vector<const NetworkSample*> rest;
-    for (std::size_t j = 0; j < rows.size(); ++j)
-      if (j != i) rest.push_back(rows[j]);
-    loo.push_back(compose_ms(fit_rows(rest), *rows[i]));
-  }
-  c.quality = {{"before", accuracy(before, rows)}, {"after_loo", accuracy(loo, rows)}};
+  c.fit = how == CompositionFit::kCost ? "cost" : how == CompositionFit::kConvs ? "convs" : "full";
+  c.quality["before"] = accuracy(before, rows);
+  c.quality["after_loo"] = accuracy(loo, rows);
   return c;
 }
 

@@ -610,7 +610,7 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       // model's, not the kernel's: a runtime's per-layer profiler times the kernel alone, so
       // that cost on every row put ONNX Runtime's per-kernel error at 2 threads at 48.3%
       // against 31.8% without it, for the same model sums.
-      out.ms = bundle.composition.factor(composition_group(k.family)) * out.ms;
+      out.ms = bundle.composition.factor(scale_group(k)) * out.ms;
       p.between_kernels_ms += bundle.composition.per_kernel_ms;
       const double sigma = f.sigma_log;
       out.lo_ms = out.ms * std::exp(-kZ90 * sigma);

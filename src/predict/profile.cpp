@@ -187,7 +187,7 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
   return bundle;
 }
 
-int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, bool cost_only) {
+int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, CompositionFit how) {
   bundle.composition = Composition{};
   std::vector<NetworkSample> samples;
   for (const nlohmann::json& n : networks) {
@@ -202,7 +202,7 @@ int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, bool c
     const double overhead = bundle.run_overhead_ms + bundle.run_ms_per_io_byte * graph_io_bytes(net.graph);
     samples.push_back(network_sample(net.name, measured, p, overhead));
   }
-  bundle.composition = fit_composition(samples, cost_only);
+  bundle.composition = fit_composition(samples, how);
   return bundle.composition.networks;
 }
 

@@ -68,14 +68,49 @@ TEST(PredictComposition, CostOnlyFitFindsThePerKernelCost) {
     s.measured_ms = 1.0 + i + 0.2 * i + 0.5 + 0.05 + 0.004 * s.kernels;
     samples.push_back(s);
   }
-  const Composition c = fit_composition(samples, true);
+  const Composition c = fit_composition(samples, CompositionFit::kCost);
   ASSERT_EQ(c.networks, 20);
   EXPECT_NEAR(c.per_kernel_ms, 0.004, 1e-12);
   for (const char* group : {"conv", "dwconv", "gemm", "memory"}) EXPECT_DOUBLE_EQ(c.factor(group), 1.0);
   EXPECT_GT(c.quality["after_loo"]["within10"].get<double>(), 0.99);
   // Networks faster than their kernels give no negative cost.
   for (NetworkSample& s : samples) s.measured_ms *= 0.8;
-  EXPECT_DOUBLE_EQ(fit_composition(samples, true).per_kernel_ms, 0.0);
+  EXPECT_DOUBLE_EQ(fit_composition(samples, CompositionFit::kCost).per_kernel_ms, 0.0);
+}
+
+// The selection: networks whose thin convolutions run 1.2x their kernels and which pay 3 us
+// per kernel keep the convolutions' scales (and only theirs: the memory kernels' 1.4x stays
+// out); networks that pay only the per-kernel cost keep the cost alone.
+TEST(PredictComposition, SelectKeepsTheConvolutionsScalesOnlyWhereTheyPredictBetter) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  auto samples = [&](double thin, double memory) {
+    std::vector<NetworkSample> out;
+    for (int i = 0; i < 40; ++i) {
+      NetworkSample s;
+      s.name = "n" + std::to_string(i);
+      s.group_ms = {{"conv", 1 + 10 * u(rng)}, {"conv_thin", 10 * u(rng)}, {"memory", 2 * u(rng)}};
+      s.kernels = 20 + static_cast<int>(100 * u(rng));
+      s.overhead_ms = 0.05;
+      s.measured_ms = s.group_ms["conv"] + thin * s.group_ms["conv_thin"] + memory * s.group_ms["memory"] +
+                      0.003 * s.kernels + s.overhead_ms;
+      out.push_back(s);
+    }
+    return out;
+  };
+  const Composition thin = fit_composition(samples(1.2, 1.4), CompositionFit::kSelect);
+  EXPECT_EQ(thin.fit, "convs");
+  EXPECT_NEAR(thin.factor("conv_thin"), 1.2, 0.1);
+  EXPECT_EQ(thin.factor("memory"), 1.0);
+  EXPECT_EQ(thin.factor("gemm"), 1.0);
+  EXPECT_LT(thin.quality["select"]["convs"]["median_abs_pct"].get<double>(),
+            0.9 * thin.quality["select"]["cost"]["median_abs_pct"].get<double>());
+  const Composition cost = fit_composition(samples(1.0, 1.0), CompositionFit::kSelect);
+  EXPECT_EQ(cost.fit, "cost");
+  EXPECT_NEAR(cost.per_kernel_ms, 0.003, 1e-9);
+  for (const char* group : {"conv", "conv_thin", "dwconv", "gemm", "memory"}) EXPECT_EQ(cost.factor(group), 1.0);
+  // Saved and loaded with the bundle, the choice stays.
+  EXPECT_EQ(Composition::from_json(thin.to_json(), "t").fit, "convs");
 }
 
 TEST(PredictComposition, TooFewNetworksOrNoneMeasuredGiveTheIdentity) {
@@ -143,7 +178,7 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
     // Cost only: every scale stays 1, and the per-kernel cost takes what the networks add
     // beyond their kernels on average (here the convolutions' extra quarter, spread per kernel).
     Bundle cost = roofline_bundle();
-    EXPECT_EQ(calibrate_composition(cost, networks, true), 16);
+    EXPECT_EQ(calibrate_composition(cost, networks, CompositionFit::kCost), 16);
     for (const char* group : {"conv", "dwconv", "gemm", "memory"})
       EXPECT_DOUBLE_EQ(cost.composition.factor(group), 1.0);
     EXPECT_GT(cost.composition.per_kernel_ms, 0.003);
@@ -173,7 +208,7 @@ TEST(PredictComposition, BundleCalibratedOnSyntheticNetworksAppliesAndKeepsIt) {
       ++executed;
       rows += composed.per_kernel[i].ms;
       EXPECT_NEAR(composed.per_kernel[i].ms,
-                  b.composition.factor(composition_group(composed.kernels[i].family)) * plain.per_kernel[i].ms, 1e-12)
+                  b.composition.factor(scale_group(composed.kernels[i])) * plain.per_kernel[i].ms, 1e-12)
           << composed.kernels[i].name;
     }
     EXPECT_NEAR(composed.between_kernels_ms, executed * b.composition.per_kernel_ms, 1e-12);
@@ -326,6 +361,20 @@ TEST(PredictComposition, ColdScaleKeepsTheChainOfACopyAboveHalfTheCache) {
   const Prediction r = predict::predict(b, bench::weight_chain(huge, 1));
   ASSERT_FALSE(r.kernels.empty());
   EXPECT_EQ(r.per_kernel[0].cold_excess_ms, 0.0);
+}
+
+// A convolution on at most 196 output positions takes the thin convolutions' scale.
+TEST(PredictComposition, ConvolutionsOnFewPositionsAreThin) {
+  const Bundle b = roofline_bundle();
+  const Prediction small = predict::predict(b, bench::weight_chain(bench::same_conv_spec(14, 64, 3), 1));
+  const Prediction large = predict::predict(b, bench::weight_chain(bench::same_conv_spec(28, 64, 3), 1));
+  auto group_of = [](const Prediction& p) {
+    for (const Kernel& k : p.kernels)
+      if (!k.removed) return scale_group(k);
+    return std::string();
+  };
+  EXPECT_EQ(group_of(small), "conv_thin");
+  EXPECT_EQ(group_of(large), "conv");
 }
 
 }  // namespace

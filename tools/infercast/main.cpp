@@ -53,9 +53,16 @@ std::string composition_line(const predict::Composition& c) {
     return fmt_fixed(100 * q.value("within10", 0.0), 0) + "% within 10%, median error " +
            fmt_fixed(q.value("median_abs_pct", 0.0), 1) + "%";
   };
+  std::string chosen;
+  if (c.quality.contains("select")) {
+    const nlohmann::json& s = c.quality["select"];
+    chosen = std::string("; ") + (c.fit == "convs" ? "the convolutions' scales kept" : "the per-operator cost alone") +
+             " (leave-one-out median error " + fmt_fixed(s["convs"].value("median_abs_pct", 0.0), 1) +
+             "% with the scales, " + fmt_fixed(s["cost"].value("median_abs_pct", 0.0), 1) + "% without)";
+  }
   return "composition (" + std::to_string(c.networks) + " synthetic networks):" + scales + ", +" +
          fmt_fixed(1000 * c.per_kernel_ms, 2) + " us per kernel; networks " + quality("before") +
-         " from kernels alone, " + quality("after_loo") + " composed (leave-one-out)\n";
+         " from kernels alone, " + quality("after_loo") + " composed (leave-one-out)" + chosen + "\n";
 }
 
 std::string host_speed_line(const nlohmann::json& profile) {

@@ -41,20 +41,23 @@ struct ProfileOptions {
   std::string precision = "fp32";
 };
 
-// The budget share a profile at several threads gives the synthetic networks when
-// --network-share is not given.
-constexpr double kSeveralThreadsNetworkShare = 0.15;
+// The budget share a float profile gives the synthetic networks when --network-share is not given.
+constexpr double kDefaultNetworkShare = 0.15;
 
 int run_profile(ProfileOptions o) {
-  // At several threads a model pays a cost per executed kernel that no one-kernel label
-  // holds (the thread pool's hand-off at every operator): fitted alone on synthetic networks
+  // A model pays what no one-kernel label holds: at several threads a cost per executed
+  // kernel (the thread pool's hand-off at every operator; fitted alone on synthetic networks
   // it took the held-out models' MAPE from 11.9% to 9.7% on ONNX Runtime and from 13.2% to
-  // 12.2% on XNNPACK at 2 threads (docs/results.md, 2026-12-07). At one thread it measured
-  // 0.05 us on XNNPACK and 0 on ONNX Runtime, so there the budget stays with the kernels.
+  // 12.2% on XNNPACK at 2 threads), and on ONNX Runtime convolutions on few positions ran
+  // 1.2x their labels inside models at 1 thread (held-out models 74% -> 80% within ±10% with
+  // the convolutions' scales). So by default a float profile gives the networks 15% of its
+  // budget and fits CompositionFit::kSelect: the per-operator cost, with the convolutions'
+  // scales only where they predict the networks clearly better (docs/results.md, 2026-12-07).
   // An int8 profile times its kernel space only.
-  if (!o.network_share_given && o.precision == "fp32" && runtime::resolve_threads(o.threads) > 1) {
-    o.network_share = kSeveralThreadsNetworkShare;
-    o.per_operator_cost = true;
+  predict::CompositionFit fit = o.per_operator_cost ? predict::CompositionFit::kCost : predict::CompositionFit::kFull;
+  if (!o.network_share_given && o.precision == "fp32") {
+    o.network_share = kDefaultNetworkShare;
+    fit = o.per_operator_cost ? predict::CompositionFit::kCost : predict::CompositionFit::kSelect;
   }
   const double budget_s = parse_duration_s(o.budget, "--budget");
   if (!(budget_s > 0)) throw Error(ErrorKind::kInvalidArgument, "--budget", o.budget, "must be a positive duration");
@@ -340,8 +343,7 @@ int run_profile(ProfileOptions o) {
     const double until = std::max(elapsed(), budget_s - 1);
     int measured = 0, failed = 0;
     std::cerr << "profile: synthetic networks end to end for " << static_cast<int>(until - elapsed()) << " s"
-              << (o.network_share_given ? "" : " (at several threads by default: --network-share 0 skips them)")
-              << "\n";
+              << (o.network_share_given ? "" : " (by default: --network-share 0 skips them)") << "\n";
     // The host's speed between the networks, as between the kernels: training divides each
     // network's time by the speed at its `epoch_s` (predict::timed_from_database), so a network
     // timed in a slow minute does not pull the composition's scales up.
@@ -406,11 +408,11 @@ int run_profile(ProfileOptions o) {
   bundle.created_utc = machine.timestamp_utc;
   bundle.l2_bytes = machine.l2_bytes;
   bundle.llc_bytes = cache_bytes;
-  // The composition is opt-in (docs/predict.md): networks an earlier --network-share run
-  // stored stay in the profile, but only a run that asks for them fits them. It is fitted
-  // on the kernels' predictions as `predict` makes them, cold scales included, so it comes last.
+  // The composition (docs/predict.md): networks an earlier run stored stay in the profile, but
+  // only a run that gives them a share fits them. It is fitted on the kernels' predictions as
+  // `predict` makes them, cold scales included, so it comes last.
   if (context.contains("cold_chains")) predict::calibrate_cold(bundle, context["cold_chains"]);
-  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"], o.per_operator_cost);
+  if (o.network_share > 0) predict::calibrate_composition(bundle, context["networks"], fit);
   predict::save_bundle(bundle, o.output);
   std::string table = "family            model     n     rmspe%   within10%\n";
   for (const auto& [family, f] : bundle.families) {
@@ -447,11 +449,11 @@ void register_profile(CLI::App& app, Action& action) {
                   "share of the budget for adaptive refinement where a family's fitted level is least certain")
       ->capture_default_str();
   cmd->add_flag("--per-operator-cost", options->per_operator_cost,
-                "with --network-share: fit only the cost per executed kernel on the networks, every group's scale "
-                "held at 1 (the default at several threads)");
+                "fit only the cost per executed kernel on the networks, every group's scale held at 1");
   cmd->add_option("--network-share", options->network_share,
-                  "share of the budget for synthetic networks timed end to end (the whole-model composition); "
-                  "without it: 0 at one thread, 0.15 with --per-operator-cost at several");
+                  "share of the budget for synthetic networks timed end to end (the whole-model composition): "
+                  "given, the full composition is fitted; without it, 0.15 and the per-operator cost with the "
+                  "convolutions' scales where they predict the networks better (fp32; docs/predict.md)");
   cmd->add_option("--threads", options->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--precision", options->precision,
                   "fp32 | int8 (the int8 kernels of full-integer quantized models; profile RUNTIME-<threads>t-int8)")

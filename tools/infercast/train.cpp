@@ -18,6 +18,7 @@ struct TrainOptions {
   std::vector<std::string> exclude_families;
   bool composition = false;
   bool per_operator_cost = false;
+  bool select_composition = false;
   bool no_host_speed = false;
   std::size_t cache_bytes = 0;  // 0: the profile's measured cache, else its last-level cache
 };
@@ -67,8 +68,12 @@ int run_train(const TrainOptions& o) {
   bundle.llc_bytes = cache_bytes;
   // Cold scales first: the composition is fitted on the kernels' predictions as `predict` makes them.
   if (p.contains("cold_chains")) predict::calibrate_cold(bundle, p["cold_chains"]);
-  if ((o.composition || o.per_operator_cost) && p.contains("networks"))
-    predict::calibrate_composition(bundle, p["networks"], !o.composition);
+  if ((o.composition || o.per_operator_cost || o.select_composition) && p.contains("networks")) {
+    const predict::CompositionFit fit = o.composition          ? predict::CompositionFit::kFull
+                                        : o.select_composition ? predict::CompositionFit::kSelect
+                                                               : predict::CompositionFit::kCost;
+    predict::calibrate_composition(bundle, p["networks"], fit);
+  }
   predict::save_bundle(bundle, o.output);
   if (o.format == "json") {
     write_output("-", predict::bundle_summary(bundle).dump(2) + "\n");
@@ -126,6 +131,9 @@ void register_train(CLI::App& app, Action& action) {
   cmd->add_flag("--per-operator-cost", options->per_operator_cost,
                 "fit only the composition's cost per executed kernel on the synthetic networks, every group's "
                 "scale held at 1 (with --composition, the full fit)");
+  cmd->add_flag("--select-composition", options->select_composition,
+                "fit the per-operator cost, with the convolutions' scales where they predict the networks better "
+                "(leave-one-out): what profile fits by default");
   cmd->add_flag("--no-host-speed", options->no_host_speed,
                 "train on the labels as measured, without dividing them by the host's speed around each kernel "
                 "(the profile's host reference readings; docs/predict.md)");

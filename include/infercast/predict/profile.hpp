@@ -90,8 +90,8 @@ Bundle train_from_timed(const std::vector<TimedSpec>& timed, const FusionRules& 
 // bundle without composition; an entry whose rebuilt name differs (a generator changed
 // since it was measured) is left out. A network's time is divided by its "host_factor"
 // (timed_from_database sets it from the host readings around its "epoch_s"). With
-// `cost_only`, only fit_composition's per-operator cost is fitted. Returns the networks used.
-int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, bool cost_only = false);
+// `how` as fit_composition takes it. Returns the networks used.
+int calibrate_composition(Bundle& bundle, const nlohmann::json& networks, CompositionFit how = CompositionFit::kFull);
 
 // Cold weights inside a model, measured: sets FamilyModel::cold_scale from the weight
 // chains a profile timed end to end (bench::weight_chain, in its int8 form for an int8
