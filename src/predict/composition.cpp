@@ -167,6 +167,8 @@ Composition Composition::from_json(const nlohmann::json& j, const std::string& f
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorKind::kBadModel, file, "composition", e.what());
   }
+  // A fit from before conv_thin gave those convolutions the conv scale.
+  if (c.scale.count("conv") != 0 && c.scale.count("conv_thin") == 0) c.scale["conv_thin"] = c.scale["conv"];
   for (const auto& [group, s] : c.scale)
     if (!(s > 0 && s <= 10))
       throw Error(ErrorKind::kBadModel, file, "composition", "scale of " + group + " out of range");

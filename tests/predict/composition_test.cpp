@@ -111,6 +111,11 @@ TEST(PredictComposition, SelectKeepsTheConvolutionsScalesOnlyWhereTheyPredictBet
   for (const char* group : {"conv", "conv_thin", "dwconv", "gemm", "memory"}) EXPECT_EQ(cost.factor(group), 1.0);
   // Saved and loaded with the bundle, the choice stays.
   EXPECT_EQ(Composition::from_json(thin.to_json(), "t").fit, "convs");
+  // A fit stored before conv_thin existed keeps giving those convolutions its conv scale.
+  const Composition older =
+      Composition::from_json({{"scale", {{"conv", 1.3}, {"memory", 0.9}}}, {"networks", 20}}, "t");
+  EXPECT_EQ(older.factor("conv_thin"), 1.3);
+  EXPECT_EQ(older.factor("memory"), 0.9);
 }
 
 TEST(PredictComposition, TooFewNetworksOrNoneMeasuredGiveTheIdentity) {

@@ -55,10 +55,12 @@ std::string composition_line(const predict::Composition& c) {
   };
   std::string chosen;
   if (c.quality.contains("select")) {
-    const nlohmann::json& s = c.quality["select"];
+    const nlohmann::json& s = c.quality.at("select");
+    auto error = [&](const char* fit) {
+      return fmt_fixed(s.value(fit, nlohmann::json::object()).value("median_abs_pct", 0.0), 1);
+    };
     chosen = std::string("; ") + (c.fit == "convs" ? "the convolutions' scales kept" : "the per-operator cost alone") +
-             " (leave-one-out median error " + fmt_fixed(s["convs"].value("median_abs_pct", 0.0), 1) +
-             "% with the scales, " + fmt_fixed(s["cost"].value("median_abs_pct", 0.0), 1) + "% without)";
+             " (leave-one-out median error " + error("convs") + "% with the scales, " + error("cost") + "% without)";
   }
   return "composition (" + std::to_string(c.networks) + " synthetic networks):" + scales + ", +" +
          fmt_fixed(1000 * c.per_kernel_ms, 2) + " us per kernel; networks " + quality("before") +
