@@ -80,7 +80,7 @@ demo: build runners
 	$(BUILD)/infercast bench --runtime xnnpack --db .cache/demo/kernels.db --kernels conv,dwconv+relu6,fc --count 12 -q
 	$(BUILD)/infercast db stats --db .cache/demo/kernels.db
 	@echo
-	$(BUILD)/infercast profile --runtime xnnpack --budget 40s -o .cache/demo/xnnpack.predictor \
+	$(BUILD)/infercast profile --runtime xnnpack --budget 3m -o .cache/demo/xnnpack.predictor \
 	  --models .cache/models/torchvision/resnet18.onnx .cache/models/mediapipe/selfie_segmentation.tflite
 	$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor --read-host
 	$(BUILD)/infercast validate --predictor .cache/demo/xnnpack.predictor --runtime xnnpack \
@@ -94,7 +94,7 @@ bench: build runners
 	@bench/benchmark_model_parser.sh
 	@mkdir -p .cache/demo
 	@$(BUILD)/infercast predict .cache/models/torchvision/resnet18.onnx --predictor .cache/demo/xnnpack.predictor \
-	  >/dev/null 2>&1 || $(BUILD)/infercast profile --runtime xnnpack --budget 40s \
+	  >/dev/null 2>&1 || $(BUILD)/infercast profile --runtime xnnpack --budget 3m \
 	  -o .cache/demo/xnnpack.predictor --models .cache/models/torchvision/resnet18.onnx \
 	  .cache/models/mediapipe/selfie_segmentation.tflite
 	@bench/predict_speed.sh .cache/demo/xnnpack.predictor
