@@ -54,11 +54,10 @@ int run_profile(ProfileOptions o) {
   // budget and fits CompositionFit::kSelect: the per-operator cost, with the convolutions'
   // scales only where they predict the networks clearly better (docs/results.md, 2026-12-07).
   // An int8 profile times its kernel space only.
-  predict::CompositionFit fit = o.per_operator_cost ? predict::CompositionFit::kCost : predict::CompositionFit::kFull;
-  if (!o.network_share_given && o.precision == "fp32") {
-    o.network_share = kDefaultNetworkShare;
-    fit = o.per_operator_cost ? predict::CompositionFit::kCost : predict::CompositionFit::kSelect;
-  }
+  if (!o.network_share_given && o.precision == "fp32") o.network_share = kDefaultNetworkShare;
+  const predict::CompositionFit fit = o.per_operator_cost     ? predict::CompositionFit::kCost
+                                      : o.network_share_given ? predict::CompositionFit::kFull
+                                                              : predict::CompositionFit::kSelect;
   const double budget_s = parse_duration_s(o.budget, "--budget");
   if (!(budget_s > 0)) throw Error(ErrorKind::kInvalidArgument, "--budget", o.budget, "must be a positive duration");
   const auto start = std::chrono::steady_clock::now();
