@@ -580,13 +580,13 @@ Prediction predict(const Bundle& bundle, const ir::Graph& graph) {
       const FamilyModel& f = bundle.families.at(k.family);
       // Kernels moving more than the cache were measured cold already: Bundle::llc_bytes
       // is what stays cached between two runs of a kernel, so a label below it is warm,
-      // up to it. (Up to half of it, as the flushed fit takes its rows, left the int8
-      // 4096->4096 FC of alexnet and vgg11, 16.8 MB against 32 MiB, at its warm time: 0.42
-      // against 0.75-1.07 ms inside alexnet on both runtimes.) Only the weights come from
-      // memory cold inside a model: a kernel's input was written by the layer just before
-      // it and is in the caches, which the flushed one-kernel runs behind ms_per_io_byte
-      // never saw (measured: with the activation part too, the held-out CNNs on XNNPACK
-      // were over-predicted by up to 20% where their weights outgrow the last-level cache).
+      // up to it (a GEMM whose weights alone outgrow it is labelled with its flushed time,
+      // train_from_timed: alone, it found part of them still cached). (Up to half of it, as the flushed fit takes its
+      // rows, left the int8 4096->4096 FC of alexnet and vgg11, 16.8 MB against 32 MiB, at its warm time: 0.42 against
+      // 0.75-1.07 ms inside alexnet on both runtimes.) Only the weights come from memory cold inside a model: a
+      // kernel's input was written by the layer just before it and is in the caches, which the flushed one-kernel runs
+      // behind ms_per_io_byte never saw (measured: with the activation part too, the held-out CNNs on XNNPACK were
+      // over-predicted by up to 20% where their weights outgrow the last-level cache).
       if (k.cost.bytes <= llc)
         out.cold_excess_ms = cold_scale_at(f, weight_reuse_x(k)) * flushed_weight_excess_ms(bundle, k);
       out.ms += p.cold_fraction * out.cold_excess_ms;

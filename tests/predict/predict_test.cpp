@@ -1120,6 +1120,67 @@ TEST(PredictBundle, RunOverheadIsALineThroughTheGraphsIoBytes) {
   EXPECT_EQ(b.layer_excess_ms, 0.004);
 }
 
+// A GEMM whose weights outgrow what stays cached between runs is labelled with its flushed
+// time (inside a model its weights come from memory), one that fits keeps its warm label, and
+// a convolution keeps its warm label whatever its weights. Labels here: warm at 50 bytes/ns,
+// flushed at 25.
+TEST(PredictBundle, GemmsBeyondTheCacheAreLabelledFlushed) {
+  constexpr double kLlc = 8e6;
+  std::vector<TimedSpec> timed;
+  auto add = [&](const nlohmann::json& spec, double weight_bytes) {
+    TimedSpec t;
+    t.spec = spec;
+    t.kernel_ms = t.kernel_median_ms = 0.01 + weight_bytes / 50e6;
+    t.cold_ms = 0.01 + weight_bytes / 25e6;
+    t.stats.median = t.kernel_ms;
+    timed.push_back(t);
+  };
+  for (int i = 0; i < 24; ++i) {
+    const int cin = 64 + 128 * i;  // 0.26 MB to 12.3 MB of one-row FC weights
+    add({{"type", "fc"}, {"params", {{"n", 1}, {"cin", cin}, {"cout", 1024}}}, {"dtype", "float32"}}, 4.0 * cin * 1024);
+  }
+  for (int i = 0; i < 8; ++i) {
+    const int c = 128 + 128 * i;  // 3x3 convs on 7x7, up to 37.7 MB of weights
+    add({{"type", "conv"},
+         {"params",
+          {{"n", 1},
+           {"h", 7},
+           {"w", 7},
+           {"cin", c},
+           {"cout", c},
+           {"k", 3},
+           {"stride", 1},
+           {"dilation", 1},
+           {"pad", 1},
+           {"groups", 1}}},
+         {"dtype", "float32"}},
+        36.0 * c * c);
+  }
+  TrainOptions options;
+  options.kinds = {ModelKind::kRoofline};
+  options.llc_bytes = static_cast<std::size_t>(kLlc);
+  std::vector<TrainingKernel> rows;
+  for (const TimedSpec& t : timed) rows.push_back(*training_kernel(t.spec, t.label_ms(), default_fusion_rules()));
+  const Bundle b = train_from_timed(timed, default_fusion_rules(), options);
+  // The trained rooflines read the labels back: the FC family's memory ceiling beyond its knee
+  // is the flushed rate, the convolutions' any-size ceiling the warm one.
+  const Roofline& fc = b.families.at("fc").roofline;
+  ASSERT_GT(fc.dram_bytes_per_ms, 0);
+  const Kernel& big_fc = rows[20].kernel;  // 10.7 MB of weights
+  ASSERT_GT(weight_bytes(big_fc.cost), kLlc);
+  EXPECT_NEAR(fc.predict_ms(big_fc.cost) / timed[20].cold_ms, 1.0, 0.1);
+  const Kernel& small_fc = rows[8].kernel;                                    // 4.5 MB
+  EXPECT_NEAR(fc.predict_ms(small_fc.cost) / timed[8].kernel_ms, 1.0, 0.25);  // the fit's grid is coarse
+  EXPECT_LT(fc.predict_ms(small_fc.cost), 0.7 * timed[8].cold_ms);
+  const Kernel& big_conv = rows[24 + 7].kernel;
+  ASSERT_GT(weight_bytes(big_conv.cost), kLlc);
+  EXPECT_LT(b.families.at("conv").roofline.predict_ms(big_conv.cost), 0.8 * timed[24 + 7].cold_ms);
+  // Without a known cache nothing is relabelled.
+  options.llc_bytes = 0;
+  const Bundle warm = train_from_timed(timed, default_fusion_rules(), options);
+  EXPECT_LT(warm.families.at("fc").roofline.predict_ms(big_fc.cost), 0.8 * timed[20].cold_ms);
+}
+
 // Bundle::kernel_start_ms: every executed kernel pays it once, removed ones do not; it
 // survives a save and load, and a negative one is a corrupt bundle.
 TEST(PredictBundle, KernelStartIsPaidOncePerExecutedKernel) {
