@@ -160,7 +160,7 @@ void fit_overheads(std::vector<RunOverhead> points, Bundle& bundle) {
 // them still in a last-level cache that does not replace in LRU order: on an EPYC VM with 28 MiB
 // measured to stay cached, one-row FCs of 36-120 MB ran at 1.3-2.2x their flushed speed, while
 // inside alexnet and the VGGs the 9216->4096, 4096->4096 and 25088->4096 FCs ran at their flushed
-// speed (21-27 bytes/ns at 1 thread; predicted from the warm labels at 0.47-0.73 of their times
+// speed (21-27 bytes/ns at 1 thread; predicted from the warm labels at 0.47-0.82 of their times
 // on both runtimes). Only the GEMM group: a convolution of that size (no real network has one)
 // reuses each weight hundreds of times, and its flushed labels moved the conv regressor's fit
 // without bringing any held-out model closer.
