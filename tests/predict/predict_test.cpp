@@ -34,6 +34,22 @@ using namespace infercast;
 using namespace infercast::predict;
 namespace predict = infercast::predict;
 
+// A 3x3 convolution with `c` channels in and out on `hw` x `hw`, same padding.
+bench::KernelSpec same_conv3x3(std::int64_t c, std::int64_t hw) {
+  return bench::KernelSpec{"conv",
+                           {{"n", 1},
+                            {"h", hw},
+                            {"w", hw},
+                            {"cin", c},
+                            {"cout", c},
+                            {"k", 3},
+                            {"stride", 1},
+                            {"dilation", 1},
+                            {"pad", 1},
+                            {"groups", 1}},
+                           ir::DType::kFloat32};
+}
+
 const fs::path kModels = fs::path(INFERCAST_SOURCE_DIR) / ".cache/models";
 
 std::vector<fs::path> real_models() {
@@ -821,20 +837,7 @@ TEST(PredictRegressor, RooflineFindsWhereKernelsStartStreamingBelowTheCacheSize)
 TEST(PredictBundle, KernelsOutsideTheTrainedRangeAreFlagged) {
   // A bundle trained on convs of 16-64 channels at 14-28 pixels; a 1024-channel conv is an
   // extrapolation along its channel features, a conv inside the range is not.
-  auto conv = [](std::int64_t c, std::int64_t hw) {
-    return bench::KernelSpec{"conv",
-                             {{"n", 1},
-                              {"h", hw},
-                              {"w", hw},
-                              {"cin", c},
-                              {"cout", c},
-                              {"k", 3},
-                              {"stride", 1},
-                              {"dilation", 1},
-                              {"pad", 1},
-                              {"groups", 1}},
-                             ir::DType::kFloat32};
-  };
+  auto conv = same_conv3x3;
   const FusionRules rules = default_fusion_rules();
   std::vector<TrainingKernel> data;
   for (std::int64_t c : {16, 24, 32, 48, 64})
@@ -1141,20 +1144,7 @@ TEST(PredictBundle, GemmsBeyondTheCacheAreLabelledFlushed) {
   }
   for (int i = 0; i < 8; ++i) {
     const int c = 128 + 128 * i;  // 3x3 convs on 7x7, up to 37.7 MB of weights
-    add({{"type", "conv"},
-         {"params",
-          {{"n", 1},
-           {"h", 7},
-           {"w", 7},
-           {"cin", c},
-           {"cout", c},
-           {"k", 3},
-           {"stride", 1},
-           {"dilation", 1},
-           {"pad", 1},
-           {"groups", 1}}},
-         {"dtype", "float32"}},
-        36.0 * c * c);
+    add(bench::to_json(same_conv3x3(c, 7)), 36.0 * c * c);
   }
   TrainOptions options;
   options.kinds = {ModelKind::kRoofline};
