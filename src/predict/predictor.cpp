@@ -302,6 +302,16 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
     const std::vector<double>& rows = own != start_left.end() && own->second.size() >= 3 ? own->second : pooled;
     model.cold_start_ms = rows.size() >= 3 ? std::max(0.0, measure::median(rows)) : 0.0;
   }
+  // No family reads a weight byte from memory slower than the FC family streams its
+  // weights (the bench's measure of a stream read, memory_read_ms_per_byte). A family
+  // whose weights are a few per-channel vectors or shape constants cannot separate their
+  // excess from its activations' in the flushed runs, where both come from memory: on
+  // ONNX Runtime at 1 thread the fit gave BatchNormalization 1.5 ns per weight byte
+  // (47x the FC's 0.031), Gelu 400 and Resize 870, and predict charged densenet169's
+  // BNs 1.6 ms of cold weights (3.6% of the model, which was over-predicted by 12%).
+  if (const auto fc = bundle.families.find("fc"); fc != bundle.families.end())
+    for (auto& [name, model] : bundle.families)
+      model.ms_per_weight_byte = std::min(model.ms_per_weight_byte, fc->second.ms_per_weight_byte);
   return bundle;
 }
 

@@ -1100,6 +1100,58 @@ TEST(PredictBundle, ColdStartOfGemmKernelsIsFittedAndScaledByTheModelsWeights) {
   }
 }
 
+// No family's weights come from memory slower than the FC family streams its own: a family
+// whose flushed excess reads as a higher rate per weight byte (per-channel vectors that
+// cannot be told from the activations) is held to the FC's rate; without an FC family
+// nothing bounds it.
+TEST(PredictBundle, NoWeightRateAboveTheFcStream) {
+  const fs::path model = kModels / "torchvision/resnet18.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << "needs the resnet18 export";
+  std::vector<TrainingKernel> data = law_data({model, kModels / "torchvision/mobilenet_v2.onnx"}, rich_rules());
+  for (TrainingKernel& t : data)
+    t.cold_ms = t.latency_ms + (t.kernel.family == "fc" ? 3e-8 : 3e-7) * weight_bytes(t.kernel.cost);
+  TrainOptions options;
+  options.llc_bytes = std::size_t{1} << 30;
+  const Bundle b = train(data, rich_rules(), options);
+  ASSERT_EQ(b.families.count("fc"), 1u);
+  EXPECT_NEAR(b.families.at("fc").ms_per_weight_byte / 3e-8, 1.0, 1e-6);
+  for (const std::string family : {"conv", "dwconv"}) {
+    ASSERT_EQ(b.families.count(family), 1u) << family;
+    EXPECT_DOUBLE_EQ(b.families.at(family).ms_per_weight_byte, b.families.at("fc").ms_per_weight_byte) << family;
+  }
+  std::erase_if(data, [](const TrainingKernel& t) { return t.kernel.family == "fc"; });
+  const Bundle no_fc = train(data, rich_rules(), options);
+  EXPECT_NEAR(no_fc.families.at("conv").ms_per_weight_byte / 3e-7, 1.0, 1e-6);
+}
+
+// A kernel the runtime timed layers of but ran none of its own (folded into its feeder)
+// has no label: its end-to-end time is the feeder's and the run's, not its own.
+TEST(PredictBundle, AKernelFoldedIntoItsFeederGivesNoLabel) {
+  std::vector<TimedSpec> timed;
+  for (int i = 0; i < 24; ++i) {
+    TimedSpec t;
+    const int c = 16 + 8 * i;
+    t.spec = {{"type", "bn"}, {"params", {{"n", 1}, {"h", 14}, {"w", 14}, {"c", c}}}, {"dtype", "float32"}};
+    t.layer_count = 3;
+    t.kernel_ms = t.kernel_median_ms = 1e-6 * c * 14 * 14;
+    t.layers_ms = 3 * t.kernel_ms;
+    t.stats.median = t.stats.min = t.layers_ms + 0.02;
+    if (i % 4 == 1) {  // folded: the one layer left is the feeder's
+      t.layer_count = 1;
+      t.kernel_ms = t.kernel_median_ms = 0;
+    }
+    EXPECT_EQ(t.label_ms() > 0, i % 4 != 1) << c;
+    timed.push_back(t);
+  }
+  TimedSpec unprofiled = timed[1];  // a runtime without per-layer times keeps its end-to-end label
+  unprofiled.layer_count = 0;
+  EXPECT_DOUBLE_EQ(unprofiled.label_ms(), unprofiled.stats.median);
+  TrainOptions options;
+  options.kinds = {ModelKind::kRoofline};
+  const Bundle b = train_from_timed(timed, default_fusion_rules(), options);
+  EXPECT_EQ(b.families.at("norm").samples, 18);
+}
+
 // The per-run overhead comes from the one-kernel graphs' end-to-end time beyond their
 // layers (less the profiler's share of each layer): a line through the I/O bytes.
 TEST(PredictBundle, RunOverheadIsALineThroughTheGraphsIoBytes) {
