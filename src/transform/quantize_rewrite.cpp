@@ -321,7 +321,8 @@ struct Rewriter {
         out.inputs[k] = constant(g.tensors[src].name + "_int8", DType::kInt8, g.tensors[src].shape, std::move(bytes),
                                  std::move(cq));
       }
-      const ir::Quantization& in_q = q.tensors[out.inputs[0]].quant;
+      // A copy: the constants added below (new_tensor) reallocate q.tensors.
+      const ir::Quantization in_q = q.tensors[out.inputs[0]].quant;
       std::vector<float> weight_scales;
       if (n.source_op == "CONV_2D" || n.source_op == "DEPTHWISE_CONV_2D" || n.source_op == "FULLY_CONNECTED") {
         std::vector<float>& scales = weight_scales;
