@@ -309,9 +309,10 @@ Bundle train(const std::vector<TrainingKernel>& data, const FusionRules& rules, 
   // ONNX Runtime at 1 thread the fit gave BatchNormalization 1.5 ns per weight byte
   // (47x the FC's 0.031), Gelu 400 and Resize 870, and predict charged densenet169's
   // BNs 1.6 ms of cold weights (3.6% of the model, which was over-predicted by 12%).
-  if (const auto fc = bundle.families.find("fc"); fc != bundle.families.end())
-    for (auto& [name, model] : bundle.families)
-      model.ms_per_weight_byte = std::min(model.ms_per_weight_byte, fc->second.ms_per_weight_byte);
+  if (bundle.families.count("fc") != 0) {
+    const double stream = memory_read_ms_per_byte(bundle);
+    for (auto& [name, model] : bundle.families) model.ms_per_weight_byte = std::min(model.ms_per_weight_byte, stream);
+  }
   return bundle;
 }
 
