@@ -140,6 +140,8 @@ XnnpackSupport check_gemm(const Check&, const ir::Node&);
 void lower_gemm(Builder&, const ir::Node&);
 XnnpackSupport check_matmul(const Check&, const ir::Node&);
 void lower_matmul(Builder&, const ir::Node&);
+XnnpackSupport check_einsum(const Check&, const ir::Node&);
+void lower_einsum(Builder&, const ir::Node&);
 
 XnnpackSupport check_softmax(const Check&, const ir::Node&);
 void lower_softmax(Builder&, const ir::Node&);

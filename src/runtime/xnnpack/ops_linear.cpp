@@ -1,10 +1,12 @@
-// Gemm, TFLite FullyConnected and MatMul. Constant weights go to XNNPACK's
-// fully_connected_nc (packed once at prepare); products of two activations, and the
-// transposed-A / batched-weight cases, run the custom batched matmul.
+// Gemm, TFLite FullyConnected, MatMul and the Einsums that are batched matrix products.
+// Constant weights go to XNNPACK's fully_connected_nc (packed once at prepare); products
+// of two activations, and the transposed-A / batched-weight cases, run the custom
+// batched matmul.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "infercast/ir/einsum.hpp"
 #include "runtime/xnnpack/ops.hpp"
 
 namespace infercast::runtime::xnnpack {
@@ -228,6 +230,49 @@ void lower_matmul(Builder& b, const ir::Node& n) {
   }
   if (static_cast<std::int64_t>(batches) * static_cast<std::int64_t>(m * units) != numel(yd)) {
     b.fail("output " + dims_str(yd) + " does not match the product's size");
+  }
+  add_matmul_kernel(b, a, w, y, -1, mm);
+}
+
+// --- Einsum: the batched matrix products attention writes as an Einsum (MaxViT's
+// "B G H I D, B G H J D -> B G H I J" and "..., B G H J D -> B G H I D"; ir::einsum_batched_matmul
+// says which); any other equation is refused with the reason. XNNPACK 2022 has no batched
+// matrix multiply, so both run the custom batched matmul, as MatMul of two activations does.
+
+namespace {
+
+std::optional<ir::BatchedMatmul> einsum_form(const ir::Node& n, const Dims& a, const Dims& b) {
+  return ir::einsum_batched_matmul(n.attrs.get_string("equation", ""), {a, b});
+}
+
+}  // namespace
+
+XnnpackSupport check_einsum(const Check& c, const ir::Node& n) {
+  if (n.inputs.size() != 2) return no("only two-operand equations run here");
+  if (std::string why = inputs_problem(c, n, {0, 1}); !why.empty()) return no(why);
+  const auto mm = einsum_form(n, c.tensor(n.inputs[0]).shape.extents(), c.tensor(n.inputs[1]).shape.extents());
+  if (!mm) {
+    return no("equation '" + n.attrs.get_string("equation", "") +
+              "' is not a batched matrix product (batch letters, then ik,jk->ij or ik,kj->ij)");
+  }
+  if (numel(c.tensor(n.outputs[0]).shape.extents()) != mm->batch * mm->m * mm->n)
+    return no("output size does not match");
+  return yes();
+}
+
+void lower_einsum(Builder& b, const ir::Node& n) {
+  const int a = b.as_logical(b.input(0));
+  const int w = b.as_logical(b.input(1));
+  const auto form = einsum_form(n, b.values[a].logical, b.values[w].logical);
+  if (!form) b.fail("equation does not fit its operands");
+  const int y = b.make_output(0, Order::kLogical);
+  kernels::MatMul mm;
+  mm.m = static_cast<std::size_t>(form->m), mm.k = static_cast<std::size_t>(form->k);
+  mm.n = static_cast<std::size_t>(form->n), mm.trans_b = form->transposed_b;
+  for (std::int64_t i = 0; i < form->batch; ++i) {
+    const auto bi = static_cast<std::size_t>(i);
+    mm.a_offsets.push_back(bi * mm.m * mm.k);
+    mm.b_offsets.push_back(bi * mm.k * mm.n);
   }
   add_matmul_kernel(b, a, w, y, -1, mm);
 }

@@ -199,7 +199,7 @@ const OpHandler* handler_for(ir::Op op) {
       bn{check_batch_norm, lower_batch_norm}, resize{check_resize, lower_resize},
       depth{check_depth_space, lower_depth_space}, unary{check_unary, lower_unary}, binary{check_binary, lower_binary},
       clip{check_clip, lower_clip}, prelu{check_prelu, lower_prelu}, gemm{check_gemm, lower_gemm},
-      matmul{check_matmul, lower_matmul}, softmax{check_softmax, lower_softmax},
+      matmul{check_matmul, lower_matmul}, einsum{check_einsum, lower_einsum}, softmax{check_softmax, lower_softmax},
       layer_norm{check_layer_norm, lower_layer_norm}, instance_norm{check_instance_norm, lower_instance_norm},
       lrn{check_lrn, lower_lrn}, reduce{check_reduce, lower_reduce}, alias{check_alias, lower_alias},
       constant{check_constant, lower_constant}, transpose{check_transpose, lower_transpose},
@@ -270,6 +270,7 @@ const OpHandler* handler_for(ir::Op op) {
     case O::Gemm:
     case O::FullyConnected: return &gemm;
     case O::MatMul: return &matmul;
+    case O::Einsum: return &einsum;
     case O::Softmax:
     case O::LogSoftmax: return &softmax;
     case O::LayerNormalization: return &layer_norm;

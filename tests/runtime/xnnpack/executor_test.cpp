@@ -289,6 +289,63 @@ TEST(XnnpackExecutor, ConvBatchNormReluFuseIntoOneOperator) {
 }
 
 // Runs repeat without set_input (benchmarks do): the input must survive the arena reuse.
+// Attention written as Einsums (MaxViT's export): Q K^T, then the scores times V, both batched
+// over the leading letters; the expected values are the equations' sums written out.
+TEST(XnnpackExecutor, AttentionEinsumsAreBatchedProducts) {
+  constexpr std::int64_t B = 2, Hd = 3, I = 4, J = 6, D = 5, E = 7;
+  ModelBuilder m;
+  m.input("q", {B, Hd, I, D}).input("k", {B, Hd, J, D}).input("v", {B, Hd, J, E}).output("y", {B, Hd, I, E});
+  auto eq = [](::onnx::NodeProto& n, const std::string& e) {
+    auto* a = n.add_attribute();
+    a->set_name("equation");
+    a->set_type(::onnx::AttributeProto::STRING);
+    a->set_s(e);
+  };
+  eq(m.opset(12).node("Einsum", {"q", "k"}, {"s"}), "B H I D, B H J D -> B H I J");
+  eq(m.node("Einsum", {"s", "v"}, {"y"}), "B H I J, B H J E -> B H I E");
+  const ir::Graph g = m.load();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  auto fill = [&](std::size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  const auto q = fill(B * Hd * I * D), k = fill(B * Hd * J * D), v = fill(B * Hd * J * E);
+  std::vector<float> want(static_cast<std::size_t>(B * Hd * I * E), 0.0f);
+  for (std::int64_t bh = 0; bh < B * Hd; ++bh) {
+    for (std::int64_t i = 0; i < I; ++i) {
+      for (std::int64_t j = 0; j < J; ++j) {
+        double s = 0;
+        for (std::int64_t t = 0; t < D; ++t) s += double(q[(bh * I + i) * D + t]) * k[(bh * J + j) * D + t];
+        for (std::int64_t e = 0; e < E; ++e) want[(bh * I + i) * E + e] += float(s * v[(bh * J + j) * E + e]);
+      }
+    }
+  }
+  for (int threads : {1, 2}) {
+    XnnpackExecutor ex;
+    ex.prepare(g, threads);
+    ex.set_input(0, q);
+    ex.set_input(1, k);
+    ex.set_input(2, v);
+    ex.run();
+    expect_near({ex.output(0).begin(), ex.output(0).end()}, want);
+  }
+}
+
+TEST(XnnpackExecutor, AnEinsumThatIsNoBatchedProductIsRefusedWithItsEquation) {
+  ModelBuilder m;
+  m.input("a", {2, 3, 4}).input("b", {2, 4, 5}).output("y", {2, 5, 3});
+  auto& n = m.opset(12).node("Einsum", {"a", "b"}, {"y"});
+  auto* a = n.add_attribute();
+  a->set_name("equation");
+  a->set_type(::onnx::AttributeProto::STRING);
+  a->set_s("bij,bjk->bki");  // the product's output transposed
+  const auto support = XnnpackExecutor::supports(m.load(), 0);
+  EXPECT_FALSE(support.ok);
+  EXPECT_NE(support.reason.find("'bij,bjk->bki' is not a batched matrix product"), std::string::npos) << support.reason;
+}
+
 TEST(XnnpackExecutor, InputsSurviveRuns) {
   ModelBuilder m;
   m.input("x", {1, C, H, W}).output("y").identity_conv("x", "a");
