@@ -128,13 +128,16 @@ TEST_F(CliErrors, EmptyFile) {
   EXPECT_TRUE(failed_cleanly(run({"analyze", path.string()}), {path.string(), "empty"}));
 }
 
-// The per-operator cost is fitted on synthetic networks: asked for with none, profile says
-// so before it measures anything.
+// The per-operator cost and the selected convolutions' scales are fitted on synthetic
+// networks: asked for with none, profile says so before it measures anything.
 TEST_F(CliErrors, PerOperatorCostWithoutNetworks) {
   const fs::path bundle = dir_ / "p.bundle";
   EXPECT_TRUE(failed_cleanly(run({"profile", "--runtime", "xnnpack", "--budget", "1m", "--network-share", "0",
                                   "--per-operator-cost", "-o", bundle.string()}),
                              {"--per-operator-cost", "--network-share"}));
+  EXPECT_TRUE(failed_cleanly(run({"profile", "--runtime", "xnnpack", "--budget", "1m", "--network-share", "0",
+                                  "--select-composition", "-o", bundle.string()}),
+                             {"--select-composition", "--network-share"}));
   EXPECT_FALSE(fs::exists(bundle));
 }
 

@@ -133,7 +133,7 @@ void register_train(CLI::App& app, Action& action) {
                 "scale held at 1 (with --composition, the full fit)");
   cmd->add_flag("--select-composition", options->select_composition,
                 "fit the per-operator cost, with the convolutions' scales where they predict the networks better "
-                "(leave-one-out): what profile fits by default");
+                "(leave-one-out); profile fits the per-operator cost alone by default");
   cmd->add_flag("--no-host-speed", options->no_host_speed,
                 "train on the labels as measured, without dividing them by the host's speed around each kernel "
                 "(the profile's host reference readings; docs/predict.md)");
