@@ -139,6 +139,24 @@ bool channels_last_input_on_xnnpack(const std::string& type) {
   return type == "channel_shuffle";
 }
 
+// Kernels XNNPACK times at several threads behind a long convolution (make_long_conv): a
+// memory-bound layer reading what every thread of the pool wrote runs slower than behind a
+// Relu, which the calling thread mostly runs alone. Measured here at 2 threads (per-layer
+// medians of 200 runs; 1 thread: 17.6-20.7 us whatever the producer): an Add of two
+// [1,48,56,56] tensors 32.6 us behind Relus, 45 behind 3x3 depthwise convs, 46 behind 1x1
+// convs, 61 behind 3x3 convs, where regnet_y_400mf's Add+Relu of that size takes 63.8 us
+// inside the model; of two [1,192,14,14] tensors 7.6 behind Relus, 17.3 behind 3x3 convs
+// (2.1 at 1 thread). The layout-free elementwise types, which read the convolution's
+// channels-last output as they do inside a model (and are not fused into it, as a Relu, a
+// Clip or a BatchNormalization would be), and the channel shuffle, whose channels-last input
+// is the point of its feeder; on the NCHW graphs only (the channels-last ones' 4-D tensors
+// are not NCHW).
+bool long_feeder_on_xnnpack(const ir::Graph& graph, const std::string& type) {
+  static const std::set<std::string> types = {"add",         "add+relu", "mul", "sigmoid", "hardswish",
+                                              "hardsigmoid", "tanh",     "erf", "gelu",    "channel_shuffle"};
+  return graph.meta.layout != ir::Layout::kNHWC && types.count(type) != 0;
+}
+
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
 constexpr std::string_view kFeederPrefix = "infercast_feed_";
 
@@ -245,6 +263,39 @@ void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
   node.attrs.set("pads", std::vector<std::int64_t>{0, 0, 0, 0});
 }
 
+// Makes `node` (named, its input set) a 3x3 convolution over `channels` on an h x w map that
+// copies its input (the centre tap of each group's own channel is 1, every other weight 0),
+// in groups of as many channels as keep it near kLongFeederMacs multiply-adds: a producer
+// long enough that every thread of the pool writes its share of the output, as a model's
+// convolutions do. Its weight is added to `g` as "<node name>_weight".
+constexpr double kLongFeederMacs = 1.2e8;
+void make_long_conv(ir::Graph& g, ir::Node& node, std::int64_t channels, std::int64_t h, std::int64_t w) {
+  std::int64_t groups = 1;
+  while (groups < channels && (channels % groups != 0 ||
+                               9.0 * static_cast<double>(channels * (channels / groups) * h * w) > kLongFeederMacs))
+    ++groups;
+  const std::int64_t per_group = channels / groups;
+  ir::Tensor weight;
+  weight.name = node.name + "_weight";
+  weight.dtype = ir::DType::kFloat32;
+  weight.shape = ir::Shape::of({channels, per_group, 3, 3});
+  weight.kind = ir::TensorKind::kConstant;
+  std::vector<float> values(static_cast<std::size_t>(channels * per_group * 9), 0.0f);
+  for (std::int64_t o = 0; o < channels; ++o)
+    values[static_cast<std::size_t>((o * per_group + o % per_group) * 9 + 4)] = 1.0f;
+  std::vector<std::byte> bytes(values.size() * sizeof(float));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  weight.data = g.own(std::move(bytes));
+  node.inputs.push_back(g.add_tensor(std::move(weight)));
+  node.op = ir::Op::Conv;
+  node.source_op = "Conv";
+  node.attrs.set("group", groups);
+  node.attrs.set("kernel_shape", std::vector<std::int64_t>{3, 3});
+  node.attrs.set("strides", std::vector<std::int64_t>{1, 1});
+  node.attrs.set("dilations", std::vector<std::int64_t>{1, 1});
+  node.attrs.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
+}
+
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an
 // earlier layer of the same run has just written, as nearly every layer of a model does.
 // Measured on ONNX Runtime 1.30 (1 thread, this VM's profiler spans, fastest of 300): a
@@ -253,8 +304,11 @@ void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
 // 6 us, which inside a MediaPipe detector takes 5 us. On XNNPACK a Sigmoid or a Pad
 // takes the same either way, but an Add does not (time_kernel).
 // The feeder is a Relu, or where `depthwise` a 1x1 depthwise conv of ones (followed by a
-// Relu when `rectify`: a non-negative input, as behind a CNN's ReLU).
-void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bool rectify = false) {
+// Relu when `rectify`: a non-negative input, as behind a CNN's ReLU), or for a 4-D input
+// where `long_conv` a copying 3x3 convolution long enough to occupy every thread
+// (make_long_conv).
+void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bool rectify = false,
+                       bool long_conv = false) {
   const std::vector<int> inputs = g.inputs;
   int k = 0;
   for (const int id : inputs) {
@@ -276,7 +330,9 @@ void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bo
     feeder.inputs = {id};
     feeder.outputs = {fed_id};
     const std::int64_t channels = in.shape.rank() == 4 ? in.shape.dims[1].value : 0;
-    if (depthwise && channels > 0) {
+    if (long_conv && channels > 0) {
+      make_long_conv(g, feeder, channels, in.shape.dims[2].value, in.shape.dims[3].value);
+    } else if (depthwise && channels > 0) {
       make_ones_depthwise(g, feeder, channels);
       if (rectify) {
         ir::Tensor conv_out;
@@ -559,8 +615,14 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
     // (31.9 us at 2 threads), while a Sigmoid takes the same either way;
     // selfie_segmentation_landscape's adds of that size take 24 us in the model at 1
     // thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
-    if (engine.name() == "xnnpack" && !tflite_round_trip(graph, spec.type))
-      add_input_feeders(graph, graph.meta.source_path, channels_last_input_on_xnnpack(spec.type));
+    if (engine.name() == "xnnpack" && !tflite_round_trip(graph, spec.type)) {
+      // Behind the long convolutions the kernel's output is channels-last too; a drain (a
+      // 1x1 depthwise conv and a pool) reads it as the model's next layer would, where a
+      // graph output would add its conversion back to NCHW to the kernel's own layer.
+      const bool long_feeder = o.threads != 1 && long_feeder_on_xnnpack(graph, spec.type);
+      add_input_feeders(graph, graph.meta.source_path, channels_last_input_on_xnnpack(spec.type), false, long_feeder);
+      if (long_feeder) add_output_drain(graph, graph.meta.source_path);
+    }
     return time_graph(engine, graph, spec.type, o);
   }
   // int8: the runtime gets the file `quantize` would write, as it is (no layout round trip,
