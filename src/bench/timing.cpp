@@ -304,13 +304,17 @@ void make_long_conv(ir::Graph& g, ir::Node& node, std::int64_t channels, std::in
 // 6 us, which inside a MediaPipe detector takes 5 us. On XNNPACK a Sigmoid or a Pad
 // takes the same either way, but an Add does not (time_kernel).
 // The feeder is a Relu, or where `depthwise` a 1x1 depthwise conv of ones (followed by a
-// Relu when `rectify`: a non-negative input, as behind a CNN's ReLU), or for a 4-D input
-// where `long_conv` a copying 3x3 convolution long enough to occupy every thread
-// (make_long_conv).
+// Relu when `rectify`: a non-negative input, as behind a CNN's ReLU), or where `long_conv`
+// a copying 3x3 convolution long enough to occupy every thread (make_long_conv) for the
+// first 4-D input and the 1x1 depthwise conv for the others: a model's Add reads one tensor a
+// convolution has just written and one older (the shortcut), both channels-last. (With long
+// convolutions on both inputs an XNNPACK 2-thread profile labelled the adds at a median 1.5x
+// their in-model times; resnet50's [1,256,56,56] adds at 395 us against 256-300 inside it.)
 void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bool rectify = false,
                        bool long_conv = false) {
   const std::vector<int> inputs = g.inputs;
   int k = 0;
+  bool long_fed = false;
   for (const int id : inputs) {
     const ir::Tensor in = g.tensors[static_cast<std::size_t>(id)];  // a copy: add_tensor reallocates
     if (in.dtype != ir::DType::kFloat32 || in.consumers.empty()) continue;
@@ -330,9 +334,10 @@ void add_input_feeders(ir::Graph& g, const std::string& file, bool depthwise, bo
     feeder.inputs = {id};
     feeder.outputs = {fed_id};
     const std::int64_t channels = in.shape.rank() == 4 ? in.shape.dims[1].value : 0;
-    if (long_conv && channels > 0) {
+    if (long_conv && channels > 0 && !long_fed) {
       make_long_conv(g, feeder, channels, in.shape.dims[2].value, in.shape.dims[3].value);
-    } else if (depthwise && channels > 0) {
+      long_fed = true;
+    } else if ((depthwise || long_conv) && channels > 0) {
       make_ones_depthwise(g, feeder, channels);
       if (rectify) {
         ir::Tensor conv_out;

@@ -65,6 +65,38 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_EQ(time_kernel(*xnnpack, conv_relu, warm).own_layers, 1);
 }
 
+// At several threads XNNPACK times an elementwise kernel behind long convolutions that copy
+// its inputs (every thread writes its share, as a model's convolutions do) and drains its
+// output: the layers are a feeder conv per input, the kernel, the drain's conv and pool, and
+// only the kernel's counts. Behind them an Add reads what both cores wrote; the Relu-fed
+// graph's Add (1 thread) gives the same numbers at its own speed.
+TEST(BenchTiming, SeveralThreadsOnXnnpackFeedElementwiseKernelsFromLongConvs) {
+  auto xnnpack = runtime::make_runtime("xnnpack");
+  KernelSpec add;
+  add.type = "add";
+  add.params = {{"n", 1}, {"h", 14}, {"w", 14}, {"c", 32}};
+  TimingOptions o = quick();
+  o.cold_pass = false;
+  o.threads = 2;
+  const KernelTiming two = time_kernel(*xnnpack, add, o);
+  EXPECT_EQ(two.layer_count, 5) << "2 feeder convs, the Add, the drain's conv and pool";
+  EXPECT_EQ(two.own_layers, 1);
+  EXPECT_GT(two.own_ms, 0.0);
+  EXPECT_LT(two.own_ms, two.layers_ms);
+  o.threads = 1;
+  const KernelTiming one = time_kernel(*xnnpack, add, o);
+  EXPECT_EQ(one.layer_count, 3) << "2 feeder Relus, the Add";
+  EXPECT_EQ(one.own_layers, 1);
+  // A Relu fuses into a convolution before it, so it keeps its Relu feeder at any thread count.
+  KernelSpec relu = add;
+  relu.type = "relu";
+  relu.params = {{"n", 1}, {"h", 14}, {"w", 14}, {"c", 32}};
+  o.threads = 2;
+  const KernelTiming r = time_kernel(*xnnpack, relu, o);
+  EXPECT_EQ(r.layer_count, 2);
+  EXPECT_EQ(r.own_layers, 1);
+}
+
 // On ONNX Runtime a channel gate runs in NCHW between blocked (NCHWc) layers, as in a
 // squeeze-excitation: behind a 1x1 depthwise feeder and drained into another, its own
 // layers are the ReorderOutput of the scaled tensor and of the gate, the Mul and the
