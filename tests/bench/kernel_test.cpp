@@ -64,15 +64,6 @@ TEST(BenchKernel, EveryTypeBuildsRunsOnXnnpackAndReadsBack) {
       EXPECT_TRUE(nonzero) << t.name;
     }
     auto rt = runtime::make_runtime("xnnpack");
-    if (type == "einsum") {
-      // XNNPACK has no Einsum: refused at prepare, and its spec still reads back (ONNX
-      // Runtime runs it: EinsumMatchesMatMulOnOnnxRuntime).
-      EXPECT_THROW(rt->prepare(g, {1}), Error);
-      const auto back = kernel_spec_of(g, all_nodes(g));
-      ASSERT_TRUE(back.has_value());
-      EXPECT_EQ(back->key(), spec.key());
-      continue;
-    }
     ASSERT_NO_THROW(rt->prepare(g, {1}));
     const auto outputs = rt->infer(runtime::random_inputs(g, 3));
     ASSERT_EQ(outputs.size(), 1u);
@@ -222,7 +213,6 @@ TEST(BenchKernel, EveryTypeExportsCheckedOnnxThatOnnxRuntimeAgreesWith) {
     const ir::Graph back = import::load_model(file);
     const auto inputs = runtime::random_inputs(g, 5);
     ort->prepare(back, {1});
-    if (type == "einsum") continue;  // XNNPACK has none; EinsumMatchesMatMulOnOnnxRuntime checks ONNX Runtime's
     xnn->prepare(g, {1});
     const auto cmp = runtime::compare_outputs(xnn->infer(inputs), ort->infer(inputs), {1e-3, 1e-4});
     ASSERT_EQ(cmp.size(), 1u);
