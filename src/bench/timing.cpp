@@ -239,50 +239,16 @@ bool nchwc_follower(const std::string& type) {
   return conv_kernel(type) || per_channel(type) || nchwc_reordered(type) || types.count(type) != 0;
 }
 
-// Makes `node` (named, its input set) a 1x1 depthwise conv of ones over `channels`: the
-// blocked layer ONNX Runtime runs before and after the kernels that read or feed NCHWc
-// data. Its weight is added to `g` as "<node name>_weight".
-void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
-  ir::Tensor ones;
-  ones.name = node.name + "_weight";
-  ones.dtype = ir::DType::kFloat32;
-  ones.shape = ir::Shape::of({channels, 1, 1, 1});
-  ones.kind = ir::TensorKind::kConstant;
-  std::vector<std::byte> bytes(static_cast<std::size_t>(channels) * sizeof(float));
-  const float one = 1.0f;
-  for (std::size_t i = 0; i < bytes.size(); i += sizeof(float)) std::memcpy(bytes.data() + i, &one, sizeof one);
-  ones.data = g.own(std::move(bytes));
-  node.inputs.push_back(g.add_tensor(std::move(ones)));
-  node.op = ir::Op::Conv;
-  node.source_op = "Conv";
-  node.attrs.set("group", channels);
-  node.attrs.set("kernel_shape", std::vector<std::int64_t>{1, 1});
-  // Spelled out: XNNPACK's lowering takes no defaults.
-  node.attrs.set("strides", std::vector<std::int64_t>{1, 1});
-  node.attrs.set("dilations", std::vector<std::int64_t>{1, 1});
-  node.attrs.set("pads", std::vector<std::int64_t>{0, 0, 0, 0});
-}
-
-// Makes `node` (named, its input set) a 3x3 convolution over `channels` on an h x w map that
-// copies its input (the centre tap of each group's own channel is 1, every other weight 0),
-// in groups of as many channels as keep it near kLongFeederMacs multiply-adds: a producer
-// long enough that every thread of the pool writes its share of the output, as a model's
-// convolutions do. Its weight is added to `g` as "<node name>_weight".
-constexpr double kLongFeederMacs = 1.2e8;
-void make_long_conv(ir::Graph& g, ir::Node& node, std::int64_t channels, std::int64_t h, std::int64_t w) {
-  std::int64_t groups = 1;
-  while (groups < channels && (channels % groups != 0 ||
-                               9.0 * static_cast<double>(channels * (channels / groups) * h * w) > kLongFeederMacs))
-    ++groups;
-  const std::int64_t per_group = channels / groups;
+// Makes `node` (named, its input set) a k x k convolution in `groups` with the float weights
+// `values` of shape `weight_shape`, stride 1 and same padding; the weight is added to `g` as
+// "<node name>_weight".
+void make_feeder_conv(ir::Graph& g, ir::Node& node, const std::vector<float>& values,
+                      std::vector<std::int64_t> weight_shape, std::int64_t groups, std::int64_t k) {
   ir::Tensor weight;
   weight.name = node.name + "_weight";
   weight.dtype = ir::DType::kFloat32;
-  weight.shape = ir::Shape::of({channels, per_group, 3, 3});
+  weight.shape = ir::Shape::of(std::move(weight_shape));
   weight.kind = ir::TensorKind::kConstant;
-  std::vector<float> values(static_cast<std::size_t>(channels * per_group * 9), 0.0f);
-  for (std::int64_t o = 0; o < channels; ++o)
-    values[static_cast<std::size_t>((o * per_group + o % per_group) * 9 + 4)] = 1.0f;
   std::vector<std::byte> bytes(values.size() * sizeof(float));
   std::memcpy(bytes.data(), values.data(), bytes.size());
   weight.data = g.own(std::move(bytes));
@@ -290,10 +256,36 @@ void make_long_conv(ir::Graph& g, ir::Node& node, std::int64_t channels, std::in
   node.op = ir::Op::Conv;
   node.source_op = "Conv";
   node.attrs.set("group", groups);
-  node.attrs.set("kernel_shape", std::vector<std::int64_t>{3, 3});
+  node.attrs.set("kernel_shape", std::vector<std::int64_t>{k, k});
+  // Spelled out: XNNPACK's lowering takes no defaults.
   node.attrs.set("strides", std::vector<std::int64_t>{1, 1});
   node.attrs.set("dilations", std::vector<std::int64_t>{1, 1});
-  node.attrs.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  const std::int64_t pad = k / 2;
+  node.attrs.set("pads", std::vector<std::int64_t>{pad, pad, pad, pad});
+}
+
+// Makes `node` a 1x1 depthwise conv of ones over `channels`: the blocked layer ONNX Runtime
+// runs before and after the kernels that read or feed NCHWc data.
+void make_ones_depthwise(ir::Graph& g, ir::Node& node, std::int64_t channels) {
+  make_feeder_conv(g, node, std::vector<float>(static_cast<std::size_t>(channels), 1.0f), {channels, 1, 1, 1}, channels,
+                   1);
+}
+
+// Makes `node` a 3x3 convolution over `channels` on an h x w map that copies its input (the
+// centre tap of each group's own channel is 1, every other weight 0), in groups of as many
+// channels as keep it near kLongFeederMacs multiply-adds: a producer long enough that every
+// thread of the pool writes its share of the output, as a model's convolutions do.
+constexpr double kLongFeederMacs = 1.2e8;
+void make_long_conv(ir::Graph& g, ir::Node& node, std::int64_t channels, std::int64_t h, std::int64_t w) {
+  std::int64_t groups = 1;
+  while (groups < channels && (channels % groups != 0 ||
+                               9.0 * static_cast<double>(channels * (channels / groups) * h * w) > kLongFeederMacs))
+    ++groups;
+  const std::int64_t per_group = channels / groups;
+  std::vector<float> values(static_cast<std::size_t>(channels * per_group * 9), 0.0f);
+  for (std::int64_t o = 0; o < channels; ++o)
+    values[static_cast<std::size_t>((o * per_group + o % per_group) * 9 + 4)] = 1.0f;
+  make_feeder_conv(g, node, values, {channels, per_group, 3, 3}, groups, 3);
 }
 
 // Puts a feeder in front of every float graph input, so the kernel reads a tensor an
