@@ -613,7 +613,7 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
     // selfie_segmentation_landscape's adds of that size take 24 us in the model at 1
     // thread and 45 us at 2. ONNX Runtime gets its feeders in time_graph.
     if (engine.name() == "xnnpack" && !tflite_round_trip(graph, spec.type)) {
-      // Behind the long convolutions the kernel's output is channels-last too; a drain (a
+      // Behind its feeder convolutions the kernel's output is channels-last too; a drain (a
       // 1x1 depthwise conv and a pool) reads it as the model's next layer would, where a
       // graph output would add its conversion back to NCHW to the kernel's own layer.
       const bool long_feeder = o.threads != 1 && long_feeder_on_xnnpack(graph, spec.type);

@@ -65,11 +65,11 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
   EXPECT_EQ(time_kernel(*xnnpack, conv_relu, warm).own_layers, 1);
 }
 
-// At several threads XNNPACK times an elementwise kernel behind long convolutions that copy
-// its inputs (every thread writes its share, as a model's convolutions do) and drains its
-// output: the layers are a feeder conv per input, the kernel, the drain's conv and pool, and
-// only the kernel's counts. Behind them an Add reads what both cores wrote; the Relu-fed
-// graph's Add (1 thread) gives the same numbers at its own speed.
+// At several threads XNNPACK times an elementwise kernel with its first input from a long
+// copying convolution (every thread writes its share, as a model's convolutions do), its
+// second from a 1x1 depthwise conv, and drains its output: the layers are the two feeder
+// convs, the kernel, the drain's conv and pool, and only the kernel's counts. At 1 thread
+// the feeders stay Relus.
 TEST(BenchTiming, SeveralThreadsOnXnnpackFeedElementwiseKernelsFromLongConvs) {
   auto xnnpack = runtime::make_runtime("xnnpack");
   KernelSpec add;
@@ -90,7 +90,6 @@ TEST(BenchTiming, SeveralThreadsOnXnnpackFeedElementwiseKernelsFromLongConvs) {
   // A Relu fuses into a convolution before it, so it keeps its Relu feeder at any thread count.
   KernelSpec relu = add;
   relu.type = "relu";
-  relu.params = {{"n", 1}, {"h", 14}, {"w", 14}, {"c", 32}};
   o.threads = 2;
   const KernelTiming r = time_kernel(*xnnpack, relu, o);
   EXPECT_EQ(r.layer_count, 2);
