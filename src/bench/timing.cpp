@@ -130,6 +130,22 @@ bool permuted_on_xnnpack(const std::string& type) {
   return type == "concat" || type == "channel_mul" || type == "scale" || type == "shift+relu";
 }
 
+// Of those, the ones XNNPACK times at several threads on their NCHW graphs behind
+// convolutions instead: a convolution's output is channels-last, so the concat joins rows
+// of pixels and the gate scales along the innermost axis as inside a model, and both read
+// what more than one thread wrote. The concat's first input comes from a long convolution
+// (long_feeder_on_xnnpack), the gate's inputs from 1x1 depthwise convs (short, mostly the
+// calling thread's), as its tensor inside efficientnet and mobilenet_v3 comes from a swish,
+// an elementwise op XNNPACK runs as one task. Measured at 2 threads against the in-model
+// times of a 2-thread validation (per-layer medians): efficientnet_b0's ten gate shapes
+// 0.28-0.85 of them behind Relus on permuted dims, 0.53-2.8 (1.7-2.8 but one) behind a long
+// conv, 0.66-0.84 behind depthwise convs; regnet_y_800mf's four, which read a grouped conv's
+// output, 0.24-0.53, 0.48-1.33 and 0.42-0.55. DenseNet's concats were labelled at 0.33-0.51
+// of their in-model times on permuted dims behind Relus.
+bool conv_fed_on_xnnpack(const std::string& type, int threads) {
+  return threads != 1 && (type == "concat" || type == "channel_mul");
+}
+
 // Kernel types XNNPACK reads channels-last inside a model where the bench's NCHW graph
 // would not: the channel shuffle's first Reshape (to [N, g, C/g, H, W]) is a view of NCHW
 // data but a layout conversion of the channels-last output of the conv before it
@@ -149,12 +165,13 @@ bool channels_last_input_on_xnnpack(const std::string& type) {
 // (2.1 at 1 thread). The layout-free elementwise types, which read the convolution's
 // channels-last output as they do inside a model (and are not fused into it, as a Relu, a
 // Clip or a BatchNormalization would be), and the channel shuffle, whose channels-last input
-// is the point of its feeder; on the NCHW graphs only (the channels-last ones' 4-D tensors
-// are not NCHW).
-bool long_feeder_on_xnnpack(const ir::Graph& graph, const std::string& type) {
+// is the point of its feeder, and concat (conv_fed_on_xnnpack); on the NCHW graphs only
+// (the channels-last ones' 4-D tensors are not NCHW).
+bool long_feeder_on_xnnpack(const ir::Graph& graph, const std::string& type, int threads) {
   static const std::set<std::string> types = {"add",         "add+relu", "mul", "sigmoid", "hardswish",
                                               "hardsigmoid", "tanh",     "erf", "gelu",    "channel_shuffle"};
-  return graph.meta.layout != ir::Layout::kNHWC && types.count(type) != 0;
+  if (threads == 1 || graph.meta.layout == ir::Layout::kNHWC) return false;
+  return types.count(type) != 0 || (type == "concat" && conv_fed_on_xnnpack(type, threads));
 }
 
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
@@ -535,10 +552,11 @@ std::size_t cold_flush_bytes() {
   return bytes;
 }
 
-ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec) {
+ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec, int threads) {
   ir::Graph graph = build_kernel_graph(spec);
-  if (runtime_name == "xnnpack" && channels_last_on_xnnpack(spec.type)) make_channels_last(graph);
-  if (runtime_name == "xnnpack" && permuted_on_xnnpack(spec.type)) permute_to_channels_last(graph);
+  if (runtime_name != "xnnpack") return graph;
+  if (channels_last_on_xnnpack(spec.type)) make_channels_last(graph);
+  if (permuted_on_xnnpack(spec.type) && !conv_fed_on_xnnpack(spec.type, threads)) permute_to_channels_last(graph);
   return graph;
 }
 
@@ -605,7 +623,7 @@ Int8KernelForm int8_form_of(const std::string& runtime_name, const ir::Graph& fl
 
 KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const TimingOptions& o) {
   if (spec.dtype != ir::DType::kInt8) {
-    ir::Graph graph = timed_kernel_graph(engine.name(), spec);
+    ir::Graph graph = timed_kernel_graph(engine.name(), spec, o.threads);
     // On XNNPACK, a kernel timed without the TFLite round trip (whose boundary Transposes
     // write its input) reads a tensor a Relu of the same run wrote, as inside a model. Measured here: an Add of two
     // [1,64,48,48] tensors 20.7 us reading the caller's buffers, 28.5 us behind Relus
@@ -616,9 +634,11 @@ KernelTiming time_kernel(runtime::Runtime& engine, const KernelSpec& spec, const
       // Behind its feeder convolutions the kernel's output is channels-last too; a drain (a
       // 1x1 depthwise conv and a pool) reads it as the model's next layer would, where a
       // graph output would add its conversion back to NCHW to the kernel's own layer.
-      const bool long_feeder = o.threads != 1 && long_feeder_on_xnnpack(graph, spec.type);
-      add_input_feeders(graph, graph.meta.source_path, channels_last_input_on_xnnpack(spec.type), false, long_feeder);
-      if (long_feeder) add_output_drain(graph, graph.meta.source_path);
+      const bool long_feeder = long_feeder_on_xnnpack(graph, spec.type, o.threads);
+      const bool short_convs = !long_feeder && conv_fed_on_xnnpack(spec.type, o.threads);
+      add_input_feeders(graph, graph.meta.source_path, channels_last_input_on_xnnpack(spec.type) || short_convs, false,
+                        long_feeder);
+      if (long_feeder || short_convs) add_output_drain(graph, graph.meta.source_path);
     }
     return time_graph(engine, graph, spec.type, o);
   }

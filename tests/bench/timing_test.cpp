@@ -69,7 +69,7 @@ TEST(BenchTiming, OwnTimeLeavesOutBoundaryLayers) {
 // copying convolution (every thread writes its share, as a model's convolutions do), its
 // second from a 1x1 depthwise conv, and drains its output: the layers are the two feeder
 // convs, the kernel, the drain's conv and pool, and only the kernel's counts. At 1 thread
-// the feeders stay Relus.
+// the feeders stay Relus. Concat and the channel gate are fed so too.
 TEST(BenchTiming, SeveralThreadsOnXnnpackFeedElementwiseKernelsFromLongConvs) {
   auto xnnpack = runtime::make_runtime("xnnpack");
   KernelSpec add;
@@ -94,6 +94,21 @@ TEST(BenchTiming, SeveralThreadsOnXnnpackFeedElementwiseKernelsFromLongConvs) {
   const KernelTiming r = time_kernel(*xnnpack, relu, o);
   EXPECT_EQ(r.layer_count, 2);
   EXPECT_EQ(r.own_layers, 1);
+  // A concat and a channel gate keep their NCHW graph at several threads (the feeder
+  // convolutions' outputs are channels-last; the gate's are both 1x1 depthwise), where 1
+  // thread permutes their dims.
+  std::map<std::string, std::int64_t> three_inputs = add.params;
+  three_inputs["inputs"] = 3;
+  for (const KernelSpec& spec : {KernelSpec{"concat", three_inputs}, KernelSpec{"channel_mul", add.params}}) {
+    const ir::Graph nchw = build_kernel_graph(spec);
+    const auto in = [](const ir::Graph& g) { return g.tensors[static_cast<std::size_t>(g.inputs[0])].shape.extents(); };
+    EXPECT_EQ(in(timed_kernel_graph("xnnpack", spec, 2)), in(nchw)) << spec.type;
+    EXPECT_NE(in(timed_kernel_graph("xnnpack", spec, 1)), in(nchw)) << spec.type;
+    const KernelTiming t = time_kernel(*xnnpack, spec, o);
+    EXPECT_EQ(t.layer_count, static_cast<int>(nchw.inputs.size()) + 3) << spec.type << ": feeders, itself, the drain";
+    EXPECT_EQ(t.own_layers, 1) << spec.type;
+    EXPECT_GT(t.own_ms, 0.0) << spec.type;
+  }
 }
 
 // On ONNX Runtime a channel gate runs in NCHW between blocked (NCHWc) layers, as in a

@@ -72,8 +72,10 @@ struct KernelTiming {
 
 // The one-kernel graph of `spec` as it is timed on the runtime named so: build_kernel_graph,
 // turned channels-last for the kernel types XNNPACK runs so inside a model (standalone
-// BatchNormalization, Pad; see timing.cpp for the measurements behind each).
-ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec);
+// BatchNormalization, Pad; at 1 thread also concat and channel scaling, which at several
+// threads keep their NCHW graph and get convolution feeders, whose output is channels-last;
+// see timing.cpp for the measurements behind each). `threads` is the count it is timed at.
+ir::Graph timed_kernel_graph(const std::string& runtime_name, const KernelSpec& spec, int threads = 1);
 
 // The int8 form of an int8 `spec` as runtime `runtime_name` loads it: `bytes` is the int8
 // TFLite file (xnnpack) or the QDQ ONNX file (other runtimes) and `graph` that file
