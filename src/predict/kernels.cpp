@@ -464,6 +464,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
   for (int t : external) {
     if (const auto b = stored_tensor(graph, t).bytes()) kernel.cost.bytes += static_cast<double>(*b);
   }
+  kernel.cost.inputs = std::max(1, activation_inputs);
   const ir::Node& last = graph.nodes[static_cast<std::size_t>(kernel.nodes.back())];
   double out_elems = 0;
   for (int t : last.outputs) {
@@ -584,6 +585,7 @@ void describe(const ir::Graph& graph, Kernel& kernel) {
                      log2p(reduction),
                      log2p(out_pixels),
                      weight_stream_intensity(kernel.cost, out_pixels)};
+  kernel.cost.positions = std::max(1.0, out_pixels);
 }
 
 // Number of inputs that are not constants.

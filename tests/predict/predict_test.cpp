@@ -794,6 +794,49 @@ TEST(PredictRegressor, TreesOverTheRooflineExtrapolateBeyondTheData) {
   }
 }
 
+// Concats of 2-4 inputs and a few of 8-40, each input costing a dispatch of 2 us beside the
+// bytes (but at one output position, which runs without dispatches): the roofline fits the
+// cost per input, so a 33-input concat of little data, whose input count only a few samples
+// reach, lands near its time with trees over the residual.
+TEST(PredictRegressor, RooflineChargesAKernelPerInputWhereItsSamplesDo) {
+  const auto sample = [](double bytes, double inputs) {
+    Sample s;
+    s.cost.bytes = bytes;
+    s.cost.inputs = inputs;
+    s.cost.positions = 49;
+    s.latency_ms = 0.001 + 0.002 * (inputs - 1) + bytes / 1e7;
+    s.x[1] = static_cast<float>(std::log2(1 + s.cost.bytes));
+    s.x[15] = static_cast<float>(inputs);
+    s.x[19] = static_cast<float>(std::log2(1 + s.cost.positions));
+    return s;
+  };
+  std::vector<Sample> samples;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(4, 8);
+  for (int i = 0; i < 200; ++i) samples.push_back(sample(std::pow(10.0, u(rng)), 2 + i % 3));
+  for (int i = 0; i < 6; ++i) samples.push_back(sample(std::pow(10.0, u(rng)), 8 + 6 * i));
+  // A kernel of one output position runs its copies without a dispatch.
+  for (int i = 0; i < 6; ++i) {
+    Sample one = sample(1e4, 8 + 6 * i);
+    one.cost.positions = 1;
+    one.x[19] = 1;
+    one.latency_ms = 0.001 + one.cost.bytes / 1e7;
+    samples.push_back(one);
+  }
+  const Roofline roof = Roofline::fit(samples);
+  EXPECT_NEAR(roof.overhead_per_input_ms / 0.002, 1.0, 0.3);
+  const Sample many = sample(2e5, 33);
+  EXPECT_NEAR(roof.predict_ms(many.cost) / many.latency_ms, 1.0, 0.2);
+  XgbModel residual;
+  residual.fit(samples, ModelKind::kGbm, 1, &roof);
+  EXPECT_NEAR(residual.predict_ms(std::vector<Features>{many.x})[0] / many.latency_ms, 1.0, 0.2);
+  // Without samples of 3 or more inputs there is nothing to fit it on.
+  std::vector<Sample> pairs;
+  for (int i = 0; i < 100; ++i) pairs.push_back(sample(std::pow(10.0, u(rng)), 2));
+  EXPECT_EQ(Roofline::fit(pairs).overhead_per_input_ms, 0.0);
+  EXPECT_EQ(Roofline::from_json(roof.to_json()).overhead_per_input_ms, roof.overhead_per_input_ms);
+}
+
 TEST(PredictRegressor, RooflineStreamsKernelsBeyondTheCacheAtTheDramCeiling) {
   // In-cache kernels at 1e7 bytes/ms, kernels over 32 MB at 2e6: one ceiling cannot fit
   // both; the fitted DRAM ceiling does.

@@ -57,6 +57,8 @@ struct KernelCost {
   double flops = 0;  // every node of the kernel
   double bytes = 0;  // external inputs (weights included) + final output
   double params = 0;
+  double inputs = 1;     // activations read from outside the kernel (at least 1): Features' "inputs"
+  double positions = 1;  // output elements per output channel (at least 1): Features' "log2_out_pixels"
 };
 
 struct Kernel {

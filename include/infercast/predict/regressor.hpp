@@ -46,6 +46,11 @@ struct Roofline {
   double flops_per_ms = 1;  // achieved peak compute
   double bytes_per_ms = 1;  // achieved bandwidth of kernels that fit the last-level cache
   double overhead_ms = 0;   // per-kernel fixed cost
+  // The fixed cost of each activation input beyond the first (KernelCost::inputs) of a kernel
+  // of more than one output position: a kernel that runs an operator per input pays a
+  // dispatch per input. Fitted only on a family with kernels of 3 or more such inputs
+  // (concat); 0 elsewhere.
+  double overhead_per_input_ms = 0;
   // Kernels moving more than llc_bytes (the knee: the last-level cache or less, fitted)
   // stream from DRAM at dram_bytes_per_ms; 0 = one bandwidth for all (no LLC size known,
   // or no such kernel measured).
