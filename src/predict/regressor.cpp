@@ -115,8 +115,6 @@ KernelCost cost_of_features(const Features& x) {
 
 Roofline Roofline::fit(std::span<const Sample> samples, double llc_bytes, double lowest_knee) {
   if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "", "roofline", "no samples to fit");
-  double min_latency = std::numeric_limits<double>::infinity();
-  for (const Sample& s : samples) min_latency = std::min(min_latency, s.latency_ms);
   auto rmse_log = [&](const Roofline& r) {
     double se = 0;
     for (const Sample& s : samples) se += std::pow(std::log(r.predict_ms(s.cost) / s.latency_ms), 2);

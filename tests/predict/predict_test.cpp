@@ -798,7 +798,7 @@ TEST(PredictRegressor, TreesOverTheRooflineExtrapolateBeyondTheData) {
 // bytes (but at one output position, which runs without dispatches): the roofline fits the
 // cost per input, so a 33-input concat of little data, whose input count only a few samples
 // reach, lands near its time with trees over the residual.
-TEST(PredictRegressor, RooflineChargesAKernelPerInputWhereItsSamplesDo) {
+TEST(PredictRegressor, RooflineChargesACostPerInputWhereItsSamplesDo) {
   const auto sample = [](double bytes, double inputs) {
     Sample s;
     s.cost.bytes = bytes;
