@@ -168,10 +168,10 @@ bool channels_last_input_on_xnnpack(const std::string& type) {
 // is the point of its feeder, and concat (conv_fed_on_xnnpack); on the NCHW graphs only
 // (the channels-last ones' 4-D tensors are not NCHW).
 bool long_feeder_on_xnnpack(const ir::Graph& graph, const std::string& type, int threads) {
-  static const std::set<std::string> types = {"add",         "add+relu", "mul", "sigmoid", "hardswish",
-                                              "hardsigmoid", "tanh",     "erf", "gelu",    "channel_shuffle"};
+  static const std::set<std::string> types = {"add",  "add+relu", "mul",  "sigmoid",         "hardswish", "hardsigmoid",
+                                              "tanh", "erf",      "gelu", "channel_shuffle", "concat"};
   if (threads == 1 || graph.meta.layout == ir::Layout::kNHWC) return false;
-  return types.count(type) != 0 || (type == "concat" && conv_fed_on_xnnpack(type, threads));
+  return types.count(type) != 0;
 }
 
 // The feeder layers add_input_feeders() puts in front of a kernel are named so.
