@@ -26,8 +26,7 @@
 //   input image     10% of pad and transpose draws: 1 or 3 channels at 64-320 (image_params)
 //   conv groups     1 in 70% of draws; otherwise grouped: 2-64 groups (a power of two in
 //                   half the draws, else log-uniform: RegNet's 6, 13, 26, 55) of group
-//                   width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet); window 3
-//                   (75%), 1 (15%), 5 or 7 (5% each); resolution 3-160
+//                   width 2-128 (ResNeXt 32x4d, RegNet widths 8-64, ShuffleNet)
 //   depthwise k     3 (58%), 5 (29%), 7 (10%), 9 (3%)
 //   fc              in 16-25088, out 10-4096, snapping in 30% of draws to the widths
 //                   of classifier heads (512, 1024, 1280, 2048, 4096, 9216, 25088; 1000);
@@ -226,7 +225,7 @@ Params conv_params(Rng& rng, bool padded_conv) {
   Params p;
   std::int64_t k = choice(rng, {1, 3, 5, 7, 9}, {0.45, 0.38, 0.07, 0.07, 0.03});
   if (padded_conv && k == 1) k = 3;  // pad+conv pads by k / 2
-  std::int64_t hw = spatial(rng, 1, 320);
+  const std::int64_t hw = spatial(rng, 1, 320);
   std::int64_t cin = 0, cout = 0, groups = 1;
   if (uniform(rng) < 0.30) {
     // Powers of two (ResNeXt's 32, ShuffleNet) in half the draws; otherwise any count
@@ -234,14 +233,6 @@ Params conv_params(Rng& rng, bool padded_conv) {
     // groups), log-uniform so each octave gets the same share.
     groups = uniform(rng) < 0.5 ? choice(rng, {2, 4, 8, 16, 32, 64}, {0.15, 0.2, 0.2, 0.2, 0.15, 0.1})
                                 : log_uniform(rng, 2, 64);
-    // Networks group their 3x3 convs (ResNeXt, RegNet), some 1x1 ones (ShuffleNet v1,
-    // CondenseNet), hardly any larger window, and at 7x7 to 112x112. Drawn with the dense
-    // convs' window (3x3 in 38%) and resolution (1-320), a 15-minute ONNX Runtime profile
-    // had 6 grouped 3x3 draws of 8 channels in and out per group, none above 14x14, and predicted
-    // regnet_y_400mf's grouped convs at 0.46-0.83 of their in-model times (the model -21%).
-    k = choice(rng, {1, 3, 5, 7}, {0.15, 0.75, 0.05, 0.05});
-    if (padded_conv && k == 1) k = 3;
-    hw = spatial(rng, 3, 160);
     const std::int64_t width = choice(rng, {2, 4, 8, 16, 24, 32, 48, 64, 128}, {1, 2, 3, 3, 2, 2, 2, 2, 1});
     cin = groups * width;
     cout = groups * width * choice(rng, {1, 2}, {0.7, 0.3});

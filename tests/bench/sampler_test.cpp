@@ -136,7 +136,7 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
   for (const auto& s : conv)
     if (s.get("h") == 1 && s.get("k") == 1 && s.get("groups") == 1) ++se;
   EXPECT_GT(se, conv.size() / 25);
-  int grouped = 0, odd_groups = 0, grouped_3x3 = 0;
+  int grouped = 0, odd_groups = 0;
   double largest_conv_weights = 0;
   for (const auto& s : conv) {
     // Weights as networks have them: channels and kernel size never meet at 2048->2048
@@ -154,15 +154,10 @@ TEST(BenchSampler, SpaceCoversTheParametersRealNetworksUseWithoutAnyModel) {
       EXPECT_LT(s.get("groups"), s.get("cin")) << "a grouped conv, not a depthwise one: " << s.key();
       // RegNet's group counts (13, 26, 55 in regnet_y_400mf) are no powers of two.
       if ((s.get("groups") & (s.get("groups") - 1)) != 0) ++odd_groups;
-      // As networks group them: mostly 3x3 (ResNeXt, RegNet), on 3x3 to 160x160 maps.
-      if (s.get("k") == 3) ++grouped_3x3;
-      EXPECT_GE(s.get("h"), 3) << s.key();
-      EXPECT_LE(s.get("h"), 160) << s.key();
     }
   }
   EXPECT_GT(odd_groups, grouped / 4);
   EXPECT_LT(odd_groups, grouped * 3 / 4);
-  EXPECT_GT(grouped_3x3, grouped * 6 / 10);
   EXPECT_GT(grouped, static_cast<int>(conv.size()) / 5);
   EXPECT_LT(grouped, static_cast<int>(conv.size()) / 2);
   EXPECT_GT(largest_conv_weights, 4e6);
