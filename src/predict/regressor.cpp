@@ -126,10 +126,9 @@ Roofline Roofline::fit(std::span<const Sample> samples, double llc_bytes, double
   // overhead_per_input_ms, taken off every latency first.
   Roofline best;
   double best_error = std::numeric_limits<double>::infinity();
-  const auto extra_inputs = [](const Sample& s) { return dispatched_inputs(s.cost); };
   const auto fit_with = [&](double per_input) {
     double min_rest = std::numeric_limits<double>::infinity();
-    for (const Sample& s : samples) min_rest = std::min(min_rest, s.latency_ms - per_input * extra_inputs(s));
+    for (const Sample& s : samples) min_rest = std::min(min_rest, s.latency_ms - per_input * dispatched_inputs(s.cost));
     if (!(min_rest > 0)) return;
     for (double fraction : {0.0, 0.25, 0.5, 0.75, 0.9}) {
       Roofline r;
@@ -137,7 +136,7 @@ Roofline Roofline::fit(std::span<const Sample> samples, double llc_bytes, double
       r.overhead_per_input_ms = per_input;
       double peak = 0, bandwidth = 0;
       for (const Sample& s : samples) {
-        const double t = std::max(s.latency_ms - r.overhead_ms - per_input * extra_inputs(s), 1e-9);
+        const double t = std::max(s.latency_ms - r.overhead_ms - per_input * dispatched_inputs(s.cost), 1e-9);
         peak = std::max(peak, s.cost.flops / t);
         bandwidth = std::max(bandwidth, s.cost.bytes / t);
       }
